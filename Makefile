@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/ctxfit profile yolov8n --hw hailo8
+	$(BIN)/ctxfit profile yolov8n
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -126,9 +126,7 @@ class Layer:
         if self.params < 0 or self.macs < 0:
             raise ValueError(f"layer {self.name!r} has negative params or MACs")
         if any(d <= 0 for d in self.output_shape):
-            raise ValueError(
-                f"layer {self.name!r} has an empty output shape {self.output_shape!r}"
-            )
+            raise ValueError(f"layer {self.name!r} has an empty output shape {self.output_shape!r}")
 
     @property
     def output_elements(self) -> int:

@@ -196,7 +196,7 @@ class Network:
         """
         if not isinstance(data, Mapping) or data.get("kind") != "ctxfit.network":
             raise ModelImportError(
-                "this JSON is not a ctxfit layer graph (no \"kind\": \"ctxfit.network\"); "
+                'this JSON is not a ctxfit layer graph (no "kind": "ctxfit.network"); '
                 "save one with `ctxfit profile MODEL --json FILE`"
             )
         if data.get("schema") != SCHEMA_VERSION:

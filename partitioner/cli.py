@@ -1,0 +1,207 @@
+"""The ``ctxfit`` command line: ``main(argv=None) -> int``.
+
+User errors (every :class:`CtxfitError`) print one red line on stderr and exit 2; ``--debug``
+shows the traceback instead. Ctrl-C exits 130. Rendering lives in :mod:`partitioner.report`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from cost_model.errors import CtxfitError
+from partitioner.errors import UsageError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    return value
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """MODEL and the options every model-taking command shares."""
+    parser.add_argument(
+        "model",
+        metavar="MODEL",
+        help="zoo name (see `ctxfit zoo`), path/to/file.py:factory, a saved .json graph, "
+        "or an .onnx file",
+    )
+    parser.add_argument(
+        "--input-shape",
+        metavar="NxCxHxW",
+        help="input shape with batch, e.g. 1x3x640x640 (needed for file.py:factory)",
+    )
+    parser.add_argument(
+        "--width", type=_positive_float, help="width multiplier (zoo models, factories)"
+    )
+    parser.add_argument(
+        "--depth", type=_positive_float, help="depth multiplier (zoo models, factories)"
+    )
+    parser.add_argument(
+        "--resolution", type=_positive_int, help="input resolution in pixels (square inputs)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="ctxfit",
+        description="Predict how Hailo's Dataflow Compiler splits a network into contexts on "
+        "Hailo-8 / Hailo-8L, and the FPS it reaches.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    zoo = sub.add_parser("zoo", help="list the built-in reference models")
+    zoo.add_argument("--json", metavar="PATH|-", help="also write the list as JSON")
+    zoo.set_defaults(handler=_cmd_zoo)
+
+    profile = sub.add_parser(
+        "profile", help="one row per layer: op, output shape, params, MACs, output bytes"
+    )
+    add_model_arguments(profile)
+    profile.add_argument(
+        "--hw",
+        metavar="hailo8|hailo8l|FILE.toml",
+        help="also price every layer on this hardware at the single-context FPS",
+    )
+    profile.add_argument(
+        "--json", metavar="PATH|-", help="write the layer graph as JSON (reusable as MODEL)"
+    )
+    profile.set_defaults(handler=_cmd_profile)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ctxfit`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USER_ERROR
+    console = Console(highlight=False)
+    errors = Console(stderr=True, highlight=False)
+    try:
+        handler: Callable[[argparse.Namespace, Console], int] = args.handler
+        return handler(args, console)
+    except CtxfitError as err:
+        if args.debug:
+            raise
+        errors.print(f"[bold red]error:[/] {err}", markup=True, soft_wrap=True)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        return EXIT_INTERRUPTED
+
+
+# -- helpers shared by commands ------------------------------------------------------------------
+def request_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~partitioner.models.ModelRequest` named by the common model arguments."""
+    from partitioner.models import ModelRequest, parse_shape
+
+    return ModelRequest(
+        spec=args.model,
+        input_shape=parse_shape(args.input_shape) if args.input_shape else None,
+        width=args.width,
+        depth=args.depth,
+        resolution=args.resolution,
+    )
+
+
+def write_json(target: str, data: Any, *, protect: Sequence[str] = ()) -> None:
+    """Write ``data`` as JSON to a path, or to stdout for ``-``.
+
+    Raises:
+        UsageError: the path is one of the inputs in ``protect`` (never overwrite what the
+            user gave), or cannot be written.
+    """
+    text = json.dumps(data, indent=1) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+        return
+    path = Path(target)
+    for given in protect:
+        if Path(given).exists() and path.exists() and path.resolve() == Path(given).resolve():
+            raise UsageError(f"--json {target!r} is the input file; choose another output path")
+    try:
+        path.write_text(text)
+    except OSError as err:
+        raise UsageError(f"cannot write {target!r}: {err.strerror}") from err
+
+
+# -- commands ------------------------------------------------------------------------------------
+def _cmd_zoo(args: argparse.Namespace, console: Console) -> int:
+    from partitioner.report import zoo_table
+    from partitioner.zoo import ZOO
+
+    entries = list(ZOO.values())
+    if args.json:
+        write_json(
+            args.json,
+            [
+                {
+                    "name": e.name,
+                    "task": e.task,
+                    "family": e.family,
+                    "input_chw": list(e.input_chw),
+                    "aliases": list(e.aliases),
+                    "knobs": list(e.knobs),
+                    "published_params": e.published_params,
+                    "published_macs": e.published_macs,
+                }
+                for e in entries
+            ],
+        )
+        if args.json == "-":
+            return 0
+    console.print(zoo_table(entries))
+    return 0
+
+
+def _cmd_profile(args: argparse.Namespace, console: Console) -> int:
+    from partitioner.models import load_network
+    from partitioner.report import profile_table
+
+    net = load_network(request_from_args(args))
+    if args.json:
+        write_json(args.json, net.to_dict(), protect=[args.model])
+        if args.json == "-":
+            return 0
+    extra: dict[str, list[str]] = {}
+    verdict = None
+    if args.hw:
+        from partitioner.profile_hw import price_profile
+
+        extra, verdict = price_profile(net, args.hw)
+    console.print(profile_table(net, extra))
+    if verdict is not None:
+        console.print(verdict)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

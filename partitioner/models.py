@@ -1,0 +1,165 @@
+"""Turn the MODEL argument of every command into a :class:`~partitioner.graph.Network`.
+
+MODEL is one of:
+
+* a zoo name or alias (``yolov8n``, ``resnet_v1_50``, ``resnet50``) — see ``ctxfit zoo``;
+* ``path/to/file.py:factory`` — a function returning an ``nn.Module`` (``--input-shape`` needed);
+* a saved layer graph ``.json`` (written by ``ctxfit profile MODEL --json FILE``);
+* an ``.onnx`` file.
+
+>>> parse_shape("1x3x640x640")
+(1, 3, 640, 640)
+>>> parse_shape("1,3,224,224")
+(1, 3, 224, 224)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from partitioner.errors import ModelNotFoundError, UsageError
+from partitioner.graph import Network
+
+_SHAPE_RE = re.compile(r"^\s*\d+(\s*[x,X]\s*\d+)*\s*$")
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """Parse ``1x3x640x640`` (or comma-separated) into a tuple of positive ints.
+
+    Raises:
+        UsageError: the text is not dimensions separated by ``x`` or ``,``, or a dimension is 0.
+    """
+    if not _SHAPE_RE.match(text):
+        raise UsageError(
+            f"input shape {text!r} is not understood; write it as NxCxHxW, e.g. 1x3x640x640"
+        )
+    dims = tuple(int(d) for d in re.split(r"[xX,]", text.replace(" ", "")))
+    if any(d <= 0 for d in dims):
+        raise UsageError(f"input shape {text!r} has a zero dimension; every dimension must be >= 1")
+    return dims
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelRequest:
+    """What the user asked for: MODEL plus the optional shape and architecture knobs."""
+
+    spec: str
+    input_shape: tuple[int, ...] | None = None
+    width: float | None = None
+    depth: float | None = None
+    resolution: int | None = None
+
+
+def load_network(request: ModelRequest) -> Network:
+    """Resolve and import a model.
+
+    Raises:
+        ModelNotFoundError: no such file, zoo entry or factory.
+        ModelImportError: the model exists but cannot be turned into a layer graph.
+        UsageError: a knob the model does not have, or a bad shape.
+    """
+    spec = request.spec
+    lower = spec.lower()
+    if lower.endswith(".json"):
+        _reject_knobs(request, "a saved .json layer graph")
+        return Network.load(_existing(spec))
+    if lower.endswith(".onnx"):
+        _reject_knobs(request, "an .onnx file")
+        return _load_onnx(request)
+    if ".py:" in spec or lower.endswith(".py"):
+        return _load_factory(request)
+    return _load_zoo(request)
+
+
+def _existing(path_text: str) -> Path:
+    path = Path(path_text)
+    if not path.is_file():
+        raise ModelNotFoundError(f"model file {path_text!r} does not exist (check the path)")
+    return path
+
+
+def _reject_knobs(request: ModelRequest, what: str) -> None:
+    for knob in ("width", "depth", "resolution"):
+        if getattr(request, knob) is not None:
+            raise UsageError(
+                f"--{knob} cannot change {what}; it applies to zoo models and file.py:factory "
+                "functions that accept it"
+            )
+
+
+def _load_onnx(request: ModelRequest) -> Network:
+    path = _existing(request.spec)
+    try:
+        from partitioner.importers.onnx_import import import_onnx
+    except ImportError as err:  # pragma: no cover - until the ONNX importer lands
+        raise ModelNotFoundError(
+            "ONNX import is not available in this version of ctxfit; export the model from "
+            "PyTorch and pass file.py:factory instead"
+        ) from err
+    return import_onnx(path, input_shape=request.input_shape)
+
+
+def _load_factory(request: ModelRequest) -> Network:
+    from partitioner.importers.torch_fx import import_module, load_factory
+
+    if ":" not in request.spec:
+        raise UsageError(
+            f"{request.spec!r} names a file but no factory; write {request.spec}:FUNCTION, "
+            "a function that returns an nn.Module"
+        )
+    factory = load_factory(request.spec)
+    kwargs = {
+        k: getattr(request, k)
+        for k in ("width", "depth", "resolution")
+        if getattr(request, k) is not None
+    }
+    module = _call_factory(factory, request.spec, kwargs)
+    shape = request.input_shape or getattr(module, "input_shape", None)
+    if shape is None:
+        raise UsageError(
+            f"{request.spec!r} needs an input shape: pass --input-shape, e.g. 1x3x640x640"
+        )
+    name = request.spec.rsplit(":", 1)[1]
+    return import_module(module, tuple(shape), name=name)
+
+
+def _call_factory(factory: object, spec: str, kwargs: dict[str, object]) -> object:
+    from partitioner.errors import ModelImportError
+
+    try:
+        return factory(**kwargs)  # type: ignore[operator]
+    except TypeError as err:
+        if kwargs:
+            raise UsageError(
+                f"factory {spec!r} does not accept {', '.join(sorted(kwargs))}: {err}"
+            ) from err
+        raise ModelImportError(f"factory {spec!r} raised TypeError: {err}") from err
+    except Exception as err:  # the user's code: report, never crash
+        raise ModelImportError(f"factory {spec!r} raised {type(err).__name__}: {err}") from err
+
+
+def _load_zoo(request: ModelRequest) -> Network:
+    from partitioner.importers.torch_fx import import_module
+    from partitioner.zoo import build_module, resolve_name
+
+    entry = resolve_name(request.spec)
+    resolution = request.resolution
+    if request.input_shape is not None:
+        if len(request.input_shape) != 4:
+            raise UsageError(
+                f"zoo model {entry.name!r} takes a 4-D input shape NxCxHxW, "
+                f"got {'x'.join(map(str, request.input_shape))}"
+            )
+        _, _, h, w = request.input_shape
+        if h != w:
+            raise UsageError(f"zoo model {entry.name!r} takes a square input; got {h}x{w}")
+        if resolution is not None and resolution != h:
+            raise UsageError("--resolution and --input-shape disagree; give one of them")
+        if (h, w) != entry.input_chw[1:]:
+            resolution = h
+    module, shape = build_module(
+        entry.name, width=request.width, depth=request.depth, resolution=resolution
+    )
+    return import_module(module, shape, name=entry.name)
