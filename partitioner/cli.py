@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -103,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USER_ERROR
-    console = Console(highlight=False)
+    console = make_console()
     errors = Console(stderr=True, highlight=False)
     try:
         handler: Callable[[argparse.Namespace, Console], int] = args.handler
@@ -119,6 +120,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # -- helpers shared by commands ------------------------------------------------------------------
+def make_console() -> Console:
+    """stdout console: the terminal's width, or 160 columns when piped (logs stay readable)."""
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return Console(highlight=False)
+    return Console(highlight=False, width=160)
+
+
 def request_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~partitioner.models.ModelRequest` named by the common model arguments."""
     from partitioner.models import ModelRequest, parse_shape

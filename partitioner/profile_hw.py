@@ -1,0 +1,60 @@
+"""``ctxfit profile --hw``: per-layer resources at the single-context FPS, and the verdict.
+
+The single-context flow of the compiler (HAILO.md section 2): every layer in one context at the
+single-context caps (75%), utilization raised to the highest FPS at which everything fits.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from cost_model.caps import SINGLE_CONTEXT_CAPS, ResourceCaps
+from cost_model.context import ContextFit, context_fit
+from cost_model.hardware import load_hardware
+from cost_model.resources import COMPILER_LABELS, format_over
+from partitioner.graph import Network
+
+
+def single_context_fit(
+    net: Network, hw_spec: str, caps: ResourceCaps = SINGLE_CONTEXT_CAPS
+) -> ContextFit:
+    """The cost model's fit of the whole network in one context."""
+    hw = load_hardware(hw_spec)
+    return context_fit([(layer, net.fan_out(layer.name)) for layer in net.layers], hw, caps)
+
+
+def verdict_text(fit: ContextFit, hw_name: str) -> Text:
+    """One or two lines: fits in one context at F FPS (binding resource), or what is over."""
+    u = fit.utilization
+    if fit.fits:
+        binding = (
+            f"layer {fit.capping_layer!r} at its split limit"
+            if fit.binding == "layer"
+            else COMPILER_LABELS.get(fit.binding, fit.binding)
+        )
+        return Text.assemble(
+            ("Single context: fits ", "bold green"),
+            f"on {hw_name} at {fit.fps:,.1f} FPS (binding: {binding}); "
+            f"Control {u.control:.1%}, Compute {u.compute:.1%}, Memory {u.memory:.1%}",
+        )
+    return Text.assemble(
+        ("Single context: does not fit ", "bold yellow"),
+        f"on {hw_name} at the single-context caps ({format_over(fit.over)}); "
+        "`ctxfit compile` splits it into contexts",
+    )
+
+
+def price_profile(net: Network, hw_spec: str) -> tuple[dict[str, list[str]], Text]:
+    """Extra profile columns (SCs, LCUs, L3 cuts per layer, in topological order) and verdict.
+
+    When the network does not fit, the columns show each layer at its lowest demand.
+    """
+    fit = single_context_fit(net, hw_spec)
+    by_name = {cost.layer: cost for cost in fit.layer_costs}
+    costs = [by_name[layer.name] for layer in net.layers]
+    columns = {
+        "SCs": [str(c.resources.subclusters) for c in costs],
+        "LCUs": [str(c.resources.lcus) for c in costs],
+        "L3 cuts": [str(c.resources.l3_cuts) for c in costs],
+    }
+    return columns, verdict_text(fit, load_hardware(hw_spec).name)
