@@ -43,6 +43,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _batch(text: str) -> int:
+    value = _positive_int(text)
+    if value > 63:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside 1..63 (hailort's batch sizes)")
+    return value
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """MODEL and the options every model-taking command shares."""
     parser.add_argument(
@@ -94,6 +101,69 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", metavar="PATH|-", help="write the layer graph as JSON (reusable as MODEL)"
     )
     profile.set_defaults(handler=_cmd_profile)
+
+    comp = sub.add_parser(
+        "compile",
+        help="split the network into contexts like the Dataflow Compiler, and report FPS",
+        description="Try one context at the single-context caps; if it does not fit, search "
+        "for the best partition into contexts with CP-SAT, iterating over the number of "
+        "contexts with timeouts, and report FPS per batch, latency, PCIe traffic and energy.",
+    )
+    add_model_arguments(comp)
+    comp.add_argument(
+        "--hw",
+        default="hailo8",
+        metavar="hailo8|hailo8l|FILE.toml",
+        help="target part and host link (default: hailo8)",
+    )
+    comp.add_argument(
+        "--batch",
+        type=_batch,
+        nargs="+",
+        default=None,
+        metavar="N",
+        help="batch sizes to report FPS at (default: 1 8)",
+    )
+    comp.add_argument(
+        "--optimize-for-batch",
+        type=_batch,
+        metavar="N",
+        help="batch whose time the partition minimises (default: 8, or the script's "
+        "performance_param(optimize_for_batch=...))",
+    )
+    comp.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="S",
+        help="global search budget in seconds (default: 10, or the script's allocator_param)",
+    )
+    comp.add_argument(
+        "--iteration-timeout", type=_positive_float, metavar="S", help="limit of one iteration"
+    )
+    comp.add_argument(
+        "--max-utilization",
+        type=_positive_float,
+        metavar="U",
+        help="cap every resource at U (e.g. 0.8) in both flows, like "
+        "resources_param(max_utilization=U)",
+    )
+    comp.add_argument(
+        "--context-switch",
+        choices=("allowed", "enabled", "disabled"),
+        help="allowed: one context if it fits (default); enabled: always split; "
+        "disabled: one context or fail",
+    )
+    comp.add_argument("--script", metavar="FILE.alls", help="a Hailo model script to apply")
+    comp.add_argument(
+        "--emit-script",
+        metavar="FILE.alls",
+        help="write the chosen partition as context_N = context([...]) lines",
+    )
+    comp.add_argument("--json", metavar="PATH|-", help="write the result as JSON (schema 1)")
+    comp.add_argument("--seed", type=int, default=0, help="CP-SAT random seed (default 0)")
+    comp.add_argument("--workers", type=_positive_int, default=2, help="CP-SAT workers (default 2)")
+    comp.add_argument("--quiet", action="store_true", help="no flow log, only the result tables")
+    comp.set_defaults(handler=_cmd_compile)
     return parser
 
 
@@ -208,6 +278,80 @@ def _cmd_profile(args: argparse.Namespace, console: Console) -> int:
     console.print(profile_table(net, extra))
     if verdict is not None:
         console.print(verdict)
+    return 0
+
+
+def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
+    from cost_model.hardware import load_hardware
+    from partitioner.compile import DEFAULT_BATCHES, compile_network
+    from partitioner.model_script import emit_partition_script, read_model_script
+    from partitioner.models import load_network
+    from partitioner.report import context_table, summary_table
+    from partitioner.settings import apply_precision, merge_settings
+
+    for target in (args.json, args.emit_script):
+        if target and target != "-":
+            for given in (args.model, args.script):
+                if given and Path(given).exists() and Path(target).exists():
+                    if Path(target).resolve() == Path(given).resolve():
+                        raise UsageError(
+                            f"{target!r} is one of the inputs; choose another output path"
+                        )
+    hw = load_hardware(args.hw)
+    script = read_model_script(args.script) if args.script else None
+    net = load_network(request_from_args(args))
+    settings = merge_settings(
+        net,
+        script,
+        max_utilization=args.max_utilization,
+        context_switch=args.context_switch,
+        optimize_for_batch=args.optimize_for_batch,
+        timeout_s=args.timeout,
+        iteration_timeout_s=args.iteration_timeout,
+        seed=args.seed,
+        workers=args.workers,
+    )
+    net = apply_precision(net, settings.precision)
+    log_console = Console(stderr=True, highlight=False) if args.json == "-" else console
+    quiet = args.quiet
+
+    def log(message: str) -> None:
+        if not quiet:
+            log_console.print(f"[info] {message}", markup=False, highlight=False)
+
+    for note in settings.notes:
+        log(note)
+    report = compile_network(
+        net, hw, settings.options, batches=tuple(args.batch or DEFAULT_BATCHES), log=log
+    )
+    if args.emit_script:
+        contexts = [c.layers for c in report.contexts]
+        header = f"ctxfit partition of {net.name} on {hw.name}: {len(contexts)} context(s)"
+        text = emit_partition_script(contexts, header=header)
+        if args.emit_script == "-":
+            sys.stdout.write(text)
+        else:
+            try:
+                Path(args.emit_script).write_text(text)
+            except OSError as err:
+                raise UsageError(f"cannot write {args.emit_script!r}: {err.strerror}") from err
+    if args.json:
+        data = report.to_dict()
+        if settings.target_fps is not None:
+            data["target_fps"] = settings.target_fps
+        write_json(args.json, data, protect=[args.model])
+        if args.json == "-":
+            return 0
+    console.print(context_table(report))
+    console.print(summary_table(report))
+    if settings.target_fps is not None:
+        b = settings.options.batch
+        reached = report.fps[b] >= settings.target_fps
+        console.print(
+            f"performance_param(fps={settings.target_fps:g}): "
+            + ("reached" if reached else "NOT reached")
+            + f" at batch {b} ({report.fps[b]:,.1f} FPS)"
+        )
     return 0
 
 

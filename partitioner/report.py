@@ -102,3 +102,83 @@ def profile_table(net: Network, extra: dict[str, Sequence[str]] | None = None) -
             *(col[i] for col in columns),
         )
     return table
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def context_table(report: Any) -> Table:
+    """Per context: layers, Control / Compute / Memory utilization, resources against their
+    limits, FPS, frame and switch time, weights and boundary traffic (a ``CompileReport``)."""
+    hw = report.hardware.name
+    table = Table(
+        title=f"{report.model} on {hw}: {report.num_contexts} context"
+        + ("" if report.num_contexts == 1 else "s"),
+        title_justify="left",
+    )
+    for name, justify in (
+        ("context", "left"),
+        ("layers", "right"),
+        ("Control Utilization", "right"),
+        ("Compute Utilization", "right"),
+        ("Memory Utilization", "right"),
+        ("LCUs", "right"),
+        ("SCs", "right"),
+        ("L3 cuts", "right"),
+        ("FPS", "right"),
+        ("frame", "right"),
+        ("switch", "right"),
+        ("weights", "right"),
+        ("boundary in/out per frame", "right"),
+        ("binding", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for c in report.contexts:
+        table.add_row(
+            f"context_{c.index}",
+            str(len(c.layers)),
+            _pct(c.control),
+            _pct(c.compute),
+            _pct(c.memory),
+            f"{c.usage.lcus}/{c.limits.lcus}",
+            f"{c.usage.subclusters}/{c.limits.subclusters}",
+            f"{c.usage.l3_cuts}/{c.limits.l3_cuts}",
+            f"{c.fps:,.1f}",
+            f"{c.frame_ms:.3f} ms",
+            f"{c.switch_ms:.2f} ms",
+            fmt_bytes(c.weight_bytes),
+            f"{fmt_bytes(c.boundary_in_bytes)} / {fmt_bytes(c.boundary_out_bytes)}",
+            c.binding,
+        )
+    return table
+
+
+def summary_table(report: Any) -> Table:
+    """The headline figures of a compile: contexts, FPS per batch, latency, PCIe, energy, solver."""
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    flow = "single context" if report.single_context else "multi-context"
+    table.add_row("contexts", f"{report.num_contexts} ({flow})")
+    for batch, fps in report.fps.items():
+        table.add_row(f"FPS at batch {batch}", f"{fps:,.1f} FPS")
+    table.add_row("latency (batch 1)", f"{report.latency_ms:.2f} ms")
+    link = report.hardware.link
+    table.add_row(
+        "PCIe",
+        f"{link.bytes_per_s / 1e9:.2f} GB/s; reload {fmt_bytes(report.reload_bytes_per_batch)} "
+        f"per batch; inter-context {fmt_bytes(report.inter_context_bytes_per_frame)} per frame",
+    )
+    b = report.search.batch
+    table.add_row(f"energy (batch {b})", f"{report.energy_mj_per_frame[b]:.3f} mJ per frame")
+    s = report.search
+    bound = "-" if s.bound_s is None else f"{s.bound_s * 1e3:.3f} ms"
+    gap = "-" if s.gap is None else f"{s.gap:.2%}"
+    scope = "" if s.bound_contexts in (None, 1) else f" (over <= {s.bound_contexts} contexts)"
+    table.add_row(
+        "solver",
+        f"{s.status}; T({b}) = {s.objective_s * 1e3:.3f} ms, bound {bound}{scope}, gap {gap}, "
+        f"{s.wall_seconds:.1f} s" + (" (interrupted)" if s.interrupted else ""),
+    )
+    return table

@@ -1,0 +1,274 @@
+"""``ctxfit compile``: search, validate, and the figures of the chosen partition.
+
+:func:`compile_network` runs :func:`partitioner.search.search`, passes the chosen partition to
+the independent validator (every reported partition passes it, in this code path), and turns the
+validated per-context timings into FPS per batch, latency, PCIe traffic and energy with
+:mod:`cost_model.throughput`. :meth:`CompileReport.to_dict` is the stable JSON contract
+(``schema`` 1, documented in README.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cost_model.caps import ResourceCaps
+from cost_model.context import utilization
+from cost_model.hardware import HardwareSpec
+from cost_model.resources import Resources
+from cost_model.throughput import (
+    ContextTiming,
+    energy_per_frame_j,
+    fps_at_batch,
+    latency_s,
+    switch_time_s,
+)
+from partitioner.graph import Network
+from partitioner.pricing import validate_result
+from partitioner.search import Iteration, Log, SearchOptions, SearchResult, search
+from partitioner.validator import ValidationReport, check_partition
+
+JSON_SCHEMA = 1
+DEFAULT_BATCHES = (1, 8)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContextReport:
+    """One context of the chosen partition, as validated.
+
+    Attributes:
+        index: context number.
+        layers: its layers in topological order.
+        usage: resources at its rate; ``limits``: the caps multiplied out.
+        control, compute, memory: usage over the chip's totals (the profiler's Total row).
+        fps: its compute rate; ``frame_ms``: its time per frame (compute or PCIe, the slower).
+        switch_ms: its switch cost ``S_c`` (0 for a single context).
+        weight_bytes, config_bytes: loaded at each switch.
+        boundary_in_bytes, boundary_out_bytes: per frame, from / to host memory (graph inputs
+            and outputs included).
+        edge_layers: tensors into or out of it.
+        binding: what stops its rate rising (resource name, ``layer`` or ``pcie``).
+    """
+
+    index: int
+    layers: tuple[str, ...]
+    usage: Resources
+    limits: Resources
+    control: float
+    compute: float
+    memory: float
+    fps: float
+    frame_ms: float
+    switch_ms: float
+    weight_bytes: int
+    config_bytes: int
+    boundary_in_bytes: int
+    boundary_out_bytes: int
+    edge_layers: int
+    binding: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompileReport:
+    """Everything ``ctxfit compile`` reports about one model on one part."""
+
+    model: str
+    hardware: HardwareSpec
+    caps: ResourceCaps
+    search: SearchResult
+    validation: ValidationReport
+    contexts: tuple[ContextReport, ...]
+    timings: tuple[ContextTiming, ...]
+    fps: dict[int, float]
+    latency_ms: float
+    reload_bytes_per_batch: int
+    inter_context_bytes_per_frame: int
+    energy_mj_per_frame: dict[int, float]
+
+    @property
+    def num_contexts(self) -> int:
+        """Contexts in the partition."""
+        return len(self.contexts)
+
+    @property
+    def single_context(self) -> bool:
+        """The network compiled into one context."""
+        return self.search.single_context
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract (schema 1): keys of README.md "JSON output", plus extras."""
+        s = self.search
+        b = s.batch
+        return {
+            "schema": JSON_SCHEMA,
+            "model": self.model,
+            "hardware": self.hardware.name,
+            "num_contexts": self.num_contexts,
+            "single_context": self.single_context,
+            "fps": {str(k): v for k, v in self.fps.items()},
+            "latency_ms": self.latency_ms,
+            "contexts": [_context_dict(c) for c in self.contexts],
+            "pcie": {
+                "bandwidth_gbps": self.hardware.link.bytes_per_s / 1e9,
+                "reload_bytes_per_batch": self.reload_bytes_per_batch,
+                "inter_context_bytes_per_frame": self.inter_context_bytes_per_frame,
+            },
+            "energy_mj_per_frame": self.energy_mj_per_frame[b],
+            "energy_mj_per_frame_by_batch": {
+                str(k): v for k, v in self.energy_mj_per_frame.items()
+            },
+            "optimize_for_batch": b,
+            "caps": {
+                "control": self.caps.control,
+                "compute": self.caps.compute,
+                "memory": self.caps.memory,
+                "apu": self.caps.apu,
+                "input_aligner": self.caps.input_aligner,
+            },
+            "solver": {
+                "status": s.status,
+                "objective": s.objective_s,
+                "bound": s.bound_s,
+                "gap": s.gap,
+                "bound_contexts": s.bound_contexts,
+                "wall_seconds": s.wall_seconds,
+                "interrupted": s.interrupted,
+                "iterations": [_iteration_dict(it) for it in s.iterations],
+            },
+            "validated": self.validation.valid,
+        }
+
+
+def _context_dict(c: ContextReport) -> dict[str, Any]:
+    return {
+        "index": c.index,
+        "layers": list(c.layers),
+        "lcus": c.usage.lcus,
+        "subclusters": c.usage.subclusters,
+        "l3_cuts": c.usage.l3_cuts,
+        "apus": c.usage.apus,
+        "input_aligners": c.usage.input_aligners,
+        "limits": c.limits.as_dict(),
+        "utilization": {"control": c.control, "compute": c.compute, "memory": c.memory},
+        "fps": c.fps,
+        "frame_ms": c.frame_ms,
+        "switch_ms": c.switch_ms,
+        "weight_bytes": c.weight_bytes,
+        "config_bytes": c.config_bytes,
+        "boundary_in_bytes": c.boundary_in_bytes,
+        "boundary_out_bytes": c.boundary_out_bytes,
+        "edge_layers": c.edge_layers,
+        "binding": c.binding,
+    }
+
+
+def _iteration_dict(it: Iteration) -> dict[str, Any]:
+    return {
+        "index": it.index,
+        "contexts": it.num_contexts,
+        "outcome": it.outcome,
+        "message": it.message,
+        "fps": it.fps,
+        "best_fps": it.best_fps,
+        "contexts_used": it.contexts_used,
+        "bound": it.bound_s,
+        "wall_seconds": it.wall_seconds,
+    }
+
+
+def compile_network(
+    net: Network,
+    hw: HardwareSpec,
+    options: SearchOptions,
+    *,
+    batches: Sequence[int] = DEFAULT_BATCHES,
+    log: Log = lambda _: None,
+) -> CompileReport:
+    """Search, validate and price the chosen partition.
+
+    Raises:
+        InfeasiblePartitionError: from the search (see :func:`partitioner.search.search`), or
+            when the validator rejects the chosen partition (a bug, reported with numbers).
+    """
+    found = search(net, hw, options, log=log)
+    if found.single_context:
+        caps = options.single_caps
+        report = check_partition(
+            net,
+            hw,
+            caps,
+            found.assignment,
+            batch=found.batch,
+            claimed_fps=found.batch / found.objective_s,
+        )
+    else:
+        assert found.problem is not None and found.result is not None
+        caps = options.multi_caps
+        report = validate_result(net, hw, caps, found.problem, found.result)
+    timings = report.timings
+    contexts = tuple(
+        _context_report(check, timing, hw, caps, multi=len(timings) > 1)
+        for check, timing in zip(report.contexts, timings, strict=True)
+    )
+    all_batches = sorted({*batches, found.batch})
+    inter = sum(c.boundary_out_bytes for c in contexts) - _graph_output_bytes(net)
+    return CompileReport(
+        model=net.name,
+        hardware=hw,
+        caps=caps,
+        search=found,
+        validation=report,
+        contexts=contexts,
+        timings=timings,
+        fps={b: fps_at_batch(timings, b, hw) for b in all_batches},
+        latency_ms=latency_s(timings, hw) * 1e3,
+        reload_bytes_per_batch=(
+            0 if len(timings) == 1 else sum(t.weight_bytes + t.config_bytes for t in timings)
+        ),
+        inter_context_bytes_per_frame=inter,
+        energy_mj_per_frame={b: energy_per_frame_j(timings, b, hw) * 1e3 for b in all_batches},
+    )
+
+
+def _graph_output_bytes(net: Network) -> int:
+    return sum(net.tensor_bytes(o) for o in set(net.outputs))
+
+
+def _context_report(
+    check: Any, timing: ContextTiming, hw: HardwareSpec, caps: ResourceCaps, *, multi: bool
+) -> ContextReport:
+    from cost_model.throughput import frame_time_s
+
+    usage = check.usage_at_claimed or check.fit.usage
+    u = utilization(usage, hw)
+    frame = frame_time_s(timing, hw)
+    binding = check.fit.binding if frame <= 1.0 / timing.compute_fps * (1 + 1e-9) else "pcie"
+    out_bytes = check.pcie_out_bytes_per_frame
+    return ContextReport(
+        index=check.index,
+        layers=check.layers,
+        usage=usage,
+        limits=check.fit.limits,
+        control=u.control,
+        compute=u.compute,
+        memory=u.memory,
+        fps=timing.compute_fps,
+        frame_ms=frame * 1e3,
+        switch_ms=switch_time_s(timing, hw) * 1e3 if multi else 0.0,
+        weight_bytes=timing.weight_bytes,
+        config_bytes=timing.config_bytes,
+        boundary_in_bytes=check.pcie_bytes_per_frame - out_bytes,
+        boundary_out_bytes=out_bytes,
+        edge_layers=check.edge_layers,
+        binding=binding,
+    )
+
+
+__all__ = [
+    "DEFAULT_BATCHES",
+    "JSON_SCHEMA",
+    "CompileReport",
+    "ContextReport",
+    "compile_network",
+]

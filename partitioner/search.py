@@ -1,0 +1,462 @@
+"""The search driver: the compiler's flow, in its vocabulary (HAILO.md section 4).
+
+1. *Single-context flow*: every layer in one context at the single-context caps (75%),
+   utilization raised to the highest FPS at which everything fits. If it fits, that is the answer
+   (the compiler keeps one context whenever it can).
+2. *Multi-context flow* (when one context does not fit, or ``context_switch_param(mode=enabled)``):
+   the caps drop to the multi-context defaults (60%), the network is priced once into a
+   :class:`~partitioner.problem.PartitionProblem`, and CP-SAT is run for K = k0, k0 + 1, ...
+   contexts (``k0`` is the resource lower bound), each iteration with its own time limit. A model
+   for K allows *at most* K contexts, so the best so far never gets worse as K grows. More
+   contexts are tried while they help; the search stops at the global timeout, after
+   :data:`PATIENCE` iterations without an improvement, when an optimal answer leaves contexts
+   unused, or at ``max_contexts``.
+
+The best partition so far is kept at every moment and returned on timeout or Ctrl-C. The bound
+reported is CP-SAT's proven lower bound on ``T(B)`` over every partition into at most
+``bound_contexts`` contexts (the largest K whose model returned a bound).
+
+Nothing here touches CP-SAT variables: :class:`~partitioner.cpsat_model.PartitionModel` does.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from cost_model.caps import MULTI_CONTEXT_CAPS, SINGLE_CONTEXT_CAPS, ResourceCaps
+from cost_model.context import ContextFit, context_fit, standalone_failure
+from cost_model.hardware import HardwareSpec
+from cost_model.resources import COMPILER_LABELS
+from partitioner.cpsat_model import PartitionModel
+from partitioner.errors import InfeasiblePartitionError, UsageError
+from partitioner.graph import Network
+from partitioner.pricing import build_problem
+from partitioner.problem import PartitionProblem, PartitionResult, Status
+
+PATIENCE = 2
+"""Iterations in a row without a better FPS after which more contexts are not tried."""
+
+IMPROVEMENT_EPS = 1e-3
+"""A new best must be this much faster (relative) to count as an improvement."""
+
+DEFAULT_TIMEOUT_S = 10.0
+"""Global search budget of ``ctxfit compile`` (``--timeout``, ``allocator_param(timeout=...)``)."""
+
+MIN_ITERATION_S = 0.5
+"""No iteration is started with less than this left of the global budget."""
+
+CONTEXT_SWITCH_MODES = ("allowed", "enabled", "disabled")
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchOptions:
+    """How to search. Times in seconds; caps as fractions of the chip's totals.
+
+    Attributes:
+        single_caps: caps of the single-context flow (compiler default 75%).
+        multi_caps: caps of the multi-context flow (compiler default 60%).
+        context_switch: ``allowed`` (one context if it fits, else several), ``enabled`` (always
+            the multi-context flow) or ``disabled`` (one context or a failure).
+        batch: the batch size whose time ``T(B)`` is minimised (``optimize_for_batch``).
+        timeout_s: the global budget of the multi-context search.
+        iteration_timeout_s: each iteration's limit; default ``timeout_s / 4``.
+        max_contexts: the most contexts tried.
+        pins: layers pinned to contexts (``context_N = context([...])``).
+        seed, workers: CP-SAT's seed and worker count (same input -> same answer).
+    """
+
+    single_caps: ResourceCaps = SINGLE_CONTEXT_CAPS
+    multi_caps: ResourceCaps = MULTI_CONTEXT_CAPS
+    context_switch: str = "allowed"
+    batch: int = 8
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    iteration_timeout_s: float | None = None
+    max_contexts: int = 64
+    pins: Mapping[str, int] = field(default_factory=dict)
+    seed: int = 0
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        if self.context_switch not in CONTEXT_SWITCH_MODES:
+            raise UsageError(
+                f"context switch mode {self.context_switch!r} is not one of "
+                f"{', '.join(CONTEXT_SWITCH_MODES)}"
+            )
+        if not 1 <= self.batch <= 63:
+            raise UsageError(f"batch {self.batch} is outside 1..63 (hailort's batch sizes)")
+        if not self.timeout_s > 0:
+            raise UsageError(f"timeout {self.timeout_s!r} s must be > 0")
+        if self.max_contexts < 1:
+            raise UsageError(f"max_contexts {self.max_contexts} must be >= 1")
+
+    @property
+    def per_iteration_s(self) -> float:
+        """Time limit of one iteration."""
+        return self.iteration_timeout_s or max(MIN_ITERATION_S, self.timeout_s / 4)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Iteration:
+    """One multi-context iteration: K allowed, what came of it, and the best so far."""
+
+    index: int
+    num_contexts: int
+    outcome: str  # "found", "no better", "too many", "infeasible", "timeout", "interrupted"
+    message: str
+    fps: float | None
+    best_fps: float | None
+    contexts_used: int | None
+    bound_s: float | None
+    wall_seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchResult:
+    """What the search chose, before the report is built.
+
+    Attributes:
+        single_context: the single-context flow succeeded.
+        assignment: layer name -> context index (all 0 when single-context).
+        status: ``OPTIMAL`` when proven (single context, or CP-SAT proved it for
+            ``bound_contexts``), ``FEASIBLE`` otherwise.
+        objective_s: ``T(B)`` of the chosen partition at ``batch`` in seconds (cost model).
+        bound_s: proven lower bound on ``T(B)`` (see the module docstring), or ``None``.
+        bound_contexts: the K the bound covers.
+        interrupted: the search was stopped by Ctrl-C (the best so far is returned).
+        single_fit: the single-context attempt (its binding resource and failure).
+    """
+
+    single_context: bool
+    assignment: dict[str, int]
+    status: str
+    batch: int
+    objective_s: float
+    bound_s: float | None
+    bound_contexts: int | None
+    wall_seconds: float
+    iterations: tuple[Iteration, ...]
+    interrupted: bool
+    single_fit: ContextFit
+    problem: PartitionProblem | None = None
+    result: PartitionResult | None = None
+
+    @property
+    def num_contexts(self) -> int:
+        """Contexts in the chosen partition."""
+        return max(self.assignment.values()) + 1
+
+    @property
+    def gap(self) -> float | None:
+        """``(objective - bound) / objective``, or ``None`` without a bound."""
+        if self.bound_s is None:
+            return None
+        return max(0.0, (self.objective_s - self.bound_s) / self.objective_s)
+
+
+def caps_line(caps: ResourceCaps) -> str:
+    """The compiler's ``Resources optimization params`` line.
+
+    >>> for part in caps_line(MULTI_CONTEXT_CAPS).split(", "):
+    ...     print(part)
+    Resources optimization params: max_control_utilization=60%
+    max_compute_utilization=60%
+    max_memory_utilization (weights)=60%
+    max_input_aligner_utilization=60%
+    max_apu_utilization=60%
+    """
+    return (
+        "Resources optimization params: "
+        f"max_control_utilization={caps.control:.0%}, "
+        f"max_compute_utilization={caps.compute:.0%}, "
+        f"max_memory_utilization (weights)={caps.memory:.0%}, "
+        f"max_input_aligner_utilization={caps.input_aligner:.0%}, "
+        f"max_apu_utilization={caps.apu:.0%}"
+    )
+
+
+def fmt_duration(seconds: float) -> str:
+    """The compiler's ``7m 19s 824ms`` style.
+
+    >>> fmt_duration(439.824), fmt_duration(2.5)
+    ('7m 19s 824ms', '2s 500ms')
+    """
+    ms = int(round(seconds * 1000))
+    minutes, ms = divmod(ms, 60_000)
+    secs, ms = divmod(ms, 1000)
+    return (f"{minutes}m " if minutes else "") + f"{secs}s {ms}ms"
+
+
+def search(
+    net: Network, hw: HardwareSpec, options: SearchOptions, *, log: Log = lambda _: None
+) -> SearchResult:
+    """Run the compiler-like flow on ``net`` and return the chosen partition.
+
+    Raises:
+        InfeasiblePartitionError: context switching disabled and one context is not enough (the
+            compiler's message with every resource used/limit); a layer that fits no context
+            even alone; no partition within the caps; no partition within the timeout.
+        KeyboardInterrupt: Ctrl-C before any partition was found.
+    """
+    started = time.perf_counter()
+    layers = [(layer, net.fan_out(layer.name)) for layer in net.layers]
+    log("Trying to compile the network in a single context")
+    single = context_fit(layers, hw, options.single_caps)
+    if options.context_switch == "disabled":
+        failure = standalone_failure(single)
+        if failure is not None:
+            raise InfeasiblePartitionError(failure)
+    if single.fits and options.context_switch != "enabled" and not _pins_need_more(options):
+        log(f"Single context flow succeeded: {single.fps:,.1f} FPS")
+        return SearchResult(
+            single_context=True,
+            assignment={layer.name: 0 for layer in net.layers},
+            status=Status.OPTIMAL.value,
+            batch=options.batch,
+            objective_s=options.batch / single.fps,
+            bound_s=options.batch / single.fps,
+            bound_contexts=1,
+            wall_seconds=time.perf_counter() - started,
+            iterations=(),
+            interrupted=False,
+            single_fit=single,
+        )
+    if single.fits:
+        log("Context switch is enabled: using the multi-context flow")
+    else:
+        log(
+            "Single context flow failed: Recoverable single context error - "
+            f"Resources presolve failed: {_over_text(single)}"
+        )
+    log("Using Multi-context flow")
+    log(
+        "Resources optimization guidelines: Strategy -> CP-SAT Objective -> "
+        f"MAX_FPS (batch {options.batch})"
+    )
+    log(caps_line(options.multi_caps))
+    problem = build_problem(net, hw, options.multi_caps, batch=options.batch)
+    log("Finding the best partition to contexts...")
+    return _multi_context(problem, options, single, started, log)
+
+
+def _pins_need_more(options: SearchOptions) -> bool:
+    return any(c > 0 for c in options.pins.values())
+
+
+def _over_text(fit: ContextFit) -> str:
+    return ", ".join(f"{COMPILER_LABELS[name]}: {used}/{limit}" for name, used, limit in fit.over)
+
+
+def resource_lower_bound(problem: PartitionProblem) -> tuple[int, str, int, int]:
+    """Fewest contexts the level-0 demands allow: ``(k0, resource, total demand, limit)``.
+
+    Every layer needs at least its level-0 demand wherever it goes, so K contexts hold at most
+    ``K x limit`` of each resource.
+    """
+    best = (1, problem.resource_names[0], 0, problem.limits[0])
+    for r, name in enumerate(problem.resource_names):
+        total = sum(d[r] for d in problem.demand[0] if d is not None)
+        k = math.ceil(total / problem.limits[r]) if problem.limits[r] else 1
+        if k > best[0]:
+            best = (k, name, total, problem.limits[r])
+    return best
+
+
+def _multi_context(
+    problem: PartitionProblem,
+    options: SearchOptions,
+    single: ContextFit,
+    started: float,
+    log: Log,
+) -> SearchResult:
+    k0, resource, total, limit = resource_lower_bound(problem)
+    first_k = max(
+        k0,
+        2 if options.context_switch != "enabled" else 1,
+        max(options.pins.values(), default=0) + 1,
+    )
+    iterations: list[Iteration] = []
+    label = COMPILER_LABELS.get(resource, resource)
+    for k in range(
+        2 if options.context_switch != "enabled" else 1, min(first_k, options.max_contexts + 1)
+    ):
+        message = f"Too many {label} ({total} > {k} x {limit})"
+        iterations.append(
+            _record(len(iterations), k, "too many", message, None, None, None, None, 0.0)
+        )
+        log(f"Iteration #{len(iterations)} - {k} contexts, {message}")
+
+    best: PartitionResult | None = None
+    bound_result: PartitionResult | None = None
+    stale = 0
+    interrupted = False
+    k = first_k
+    while k <= min(options.max_contexts, problem.num_layers):
+        remaining = options.timeout_s - (time.perf_counter() - started)
+        if remaining < MIN_ITERATION_S and best is not None:
+            log(f"Global timeout of {options.timeout_s:g}s reached")
+            break
+        limit_s = max(MIN_ITERATION_S, min(options.per_iteration_s, remaining))
+        model = PartitionModel(problem, num_contexts=k, pins=options.pins)
+        result, interrupted = _solve_interruptibly(model, limit_s, options)
+        outcome, message = _outcome(result, limit_s, interrupted)
+        if result.partition is not None and (
+            best is None or result.objective_units < best.objective_units
+        ):
+            improved = best is None or result.objective_units < best.objective_units * (
+                1 - IMPROVEMENT_EPS
+            )
+            if best is None:
+                log(f"Found valid partition to {result.partition.num_contexts} contexts")
+            elif improved:
+                gain = best.objective_units / result.objective_units - 1
+                log(
+                    f"Found valid partition to {result.partition.num_contexts} contexts, "
+                    f"Performance improved by {gain:.1%}"
+                )
+            stale = 0 if improved else stale + 1
+            best = result
+        elif result.partition is not None:
+            stale += 1
+            outcome = "no better"
+        else:
+            stale += 1 if best is not None else 0
+        if result.bound_units is not None:
+            bound_result = result
+        best_fps = best.fps if best is not None else None
+        used = result.partition.num_contexts if result.partition is not None else None
+        iterations.append(
+            _record(
+                len(iterations),
+                k,
+                outcome,
+                message,
+                result.fps,
+                best_fps,
+                used,
+                None if result.bound_units is None else result.bound_units * problem.TIME_UNIT_S,
+                result.wall_seconds,
+            )
+        )
+        fps_text = f"FPS {result.fps:,.1f} (best: {best_fps:,.1f})" if result.fps else message
+        suffix = f", uses {used}" if used is not None and used < k else ""
+        log(f"Iteration #{len(iterations)} - {k} contexts{suffix}, {fps_text}")
+        if interrupted:
+            log("Interrupted: keeping the best partition so far")
+            break
+        if result.status is Status.OPTIMAL and used is not None and used < k:
+            break  # the optimum for <= K leaves contexts unused: more contexts do not help
+        if best is not None and stale >= PATIENCE:
+            break
+        if result.status is Status.INFEASIBLE and best is None and k >= problem.num_layers:
+            break
+        k += 1
+
+    wall = time.perf_counter() - started
+    log(
+        f"Partitioner finished after {len(iterations)} iterations, "
+        f"Time it took: {fmt_duration(wall)}"
+    )
+    if best is None or best.partition is None:
+        if interrupted:
+            raise KeyboardInterrupt
+        if any(it.outcome == "timeout" for it in iterations):
+            raise InfeasiblePartitionError(
+                f"no partition found within the timeout of {options.timeout_s:g}s "
+                f"(tried {first_k}..{k} contexts); raise --timeout or the caps"
+            )
+        raise InfeasiblePartitionError(
+            f"no partition into at most {min(options.max_contexts, k)} contexts meets the caps "
+            f"({caps_line(options.multi_caps).split(': ', 1)[1]}); raise the caps, lower "
+            "precision of the largest layers, or remove pins"
+        )
+    assignment = best.partition.assignment
+    log(f"Applying selected partition to {best.partition.num_contexts} contexts...")
+    bound_s = None if bound_result is None else bound_result.bound_units * problem.TIME_UNIT_S
+    proven = (
+        best.status is Status.OPTIMAL
+        and bound_result is not None
+        and bound_result.num_contexts >= best.num_contexts
+    )
+    return SearchResult(
+        single_context=False,
+        assignment=assignment,
+        status=Status.OPTIMAL.value if proven else Status.FEASIBLE.value,
+        batch=options.batch,
+        objective_s=best.objective_units * problem.TIME_UNIT_S,
+        bound_s=bound_s,
+        bound_contexts=None if bound_result is None else bound_result.num_contexts,
+        wall_seconds=wall,
+        iterations=tuple(iterations),
+        interrupted=interrupted,
+        single_fit=single,
+        problem=problem,
+        result=best,
+    )
+
+
+def _record(
+    index: int,
+    k: int,
+    outcome: str,
+    message: str,
+    fps: float | None,
+    best_fps: float | None,
+    used: int | None,
+    bound_s: float | None,
+    wall: float,
+) -> Iteration:
+    return Iteration(
+        index=index + 1,
+        num_contexts=k,
+        outcome=outcome,
+        message=message,
+        fps=fps,
+        best_fps=best_fps,
+        contexts_used=used,
+        bound_s=bound_s,
+        wall_seconds=wall,
+    )
+
+
+def _outcome(result: PartitionResult, limit_s: float, interrupted: bool) -> tuple[str, str]:
+    if result.partition is not None:
+        return "found", "found"
+    if interrupted:
+        return "interrupted", "Interrupted"
+    if result.status is Status.INFEASIBLE:
+        return "infeasible", "Infeasible"
+    return "timeout", f"Timeout after {limit_s:g}s"
+
+
+def _solve_interruptibly(
+    model: PartitionModel, limit_s: float, options: SearchOptions
+) -> tuple[PartitionResult, bool]:
+    """Solve in a worker thread so that Ctrl-C stops the search and keeps its best solution."""
+    box: dict[str, PartitionResult | BaseException] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = model.solve(
+                time_limit_s=limit_s, workers=options.workers, seed=options.seed
+            )
+        except BaseException as err:  # re-raised in the caller's thread
+            box["error"] = err
+
+    thread = threading.Thread(target=run, name="ctxfit-cpsat", daemon=True)
+    thread.start()
+    interrupted = False
+    while thread.is_alive():
+        try:
+            thread.join(0.1)
+        except KeyboardInterrupt:
+            interrupted = True
+            model.stop()
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["result"], interrupted  # type: ignore[return-value]

@@ -1,0 +1,350 @@
+"""The reference zoo: the Hailo Model Zoo's networks (and YOLO11) rebuilt in plain torch.
+
+Every network is defined here without torchvision, timm or ultralytics and without weights;
+``build_module`` returns it in eval mode with random weights, ready to trace. Names are the Hailo
+Model Zoo's (``resnet_v1_50``, ``mobilenet_v2_1.0``, ``yolov8n``); common aliases are accepted
+(``resnet50``, ``mobilenet_v2``, ``yolo11n``), case-insensitively, with ``-`` read as ``_``.
+
+The knobs ``width``, ``depth`` and ``resolution`` change the architecture: ``width`` and
+``depth`` multiply the network's own channel and block-count gains (1.0 is the published
+network), ``resolution`` sets the square input side.
+
+>>> resolve_name("ResNet50").name
+'resnet_v1_50'
+>>> ZOO["yolov8n"].input_chw, ZOO["yolov8n"].knobs
+((3, 640, 640), ('width', 'depth', 'resolution'))
+>>> module, shape = build_module("squeezenet", width=0.5, resolution=160)
+>>> shape
+(1, 3, 160, 160)
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from partitioner.errors import ModelNotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = ["ZOO", "ZooEntry", "build_module", "resolve_name", "zoo_names"]
+
+KNOBS = ("width", "depth", "resolution")
+MULTIPLIER_MAX = 4.0  # width and depth are accepted in (0, 4]
+RESOLUTION_MAX = 2048  # pixels per side
+
+HAILO_CSV = "Hailo Model Zoo v2.18 (params_M; ops_G / 2 = MACs)"
+ULTRALYTICS_YOLO11 = "Ultralytics docs, models/yolo11 (params M; FLOPs B / 2 = MACs, at 640)"
+
+CLS, DET = "classification", "object_detection"
+NO_DEPTH = ("width", "resolution")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ZooEntry:
+    """One network of the zoo: names, default input, knobs and the published size.
+
+    Attributes:
+        name: the Hailo Model Zoo name (``resnet_v1_50``).
+        family: architecture family (``resnet``, ``yolov8``, ...).
+        task: ``classification`` or ``object_detection``.
+        input_chw: default input ``(C, H, W)``.
+        aliases: other accepted names, lower case.
+        knobs: which of ``width``, ``depth``, ``resolution`` the family has.
+        published_params: parameter count published by ``source`` (None if none is).
+        published_macs: multiply-accumulates per frame published by ``source``.
+        source: where the published numbers come from.
+    """
+
+    name: str
+    family: str
+    task: str
+    input_chw: tuple[int, int, int]
+    aliases: tuple[str, ...]
+    knobs: tuple[str, ...]
+    published_params: int | None
+    published_macs: int | None
+    source: str
+
+    @property
+    def resolution_step(self) -> int:
+        """The input side must be a multiple of this: the ViT patch (16) or the CNN stride (32)."""
+        return 16 if self.family == "vit" else 32
+
+
+def _entry(
+    name: str,
+    family: str,
+    aliases: tuple[str, ...],
+    *,
+    params_m: float,
+    ops_g: float,
+    knobs: tuple[str, ...] = KNOBS,
+    source: str = HAILO_CSV,
+) -> ZooEntry:
+    """An entry from published ``params_M`` and ``ops_G`` (OPS = 2 x MACs, also for FLOPs)."""
+    detector = family.startswith("yolo")
+    side = 640 if detector else 224
+    return ZooEntry(
+        name=name,
+        family=family,
+        task=DET if detector else CLS,
+        input_chw=(3, side, side),
+        aliases=aliases,
+        knobs=knobs,
+        published_params=round(params_m * 1e6),
+        published_macs=round(ops_g * 1e9 / 2),
+        source=source,
+    )
+
+
+_ENTRIES: tuple[ZooEntry, ...] = (
+    _entry("resnet_v1_18", "resnet", ("resnet18", "resnet_18"), params_m=11.68, ops_g=3.64),
+    _entry("resnet_v1_34", "resnet", ("resnet34", "resnet_34"), params_m=21.79, ops_g=7.34),
+    _entry("resnet_v1_50", "resnet", ("resnet50", "resnet_50"), params_m=25.53, ops_g=6.98),
+    _entry("resnext50_32x4d", "resnext", ("resnext50",), params_m=24.99, ops_g=8.48),
+    _entry(
+        "mobilenet_v1",
+        "mobilenet_v1",
+        ("mobilenetv1", "mobilenet_v1_1.0_224"),
+        params_m=4.22,
+        ops_g=1.14,
+        knobs=NO_DEPTH,
+    ),
+    _entry(
+        "mobilenet_v2_1.0",
+        "mobilenet_v2",
+        ("mobilenet_v2", "mobilenetv2", "mobilenetv2_100", "mobilenet_v2_1.0_224"),
+        params_m=3.49,
+        ops_g=0.62,
+        knobs=NO_DEPTH,
+    ),
+    _entry(
+        "mobilenet_v2_1.4",
+        "mobilenet_v2",
+        ("mobilenetv2_1.4", "mobilenetv2_140", "mobilenet_v2_1.4_224"),
+        params_m=6.09,
+        ops_g=1.18,
+        knobs=NO_DEPTH,
+    ),
+    _entry("regnetx_800mf", "regnetx", ("regnet_x_800mf", "regnetx_008"), params_m=7.24, ops_g=1.6),
+    _entry(
+        "regnetx_1.6gf",
+        "regnetx",
+        ("regnet_x_1_6gf", "regnetx_1_6gf", "regnetx_016"),
+        params_m=9.17,
+        ops_g=3.22,
+    ),
+    _entry(
+        "squeezenet_v1.1",
+        "squeezenet",
+        ("squeezenet", "squeezenet1_1", "squeezenet_1.1", "squeezenet_v1_1"),
+        params_m=1.24,
+        ops_g=0.78,
+        knobs=NO_DEPTH,
+    ),
+    _entry("vit_tiny", "vit", ("vit_tiny_patch16_224",), params_m=5.73, ops_g=2.2),
+    _entry("vit_small", "vit", ("vit_small_patch16_224",), params_m=21.12, ops_g=8.62),
+    _entry("vit_base", "vit", ("vit_base_patch16_224", "vit_b_16"), params_m=86.5, ops_g=35.188),
+    _entry("yolov5s", "yolov5", ("yolo_v5s",), params_m=7.46, ops_g=17.44),
+    _entry("yolov5m", "yolov5", ("yolo_v5m",), params_m=21.78, ops_g=52.17),
+    *(
+        _entry(f"yolov8{size}", "yolov8", (f"yolo8{size}", f"yolo_v8{size}"), params_m=p, ops_g=g)
+        for size, p, g in (
+            ("n", 3.2, 8.74),
+            ("s", 11.2, 28.6),
+            ("m", 25.9, 78.93),
+            ("l", 43.7, 165.3),
+            ("x", 68.2, 258.0),
+        )
+    ),
+    *(
+        _entry(
+            f"yolov11{size}",
+            "yolo11",
+            (f"yolo11{size}", f"yolo_v11{size}"),
+            params_m=p,
+            ops_g=g,
+            source=ULTRALYTICS_YOLO11,
+        )
+        for size, p, g in (
+            ("n", 2.6, 6.5),
+            ("s", 9.4, 21.5),
+            ("m", 20.1, 68.0),
+            ("l", 25.3, 86.9),
+            ("x", 56.9, 194.9),
+        )
+    ),
+)
+
+ZOO: Mapping[str, ZooEntry] = MappingProxyType({entry.name: entry for entry in _ENTRIES})
+
+# How to build each network: (module of partitioner.zoo, builder function, fixed arguments).
+# The builder takes, as keyword arguments, the knobs among width/depth/resolution it declares.
+_RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = MappingProxyType(
+    {
+        "resnet_v1_18": ("resnet", "resnet_basic", {"units": (2, 2, 2, 2)}),
+        "resnet_v1_34": ("resnet", "resnet_basic", {"units": (3, 4, 6, 3)}),
+        "resnet_v1_50": (
+            "resnet",
+            "resnet_bottleneck",
+            {"units": (3, 4, 6, 3), "slim_layout": True},
+        ),
+        "resnext50_32x4d": (
+            "resnet",
+            "resnet_bottleneck",
+            {"units": (3, 4, 6, 3), "groups": 32, "group_width": 4},
+        ),
+        "mobilenet_v1": ("mobilenet", "mobilenet_v1", {}),
+        "mobilenet_v2_1.0": ("mobilenet", "mobilenet_v2", {"alpha": 1.0}),
+        "mobilenet_v2_1.4": ("mobilenet", "mobilenet_v2", {"alpha": 1.4}),
+        "regnetx_800mf": ("regnet", "regnetx", {"variant": "800mf"}),
+        "regnetx_1.6gf": ("regnet", "regnetx", {"variant": "1.6gf"}),
+        "squeezenet_v1.1": ("squeezenet", "squeezenet_v1_1", {}),
+        "vit_tiny": ("vit", "vision_transformer", {"embed_dim": 192, "heads": 3}),
+        "vit_small": ("vit", "vision_transformer", {"embed_dim": 384, "heads": 6}),
+        "vit_base": ("vit", "vision_transformer", {"embed_dim": 768, "heads": 12}),
+        **{f"yolov5{size}": ("yolo", "yolov5", {"scale": size}) for size in "sm"},
+        **{f"yolov8{size}": ("yolo", "yolov8", {"scale": size}) for size in "nsmlx"},
+        **{f"yolov11{size}": ("yolo", "yolo11", {"scale": size}) for size in "nsmlx"},
+    }
+)
+assert set(_RECIPES) == set(ZOO), "every zoo entry needs a recipe"
+
+
+def _normalize(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def _build_index() -> dict[str, str]:
+    index: dict[str, str] = {}
+    for entry in ZOO.values():
+        for key in (entry.name, *entry.aliases):
+            assert _normalize(key) not in index, f"zoo name {key!r} is listed twice"
+            index[_normalize(key)] = entry.name
+    return index
+
+
+_INDEX: Mapping[str, str] = MappingProxyType(_build_index())
+
+
+def zoo_names() -> list[str]:
+    """Canonical names of every zoo network, in zoo order (classification first, then YOLO).
+
+    >>> zoo_names()[:3]
+    ['resnet_v1_18', 'resnet_v1_34', 'resnet_v1_50']
+    """
+    return list(ZOO)
+
+
+def resolve_name(name: str) -> ZooEntry:
+    """The entry named ``name`` or one of its aliases (case-insensitive, ``-`` read as ``_``).
+
+    Raises:
+        ModelNotFoundError: no name or alias matches; the message suggests up to three close
+            names (difflib ratio >= 0.6, ties in zoo order).
+
+    >>> resolve_name("YOLO11n").name
+    'yolov11n'
+    >>> resolve_name("yolov8q")
+    Traceback (most recent call last):
+    ...
+    partitioner.errors.ModelNotFoundError: unknown model 'yolov8q'; did you mean 'yolov8n', \
+'yolov8s', 'yolov8m'? Run `ctxfit zoo` for the list
+    """
+    key = _normalize(name)
+    if key in _INDEX:
+        return ZOO[_INDEX[key]]
+    close = _close_names(key)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else "."
+    raise ModelNotFoundError(f"unknown model {name!r}{hint} Run `ctxfit zoo` for the list")
+
+
+def _close_names(key: str, limit: int = 3, cutoff: float = 0.6) -> list[str]:
+    """Canonical names whose name or an alias is close to ``key``, best first, ties in zoo order."""
+    best: dict[str, float] = {}
+    for candidate, canonical in _INDEX.items():
+        ratio = difflib.SequenceMatcher(None, key, candidate).ratio()
+        if ratio >= cutoff:
+            best[canonical] = max(best.get(canonical, 0.0), ratio)
+    order = {name: i for i, name in enumerate(ZOO)}
+    return sorted(best, key=lambda c: (-best[c], order[c]))[:limit]
+
+
+def build_module(
+    name: str,
+    *,
+    width: float | None = None,
+    depth: float | None = None,
+    resolution: int | None = None,
+) -> tuple[nn.Module, tuple[int, int, int, int]]:
+    """Build zoo network ``name`` (eval mode, random weights) and its input shape ``(1, C, H, W)``.
+
+    ``None`` leaves a knob at the published network's value.
+
+    Raises:
+        ModelNotFoundError: ``name`` is no zoo name or alias.
+        UsageError: a knob the family does not have; ``width`` or ``depth`` outside (0, 4];
+            ``resolution`` not a multiple of 32 (16 for ViT) between that step and 2048.
+
+    >>> build_module("mobilenet_v1", depth=2.0)
+    Traceback (most recent call last):
+    ...
+    partitioner.errors.UsageError: model 'mobilenet_v1' has no depth knob; its knobs are width, \
+resolution
+    """
+    entry = resolve_name(name)
+    given = {"width": width, "depth": depth, "resolution": resolution}
+    for knob, value in given.items():
+        if value is not None and knob not in entry.knobs:
+            raise UsageError(
+                f"model {entry.name!r} has no {knob} knob; its knobs are {', '.join(entry.knobs)}"
+            )
+    w = _check_multiplier(entry, "width", width)
+    d = _check_multiplier(entry, "depth", depth)
+    side = _check_resolution(entry, resolution)
+    module = _build(entry.name, {"width": w, "depth": d, "resolution": side})
+    return module.eval(), (1, entry.input_chw[0], side, side)
+
+
+def _build(name: str, knobs: Mapping[str, float]) -> nn.Module:
+    """Call ``name``'s builder with its fixed arguments and the knobs it declares.
+
+    The family module is imported here, so that listing the zoo does not import torch.
+    """
+    module_name, function_name, fixed = _RECIPES[name]
+    build = getattr(importlib.import_module(f"partitioner.zoo.{module_name}"), function_name)
+    declared = inspect.signature(build).parameters
+    return build(**fixed, **{k: v for k, v in knobs.items() if k in declared})
+
+
+def _check_multiplier(entry: ZooEntry, knob: str, value: float | None) -> float:
+    if value is None:
+        return 1.0
+    if not (isinstance(value, (int, float)) and math.isfinite(value)) or not (
+        0 < value <= MULTIPLIER_MAX
+    ):
+        raise UsageError(
+            f"{knob} {value!r} for model {entry.name!r} is out of range; "
+            f"use a multiplier in (0, {MULTIPLIER_MAX:g}] (1.0 is the published network)"
+        )
+    return float(value)
+
+
+def _check_resolution(entry: ZooEntry, value: int | None) -> int:
+    if value is None:
+        return entry.input_chw[1]
+    step = entry.resolution_step
+    if not isinstance(value, int) or value % step or not step <= value <= RESOLUTION_MAX:
+        raise UsageError(
+            f"resolution {value!r} for model {entry.name!r} is not accepted; use a multiple of "
+            f"{step} between {step} and {RESOLUTION_MAX} (default {entry.input_chw[1]})"
+        )
+    return value
