@@ -116,13 +116,16 @@ def context_table(report: Any) -> Table:
         title=f"{report.model} on {hw}: {report.num_contexts} context"
         + ("" if report.num_contexts == 1 else "s"),
         title_justify="left",
+        caption="Control / Compute / Memory: utilization of the whole chip; resources as "
+        "used/limit at the caps; in / out: bytes to and from host memory per frame",
+        caption_justify="left",
     )
     for name, justify in (
         ("context", "left"),
         ("layers", "right"),
-        ("Control Utilization", "right"),
-        ("Compute Utilization", "right"),
-        ("Memory Utilization", "right"),
+        ("Control", "right"),
+        ("Compute", "right"),
+        ("Memory", "right"),
         ("LCUs", "right"),
         ("SCs", "right"),
         ("L3 cuts", "right"),
@@ -130,7 +133,7 @@ def context_table(report: Any) -> Table:
         ("frame", "right"),
         ("switch", "right"),
         ("weights", "right"),
-        ("boundary in/out per frame", "right"),
+        ("in / out per frame", "right"),
         ("binding", "left"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]

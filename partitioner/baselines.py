@@ -1,0 +1,285 @@
+"""Two baselines on the same problem and objective as the CP-SAT model: greedy and DP.
+
+Both cut the problem's topological order into contiguous runs, one run per context, so
+precedence holds by construction; each context then runs at its cheapest level
+(:func:`partitioner.problem.make_partition`). CP-SAT is hinted with the better of the two and must
+never end worse than either.
+
+* :func:`greedy_partition` — first fit: walk the layers in order and open a new context when the
+  next layer does not fit the current one (caps at the target level, or the edge-layer limit).
+  It is run once per level of the grid as the target and keeps the best batch time.
+* :func:`dp_partition` — the optimal contiguous split of the order by dynamic programming,
+  minimising ``T(B)`` (to one time unit: the reload is rounded once for the whole split); O(n^2)
+  chunk evaluations (plus O(K n^2) steps with a cap of K contexts), the resource checks
+  vectorised over all chunk ends with numpy.
+
+>>> from partitioner.problem import batch_time_units, chain_problem
+>>> p = chain_problem(lcus=(30, 40, 40, 30), limit=77)
+>>> greedy_partition(p).context_of, dp_partition(p).context_of
+((0, 0, 1, 1), (0, 0, 1, 1))
+>>> dp_partition(p, max_contexts=1) is None          # 140 LCUs never fit one context of 77
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from partitioner.problem import (
+    ContextTraffic,
+    Partition,
+    PartitionProblem,
+    batch_time_units,
+    context_frame_units,
+    make_partition,
+)
+
+_UNREACHABLE = 2**40  # demand of a layer at a level it cannot reach: never fits any limit
+
+
+@dataclass(frozen=True, kw_only=True)
+class Chunk:
+    """One contiguous run ``[start, end]`` of the order, as a context: its best level (or
+    ``None`` when it does not fit even the lowest), edge layers and PCIe load per frame in each
+    direction (:class:`~partitioner.problem.ContextTraffic`)."""
+
+    start: int
+    end: int
+    level: int | None
+    edge_layers: int
+    in_bytes: int
+    out_bytes: int
+
+
+class ChunkScanner:
+    """Evaluates every chunk starting at a given layer, extending its end one layer at a time.
+
+    Resource sums come from prefix sums over the order (``O(levels x resources)`` per chunk,
+    vectorised); edge layers and the PCIe load are updated incrementally as the end moves.
+    """
+
+    def __init__(self, problem: PartitionProblem) -> None:
+        self.problem = problem
+        n, levels, res = problem.num_layers, problem.num_levels, len(problem.resource_names)
+        demand = np.full((levels, n, res), _UNREACHABLE, dtype=np.int64)
+        for lv in range(levels):
+            for i, d in enumerate(problem.demand[lv]):
+                if d is not None:
+                    demand[lv, i] = d
+        self._prefix = np.zeros((levels, n + 1, res), dtype=np.int64)
+        np.cumsum(demand, axis=1, out=self._prefix[:, 1:, :])
+        self._config = np.zeros((levels, n + 1), dtype=np.int64)
+        np.cumsum(np.asarray(problem.config_bytes, dtype=np.int64), axis=1, out=self._config[:, 1:])
+        self._frame = np.asarray(problem.frame_units, dtype=np.int64)[:, None]
+        self._limits = np.asarray(problem.limits, dtype=np.int64)
+        self._last_reader = [max(c) if c else -1 for c in problem.consumers]
+        self._finishing: list[list[int]] = [[] for _ in range(n)]  # u whose last reader is e
+        for u, last in enumerate(self._last_reader):
+            if last >= 0 and not problem.is_output[u]:
+                self._finishing[last].append(u)
+
+    def best_levels(self, start: int) -> np.ndarray:
+        """Best level of every chunk ``[start, e]`` (index ``e - start``), -1 if none fits."""
+        sums = self._prefix[:, start + 1 :, :] - self._prefix[:, start : start + 1, :]
+        fit = (sums <= self._limits).all(axis=2)  # (levels, ends); monotone down the levels
+        return fit.sum(axis=0).astype(np.int64) - 1
+
+    def scan(self, start: int) -> Iterator[Chunk]:
+        """Chunks ``[start, start]``, ``[start, start + 1]``, ... to the last layer."""
+        levels = self.best_levels(start)
+        for e, edge_layers, in_bytes, out_bytes in self._boundaries(start):
+            level = int(levels[e - start])
+            yield Chunk(
+                start=start,
+                end=e,
+                level=None if level < 0 else level,
+                edge_layers=edge_layers,
+                in_bytes=in_bytes,
+                out_bytes=out_bytes,
+            )
+
+    def _boundaries(self, start: int) -> Iterator[tuple[int, int, int, int]]:
+        """``(end, edge layers, PCIe load in, PCIe load out)`` of the chunks from ``start``,
+        updated one layer at a time."""
+        p = self.problem
+        load, input_load = p.output_load, p.input_load
+        ins: set[int] = set()
+        inputs: set[int] = set()
+        in_bytes = out_bytes = outs = 0
+        for e in range(start, p.num_layers):
+            for u in p.producers[e]:
+                if u < start and u not in ins:
+                    ins.add(u)
+                    in_bytes += load[u]
+            for g in p.inputs_read[e]:
+                if g not in inputs:
+                    inputs.add(g)
+                    in_bytes += input_load[g]
+            if p.is_output[e] or self._last_reader[e] > e:
+                outs += 1
+                out_bytes += load[e]
+            for u in self._finishing[e]:
+                if u >= start:  # its last reader joined the chunk: it no longer leaves
+                    outs -= 1
+                    out_bytes -= load[u]
+            yield e, len(ins) + outs + len(inputs), in_bytes, out_bytes
+
+    def frame_units(self, chunk: Chunk) -> int | None:
+        """``t_c`` of a chunk in time units, ``None`` when it breaks a cap or the edge limit."""
+        if chunk.level is None or chunk.edge_layers > self.problem.edge_layer_limit:
+            return None
+        flow = ContextTraffic(
+            edge_layers=chunk.edge_layers, in_bytes=chunk.in_bytes, out_bytes=chunk.out_bytes
+        )
+        return context_frame_units(self.problem, chunk.level, flow)
+
+    def costs(self, start: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cost of every chunk ``[start, e]`` as the only context (``B x t`` at its best level)
+        and as one of several (:func:`~partitioner.problem.level_cost` at its cheapest level,
+        plus the fixed switch overhead); ``inf`` where the chunk is invalid."""
+        p = self.problem
+        walk = np.array(list(self._boundaries(start)), dtype=np.int64).reshape(-1, 4)
+        best = self.best_levels(start)
+        best[walk[:, 1] > p.edge_layer_limit] = -1
+        rate = p.link_bytes_per_unit
+        load = np.maximum(walk[:, 2], walk[:, 3])  # full duplex: the slower direction
+        pcie = -(-load * rate.denominator // rate.numerator)
+        t = np.maximum(self._frame, pcie[None, :])  # (levels, ends)
+        fill = p.fill_fraction
+        fill_units = -(-t * fill.numerator // fill.denominator)
+        config = self._config[:, start + 1 :] - self._config[:, start : start + 1]
+        multi = p.batch * t + fill_units + config * (rate.denominator / rate.numerator)
+        levels = np.arange(p.num_levels)[:, None]
+        multi = np.where(levels <= best[None, :], multi, np.inf).min(axis=0)
+        multi = multi + p.switch_fixed_units
+        single = np.where(best >= 0, p.batch * t[np.maximum(best, 0), np.arange(len(walk))], np.inf)
+        return single.astype(np.float64), multi
+
+
+def _from_cuts(problem: PartitionProblem, starts: list[int]) -> Partition | None:
+    """The partition whose contexts begin at the given layer indices (ascending, from 0)."""
+    context_of = []
+    for c, (s, e) in enumerate(zip(starts, [*starts[1:], problem.num_layers], strict=True)):
+        context_of.extend([c] * (e - s))
+    return make_partition(problem, context_of)
+
+
+@lru_cache(maxsize=4)  # the search driver asks again for every K it tries
+def greedy_partition(problem: PartitionProblem) -> Partition | None:
+    """First-fit in topological order at each target level; the best batch time wins.
+
+    At target level ``L`` a context keeps taking the next layer while the run fits the caps at
+    ``min(L, the slowest layer's highest level)`` and has at most ``edge_layer_limit`` edge
+    layers. Returns ``None`` when no target gives a valid split (a single layer breaks a cap or
+    the edge limit).
+    """
+    scanner = ChunkScanner(problem)
+    best: Partition | None = None
+    best_units = 0
+    seen: set[tuple[int, ...]] = set()
+    for target in range(problem.num_levels):
+        starts = _greedy_starts(problem, scanner, target)
+        if starts is None or tuple(starts) in seen:
+            continue
+        seen.add(tuple(starts))
+        candidate = _from_cuts(problem, starts)
+        if candidate is None:
+            continue
+        units = batch_time_units(problem, candidate)
+        if best is None or units < best_units:
+            best, best_units = candidate, units
+    return best
+
+
+def _greedy_starts(
+    problem: PartitionProblem, scanner: ChunkScanner, target: int
+) -> list[int] | None:
+    starts = [0]
+    while True:
+        start, last_ok, slowest = starts[-1], None, problem.num_levels
+        for chunk in scanner.scan(start):
+            slowest = min(slowest, problem.max_level[chunk.end])
+            level_ok = chunk.level is not None and chunk.level >= min(target, slowest)
+            if not level_ok or chunk.edge_layers > problem.edge_layer_limit:
+                break
+            last_ok = chunk.end
+        if last_ok is None:
+            return None
+        if last_ok == problem.num_layers - 1:
+            return starts
+        starts.append(last_ok + 1)
+
+
+def dp_partition(problem: PartitionProblem, *, max_contexts: int | None = None) -> Partition | None:
+    """The contiguous split of the topological order with the least ``T(B)``.
+
+    With ``max_contexts`` the split uses at most that many contexts. Returns ``None`` when no
+    contiguous split is valid. For K > 1, ``T`` is a sum of per-chunk costs (``B x t + fill +
+    config / link + switch_fixed``, see :meth:`ChunkScanner.costs`) plus the weight reload, a
+    constant; the reload is rounded once for the whole split, so the DP is exact to one time
+    unit. The single context (``B x t``, nothing reloaded) is compared separately. A split into
+    one chunk under the K > 1 cost always costs more than that single context, so the uncapped
+    DP needs no count of chunks.
+    """
+    n = problem.num_layers
+    rows = _chunk_costs(problem)
+    single = rows[0][0][n - 1]
+    best = (single, [0]) if np.isfinite(single) else (np.inf, None)
+    if max_contexts is None or max_contexts >= 2:
+        k_rows = 1 if max_contexts is None else min(max_contexts, n)
+        multi = _multi_split(
+            problem, [r[1] for r in rows], rows=k_rows, counted=max_contexts is not None
+        )
+        if multi is not None and multi[0] < best[0]:
+            best = multi
+    return None if best[1] is None else _from_cuts(problem, best[1])
+
+
+@lru_cache(maxsize=4)  # O(n^2) chunk evaluations, the same for every context cap
+def _chunk_costs(problem: PartitionProblem) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    scanner = ChunkScanner(problem)
+    return tuple(scanner.costs(start) for start in range(problem.num_layers))
+
+
+def _multi_split(
+    problem: PartitionProblem, chunk_costs: list[np.ndarray], *, rows: int, counted: bool
+) -> tuple[float, list[int]] | None:
+    """Best split under the K > 1 cost: ``(units, chunk starts)`` or None.
+
+    ``dp[k][e]`` is the least cost of layers ``0..e-1`` cut into ``k + 1`` chunks (``counted``)
+    or into any number of chunks (one row, not ``counted``).
+    """
+    n = problem.num_layers
+    dp = np.full((rows, n + 1), np.inf)
+    parent = np.full((rows, n + 1), -1, dtype=np.int64)
+    dp[0, 1:] = chunk_costs[0]
+    parent[0, 1:] = 0
+    for start in range(1, n):
+        step = chunk_costs[start]
+        for k in range(1, rows) if counted else (0,):
+            base = dp[k - 1, start] if counted else dp[0, start]
+            if not np.isfinite(base):
+                continue
+            candidate = base + step
+            better = candidate < dp[k, start + 1 :]
+            dp[k, start + 1 :][better] = candidate[better]
+            parent[k, start + 1 :][better] = start
+    first_row = 1 if counted else 0
+    if rows <= first_row:
+        return None
+    k = int(np.argmin(dp[first_row:, n])) + first_row
+    if not np.isfinite(dp[k, n]):
+        return None
+    starts, end, row = [], n, k
+    while end > 0:
+        end = int(parent[row, end])
+        starts.append(end)
+        row = row - 1 if counted else row
+    return float(dp[k, n]) + problem.pcie_units(problem.total_weight_bytes), sorted(starts)
+
+
+__all__ = ["Chunk", "ChunkScanner", "dp_partition", "greedy_partition"]

@@ -1,0 +1,811 @@
+"""The CP-SAT model of context partitioning: the only module that touches CP-SAT variables.
+
+For a problem and a number of contexts K, :class:`PartitionModel` builds one CP-SAT model from
+small ``add_*`` functions over a :class:`ContextVars` container, hints it with the better
+baseline, solves it and returns a :class:`~partitioner.problem.PartitionResult`.
+
+Variables (names in brackets; ``<layer>`` is the layer's name):
+
+* ``le[i][c]`` [``le_<layer>_c<c>``]: layer i sits in context c or earlier (order encoding of
+  its context). ``x[i][c]`` [``x_<layer>_c<c>``] = ``le[i][c] and not le[i][c-1]``. Only the
+  contexts of the layer's window exist (:func:`~partitioner.problem.context_windows`: its
+  ancestors must fit before it, its descendants after it); outside it ``le`` is a constant.
+* ``used[c]`` [``used_c<c>``]: context c holds a layer. Used contexts form a prefix and each is
+  non-empty (symmetry breaking); with ``exact=True`` all K are used.
+* ``ge[c][l]`` [``lvl_c<c>_ge<l>``]: context c runs at level l or faster (order encoding, l >= 1).
+* ``in[u][c]``, ``out[u][c]`` [``in_<layer>_c<c>``, ``out_<layer>_c<c>``]: layer u's output
+  crosses into / out of context c; ``gin[g][c]`` [``gin_<input>_c<c>``]: graph input g is read
+  in c.
+* ``t[c]``, ``fill[c]``, ``cfg[c]``, ``reload``: frame time, pipeline fill (time units),
+  configuration bytes of context c, and the reload time of the batch.
+
+Constraints, one function each: order encoding, precedence (``le[w][c] -> le[u][c]`` for an
+edge u -> w), symmetry, level order, the caps at each level (``sum_i demand[l][i] x[i][c] <=
+limit`` enforced by ``ge[c][l]``), levels a layer cannot reach, crossings, the edge-layer limit,
+frame times, redundant work cuts, switch costs, pins. The objective is ``T(B)`` in integer
+:data:`~partitioner.problem.TIME_UNIT_S` (1 us): the problem turned every float into integers
+(frame units per level, the link rate as an exact fraction of bytes per unit).
+
+Determinism: with ``deterministic=True`` (the default) a solve with a fixed ``seed`` and
+``workers`` runs CP-SAT's ``interleave_search`` and stops on a deterministic budget, so the same
+input gives the same partition (see :meth:`PartitionModel.solve`).
+
+>>> from partitioner.problem import chain_problem
+>>> p = chain_problem(lcus=(30, 40, 40, 30), limit=77)
+>>> result = PartitionModel(p, num_contexts=3).solve(time_limit_s=5)
+>>> result.status.value, result.partition.context_of, result.objective_units
+('OPTIMAL', (0, 0, 1, 1), 1000)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from partitioner.baselines import dp_partition, greedy_partition
+from partitioner.errors import GraphError, InfeasiblePartitionError
+from partitioner.problem import (
+    Partition,
+    PartitionProblem,
+    PartitionResult,
+    Status,
+    batch_time_units,
+    config_bytes_of,
+    context_frame_units,
+    context_windows,
+    make_partition,
+    redundant_resources,
+    traffic,
+    violations,
+)
+
+DETERMINISTIC_UNITS_PER_S = 0.25
+"""CP-SAT deterministic-time units per second of ``time_limit_s`` in deterministic mode.
+
+On this model one deterministic unit costs about 2-5 wall seconds on a 2-core machine
+(measured on synthetic 60-300 layer problems), so a budget of ``0.25 x time_limit_s`` units
+lands near the requested wall time. A wall-clock cap of ``WALL_SAFETY_FACTOR x time_limit_s``
+stops a run on a much slower machine, at the price of determinism for that run."""
+WALL_SAFETY_FACTOR = 4.0
+
+_STATUS = {
+    cp_model.OPTIMAL: Status.OPTIMAL,
+    cp_model.FEASIBLE: Status.FEASIBLE,
+    cp_model.INFEASIBLE: Status.INFEASIBLE,
+}
+
+Lit = cp_model.IntVar  # a Boolean variable (or its negation)
+MaybeLit = Lit | bool  # a literal, or a Python constant outside a layer's window
+
+
+@dataclass(frozen=True, kw_only=True)
+class SolutionEvent:
+    """One improving solution, as the solver reports it during the search."""
+
+    objective_units: int
+    bound_units: int
+    wall_seconds: float
+
+
+class ContextVars:
+    """The decision variables of one model, with query methods; built once, read by ``add_*``.
+
+    Layers may be given by index (problem order) or by name.
+    """
+
+    def __init__(self, model: cp_model.CpModel, problem: PartitionProblem, k: int) -> None:
+        self.model, self.problem, self.k = model, problem, k
+        self.windows = context_windows(problem, k)
+        self._members = [
+            [i for i, (first, last) in enumerate(self.windows) if first <= c <= last]
+            for c in range(k)
+        ]
+        self._le = [self._make_le(i) for i in range(problem.num_layers)]
+        self._x = [self._make_x(i) for i in range(problem.num_layers)]
+        self._used = [model.new_bool_var(f"used_c{c}") for c in range(k)]
+        self._ge = [
+            [model.new_bool_var(f"lvl_c{c}_ge{lv}") for lv in range(1, problem.num_levels)]
+            for c in range(k)
+        ]
+        self._cin: dict[tuple[int, int], Lit] = {}
+        self._cout: dict[tuple[int, int], Lit] = {}
+        self._gin: dict[tuple[int, int], Lit] = {}
+        self.horizon = max(problem.frame_units[0], problem.pcie_units(_max_context_bytes(problem)))
+        self._t = [model.new_int_var(0, self.horizon, f"t_c{c}") for c in range(k)]
+        fill = problem.fill_fraction
+        fill_max = -(-self.horizon * fill.numerator // fill.denominator)
+        self._fill = [model.new_int_var(0, fill_max, f"fill_c{c}") for c in range(k)]
+        max_config = sum(max(col) for col in zip(*problem.config_bytes, strict=True))
+        self._config = [model.new_int_var(0, max_config, f"cfg_c{c}") for c in range(k)]
+        self._reload = model.new_int_var(0, problem.reload_units(max_config), "reload")
+
+    def _make_le(self, i: int) -> dict[int, Lit]:
+        first, last = self.windows[i]
+        name = self.problem.layer_names[i]
+        return {c: self.model.new_bool_var(f"le_{name}_c{c}") for c in range(first, last)}
+
+    def _make_x(self, i: int) -> dict[int, Lit]:
+        first, last = self.windows[i]
+        if first >= last:
+            return {first: self.model.new_constant(1)} if first == last else {}
+        le, name = self._le[i], self.problem.layer_names[i]
+        x = {first: le[first], last: le[last - 1].Not()}
+        for c in range(first + 1, last):
+            var = self.model.new_bool_var(f"x_{name}_c{c}")
+            self.model.add(var + le[c - 1] == le[c])
+            x[c] = var
+        return x
+
+    def layer(self, layer: int | str) -> int:
+        """Index of a layer given by index or name."""
+        return layer if isinstance(layer, int) else self.problem.index(layer)
+
+    # -- queries -------------------------------------------------------------------------------
+    def contexts(self, layer: int | str) -> range:
+        """Contexts the layer may sit in (its window)."""
+        first, last = self.windows[self.layer(layer)]
+        return range(first, last + 1)
+
+    def layers_in_window(self, c: int) -> list[int]:
+        """Layers that may sit in context ``c``."""
+        return self._members[c]
+
+    def in_context(self, layer: int | str, c: int) -> MaybeLit:
+        """True when the layer sits in context ``c`` (``False`` outside its window)."""
+        return self._x[self.layer(layer)].get(c, False)
+
+    def at_or_before(self, layer: int | str, c: int) -> MaybeLit:
+        """True when the layer sits in context ``c`` or an earlier one (a constant outside
+        its window)."""
+        i = self.layer(layer)
+        first, last = self.windows[i]
+        if c < first:
+            return False
+        if c >= last:
+            return True
+        return self._le[i][c]
+
+    def context_of(self, layer: int | str) -> cp_model.LinearExprT:
+        """The layer's context index, ``0..K-1``."""
+        i = self.layer(layer)
+        return self.windows[i][1] - sum(self._le[i].values())
+
+    def is_used(self, c: int) -> Lit:
+        """True when context ``c`` holds at least one layer."""
+        return self._used[c]
+
+    def level_at_least(self, c: int, level: int) -> MaybeLit:
+        """True when context ``c`` runs at ``level`` or faster (``True`` for level 0)."""
+        return True if level == 0 else self._ge[c][level - 1]
+
+    def level_of(self, c: int) -> cp_model.LinearExprT:
+        """Context ``c``'s level index."""
+        return sum(self._ge[c])
+
+    def level_literals(self, c: int) -> list[Lit]:
+        """``ge[c][1..L-1]``: context ``c`` runs at level 1 or faster, level 2 or faster, ..."""
+        return self._ge[c]
+
+    def usage(self, resource: int | str, c: int, level: int) -> cp_model.LinearExprT:
+        """Units of a resource the layers of context ``c`` need at ``level`` (the layers that
+        can reach it; the others are excluded from such a context by :func:`add_reachability`)."""
+        r = resource if isinstance(resource, int) else self.problem.resource_names.index(resource)
+        row = self.problem.demand[level]
+        return self.weighted(
+            c, ((d[r], i) for i in self.layers_in_window(c) if (d := row[i]) is not None and d[r])
+        )
+
+    def configuration(self, c: int, level: int) -> cp_model.LinearExprT:
+        """Configuration bytes the layers of context ``c`` need at ``level``."""
+        row, demand = self.problem.config_bytes[level], self.problem.demand[level]
+        return self.weighted(
+            c, ((row[i], i) for i in self.layers_in_window(c) if row[i] and demand[i] is not None)
+        )
+
+    def weighted(self, c: int, terms: Iterable[tuple[int, int]]) -> cp_model.LinearExprT:
+        """``sum coefficient x x[i][c]`` over ``(coefficient, layer)`` terms (layers whose
+        window holds ``c``)."""
+        x = self._x
+        pairs = [(x[i][c], coef) for coef, i in terms]
+        if not pairs:
+            return 0
+        return cp_model.LinearExpr.weighted_sum([a for a, _ in pairs], [b for _, b in pairs])
+
+    def crosses_in(self, u: int, c: int) -> Lit:
+        """Layer ``u``'s output is read in context ``c`` but produced earlier."""
+        return self._crossing(self._cin, "in", u, c)
+
+    def crosses_out(self, u: int, c: int) -> Lit:
+        """Layer ``u``'s output leaves context ``c`` (read later, or a graph output)."""
+        return self._crossing(self._cout, "out", u, c)
+
+    def reads_input(self, g: int, c: int) -> Lit:
+        """Graph input ``g`` is read in context ``c``."""
+        if (g, c) not in self._gin:
+            name = self.problem.graph_inputs[g].name
+            self._gin[(g, c)] = self.model.new_bool_var(f"gin_{name}_c{c}")
+        return self._gin[(g, c)]
+
+    def _crossing(self, table: dict[tuple[int, int], Lit], kind: str, u: int, c: int) -> Lit:
+        if (u, c) not in table:
+            table[(u, c)] = self.model.new_bool_var(f"{kind}_{self.problem.layer_names[u]}_c{c}")
+        return table[(u, c)]
+
+    def all_crossings(self) -> list[tuple[tuple[str, int, int], Lit]]:
+        """``((kind, index, context), literal)`` of every crossing literal made so far."""
+        tables = (("in", self._cin), ("out", self._cout), ("gin", self._gin))
+        return [((kind, i, c), lit) for kind, table in tables for (i, c), lit in table.items()]
+
+    def boundary(self, c: int, direction: str | None = None) -> list[tuple[int, Lit]]:
+        """``(PCIe load per frame, literal)`` of every tensor that may cross context ``c``'s
+        edge; ``direction`` ``"in"`` (graph inputs, tensors read back) or ``"out"`` keeps one
+        direction."""
+        p = self.problem
+        out = []
+        for (kind, i, cc), lit in self.all_crossings():
+            if cc != c or (direction is not None and (kind == "out") != (direction == "out")):
+                continue
+            out.append((p.input_load[i] if kind == "gin" else p.output_load[i], lit))
+        return out
+
+    def frame_time(self, c: int) -> cp_model.IntVar:
+        """Context ``c``'s frame time ``t_c`` in time units."""
+        return self._t[c]
+
+    def fill_units(self, c: int) -> cp_model.IntVar:
+        """Pipeline fill of context ``c`` in time units (counted only when multi-context)."""
+        return self._fill[c]
+
+    def config_bytes(self, c: int) -> cp_model.IntVar:
+        """Configuration bytes of context ``c`` at its level."""
+        return self._config[c]
+
+    def reload_units(self) -> cp_model.IntVar:
+        """Reload of all weights and configuration per batch (0 with a single context)."""
+        return self._reload
+
+    def extract(
+        self, solver: cp_model.CpSolver | cp_model.CpSolverSolutionCallback
+    ) -> tuple[int, ...]:
+        """Each layer's context in the solver's (or a solution callback's) solution."""
+        return tuple(
+            last - sum(int(solver.boolean_value(v)) for v in le.values())
+            for (_, last), le in zip(self.windows, self._le, strict=True)
+        )
+
+
+def _max_context_bytes(problem: PartitionProblem) -> int:
+    """Most bytes one context can move per frame: every tensor in and out, every input."""
+    return 2 * sum(problem.output_load) + sum(problem.input_load)
+
+
+# -- small helpers over literals that may be Python constants ----------------------------------
+def _clause(model: cp_model.CpModel, literals: Sequence[MaybeLit]) -> None:
+    """At least one literal holds; constants are folded (True: nothing to add)."""
+    if any(lit is True for lit in literals):
+        return
+    model.add_bool_or([lit for lit in literals if lit is not False])
+
+
+def _not(lit: MaybeLit) -> MaybeLit:
+    return (not lit) if isinstance(lit, bool) else lit.Not()
+
+
+def _implies(model: cp_model.CpModel, a: MaybeLit, b: MaybeLit) -> None:
+    """``a -> b``."""
+    _clause(model, [_not(a), b])
+
+
+# -- constraints ---------------------------------------------------------------------------------
+def add_order_encoding(model: cp_model.CpModel, v: ContextVars) -> None:
+    """``le[i][c] -> le[i][c+1]``: 'in c or before' implies 'in c+1 or before'."""
+    for i in range(v.problem.num_layers):
+        first, last = v.windows[i]
+        for c in range(first, last - 1):
+            model.add_implication(v.at_or_before(i, c), v.at_or_before(i, c + 1))
+
+
+def add_precedence(model: cp_model.CpModel, v: ContextVars) -> None:
+    """Data flows forward: ``le[w][c] -> le[u][c]`` for every edge u -> w."""
+    for u, w in v.problem.edges:
+        for c in range(v.k - 1):
+            _implies(model, v.at_or_before(w, c), v.at_or_before(u, c))
+
+
+def add_used_prefix(model: cp_model.CpModel, v: ContextVars, *, exact: bool) -> None:
+    """Symmetry breaking: used contexts are ``0..K'-1``, each non-empty; all K when ``exact``."""
+    model.add(v.is_used(0) == 1)
+    for c in range(v.k):
+        if c > 0:
+            model.add_implication(v.is_used(c), v.is_used(c - 1))
+            if exact:
+                model.add(v.is_used(c) == 1)
+        members = [v.in_context(i, c) for i in v.layers_in_window(c)]
+        for lit in members:
+            _implies(model, lit, v.is_used(c))
+        _clause(model, [v.is_used(c).Not(), *members])
+
+
+def add_level_order(model: cp_model.CpModel, v: ContextVars) -> None:
+    """``ge[c][l] -> ge[c][l-1]``: running at level l means running at every level below."""
+    for c in range(v.k):
+        for lv in range(2, v.problem.num_levels):
+            model.add_implication(v.level_at_least(c, lv), v.level_at_least(c, lv - 1))
+
+
+def add_resource_caps(model: cp_model.CpModel, v: ContextVars) -> None:
+    """At its level, a context's layers fit every limit.
+
+    Skipped: resources implied by another (:func:`~partitioner.problem.redundant_resources`),
+    levels whose demands equal the level below, and contexts whose window layers fit anyway.
+    """
+    p = v.problem
+    skip = redundant_resources(p)
+    for lv in range(p.num_levels):
+        for r, limit in enumerate(p.limits):
+            if r in skip or (lv > 0 and _same_column(p, lv, r)):
+                continue
+            for c in range(v.k):
+                row = p.demand[lv]
+                window = v.layers_in_window(c)
+                if sum(d[r] for i in window if (d := row[i]) is not None) <= limit:
+                    continue
+                cap = model.add(v.usage(r, c, lv) <= limit)
+                if lv > 0:
+                    cap.only_enforce_if(v.level_at_least(c, lv))
+
+
+def _same_column(p: PartitionProblem, lv: int, r: int) -> bool:
+    """Every layer that reaches ``lv`` needs as much of resource ``r`` as at ``lv - 1``."""
+    below = p.demand[lv - 1]
+    return all(d is None or below[i][r] == d[r] for i, d in enumerate(p.demand[lv]))  # type: ignore[index]
+
+
+def add_reachability(model: cp_model.CpModel, v: ContextVars) -> None:
+    """A context never runs faster than its slowest layer can: ``x[i][c] -> not ge[c][m_i+1]``."""
+    p = v.problem
+    for i, top in enumerate(p.max_level):
+        if top + 1 < p.num_levels:
+            for c in v.contexts(i):
+                _implies(model, v.in_context(i, c), _not(v.level_at_least(c, top + 1)))
+
+
+def add_crossings(model: cp_model.CpModel, v: ContextVars) -> None:
+    """Define the crossing literals (only forced up; the limits and the objective push them down).
+
+    * into c: a reader w in c and the producer u before c: ``x[w][c] and le[u][c-1] -> in``;
+    * out of c: u in c and a reader after c: ``x[u][c] and not le[w][c] -> out``; a graph output
+      always leaves the context it is made in;
+    * a graph input is read in c when one of its readers is.
+    """
+    p = v.problem
+    for u, readers in enumerate(p.consumers):
+        for w in readers:
+            for c in v.contexts(w):
+                before = v.at_or_before(u, c - 1) if c > 0 else False
+                if before is not False:
+                    _clause(model, [_not(v.in_context(w, c)), _not(before), v.crosses_in(u, c)])
+            if p.is_output[u]:
+                continue
+            for c in v.contexts(u):
+                after = _not(v.at_or_before(w, c))
+                if after is not False:
+                    _clause(model, [_not(v.in_context(u, c)), _not(after), v.crosses_out(u, c)])
+        if p.is_output[u]:
+            for c in v.contexts(u):
+                _implies(model, v.in_context(u, c), v.crosses_out(u, c))
+    for g, graph_input in enumerate(p.graph_inputs):
+        for w in graph_input.consumers:
+            for c in v.contexts(w):
+                _implies(model, v.in_context(w, c), v.reads_input(g, c))
+
+
+def add_edge_limits(model: cp_model.CpModel, v: ContextVars) -> None:
+    """At most ``edge_layer_limit`` tensors cross each context's boundary."""
+    for c in range(v.k):
+        lits = [lit for _, lit in v.boundary(c)]
+        if len(lits) > v.problem.edge_layer_limit:
+            model.add(sum(lits) <= v.problem.edge_layer_limit)
+
+
+def add_frame_times(model: cp_model.CpModel, v: ContextVars) -> None:
+    """``t_c >= frame time of its level`` (if used) and ``t_c x link >=`` the PCIe load of c
+    in each direction.
+
+    The level term is linear in the ``ge`` literals: ``F_0 - sum_l (F_{l-1} - F_l) ge[c][l]``.
+    The PCIe term uses the exact link fraction ``num/den`` bytes per unit.
+    """
+    p = v.problem
+    units = p.frame_units
+    rate = p.link_bytes_per_unit
+    for c in range(v.k):
+        steps = [units[lv - 1] - units[lv] for lv in range(1, len(units))]
+        level_time = units[0] - cp_model.LinearExpr.weighted_sum(v.level_literals(c), steps)
+        model.add(v.frame_time(c) >= level_time).only_enforce_if(v.is_used(c))
+        for direction in ("in", "out"):  # PCIe is full duplex: each direction on its own
+            crossing = v.boundary(c, direction)
+            if crossing:
+                load = cp_model.LinearExpr.weighted_sum(
+                    [lit for _, lit in crossing], [rate.denominator * b for b, _ in crossing]
+                )
+                model.add(rate.numerator * v.frame_time(c) >= load)
+
+
+def add_work_cuts(model: cp_model.CpModel, v: ContextVars) -> None:
+    """Redundant cuts that give the LP a bound: ``limit_r x t_c >= sum_i a_ir x[i][c]``.
+
+    At its level l a context has ``t_c >= F_l`` (frame units) and ``sum_i d_lir x[i][c] <=
+    limit_r``, so ``limit_r x t_c >= F_l x sum_i d_lir x[i][c] >= sum_i a_ir x[i][c]`` with
+    ``a_ir = min_l F_l x d_lir`` over the levels layer i reaches. Valid for every partition.
+    """
+    p = v.problem
+    for r, limit in enumerate(p.limits):
+        work = [
+            min(
+                p.frame_units[lv] * p.demand[lv][i][r]  # type: ignore[index]
+                for lv in range(p.max_level[i] + 1)
+            )
+            for i in range(p.num_layers)
+        ]
+        if sum(work) <= limit * p.frame_units[-1]:
+            continue  # never above the fastest level's frame time: the cut adds nothing
+        for c in range(v.k):
+            terms = ((a, i) for i in v.layers_in_window(c) if (a := work[i]))
+            model.add(limit * v.frame_time(c) >= v.weighted(c, terms))
+
+
+def add_switch_costs(model: cp_model.CpModel, v: ContextVars) -> None:
+    """Reload and fill, paid only when more than one context is used (``multi = used[1]``).
+
+    * ``cfg[c] >= configuration of c at level l`` enforced by ``ge[c][l]`` (it grows with the
+      level; the level-0 sum is unconditional);
+    * ``reload x link >= all weights + sum_c cfg[c]`` when multi (one rounding for all);
+    * ``fill[c] x den >= num x t[c]`` when multi (``pipeline_fill_frames = num/den``).
+    """
+    p = v.problem
+    if v.k == 1:
+        return
+    multi = v.is_used(1)
+    fill = p.fill_fraction
+    for c in range(v.k):
+        for lv in range(p.num_levels):
+            if lv > 0 and p.config_bytes[lv] == p.config_bytes[lv - 1]:
+                continue
+            bound = model.add(v.config_bytes(c) >= v.configuration(c, lv))
+            if lv > 0:
+                bound.only_enforce_if(v.level_at_least(c, lv))
+        if fill:
+            model.add(
+                fill.denominator * v.fill_units(c) >= fill.numerator * v.frame_time(c)
+            ).only_enforce_if(multi)
+    rate = p.link_bytes_per_unit
+    configs = sum(v.config_bytes(c) for c in range(v.k))
+    model.add(
+        rate.numerator * v.reload_units() >= rate.denominator * (p.total_weight_bytes + configs)
+    ).only_enforce_if(multi)
+
+
+def add_pins(model: cp_model.CpModel, v: ContextVars, pins: Mapping[str, int]) -> None:
+    """Fix layers to contexts (a model script's ``context_0 = context([...])``).
+
+    A pin outside the layer's window makes the model infeasible (its ancestors or descendants
+    cannot fit around it).
+
+    Raises:
+        GraphError: a pinned name is not a layer.
+        InfeasiblePartitionError: a pin names a context outside ``0..K-1``.
+    """
+    for name, c in pins.items():
+        if name not in v.problem.layer_names:
+            raise GraphError(
+                f"context pin names {name!r}, which is not a layer of {v.problem.name!r}; "
+                "run `ctxfit profile` to list the layer names"
+            )
+        if not 0 <= c < v.k:
+            raise InfeasiblePartitionError(
+                f"layer {name!r} is pinned to context_{c} but this search allows contexts "
+                f"0..{v.k - 1}; allow more contexts or change the pin"
+            )
+        _clause(model, [v.in_context(name, c)])
+
+
+def batch_time_expr(v: ContextVars, *, exact: bool) -> cp_model.LinearExprT:
+    """``T(B)`` in time units.
+
+    ``sum_c (B x t[c] + fill[c])  +  reload  +  fixed x (#used - 1 + multi)``: with one context
+    used (``multi`` false) the fill, reload and fixed terms vanish (fill and reload are only
+    bounded below when multi, and the objective pushes them to 0 otherwise).
+    """
+    p, k = v.problem, v.k
+    frames = sum(p.batch * v.frame_time(c) for c in range(k))
+    if k == 1:
+        return frames
+    fills = sum(v.fill_units(c) for c in range(k)) if p.fill_fraction else 0
+    if exact:
+        fixed = k * p.switch_fixed_units
+    else:
+        n_used = sum(v.is_used(c) for c in range(k))
+        fixed = p.switch_fixed_units * (n_used - 1 + v.is_used(1))
+    return frames + fills + v.reload_units() + fixed
+
+
+CONSTRAINTS = (
+    add_order_encoding,
+    add_precedence,
+    add_level_order,
+    add_resource_caps,
+    add_reachability,
+    add_crossings,
+    add_edge_limits,
+    add_frame_times,
+    add_work_cuts,
+    add_switch_costs,
+)
+
+
+# -- the model -----------------------------------------------------------------------------------
+class PartitionModel:
+    """CP-SAT model of one problem with at most (or, ``exact``, exactly) ``num_contexts`` contexts.
+
+    Args:
+        problem: the problem, ready to solve.
+        num_contexts: K, the most contexts (``exact``: the exact count).
+        exact: require all K contexts non-empty.
+        pins: ``{layer name: context}`` to fix.
+        hint: a partition to start from; ``None`` uses the better of greedy and DP (those that
+            fit K and the pins); ``use_hint=False`` gives none.
+
+    Raises:
+        GraphError / InfeasiblePartitionError: a bad pin (see :func:`add_pins`).
+    """
+
+    def __init__(
+        self,
+        problem: PartitionProblem,
+        *,
+        num_contexts: int,
+        exact: bool = False,
+        pins: Mapping[str, int] | None = None,
+        hint: Partition | None = None,
+        use_hint: bool = True,
+    ) -> None:
+        if num_contexts < 1:
+            raise ValueError(f"num_contexts must be >= 1, got {num_contexts!r}")
+        self.problem, self.k, self.exact = problem, num_contexts, exact
+        self.pins = dict(pins or {})
+        self.model = cp_model.CpModel()
+        self.vars = ContextVars(self.model, problem, num_contexts)
+        if any(first > last for first, last in self.vars.windows):
+            self.model.add_bool_or([])  # some layer fits no context: infeasible for this K
+        for add in CONSTRAINTS:
+            add(self.model, self.vars)
+        add_used_prefix(self.model, self.vars, exact=exact)
+        add_pins(self.model, self.vars, self.pins)
+        self.model.minimize(batch_time_expr(self.vars, exact=exact))
+        self.hint: Partition | None = None
+        if use_hint:
+            self.hint = hint if hint is not None and self._hint_fits(hint) else self.baseline()
+        if self.hint is not None:
+            self._add_hint(self.hint)
+        self._stop = threading.Event()
+        self._solver: cp_model.CpSolver | None = None
+
+    # -- hint ----------------------------------------------------------------------------------
+    def baseline(self) -> Partition | None:
+        """The better of greedy and DP among those that fit K (exactly K if ``exact``), the
+        pins and the windows; ``None`` if neither does."""
+        candidates = [
+            greedy_partition(self.problem),
+            dp_partition(self.problem, max_contexts=self.k),
+        ]
+        ok = [c for c in candidates if c is not None and self._hint_fits(c)]
+        return min(ok, key=lambda c: batch_time_units(self.problem, c), default=None)
+
+    def _hint_fits(self, hint: Partition) -> bool:
+        k = hint.num_contexts
+        return (
+            (k == self.k if self.exact else k <= self.k)
+            and all(hint.assignment.get(name) == c for name, c in self.pins.items())
+            and all(
+                first <= c <= last
+                for c, (first, last) in zip(hint.context_of, self.vars.windows, strict=True)
+            )
+        )
+
+    def _add_hint(self, hint: Partition) -> None:
+        """Hint every variable, so CP-SAT starts from a complete feasible solution."""
+        m, v, p = self.model, self.vars, self.problem
+        for i, ci in enumerate(hint.context_of):
+            first, last = v.windows[i]
+            for c in range(first, last):
+                m.add_hint(v.at_or_before(i, c), ci <= c)
+            for c in range(first + 1, last):
+                m.add_hint(v.in_context(i, c), ci == c)
+        crossing = _hint_crossings(p, hint.context_of)
+        for key, lit in v.all_crossings():
+            m.add_hint(lit, key in crossing)
+        flows = traffic(p, hint.context_of)
+        multi, configs = hint.num_contexts > 1, 0
+        for c in range(self.k):
+            used = c < hint.num_contexts
+            level = hint.level_of[c] if used else 0
+            m.add_hint(v.is_used(c), used)
+            for lv in range(1, p.num_levels):
+                m.add_hint(v.level_at_least(c, lv), used and level >= lv)
+            t = context_frame_units(p, level, flows[c]) if used else 0
+            m.add_hint(v.frame_time(c), t)
+            m.add_hint(v.fill_units(c), p.fill_units(t) if multi else 0)
+            config = config_bytes_of(p, hint.layers_in(c), level) if used else 0
+            m.add_hint(v.config_bytes(c), config)
+            configs += config
+        m.add_hint(v.reload_units(), p.reload_units(configs) if multi else 0)
+
+    # -- solving -------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask a running :meth:`solve` (in another thread) to stop and return its best so far.
+
+        A stopped model stays stopped: a later :meth:`solve` returns at its first solution.
+        """
+        self._stop.set()
+        if self._solver is not None:
+            self._solver.stop_search()
+
+    def solve(
+        self,
+        *,
+        time_limit_s: float = 10.0,
+        workers: int = 2,
+        seed: int = 0,
+        deterministic: bool = True,
+        on_solution: Callable[[SolutionEvent], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        log: bool = False,
+    ) -> PartitionResult:
+        """Solve and return the result.
+
+        With ``deterministic`` the search is CP-SAT's ``interleave_search`` over ``workers``
+        subsolvers with ``random_seed=seed``, stopped after
+        ``DETERMINISTIC_UNITS_PER_S x time_limit_s`` deterministic units: the same input, seed
+        and workers give the same answer on any load. A wall-clock cap of
+        ``WALL_SAFETY_FACTOR x time_limit_s`` guards against a very slow machine (a run stopped
+        by it may differ). Without ``deterministic`` the usual parallel portfolio runs for
+        ``time_limit_s`` wall seconds.
+
+        ``on_solution`` is called at every improving solution; ``should_stop`` is polled then,
+        and :meth:`stop` stops the search from another thread. The partition is returned with
+        each context at its cheapest level (:func:`~partitioner.problem.make_partition`).
+        """
+        solver = cp_model.CpSolver()
+        params = solver.parameters
+        params.num_workers, params.random_seed = workers, seed
+        params.log_search_progress = log
+        params.linearization_level = 2  # the LP bound needs the enforced caps linearised
+        # Measured on synthetic 60-300 layer problems: CP-SAT's presolve and probing cost
+        # seconds to tens of seconds here and weaken the LP bound (the linear-overlap rewrite),
+        # while the model is already compact; without them the bound is 10x closer.
+        params.cp_model_presolve = False
+        params.cp_model_probing_level = 0
+        if deterministic:
+            params.interleave_search = True
+            params.max_deterministic_time = DETERMINISTIC_UNITS_PER_S * time_limit_s
+            params.max_time_in_seconds = WALL_SAFETY_FACTOR * time_limit_s
+        else:
+            params.max_time_in_seconds = time_limit_s
+        callback = _Progress(self.vars, on_solution, should_stop, self._stop)
+        started = time.perf_counter()
+        self._solver = solver
+        try:
+            code = cp_model.UNKNOWN if self._stop.is_set() else solver.solve(self.model, callback)
+        finally:
+            self._solver = None
+        return self._result(solver, callback, code, time.perf_counter() - started)
+
+    def _result(
+        self, solver: cp_model.CpSolver, callback: _Progress, code: int, wall: float
+    ) -> PartitionResult:
+        """The solver's partition at each context's cheapest level; the hint instead when the
+        solver has none or a worse one (possible only when stopped early, or by the one unit
+        of rounding in the reload time).
+
+        The assignment is the one captured at the last improving solution: after a stop from
+        the solution callback, CP-SAT 9.15's final response can hold no values.
+        """
+        status = _STATUS.get(code, Status.UNKNOWN)
+        partition = objective = bound = None
+        if status in (Status.OPTIMAL, Status.FEASIBLE):
+            assignment = callback.assignment or self.vars.extract(solver)
+            partition = make_partition(self.problem, assignment)
+            problems = (
+                ["no level fits"] if partition is None else violations(self.problem, partition)
+            )
+            if partition is None or problems:
+                raise RuntimeError(f"CP-SAT returned an invalid partition: {problems}")
+            objective = batch_time_units(self.problem, partition)
+            bound = min(objective, -int(-solver.best_objective_bound // 1))
+        from_hint = False
+        if self.hint is not None and status != Status.INFEASIBLE:
+            hint_units = batch_time_units(self.problem, self.hint)
+            if objective is None or hint_units < objective:
+                partition, objective, from_hint = self.hint, hint_units, True
+                status = Status.FEASIBLE
+                bound = None if bound is None else min(bound, objective)
+        return PartitionResult(
+            status=status,
+            partition=partition,
+            objective_units=objective,
+            bound_units=bound,
+            wall_seconds=wall,
+            num_contexts=self.k,
+            batch=self.problem.batch,
+            from_hint=from_hint,
+        )
+
+
+def _hint_crossings(p: PartitionProblem, context_of: Sequence[int]) -> set[tuple[str, int, int]]:
+    out: set[tuple[str, int, int]] = set()
+    for u, readers in enumerate(p.consumers):
+        cu = context_of[u]
+        for w in readers:
+            if context_of[w] != cu:
+                out.add(("in", u, context_of[w]))
+                out.add(("out", u, cu))
+        if p.is_output[u]:
+            out.add(("out", u, cu))
+    for g, graph_input in enumerate(p.graph_inputs):
+        for w in graph_input.consumers:
+            out.add(("gin", g, context_of[w]))
+    return out
+
+
+class _Progress(cp_model.CpSolverSolutionCallback):
+    """Captures each improving solution's assignment, reports it, and polls for a stop."""
+
+    def __init__(
+        self,
+        variables: ContextVars,
+        on_solution: Callable[[SolutionEvent], None] | None,
+        should_stop: Callable[[], bool] | None,
+        stop: threading.Event,
+    ) -> None:
+        super().__init__()
+        self._vars = variables
+        self._on_solution, self._should_stop, self._stop = on_solution, should_stop, stop
+        self.assignment: tuple[int, ...] | None = None
+
+    def on_solution_callback(self) -> None:
+        self.assignment = self._vars.extract(self)
+        if self._on_solution is not None:
+            self._on_solution(
+                SolutionEvent(
+                    objective_units=round(self.objective_value),
+                    bound_units=round(self.best_objective_bound),
+                    wall_seconds=self.wall_time,
+                )
+            )
+        if self._stop.is_set() or (self._should_stop is not None and self._should_stop()):
+            self.stop_search()
+
+
+__all__ = [
+    "CONSTRAINTS",
+    "ContextVars",
+    "PartitionModel",
+    "SolutionEvent",
+    "add_crossings",
+    "add_edge_limits",
+    "add_frame_times",
+    "add_level_order",
+    "add_order_encoding",
+    "add_pins",
+    "add_precedence",
+    "add_reachability",
+    "add_resource_caps",
+    "add_switch_costs",
+    "add_used_prefix",
+    "add_work_cuts",
+    "batch_time_expr",
+]

@@ -1,0 +1,292 @@
+"""The CP-SAT model, one constraint at a time: a feasible and an infeasible case on tiny chains.
+
+Units: chain_problem's link moves 2800 bytes per time unit (1 us), its levels are 1000 and 2000
+FPS (1000 and 500 units per frame), and every tensor is 2800 bytes (1 unit) unless stated.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import pytest
+
+from partitioner.baselines import dp_partition
+from partitioner.cpsat_model import PartitionModel
+from partitioner.errors import GraphError, InfeasiblePartitionError
+from partitioner.problem import (
+    Status,
+    batch_time_units,
+    chain_problem,
+    context_windows,
+    redundant_resources,
+    violations,
+)
+
+
+def solve(problem, k, **kwargs):
+    opts = {"time_limit_s": 5.0}
+    model_args = {key: kwargs.pop(key) for key in ("exact", "pins", "use_hint") if key in kwargs}
+    opts.update(kwargs)
+    result = PartitionModel(problem, num_contexts=k, **model_args).solve(**opts)
+    if result.partition is not None:
+        assert violations(problem, result.partition) == []
+        assert result.objective_units == batch_time_units(problem, result.partition)
+    return result
+
+
+# -- caps ----------------------------------------------------------------------------------------
+def test_caps_force_a_second_context():
+    # 30 + 40 + 40 = 110 LCUs > 77: one context is infeasible
+    p = chain_problem(lcus=(30, 40, 40), limit=77)
+    assert solve(p, 1).status is Status.INFEASIBLE
+    # two contexts: {l0,l1} = 70 and {l2} = 40 is the only split ({l1,l2} = 80 > 77)
+    r = solve(p, 2)
+    assert r.status is Status.OPTIMAL
+    assert r.partition.context_of == (0, 0, 1)
+    # both run at 2000 FPS (500 units), nothing reloaded, B = 1: T = 500 + 500
+    assert r.objective_units == 1000
+
+
+def test_caps_raised_give_one_context():
+    p = chain_problem(lcus=(30, 40, 40), limit=110)
+    r = solve(p, 3)
+    assert r.status is Status.OPTIMAL
+    assert r.partition.context_of == (0, 0, 0)
+    assert r.objective_units == 500  # one context at 2000 FPS, B x t = 500
+
+
+def test_caps_at_the_level_decide_the_rate():
+    # one layer of 40 LCUs at 1000 FPS, 80 at 2000 FPS (growth 2)
+    slow = chain_problem(lcus=(40,), limit=77, growth=(1.0, 2.0))
+    r = solve(slow, 1)
+    assert (r.partition.level_of, r.objective_units) == ((0,), 1000)  # 80 > 77 at level 1
+    fast = chain_problem(lcus=(40,), limit=80, growth=(1.0, 2.0))
+    r = solve(fast, 1)
+    assert (r.partition.level_of, r.objective_units) == ((1,), 500)
+
+
+def test_infeasible_result_has_no_numbers():
+    r = solve(chain_problem(lcus=(80,), limit=77), 3)
+    assert r.status is Status.INFEASIBLE
+    assert (r.partition, r.objective_units, r.fps, r.gap) == (None, None, None, None)
+
+
+# -- precedence ----------------------------------------------------------------------------------
+def test_precedence_forbids_reading_from_a_later_context():
+    p = chain_problem(lcus=(30, 30, 30), limit=77)
+    assert solve(p, 2, pins={"l2": 0, "l1": 1}).status is Status.INFEASIBLE
+
+
+def test_precedence_with_compatible_pins():
+    p = chain_problem(lcus=(30, 30, 30), limit=77)  # 90 > 77: two contexts
+    r = solve(p, 2, pins={"l0": 0, "l2": 1})
+    assert r.status is Status.OPTIMAL
+    assert r.partition.context_of[0] == 0 and r.partition.context_of[2] == 1
+    assert r.objective_units == 1000
+
+
+# -- edge layers ---------------------------------------------------------------------------------
+# l0 -> l1 -> l2 and a skip l0 -> l2. Split {l0,l1}{l2}: context 0 takes x and gives l0 and l1
+# (3 edge layers), context 1 takes l0 and l1 and gives l2 (3). Split {l0}{l1,l2}: 2 and 2.
+SKIP = {"edges": ((0, 1), (1, 2), (0, 2)), "lcus": (30, 40, 30), "limit": 77}
+
+
+def test_edge_limit_picks_the_split_with_fewer_crossings():
+    r = solve(chain_problem(**SKIP, edge_layer_limit=2), 2)
+    assert r.status is Status.OPTIMAL
+    assert r.partition.context_of == (0, 1, 1)
+
+
+def test_edge_limit_infeasible_when_pinned_to_the_wide_split():
+    assert solve(chain_problem(**SKIP, edge_layer_limit=2), 2, pins={"l1": 0}).status is (
+        Status.INFEASIBLE
+    )
+    r = solve(chain_problem(**SKIP, edge_layer_limit=3), 2, pins={"l1": 0})
+    assert r.partition.context_of == (0, 0, 1)
+
+
+def test_edge_limit_counts_graph_inputs_and_outputs():
+    # a single context takes x and gives l1: 2 edge layers
+    p = chain_problem(lcus=(10, 10), limit=77, edge_layer_limit=1)
+    assert solve(p, 1).status is Status.INFEASIBLE
+    assert solve(replace(p, edge_layer_limit=2), 1).status is Status.OPTIMAL
+
+
+# -- beyond one topological order ---------------------------------------------------------------
+def test_cpsat_groups_branches_that_the_order_interleaves():
+    # s -> a1 -> a2 -> j and s -> b1 -> b2 -> j, in the order s, a1, b1, a2, b2, j; 20 LCUs each
+    # (120 > 77: two contexts). a1 and b1 output 2.8 MB (1000 units), the rest 2800 B (1 unit).
+    edges = ((0, 1), (1, 3), (3, 5), (0, 2), (2, 4), (4, 5))
+    p = chain_problem(lcus=(20,) * 6, limit=77, edges=edges)
+    p = replace(p, output_bytes=(2800, 2_800_000, 2_800_000, 2800, 2800, 2800))
+    # in two contexts the only valid cut of the order, after b1, moves a1 and b1 out and back
+    # in: context 0 writes 2000 units per frame, context 1 reads 2000 (each direction alone)
+    dp = dp_partition(p, max_contexts=2)
+    assert dp.context_of == (0, 0, 0, 1, 1, 1)
+    assert batch_time_units(p, dp) == 2000 + 2000
+    # CP-SAT keeps each branch whole: {s, a1, a2} | {b1, b2, j} crosses only s and a2
+    r = solve(p, 2)
+    assert r.partition.context_of == (0, 0, 1, 0, 1, 1)
+    assert r.objective_units == 500 + 500
+
+
+# -- levels a layer cannot reach -----------------------------------------------------------------
+def test_unreachable_level_slows_its_context():
+    p = chain_problem(lcus=(30, 30), limit=77)
+    reachable = solve(p, 2)
+    assert (reachable.partition.context_of, reachable.objective_units) == ((0, 0), 500)
+    # l1 cannot run at 2000 FPS: one context at 1000 FPS (1000) beats l0 at 500 + l1 at 1000
+    demand = (p.demand[0], (p.demand[1][0], None))
+    r = solve(replace(p, demand=demand), 2)
+    assert r.partition.context_of == (0, 0)
+    assert (r.partition.level_of, r.objective_units) == ((0,), 1000)
+
+
+# -- frame time: PCIe ----------------------------------------------------------------------------
+def test_pcie_traffic_bounds_the_frame_time():
+    # every layer output is 2.8 MB = 1000 units; the graph input 2800 B = 1 unit
+    p = chain_problem(lcus=(30, 40, 40), limit=77, output_bytes=2_800_000)
+    r = solve(p, 2)
+    # PCIe is full duplex, each direction on its own: context 0 {l0,l1} reads x (1 unit) and
+    # writes l1 (1000) > 500; context 1 reads l1 (1000) and writes l2 (1000)
+    assert r.partition.context_of == (0, 0, 1)
+    assert r.objective_units == 1000 + 1000
+    # one direction alone: x grows to 2.8 MB, so a single context of l0 reads 1000 units
+    wide = replace(chain_problem(lcus=(30,), limit=77), output_bytes=(2800,))
+    wide = replace(wide, graph_inputs=(replace(wide.graph_inputs[0], bytes_per_frame=2_800_000),))
+    assert solve(wide, 1).objective_units == 1000
+
+
+# -- switch costs --------------------------------------------------------------------------------
+def test_switch_costs_hand_computed():
+    p = replace(
+        chain_problem(lcus=(30, 40, 40), limit=77, batch=4, switch_overhead_s=0.5e-3),
+        weight_bytes=(280_000, 280_000, 0),
+        pipeline_fill_frames=1.0,
+    )
+    r = solve(p, 3)
+    # two contexts at 500 units/frame:
+    fixed = 2 * 500  # 0.5 ms per context
+    reload = 560_000 // 2800  # all weights once per batch: 200 units
+    frames = 2 * (4 * 500 + 500)  # B x t + one frame of pipeline fill, per context
+    assert r.partition.context_of == (0, 0, 1)
+    assert r.objective_units == fixed + reload + frames == 6200
+
+
+def test_single_context_pays_no_switch():
+    p = replace(
+        chain_problem(lcus=(30, 40), limit=77, batch=4, switch_overhead_s=0.5e-3),
+        weight_bytes=(280_000, 280_000),
+        pipeline_fill_frames=1.0,
+    )
+    r = solve(p, 2)
+    assert r.partition.context_of == (0, 0)
+    assert r.objective_units == 4 * 500  # B x t only
+
+
+def test_pcie_bound_context_runs_at_the_level_with_less_configuration():
+    # context 0 is PCIe-bound (1000 units at both levels); at 2000 FPS l0 would load 2.8 MB more
+    # configuration (1000 units), so context 0 stays at level 0; context 1 (1000 units of PCIe)
+    # has no configuration and takes the higher level on the tie.
+    p = chain_problem(lcus=(30, 40, 40), limit=77, output_bytes=2_800_000)
+    p = replace(p, config_bytes=((0, 0, 0), (2_800_000, 0, 0)))
+    r = solve(p, 2)
+    assert r.partition.level_of == (0, 1)
+    assert r.objective_units == 1000 + 1000
+
+
+# -- pins and symmetry ---------------------------------------------------------------------------
+def test_pin_errors_name_the_problem():
+    p = chain_problem(lcus=(30, 30), limit=77)
+    with pytest.raises(InfeasiblePartitionError, match=r"pinned to context_5 .* contexts 0\.\.1"):
+        PartitionModel(p, num_contexts=2, pins={"l0": 5})
+    with pytest.raises(GraphError, match="'conv9'"):
+        PartitionModel(p, num_contexts=2, pins={"conv9": 0})
+
+
+def test_exact_uses_every_context_and_prefix_does_not():
+    p = chain_problem(lcus=(10, 10, 10), limit=77)
+    exact = solve(p, 3, exact=True)
+    assert exact.partition.context_of == (0, 1, 2)
+    assert exact.objective_units == 3 * 500
+    free = solve(p, 3)
+    assert free.partition.context_of == (0, 0, 0)
+    assert free.objective_units == 500
+
+
+def test_windows_restrict_contexts_by_ancestors_and_descendants():
+    p = chain_problem(lcus=(30, 40, 40, 30), limit=77)
+    # l2 and its ancestors need 110 LCUs (2 contexts); l1 and its descendants need 110 too
+    assert context_windows(p, 3) == ((0, 1), (0, 1), (1, 2), (1, 2))
+    assert context_windows(p, 1)[0] == (0, -1)  # no room: infeasible with one context
+
+
+def test_redundant_resources_follow_from_the_lcu_cap():
+    # resource 1 is always half of resource 0 with the same limit: implied; resource 2 is not
+    p = chain_problem(lcus=(10, 20), limit=77)
+    demand = tuple(tuple((d[0], d[0] // 2, 30 - d[0]) for d in row) for row in p.demand)
+    p = replace(p, demand=demand, resource_names=("a", "b", "c"), limits=(77, 77, 77))
+    assert redundant_resources(p) == frozenset({1})
+
+
+# -- determinism, callbacks, stopping ------------------------------------------------------------
+def _wide_problem():
+    # 12 layers in two parallel branches joined at the end; 20 LCUs each, 77 per context
+    edges = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (0, 6), (6, 7), (7, 8), (8, 9), (9, 10)]
+    edges += [(5, 11), (10, 11)]
+    growth = (1.0, 1.5, 2.0, 2.5)
+    return chain_problem(
+        lcus=(20,) * 12, limit=77, edges=edges, levels_fps=(500, 1000, 1500, 2000), growth=growth
+    )
+
+
+def test_same_input_same_answer():
+    p = _wide_problem()
+    first = solve(p, 6, time_limit_s=2.0)
+    second = solve(p, 6, time_limit_s=2.0)
+    assert first.partition == second.partition
+    assert first.objective_units == second.objective_units
+    assert first.status == second.status
+
+
+def test_each_improving_solution_is_reported():
+    events = []
+    r = solve(_wide_problem(), 6, on_solution=events.append)
+    assert events, "the hint alone is a first solution"
+    assert all(e.objective_units >= e.bound_units for e in events)
+    objectives = [e.objective_units for e in events]
+    assert objectives == sorted(objectives, reverse=True)
+    assert r.objective_units <= objectives[-1]
+
+
+def test_should_stop_ends_the_search_at_the_first_solution():
+    events = []
+    r = solve(_wide_problem(), 6, on_solution=events.append, should_stop=lambda: True)
+    assert len(events) == 1
+    assert r.partition is not None and r.status in (Status.FEASIBLE, Status.OPTIMAL)
+
+
+def test_stop_from_another_thread():
+    model = PartitionModel(_wide_problem(), num_contexts=6)
+    running, results = threading.Event(), []
+
+    def run():
+        results.append(model.solve(time_limit_s=30.0, on_solution=lambda _: running.set()))
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    running.wait()
+    model.stop()
+    worker.join()
+    assert results[0].partition is not None
+    assert violations(model.problem, results[0].partition) == []
+    # a stopped model stays stopped: the next solve returns the hint without searching
+    again = model.solve(time_limit_s=30.0)
+    assert again.from_hint and again.partition == model.hint
+
+
+def test_without_hint_the_solver_still_finds_the_optimum():
+    p = chain_problem(lcus=(30, 40, 40), limit=77)
+    r = solve(p, 2, use_hint=False)
+    assert (r.status, r.partition.context_of, r.from_hint) == (Status.OPTIMAL, (0, 0, 1), False)
