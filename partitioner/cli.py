@@ -7,6 +7,7 @@ shows the traceback instead. Ctrl-C exits 130. Rendering lives in :mod:`partitio
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -18,6 +19,10 @@ from rich.console import Console
 
 from cost_model.errors import CtxfitError
 from partitioner.errors import UsageError
+
+PLUGIN_COMMANDS: tuple[str, ...] = ()
+"""Modules that add sub-commands: each has ``register(subparsers) -> None`` which adds its
+parser and sets ``handler`` (``(args, console) -> int``). Keep their top-level imports light."""
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -164,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--workers", type=_positive_int, default=2, help="CP-SAT workers (default 2)")
     comp.add_argument("--quiet", action="store_true", help="no flow log, only the result tables")
     comp.set_defaults(handler=_cmd_compile)
+    for module_name in PLUGIN_COMMANDS:
+        importlib.import_module(module_name).register(sub)
     return parser
 
 

@@ -26,7 +26,7 @@ from cost_model.throughput import (
 )
 from partitioner.graph import Network
 from partitioner.pricing import validate_result
-from partitioner.search import Iteration, Log, SearchOptions, SearchResult, search
+from partitioner.search import Iteration, Log, OnProgress, SearchOptions, SearchResult, search
 from partitioner.validator import ValidationReport, check_partition
 
 JSON_SCHEMA = 1
@@ -184,6 +184,7 @@ def compile_network(
     *,
     batches: Sequence[int] = DEFAULT_BATCHES,
     log: Log = lambda _: None,
+    progress: OnProgress | None = None,
 ) -> CompileReport:
     """Search, validate and price the chosen partition.
 
@@ -191,7 +192,7 @@ def compile_network(
         InfeasiblePartitionError: from the search (see :func:`partitioner.search.search`), or
             when the validator rejects the chosen partition (a bug, reported with numbers).
     """
-    found = search(net, hw, options, log=log)
+    found = search(net, hw, options, log=log, progress=progress)
     if found.single_context:
         caps = options.single_caps
         report = check_partition(

@@ -31,7 +31,7 @@ from cost_model.caps import MULTI_CONTEXT_CAPS, SINGLE_CONTEXT_CAPS, ResourceCap
 from cost_model.context import ContextFit, context_fit, standalone_failure
 from cost_model.hardware import HardwareSpec
 from cost_model.resources import COMPILER_LABELS
-from partitioner.cpsat_model import PartitionModel
+from partitioner.cpsat_model import PartitionModel, SolutionEvent
 from partitioner.errors import InfeasiblePartitionError, UsageError
 from partitioner.graph import Network
 from partitioner.pricing import build_problem
@@ -52,6 +52,32 @@ MIN_ITERATION_S = 0.5
 CONTEXT_SWITCH_MODES = ("allowed", "enabled", "disabled")
 
 Log = Callable[[str], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Progress:
+    """A snapshot of the search for live displays and the solver history.
+
+    Attributes:
+        elapsed_s: seconds since the search started.
+        num_contexts: the K being tried (1 in the single-context flow).
+        iteration: the iteration number (0 before the multi-context flow).
+        fps: FPS at the target batch of the solution just found in this iteration, if any.
+        best_fps: the best FPS so far over all iterations, if any.
+        bound_fps: the FPS the current iteration's proven bound allows (an upper bound on FPS).
+        gap: relative gap of the current iteration, if known.
+    """
+
+    elapsed_s: float
+    num_contexts: int
+    iteration: int
+    fps: float | None = None
+    best_fps: float | None = None
+    bound_fps: float | None = None
+    gap: float | None = None
+
+
+OnProgress = Callable[[Progress], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,6 +171,7 @@ class SearchResult:
     single_fit: ContextFit
     problem: PartitionProblem | None = None
     result: PartitionResult | None = None
+    history: tuple[Progress, ...] = ()
 
     @property
     def num_contexts(self) -> int:
@@ -193,7 +220,12 @@ def fmt_duration(seconds: float) -> str:
 
 
 def search(
-    net: Network, hw: HardwareSpec, options: SearchOptions, *, log: Log = lambda _: None
+    net: Network,
+    hw: HardwareSpec,
+    options: SearchOptions,
+    *,
+    log: Log = lambda _: None,
+    progress: OnProgress | None = None,
 ) -> SearchResult:
     """Run the compiler-like flow on ``net`` and return the chosen partition.
 
@@ -241,7 +273,7 @@ def search(
     log(caps_line(options.multi_caps))
     problem = build_problem(net, hw, options.multi_caps, batch=options.batch)
     log("Finding the best partition to contexts...")
-    return _multi_context(problem, options, single, started, log)
+    return _multi_context(problem, options, single, started, log, progress)
 
 
 def _pins_need_more(options: SearchOptions) -> bool:
@@ -273,6 +305,7 @@ def _multi_context(
     single: ContextFit,
     started: float,
     log: Log,
+    progress: OnProgress | None = None,
 ) -> SearchResult:
     k0, resource, total, limit = resource_lower_bound(problem)
     first_k = max(
@@ -293,6 +326,13 @@ def _multi_context(
 
     best: PartitionResult | None = None
     bound_result: PartitionResult | None = None
+    history: list[Progress] = []
+
+    def emit(snapshot: Progress) -> None:
+        history.append(snapshot)
+        if progress is not None:
+            progress(snapshot)
+
     stale = 0
     interrupted = False
     k = first_k
@@ -303,7 +343,43 @@ def _multi_context(
             break
         limit_s = max(MIN_ITERATION_S, min(options.per_iteration_s, remaining))
         model = PartitionModel(problem, num_contexts=k, pins=options.pins)
-        result, interrupted = _solve_interruptibly(model, limit_s, options)
+        best_fps_now = best.fps if best is not None else None
+        iteration_no = len(iterations) + 1
+        emit(
+            Progress(
+                elapsed_s=time.perf_counter() - started,
+                num_contexts=k,
+                iteration=iteration_no,
+                best_fps=best_fps_now,
+            )
+        )
+
+        def on_solution(
+            event: SolutionEvent,
+            k: int = k,
+            n: int = iteration_no,
+            before: float | None = best_fps_now,
+        ) -> None:
+            fps = problem.batch / (event.objective_units * problem.TIME_UNIT_S)
+            bound = (
+                problem.batch / (event.bound_units * problem.TIME_UNIT_S)
+                if event.bound_units > 0
+                else None
+            )
+            best_known = max(fps, before or 0.0)
+            emit(
+                Progress(
+                    elapsed_s=time.perf_counter() - started,
+                    num_contexts=k,
+                    iteration=n,
+                    fps=fps,
+                    best_fps=best_known,
+                    bound_fps=bound,
+                    gap=max(0.0, 1 - event.bound_units / event.objective_units),
+                )
+            )
+
+        result, interrupted = _solve_interruptibly(model, limit_s, options, on_solution)
         outcome, message = _outcome(result, limit_s, interrupted)
         if result.partition is not None and (
             best is None or result.objective_units < best.objective_units
@@ -397,6 +473,7 @@ def _multi_context(
         single_fit=single,
         problem=problem,
         result=best,
+        history=tuple(history),
     )
 
 
@@ -435,7 +512,10 @@ def _outcome(result: PartitionResult, limit_s: float, interrupted: bool) -> tupl
 
 
 def _solve_interruptibly(
-    model: PartitionModel, limit_s: float, options: SearchOptions
+    model: PartitionModel,
+    limit_s: float,
+    options: SearchOptions,
+    on_solution: Callable[[SolutionEvent], None] | None = None,
 ) -> tuple[PartitionResult, bool]:
     """Solve in a worker thread so that Ctrl-C stops the search and keeps its best solution."""
     box: dict[str, PartitionResult | BaseException] = {}
@@ -443,7 +523,10 @@ def _solve_interruptibly(
     def run() -> None:
         try:
             box["result"] = model.solve(
-                time_limit_s=limit_s, workers=options.workers, seed=options.seed
+                time_limit_s=limit_s,
+                workers=options.workers,
+                seed=options.seed,
+                on_solution=on_solution,
             )
         except BaseException as err:  # re-raised in the caller's thread
             box["error"] = err
