@@ -1,0 +1,49 @@
+"""Small hand-built networks for solver and CLI tests (no torch)."""
+
+from __future__ import annotations
+
+from cost_model.layer import Layer, OpKind
+from partitioner.graph import Network
+
+
+def conv(name: str, src: str, c_in: int, c_out: int, hw: int, k: int = 3) -> Layer:
+    """A fused conv+relu; params = weights + bias, MACs = c_out*hw*hw*c_in*k*k."""
+    return Layer(
+        name=name,
+        op=OpKind.CONV,
+        inputs=(src,),
+        input_shapes=((c_in, hw, hw),),
+        output_shape=(c_out, hw, hw),
+        kernel=(k, k),
+        params=c_out * c_in * k * k + c_out,
+        macs=c_out * hw * hw * c_in * k * k,
+        activation="relu",
+    )
+
+
+def conv_chain(n: int, *, channels: int = 16, hw: int = 32, name: str = "chain") -> Network:
+    """``n`` 3x3 convs in a row on a ``channels`` x ``hw`` x ``hw`` map."""
+    layers = [conv("conv0", "images", 3, channels, hw)]
+    layers += [conv(f"conv{i}", f"conv{i - 1}", channels, channels, hw) for i in range(1, n)]
+    return Network(name, layers, inputs={"images": (3, hw, hw)}, outputs=[f"conv{n - 1}"])
+
+
+def dense_chain(params_per_layer: int, n: int, *, name: str = "fat") -> Network:
+    """``n`` dense layers of about ``params_per_layer`` weights each (memory-heavy)."""
+    width = int(params_per_layer**0.5)
+    layers = []
+    src = "x"
+    for i in range(n):
+        layers.append(
+            Layer(
+                name=f"fc{i}",
+                op=OpKind.DENSE,
+                inputs=(src,),
+                input_shapes=((width,),),
+                output_shape=(width,),
+                params=width * width + width,
+                macs=width * width,
+            )
+        )
+        src = f"fc{i}"
+    return Network(name, layers, inputs={"x": (width,)}, outputs=[src])

@@ -1,0 +1,202 @@
+"""The search driver and compile flow: the compiler's log lines, failures, determinism,
+model-script round trip, and random DAGs through the validator in the code path."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cost_model.caps import ResourceCaps
+from cost_model.hardware import preset
+from cost_model.layer import Layer, OpKind
+from partitioner.compile import compile_network
+from partitioner.errors import InfeasiblePartitionError, UsageError
+from partitioner.graph import Network
+from partitioner.model_script import emit_partition_script, parse_model_script
+from partitioner.search import SearchOptions, fmt_duration, resource_lower_bound, search
+from partitioner.validator import validate_partition
+from tests.nets import conv_chain, dense_chain
+
+HW = preset("hailo8")
+
+
+def run(net, **options):
+    lines: list[str] = []
+    report = compile_network(net, HW, SearchOptions(**options), log=lines.append)
+    return report, lines
+
+
+def test_single_context_network_is_batch_independent():
+    report, lines = run(conv_chain(20), timeout_s=2)
+    assert report.single_context and report.num_contexts == 1
+    assert lines[0] == "Trying to compile the network in a single context"
+    assert report.fps[1] == pytest.approx(report.fps[8])
+    assert report.search.gap == 0.0
+    assert report.reload_bytes_per_batch == 0
+    assert report.validation.valid
+
+
+def test_multi_context_flow_prints_the_compiler_vocabulary():
+    # 170 layers need at least 170 LCUs; the single-context cap is ceil(0.75 x 128) = 96 and the
+    # multi-context cap ceil(0.60 x 128) = 77, so K >= ceil(170 / 77) = 3.
+    report, lines = run(conv_chain(170), timeout_s=6)
+    text = "\n".join(lines)
+    assert "Single context flow failed: Recoverable single context error - " in text
+    assert "LCUs: 170/96" in text
+    assert "Using Multi-context flow" in text
+    assert "max_control_utilization=60%" in text
+    assert "Iteration #1 - 2 contexts, Too many LCUs (170 > 2 x 77)" in text
+    assert "Found valid partition to 3 contexts" in text
+    assert any(line.startswith("Iteration #2 - 3 contexts, FPS ") for line in lines)
+    assert "Partitioner finished after" in text
+    assert report.num_contexts >= 3
+    assert not report.single_context
+    # more frames per batch amortise the reload: FPS(8) > FPS(1)
+    assert report.fps[8] > report.fps[1]
+    assert report.validation.valid
+    assert report.search.bound_s is not None and report.search.bound_s <= report.search.objective_s
+    # every context respects the LCU cap, independently of the solver
+    assert all(c.usage.lcus <= 77 for c in report.contexts)
+
+
+def test_same_input_gives_the_same_partition():
+    net = conv_chain(170)
+    first = search(net, HW, SearchOptions(timeout_s=4))
+    second = search(net, HW, SearchOptions(timeout_s=4))
+    assert first.assignment == second.assignment
+    assert first.objective_s == second.objective_s
+
+
+def test_context_switch_disabled_gives_the_compiler_failure():
+    with pytest.raises(InfeasiblePartitionError) as err:
+        run(conv_chain(170), context_switch="disabled")
+    message = str(err.value)
+    assert message.startswith("Context switch is disabled, but model could not fit")
+    assert "LCUs: 170/96" in message
+
+
+def test_enabled_mode_splits_even_when_one_context_fits():
+    report, lines = run(conv_chain(20), context_switch="enabled", timeout_s=3)
+    assert not report.single_context
+    assert "Context switch is enabled: using the multi-context flow" in lines
+
+
+def test_a_layer_that_fits_no_context_is_named():
+    # one dense layer of 60M 8-bit weights: more L3 than a whole context allows at 60%
+    net = dense_chain(60_000_000, 1)
+    with pytest.raises(InfeasiblePartitionError, match=r"layer 'fc0' needs \d+ L3 cuts"):
+        run(net, context_switch="enabled", timeout_s=2)
+
+
+def test_caps_no_partition_can_meet():
+    # at a 1% cap, ceil(0.01 x 128) = 2 LCUs per context: the 3 LCUs of a fan-out layer or a
+    # split layer cannot fit, and a single layer with a shortcut node cannot either
+    a = Layer(
+        name="a",
+        op=OpKind.CONV,
+        inputs=("x",),
+        input_shapes=((64, 160, 160),),
+        output_shape=(64, 160, 160),
+        kernel=(3, 3),
+        params=36928,
+        macs=64 * 160 * 160 * 64 * 9,
+    )
+    b = Layer(
+        name="b",
+        op=OpKind.ADD,
+        inputs=("a", "a"),
+        input_shapes=((64, 160, 160), (64, 160, 160)),
+        output_shape=(64, 160, 160),
+    )
+    net = Network("tiny", [a, b], inputs={"x": (64, 160, 160)}, outputs=["b", "a"])
+    caps = ResourceCaps.uniform(0.001)
+    with pytest.raises(InfeasiblePartitionError):
+        run(net, single_caps=caps, multi_caps=caps, timeout_s=2)
+
+
+def test_bad_options_are_usage_errors():
+    with pytest.raises(UsageError, match="outside 1..63"):
+        SearchOptions(batch=64)
+    with pytest.raises(UsageError, match="not one of"):
+        SearchOptions(context_switch="sometimes")
+
+
+def test_emitted_script_reads_back_to_the_same_partition():
+    net = conv_chain(170)
+    report, _ = run(net, timeout_s=4)
+    text = emit_partition_script([c.layers for c in report.contexts])
+    pins = parse_model_script(text).resolve_pinned(net.topological_order())
+    again, _ = run(net, timeout_s=4, pins=pins)
+    assert [c.layers for c in again.contexts] == [c.layers for c in report.contexts]
+
+
+def test_resource_lower_bound_counts_level_zero_demand():
+    from partitioner.pricing import build_problem
+
+    from cost_model.caps import MULTI_CONTEXT_CAPS
+
+    problem = build_problem(conv_chain(170), HW, MULTI_CONTEXT_CAPS, batch=8)
+    k0, resource, total, limit = resource_lower_bound(problem)
+    assert (k0, resource, total, limit) == (3, "lcus", 170, 77)
+
+
+def test_fmt_duration():
+    assert fmt_duration(2725.0) == "45m 25s 0ms"
+
+
+def random_dag(seed: int, n: int) -> Network:
+    """A random DAG of convs, adds and concats with skip connections, like YOLO's necks."""
+    rng = random.Random(seed)
+    c, hw = 16, 40
+    layers = [conv_layer("l0", ["x"], c, hw)]
+    for i in range(1, n):
+        earlier = [f"l{j}" for j in range(max(0, i - 30), i)]
+        kind = rng.random()
+        if kind < 0.7 or i < 3:
+            layers.append(conv_layer(f"l{i}", [f"l{i - 1}"], c, hw))
+        else:
+            srcs = sorted({f"l{i - 1}", rng.choice(earlier)})
+            if len(srcs) == 1:
+                layers.append(conv_layer(f"l{i}", srcs, c, hw))
+            else:
+                layers.append(
+                    Layer(
+                        name=f"l{i}",
+                        op=OpKind.ADD,
+                        inputs=tuple(srcs),
+                        input_shapes=tuple((c, hw, hw) for _ in srcs),
+                        output_shape=(c, hw, hw),
+                    )
+                )
+    return Network(f"dag{seed}", layers, inputs={"x": (c, hw, hw)}, outputs=[f"l{n - 1}"])
+
+
+def conv_layer(name, srcs, c, hw):
+    return Layer(
+        name=name,
+        op=OpKind.CONV,
+        inputs=tuple(srcs),
+        input_shapes=((c, hw, hw),),
+        output_shape=(c, hw, hw),
+        kernel=(3, 3),
+        params=c * c * 9 + c,
+        macs=c * hw * hw * c * 9,
+        activation="silu",
+    )
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(5, 200), batch=st.sampled_from([1, 8]))
+def test_random_dags_give_valid_partitions(seed, n, batch):
+    net = random_dag(seed, n)
+    report = compile_network(net, HW, SearchOptions(timeout_s=2, batch=batch))
+    # compile_network already ran the validator; check once more from scratch
+    caps = report.caps
+    again = validate_partition(net, HW, caps, report.search.assignment, batch=batch)
+    assert again.valid, again.errors
+    assert sorted({c for c in report.search.assignment.values()}) == list(
+        range(report.num_contexts)
+    )
