@@ -293,7 +293,7 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
     from partitioner.compile import DEFAULT_BATCHES, compile_network
     from partitioner.model_script import emit_partition_script, read_model_script
     from partitioner.models import load_network
-    from partitioner.report import context_table, summary_table
+    from partitioner.report import context_table, summary_table, timing_table
     from partitioner.settings import apply_precision, merge_settings
 
     for target in (args.json, args.emit_script):
@@ -350,6 +350,7 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
         if args.json == "-":
             return 0
     console.print(context_table(report))
+    console.print(timing_table(report))
     console.print(summary_table(report))
     if settings.target_fps is not None:
         b = settings.options.batch

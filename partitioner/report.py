@@ -109,50 +109,52 @@ def _pct(x: float) -> str:
 
 
 def context_table(report: Any) -> Table:
-    """Per context: layers, Control / Compute / Memory utilization, resources against their
-    limits, FPS, frame and switch time, weights and boundary traffic (a ``CompileReport``)."""
-    hw = report.hardware.name
+    """Per context, the profiler's view: layers, Control / Compute / Memory Utilization (of the
+    whole chip, with used/limit of LCUs, SCs and L3 cuts at the caps) and the binding resource."""
+    n = report.num_contexts
     table = Table(
-        title=f"{report.model} on {hw}: {report.num_contexts} context"
-        + ("" if report.num_contexts == 1 else "s"),
+        title=f"{report.model} on {report.hardware.name}: {n} context{'' if n == 1 else 's'}",
         title_justify="left",
-        caption="Control / Compute / Memory: utilization of the whole chip; resources as "
-        "used/limit at the caps; in / out: bytes to and from host memory per frame",
+        caption="utilization of the whole chip; (used/limit) at the caps: LCUs, SCs, L3 cuts",
         caption_justify="left",
     )
-    for name, justify in (
-        ("context", "left"),
-        ("layers", "right"),
-        ("Control", "right"),
-        ("Compute", "right"),
-        ("Memory", "right"),
-        ("LCUs", "right"),
-        ("SCs", "right"),
-        ("L3 cuts", "right"),
-        ("FPS", "right"),
-        ("frame", "right"),
-        ("switch", "right"),
-        ("weights", "right"),
-        ("in / out per frame", "right"),
-        ("binding", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("context", no_wrap=True)
+    table.add_column("layers", justify="right")
+    table.add_column("Control Utilization", justify="right")
+    table.add_column("Compute Utilization", justify="right")
+    table.add_column("Memory Utilization", justify="right")
+    table.add_column("binding")
     for c in report.contexts:
         table.add_row(
             f"context_{c.index}",
             str(len(c.layers)),
-            _pct(c.control),
-            _pct(c.compute),
-            _pct(c.memory),
-            f"{c.usage.lcus}/{c.limits.lcus}",
-            f"{c.usage.subclusters}/{c.limits.subclusters}",
-            f"{c.usage.l3_cuts}/{c.limits.l3_cuts}",
+            f"{_pct(c.control)} ({c.usage.lcus}/{c.limits.lcus})",
+            f"{_pct(c.compute)} ({c.usage.subclusters}/{c.limits.subclusters})",
+            f"{_pct(c.memory)} ({c.usage.l3_cuts}/{c.limits.l3_cuts})",
+            c.binding,
+        )
+    return table
+
+
+def timing_table(report: Any) -> Table:
+    """Per context: its rate, time per frame, switch cost and what crosses PCIe."""
+    table = Table(
+        caption="frame: compute or PCIe, the slower; switch: weights + configuration reload, "
+        "firmware overhead and pipeline fill (multi-context only)",
+        caption_justify="left",
+    )
+    table.add_column("context", no_wrap=True)
+    for name in ("FPS", "frame", "switch", "weights", "in per frame", "out per frame"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for c in report.contexts:
+        table.add_row(
+            f"context_{c.index}",
             f"{c.fps:,.1f}",
             f"{c.frame_ms:.3f} ms",
             f"{c.switch_ms:.2f} ms",
             fmt_bytes(c.weight_bytes),
-            f"{fmt_bytes(c.boundary_in_bytes)} / {fmt_bytes(c.boundary_out_bytes)}",
-            c.binding,
+            fmt_bytes(c.boundary_in_bytes),
+            fmt_bytes(c.boundary_out_bytes),
         )
     return table
 
