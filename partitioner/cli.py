@@ -20,7 +20,11 @@ from rich.console import Console
 from cost_model.errors import CtxfitError
 from partitioner.errors import UsageError
 
-PLUGIN_COMMANDS: tuple[str, ...] = ()
+PLUGIN_COMMANDS: tuple[str, ...] = (
+    "partitioner.cmd_explain",
+    "partitioner.cmd_sweep",
+    "partitioner.cmd_compare",
+)
 """Modules that add sub-commands: each has ``register(subparsers) -> None`` which adds its
 parser and sets ``handler`` (``(args, console) -> int``). Keep their top-level imports light."""
 
@@ -76,6 +80,25 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--resolution", type=_positive_int, help="input resolution in pixels (square inputs)"
+    )
+    onnx = parser.add_argument_group("ONNX models")
+    onnx.add_argument(
+        "--start-nodes",
+        metavar="A,B",
+        help="cut the ONNX graph: start at these nodes (or tensors), like Hailo's parser",
+    )
+    onnx.add_argument(
+        "--end-nodes", metavar="A,B", help="cut the ONNX graph: end at these nodes (or tensors)"
+    )
+    onnx.add_argument(
+        "--allow-unknown",
+        action="store_true",
+        help="price unsupported ONNX ops as generic elementwise layers (warned once per type)",
+    )
+    onnx.add_argument(
+        "--keep-postprocess",
+        action="store_true",
+        help="keep a YOLO export's decoding/NMS tail on the chip instead of cutting it",
     )
 
 
@@ -167,7 +190,19 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--json", metavar="PATH|-", help="write the result as JSON (schema 1)")
     comp.add_argument("--seed", type=int, default=0, help="CP-SAT random seed (default 0)")
     comp.add_argument("--workers", type=_positive_int, default=2, help="CP-SAT workers (default 2)")
-    comp.add_argument("--quiet", action="store_true", help="no flow log, only the result tables")
+    comp.add_argument(
+        "--quiet", action="store_true", help="no flow log and no live status, only the tables"
+    )
+    comp.add_argument(
+        "--html",
+        metavar="PATH",
+        help="also write a self-contained HTML report (plots inline, opens offline)",
+    )
+    comp.add_argument(
+        "--clusters",
+        action="store_true",
+        help="also print each context's Control / Compute / Memory utilization per cluster",
+    )
     comp.set_defaults(handler=_cmd_compile)
     for module_name in PLUGIN_COMMANDS:
         importlib.import_module(module_name).register(sub)
@@ -208,13 +243,27 @@ def request_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~partitioner.models.ModelRequest` named by the common model arguments."""
     from partitioner.models import ModelRequest, parse_shape
 
+    def nodes(text: str | None) -> tuple[str, ...] | None:
+        if not text:
+            return None
+        return tuple(part.strip() for part in text.split(",") if part.strip()) or None
+
     return ModelRequest(
         spec=args.model,
         input_shape=parse_shape(args.input_shape) if args.input_shape else None,
         width=args.width,
         depth=args.depth,
         resolution=args.resolution,
+        start_nodes=nodes(args.start_nodes),
+        end_nodes=nodes(args.end_nodes),
+        allow_unknown=args.allow_unknown,
+        keep_postprocess=args.keep_postprocess,
     )
+
+
+def stderr_info(message: str) -> None:
+    """Print an importer's note (graph cut, warnings) as an ``[info]`` line on stderr."""
+    Console(stderr=True, highlight=False).print(f"[info] {message}", markup=False)
 
 
 def write_json(target: str, data: Any, *, protect: Sequence[str] = ()) -> None:
@@ -271,7 +320,7 @@ def _cmd_profile(args: argparse.Namespace, console: Console) -> int:
     from partitioner.models import load_network
     from partitioner.report import profile_table
 
-    net = load_network(request_from_args(args))
+    net = load_network(request_from_args(args), on_message=stderr_info)
     if args.json:
         write_json(args.json, net.to_dict(), protect=[args.model])
         if args.json == "-":
@@ -296,7 +345,7 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
     from partitioner.report import context_table, summary_table, timing_table
     from partitioner.settings import apply_precision, merge_settings
 
-    for target in (args.json, args.emit_script):
+    for target in (args.json, args.emit_script, args.html):
         if target and target != "-":
             for given in (args.model, args.script):
                 if given and Path(given).exists() and Path(target).exists():
@@ -306,7 +355,7 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
                         )
     hw = load_hardware(args.hw)
     script = read_model_script(args.script) if args.script else None
-    net = load_network(request_from_args(args))
+    net = load_network(request_from_args(args), on_message=None if args.quiet else stderr_info)
     settings = merge_settings(
         net,
         script,
@@ -328,9 +377,22 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
 
     for note in settings.notes:
         log(note)
-    report = compile_network(
-        net, hw, settings.options, batches=tuple(args.batch or DEFAULT_BATCHES), log=log
-    )
+    from partitioner.live import LiveStatus
+
+    with LiveStatus(log_console, enabled=not quiet) as status:
+        report = compile_network(
+            net,
+            hw,
+            settings.options,
+            batches=tuple(args.batch or DEFAULT_BATCHES),
+            log=log,
+            progress=status.update,
+        )
+    if args.html:
+        from partitioner.html_report import write_html
+
+        write_html(args.html, report, net)
+        log(f"HTML report written to {args.html}")
     if args.emit_script:
         contexts = [c.layers for c in report.contexts]
         header = f"ctxfit partition of {net.name} on {hw.name}: {len(contexts)} context(s)"
@@ -350,6 +412,11 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
         if args.json == "-":
             return 0
     console.print(context_table(report))
+    if args.clusters:
+        from partitioner.clusters import cluster_tables
+
+        for table in cluster_tables(report):
+            console.print(table)
     console.print(timing_table(report))
     console.print(summary_table(report))
     if settings.target_fps is not None:

@@ -16,6 +16,7 @@ MODEL is one of:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,9 +51,15 @@ class ModelRequest:
     width: float | None = None
     depth: float | None = None
     resolution: int | None = None
+    start_nodes: tuple[str, ...] | None = None
+    end_nodes: tuple[str, ...] | None = None
+    allow_unknown: bool = False
+    keep_postprocess: bool = False
 
 
-def load_network(request: ModelRequest) -> Network:
+def load_network(
+    request: ModelRequest, *, on_message: Callable[[str], None] | None = None
+) -> Network:
     """Resolve and import a model.
 
     Raises:
@@ -67,7 +74,8 @@ def load_network(request: ModelRequest) -> Network:
         return Network.load(_existing(spec))
     if lower.endswith(".onnx"):
         _reject_knobs(request, "an .onnx file")
-        return _load_onnx(request)
+        return _load_onnx(request, on_message)
+    _reject_onnx_options(request)
     if ".py:" in spec or lower.endswith(".py"):
         return _load_factory(request)
     return _load_zoo(request)
@@ -89,16 +97,34 @@ def _reject_knobs(request: ModelRequest, what: str) -> None:
             )
 
 
-def _load_onnx(request: ModelRequest) -> Network:
+def _reject_onnx_options(request: ModelRequest) -> None:
+    given = [
+        flag
+        for flag, value in (
+            ("--start-nodes", request.start_nodes),
+            ("--end-nodes", request.end_nodes),
+            ("--allow-unknown", request.allow_unknown),
+            ("--keep-postprocess", request.keep_postprocess),
+        )
+        if value
+    ]
+    if given:
+        raise UsageError(f"{', '.join(given)} apply to .onnx models only")
+
+
+def _load_onnx(request: ModelRequest, on_message: Callable[[str], None] | None) -> Network:
+    from partitioner.importers.onnx_import import import_onnx
+
     path = _existing(request.spec)
-    try:
-        from partitioner.importers.onnx_import import import_onnx
-    except ImportError as err:  # pragma: no cover - until the ONNX importer lands
-        raise ModelNotFoundError(
-            "ONNX import is not available in this version of ctxfit; export the model from "
-            "PyTorch and pass file.py:factory instead"
-        ) from err
-    return import_onnx(path, input_shape=request.input_shape)
+    return import_onnx(
+        path,
+        input_shape=request.input_shape,
+        start_nodes=request.start_nodes,
+        end_nodes=request.end_nodes,
+        allow_unknown=request.allow_unknown,
+        keep_postprocess=request.keep_postprocess,
+        on_message=on_message,
+    )
 
 
 def _load_factory(request: ModelRequest) -> Network:

@@ -241,7 +241,7 @@ class OnnxGraph:
 
     Attributes:
         path: the file it was read from (external data is looked up next to it).
-        name: the graph's name (the file stem if the graph has none).
+        name: the network's name: the file's stem (``yolov8n`` for ``yolov8n.onnx``).
         opset: version of the default operator set.
         nodes: the nodes in topological order (ties kept in file order).
         labels: each node's name for messages (``OpType_INDEX`` for an unnamed node).
@@ -257,7 +257,7 @@ class OnnxGraph:
     def __init__(self, model: ModelProto, path: Path, input_shape: Sequence[int] | None) -> None:
         graph = model.graph
         self.path = path
-        self.name = graph.name or path.stem
+        self.name = path.stem  # exporters name every graph 'main_graph' or 'torch_jit'
         self.opset = default_opset(model)
         self.initializers: dict[str, TensorProto] = {t.name: t for t in graph.initializer}
         infos = [i for i in graph.input if i.name not in self.initializers]
