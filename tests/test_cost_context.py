@@ -227,3 +227,26 @@ def test_fit_is_within_limits_and_below_every_layer_cap(spec):
     if fit.fits:
         assert fit.fps <= min(max_layer_fps(lay, HW) for lay, _ in layers) * (1 + 1e-12)
         assert sum(c.lcus for c in fit.per_cluster) == fit.usage.lcus
+
+
+@settings(max_examples=40, deadline=None)
+@given(spec=layers_strategy, u=st.floats(0.05, 1.2))
+def test_the_answer_is_the_last_rate_that_fits(spec, u):
+    """Checked with the vectorised lowering, independently of the step walk."""
+    from cost_model.lowering import ProfileTable, lower_table, profile_layer
+
+    layers = build(spec)
+    caps = ResourceCaps.uniform(u)
+    fit = context_fit(layers, HW, caps)
+    table = ProfileTable.from_profiles([profile_layer(lay, HW, fo) for lay, fo in layers])
+    limit = limits(caps, HW)
+
+    def total(f):
+        return Resources.from_tuple(lower_table(table, HW, f).demand.sum(axis=0).tolist())
+
+    if not fit.fits:
+        assert not total(1e-9) <= limit
+        return
+    assert total(fit.fps) == fit.usage and fit.usage <= limit
+    if fit.binding != "layer":
+        assert not total(fit.fps * (1 + 1e-9)) <= limit

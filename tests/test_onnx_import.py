@@ -6,8 +6,8 @@ Expected values are derived by hand from named dims (MACs by the builder's conve
 ``numel(out) * K``). Fixtures are built here (``onnx.helper``) or exported with
 ``torch.onnx.export(..., dynamo=False)``; nothing is downloaded.
 
-The zoo parity test runs a representative of every architecture by default; set
-every zoo network runs (about three minutes on two cores); ``CTXFIT_QUICK=1`` runs one per family.
+The zoo parity test runs every zoo network (about three minutes on two cores);
+``CTXFIT_QUICK=1`` runs one representative per block family.
 """
 
 from __future__ import annotations
