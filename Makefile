@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/ctxfit profile yolov8n
+	$(BIN)/ctxfit compile yolov8n --hw hailo8
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
