@@ -353,6 +353,10 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
                         raise UsageError(
                             f"{target!r} is one of the inputs; choose another output path"
                         )
+    if args.html:
+        from partitioner.html_report import check_target
+
+        check_target(args.html)  # fail before a long compile, not after it
     hw = load_hardware(args.hw)
     script = read_model_script(args.script) if args.script else None
     net = load_network(request_from_args(args), on_message=None if args.quiet else stderr_info)

@@ -11,6 +11,7 @@ from typing import Any
 from rich.table import Table
 
 from partitioner.graph import Network
+from partitioner.html_labels import binding_label
 
 
 def fmt_count(n: float) -> str:
@@ -115,7 +116,7 @@ def context_table(report: Any) -> Table:
     table = Table(
         title=f"{report.model} on {report.hardware.name}: {n} context{'' if n == 1 else 's'}",
         title_justify="left",
-        caption="utilization of the whole chip; (used/limit) at the caps: LCUs, SCs, L3 cuts",
+        caption="utilization of the whole chip; (used/limit) at the caps",
         caption_justify="left",
     )
     table.add_column("context", no_wrap=True)
@@ -128,10 +129,10 @@ def context_table(report: Any) -> Table:
         table.add_row(
             f"context_{c.index}",
             str(len(c.layers)),
-            f"{_pct(c.control)} ({c.usage.lcus}/{c.limits.lcus})",
-            f"{_pct(c.compute)} ({c.usage.subclusters}/{c.limits.subclusters})",
-            f"{_pct(c.memory)} ({c.usage.l3_cuts}/{c.limits.l3_cuts})",
-            c.binding,
+            f"{_pct(c.control)} ({c.usage.lcus}/{c.limits.lcus} LCUs)",
+            f"{_pct(c.compute)} ({c.usage.subclusters}/{c.limits.subclusters} SCs)",
+            f"{_pct(c.memory)} ({c.usage.l3_cuts}/{c.limits.l3_cuts} cuts)",
+            binding_label(c.binding),
         )
     return table
 
@@ -149,7 +150,7 @@ def timing_table(report: Any) -> Table:
     for c in report.contexts:
         table.add_row(
             f"context_{c.index}",
-            f"{c.fps:,.1f}",
+            f"{c.fps:,.1f} FPS",
             f"{c.frame_ms:.3f} ms",
             f"{c.switch_ms:.2f} ms",
             fmt_bytes(c.weight_bytes),
