@@ -9,21 +9,7 @@ import pytest
 from cost_model.layer import Layer, OpKind, Precision
 from partitioner.errors import GraphError, ModelImportError
 from partitioner.graph import Network
-
-
-def conv(name, src, c_in, c_out, hw, k=3):
-    # MACs = c_out * h * w * c_in * k * k ; params = c_out * c_in * k * k + c_out (bias)
-    return Layer(
-        name=name,
-        op=OpKind.CONV,
-        inputs=(src,),
-        input_shapes=((c_in, hw, hw),),
-        output_shape=(c_out, hw, hw),
-        kernel=(k, k),
-        params=c_out * c_in * k * k + c_out,
-        macs=c_out * hw * hw * c_in * k * k,
-        activation="relu",
-    )
+from tests.nets import conv
 
 
 @pytest.fixture
