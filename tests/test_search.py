@@ -134,9 +134,8 @@ def test_emitted_script_reads_back_to_the_same_partition():
 
 
 def test_resource_lower_bound_counts_level_zero_demand():
-    from partitioner.pricing import build_problem
-
     from cost_model.caps import MULTI_CONTEXT_CAPS
+    from partitioner.pricing import build_problem
 
     problem = build_problem(conv_chain(170), HW, MULTI_CONTEXT_CAPS, batch=8)
     k0, resource, total, limit = resource_lower_bound(problem)

@@ -1,0 +1,200 @@
+"""``ctxfit explain MODEL``: why a model takes its contexts, and the smallest verified changes
+that make it fit one context (or run faster). The search is :func:`partitioner.explain.explain`;
+this module only parses arguments and builds the rich renderables.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from partitioner.explain import Explanation
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``explain`` sub-command."""
+    from partitioner.cli import _batch, _positive_float, add_model_arguments
+
+    parser = subparsers.add_parser(
+        "explain",
+        help="what must change so the model fits one context (verified suggestions)",
+        description="For a model that needs several contexts: what binds each context, and the "
+        "smallest change of each kind (width, resolution, 4-bit weights, depth, caps, cutting "
+        "the graph) that makes it fit one context, each compiled for its FPS. For a model that "
+        "already fits: the smallest changes that make it faster by --target-fps.",
+    )
+    add_model_arguments(parser)
+    parser.add_argument(
+        "--hw",
+        default="hailo8",
+        metavar="hailo8|hailo8l|FILE.toml",
+        help="target part and host link (default: hailo8)",
+    )
+    parser.add_argument(
+        "--batch",
+        type=_batch,
+        nargs="+",
+        default=None,
+        metavar="N",
+        help="batch sizes to report FPS at (default: 1 8)",
+    )
+    parser.add_argument(
+        "--target-fps",
+        type=_positive_float,
+        metavar="F",
+        help="also require this single-context FPS (default for a model that already fits: "
+        "1.25 x its FPS)",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="KIND",
+        help="search only these kinds of change: width resolution precision depth caps cut",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=5.0,
+        metavar="S",
+        help="search budget of the unchanged model's multi-context compile (default 5)",
+    )
+    parser.add_argument("--json", metavar="PATH|-", help="write the explanation as JSON")
+    parser.add_argument("--quiet", action="store_true", help="do not log every check")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """Handler of ``ctxfit explain``."""
+    from cost_model.hardware import load_hardware
+    from partitioner.cli import request_from_args, write_json
+    from partitioner.compile import DEFAULT_BATCHES
+    from partitioner.explain import KINDS, explain
+
+    hw = load_hardware(args.hw)
+    request = request_from_args(args)
+    log_console = Console(stderr=True, highlight=False) if args.json == "-" else console
+    quiet = args.quiet
+
+    def log(message: str) -> None:
+        if not quiet:
+            log_console.print(f"[info] {message}", markup=False, highlight=False, style="dim")
+
+    result = explain(
+        request,
+        hw,
+        batches=tuple(args.batch or DEFAULT_BATCHES),
+        target_fps=args.target_fps,
+        kinds=tuple(args.only or KINDS),
+        timeout_s=args.timeout,
+        log=log,
+    )
+    if args.json:
+        write_json(args.json, result.to_dict(), protect=[args.model])
+        if args.json == "-":
+            return 0
+    console.print(explanation_view(result))
+    return 0
+
+
+def _fps_text(fps: dict[int, float]) -> str:
+    return ", ".join(f"{f:,.1f} FPS at batch {b}" for b, f in fps.items())
+
+
+def headline(result: Explanation) -> Text:
+    """One line: contexts and FPS of the unchanged model, and why one context fails."""
+    from cost_model.resources import format_over
+
+    text = Text()
+    text.append(f"{result.model} on {result.hardware}: ", style="bold")
+    r = result.report
+    if r is None:
+        text.append(f"no partition found ({result.error})")
+    else:
+        plural = "" if r.num_contexts == 1 else "s"
+        text.append(f"{r.num_contexts} context{plural}, {_fps_text(r.fps)}")
+    fit = result.single_fit
+    if not fit.fits:
+        text.append(f"\nOne context at the 75% caps needs {format_over(fit.over)}")
+    return text
+
+
+def binding_table(result: Explanation) -> Table:
+    """Per context: its binding resource, used/limit, and the layers that use most of it."""
+    table = Table(title="What binds each context", title_justify="left", caption_justify="left")
+    for name, justify in (
+        ("context", "left"),
+        ("layers", "right"),
+        ("binding", "left"),
+        ("used / limit", "right"),
+        ("largest users", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    from partitioner.report import fmt_bytes
+
+    def amount(units: int, unit: str) -> str:
+        return f"{fmt_bytes(units)}/frame" if unit == "bytes/frame" else str(units)
+
+    for c in result.contexts:
+        if c.limit is not None:
+            used = f"{c.used}/{c.limit} {c.unit}"
+        else:
+            used = f"{amount(c.used, c.unit)}" + ("" if c.unit == "bytes/frame" else f" {c.unit}")
+        if c.binding == "layer":
+            binding = "layer split limit"
+        elif c.binding == "pcie":
+            binding = "PCIe"
+        else:
+            binding = c.unit
+        users = ", ".join(f"{s.layer} ({amount(s.units, c.unit)})" for s in c.top_layers)
+        table.add_row(f"context_{c.index}", str(c.layers), binding, used, users)
+    return table
+
+
+def suggestion_table(result: Explanation) -> Table:
+    """The verified suggestions: the change, how to ask for it and a note under it; then size,
+    contexts and FPS per batch."""
+    from partitioner.report import fmt_count
+
+    batches = sorted({b for s in result.suggestions for b in s.fps})
+    table = Table(
+        title=f"Smallest changes to reach {result.goal} (each compiled by ctxfit)",
+        title_justify="left",
+    )
+    table.add_column("change / how to ask for it", overflow="fold", ratio=1)
+    table.add_column("params", justify="right", no_wrap=True)
+    table.add_column("contexts", justify="right", no_wrap=True)
+    for b in batches:
+        table.add_column(f"FPS b{b}", justify="right", no_wrap=True)
+    for s in result.suggestions:
+        cell = Text(s.change, style="bold")
+        cell.append(f"\n{s.apply}", style="")
+        if s.note:
+            cell.append(f"\n{s.note}", style="italic")
+        table.add_row(
+            cell,
+            fmt_count(s.params),
+            str(s.num_contexts),
+            *(f"{s.fps[b]:,.1f}" if b in s.fps else "-" for b in batches),
+        )
+    return table
+
+
+def explanation_view(result: Explanation) -> Group:
+    """Everything ``ctxfit explain`` prints."""
+    parts: list[Any] = [headline(result)]
+    if result.contexts:
+        parts.append(binding_table(result))
+    if result.goal_met:
+        parts.append(Text(f"It already reaches {result.goal}.", style="bold green"))
+    elif result.suggestions:
+        parts.append(suggestion_table(result))
+    else:
+        parts.append(Text(f"No change searched reaches {result.goal}.", style="bold yellow"))
+    for u in result.unreachable:
+        parts.append(Text(f"{u.kind}: cannot reach {result.goal}: {u.reason}"))
+    return Group(*parts)

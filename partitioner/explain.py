@@ -1,0 +1,990 @@
+"""``ctxfit explain``: what must change so a model fits one context, or runs faster.
+
+For a model that needs several contexts, each *kind* of change is searched for the smallest
+change that makes the single-context flow succeed (the compiler keeps one context whenever it
+fits, at the single-context caps of 75%):
+
+* ``width`` / ``depth``: a lower multiplier, in steps of :data:`MULTIPLIER_STEP` (zoo models and
+  ``file.py:factory`` functions that take the keyword);
+* ``resolution``: a lower input side, in steps of the family's stride (32, 16 for ViT);
+* ``precision``: 4-bit weights for the largest layers,
+  ``model_optimization_flavor(compression_level=N)`` with N = 1..5;
+* ``caps``: a higher cap on the resources that do not fit, 0.80 to 1.00 in steps of
+  :data:`CAP_STEP` (``resources_param(max_..._utilization=u)``);
+* ``cut``: end the graph earlier (Hailo's ``--end-node-names``), the longest prefix of the layer
+  order that fits, with at most ``edge_layers_per_context`` tensors in and out.
+
+A model that already fits one context is asked to run faster instead: the goal becomes one
+context at :data:`DEFAULT_SPEEDUP` times its FPS (or ``target_fps``), and the cut is not offered.
+
+Each kind's candidates are ordered from the smallest change to the largest. The goal is taken as
+monotone along them (a larger change never needs more resources), so :func:`first_passing`
+checks the largest change, then gallops out from the smallest and bisects. Every check runs the
+cost model on the changed network (re-imported for the architecture knobs, once per distinct
+module: :func:`module_signature`). The chosen change is then compiled by the partitioner
+(:func:`~partitioner.compile.compile_network`, validated) for its FPS per batch; a suggestion
+whose compile does not give one context is dropped. Nothing is extrapolated.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cost_model.caps import CAP_RESOURCE, SINGLE_CONTEXT_CAPS, ResourceCaps
+from cost_model.context import ContextFit, context_fit
+from cost_model.hardware import HardwareSpec
+from cost_model.resources import COMPILER_LABELS, RESOURCE_NAMES, format_over
+from partitioner.compile import DEFAULT_BATCHES, CompileReport, compile_network
+from partitioner.errors import CtxfitError, InfeasiblePartitionError
+from partitioner.graph import Network
+from partitioner.models import ModelRequest, load_network
+from partitioner.search import SearchOptions
+from partitioner.settings import COMPRESSION_FRACTION, compression_precision
+
+JSON_SCHEMA = 1
+
+KINDS: tuple[str, ...] = ("width", "resolution", "precision", "depth", "caps", "cut")
+"""Every kind of change, in the order they are reported."""
+
+MULTIPLIER_STEP = 1 / 16
+"""Grid of the width and depth multipliers searched (0.0625, 0.125, ..., below the current)."""
+
+CAP_STEP = 0.05
+CAP_MAX = 1.0
+"""Caps are raised from the default 0.75 in steps of 0.05 up to 1.0 (the Model Zoo goes to 1.2
+on control only, unexplained; ctxfit does not suggest caps above 100%)."""
+
+DEFAULT_SPEEDUP = 1.25
+"""Goal for a model that already fits one context: this many times its FPS."""
+
+DEFAULT_TIMEOUT_S = 5.0
+"""Budget of the multi-context search of the unchanged model (suggestions fit one context and
+need no search)."""
+
+TOP_LAYERS = 3
+"""Layers listed per context as the largest users of its binding resource."""
+
+CAP_OPTION = {resource: cap for cap, resource in CAP_RESOURCE.items()}
+"""Resource name -> the ``resources_param`` cap that limits it (``lcus`` -> ``control``)."""
+
+Log = Callable[[str], None]
+
+
+# -- value types ---------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class LayerShare:
+    """One layer's amount of a resource (``units`` in ``unit``: LCUs, SCs, L3 cuts, bytes)."""
+
+    layer: str
+    units: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContextBinding:
+    """What stops one context's rate rising, and the layers that use most of it.
+
+    Attributes:
+        index: context number.
+        layers: how many layers it holds.
+        binding: a resource name, ``layer`` (a layer at its split limit) or ``pcie``.
+        unit: what ``used``, ``limit`` and the layer amounts count (``LCUs``, ``bytes/frame``).
+        used, limit: the context's amount of the binding resource and its cap limit (``limit``
+            is ``None`` for ``layer`` and ``pcie``).
+        top_layers: the largest users, largest first.
+    """
+
+    index: int
+    layers: int
+    binding: str
+    unit: str
+    used: int
+    limit: int | None
+    top_layers: tuple[LayerShare, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Suggestion:
+    """One verified change: the changed network compiled into one context.
+
+    Attributes:
+        kind: one of :data:`KINDS`.
+        value: the new knob value (multiplier, pixels, compression level, cap, layers kept).
+        change: what changes, for people (``width 1 -> 0.75``).
+        apply: how to ask for it (a flag, a model-script line, end nodes).
+        num_contexts: contexts of the compiled change (always 1).
+        fps: FPS per batch of the compiled change.
+        layers, params, macs: size of the changed network.
+        note: extra facts (how many layers became 4-bit, the share of MACs kept by a cut).
+    """
+
+    kind: str
+    value: float | int
+    change: str
+    apply: str
+    num_contexts: int
+    fps: dict[int, float]
+    layers: int
+    params: int
+    macs: int
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unreachable:
+    """A kind of change that cannot reach the goal, and why (with the numbers)."""
+
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Explanation:
+    """Everything ``ctxfit explain`` reports.
+
+    Attributes:
+        model, hardware: the unchanged model and the part.
+        single_fit: the single-context attempt of the unchanged model.
+        report: its compile (``None`` when the search found no partition: see ``error``).
+        goal: ``"one context"`` or ``"one context at >= F FPS"``.
+        target_fps: F, when the goal has one.
+        goal_met: the unchanged model already reaches the goal (nothing is searched).
+        contexts: per context of ``report``: binding and largest users.
+        suggestions: the smallest verified change of each kind that reaches the goal.
+        unreachable: the kinds that cannot, with the reason.
+        knobs: the architecture knobs the model has, with their current values.
+    """
+
+    model: str
+    hardware: str
+    layers: int
+    params: int
+    macs: int
+    single_fit: ContextFit
+    report: CompileReport | None
+    error: str | None
+    goal: str
+    target_fps: float | None
+    goal_met: bool
+    contexts: tuple[ContextBinding, ...]
+    suggestions: tuple[Suggestion, ...]
+    unreachable: tuple[Unreachable, ...]
+    knobs: dict[str, float | int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json`` (schema :data:`JSON_SCHEMA`)."""
+        r = self.report
+        return {
+            "schema": JSON_SCHEMA,
+            "kind": "ctxfit.explain",
+            "model": self.model,
+            "hardware": self.hardware,
+            "layers": self.layers,
+            "params": self.params,
+            "macs": self.macs,
+            "knobs": dict(self.knobs),
+            "single_context": self.single_fit.fits,
+            "single_context_over": [
+                {"resource": name, "used": used, "limit": limit}
+                for name, used, limit in self.single_fit.over
+            ],
+            "num_contexts": None if r is None else r.num_contexts,
+            "fps": None if r is None else {str(b): f for b, f in r.fps.items()},
+            "error": self.error,
+            "goal": self.goal,
+            "target_fps": self.target_fps,
+            "goal_met": self.goal_met,
+            "contexts": [
+                {
+                    "index": c.index,
+                    "layers": c.layers,
+                    "binding": c.binding,
+                    "unit": c.unit,
+                    "used": c.used,
+                    "limit": c.limit,
+                    "top_layers": [{"layer": s.layer, "units": s.units} for s in c.top_layers],
+                }
+                for c in self.contexts
+            ],
+            "suggestions": [
+                {
+                    "kind": s.kind,
+                    "value": s.value,
+                    "change": s.change,
+                    "apply": s.apply,
+                    "num_contexts": s.num_contexts,
+                    "fps": {str(b): f for b, f in s.fps.items()},
+                    "layers": s.layers,
+                    "params": s.params,
+                    "macs": s.macs,
+                    "note": s.note,
+                }
+                for s in self.suggestions
+            ],
+            "unreachable": [{"kind": u.kind, "reason": u.reason} for u in self.unreachable],
+        }
+
+
+# -- small pure helpers --------------------------------------------------------------------------
+def first_passing(count: int, passes: Callable[[int], bool]) -> int | None:
+    """Index of the first of ``count`` candidates that passes, or ``None`` if none does.
+
+    ``passes`` must be monotone in the index (once a candidate passes, every later one does).
+    The last candidate (the largest change) is checked first: when even it fails, that is the
+    answer after one call (common: no width makes an LCU-bound network fit). Otherwise the
+    search gallops out from index 0, the smallest change, which often passes or nearly does
+    (0, 1, 3, 7, ...), then bisects between the last failure and the first pass:
+    ``O(log i)`` calls for an answer ``i``. Whenever the answer ``i`` is above 0, ``i - 1`` was
+    checked and failed.
+
+    >>> calls = []
+    >>> def passes(i):
+    ...     calls.append(i)
+    ...     return i >= 5
+    >>> first_passing(16, passes), calls
+    (5, [15, 0, 1, 3, 7, 5, 4])
+    >>> first_passing(4, lambda i: False), first_passing(0, lambda i: True)
+    (None, None)
+    """
+    if count <= 0 or not passes(count - 1):
+        return None
+    failed, probe = -1, 0  # every index <= failed fails; count - 1 passes
+    while probe < count - 1 and not passes(probe):
+        failed, probe = probe, min(2 * probe + 1, count - 1)
+    lo, hi = failed + 1, probe  # hi passes
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if passes(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
+
+
+def multiplier_candidates(current: float, step: float = MULTIPLIER_STEP) -> list[float]:
+    """Multipliers on the ``step`` grid below ``current``, nearest first.
+
+    >>> multiplier_candidates(0.5)
+    [0.4375, 0.375, 0.3125, 0.25, 0.1875, 0.125, 0.0625]
+    >>> multiplier_candidates(0.3, 0.1)
+    [0.2, 0.1]
+    """
+    top = math.ceil(current / step - 1e-9) - 1
+    return [round(k * step, 10) for k in range(top, 0, -1)]
+
+
+def resolution_candidates(current: int, step: int) -> list[int]:
+    """Input sides that are multiples of ``step`` below ``current``, nearest first.
+
+    >>> resolution_candidates(224, 32)
+    [192, 160, 128, 96, 64, 32]
+    >>> resolution_candidates(200, 32)[:2]
+    [192, 160]
+    """
+    top = (current - 1) // step
+    return [k * step for k in range(top, 0, -1)]
+
+
+def cap_candidates(base: ResourceCaps, resources: Sequence[str]) -> list[ResourceCaps]:
+    """``base`` with the caps of ``resources`` raised together, 0.05 at a time up to 1.0.
+
+    The grid starts at the first multiple of :data:`CAP_STEP` above the highest of those caps.
+
+    >>> [c.memory for c in cap_candidates(SINGLE_CONTEXT_CAPS, ["l3_cuts"])]
+    [0.8, 0.85, 0.9, 0.95, 1.0]
+    >>> cap_candidates(SINGLE_CONTEXT_CAPS, ["lcus"])[0].control, SINGLE_CONTEXT_CAPS.memory
+    (0.8, 0.75)
+    """
+    names = [CAP_OPTION[r] for r in resources]
+    start = max(getattr(base, n) for n in names)
+    out = []
+    k = math.floor(start / CAP_STEP + 1e-9) + 1
+    while k * CAP_STEP <= CAP_MAX + 1e-9:
+        u = round(k * CAP_STEP, 10)
+        caps = base
+        for name in names:
+            caps = caps.with_cap(name, u)
+        out.append(caps)
+        k += 1
+    return out
+
+
+def caps_script(caps: ResourceCaps, resources: Sequence[str]) -> str:
+    """The ``resources_param`` line that sets the caps of ``resources``.
+
+    >>> caps_script(ResourceCaps.uniform(0.85), ["l3_cuts", "lcus"])
+    'resources_param(max_memory_utilization=0.85, max_control_utilization=0.85)'
+    """
+    parts = [f"max_{CAP_OPTION[r]}_utilization={getattr(caps, CAP_OPTION[r]):g}" for r in resources]
+    return f"resources_param({', '.join(parts)})"
+
+
+def end_layers(net: Network, keep: int) -> tuple[str, ...]:
+    """Layers among the first ``keep`` (topological order) whose output leaves that prefix:
+    read by a later layer, or a graph output. They are the prefix's graph outputs."""
+    kept = set(net.topological_order()[:keep])
+    return tuple(
+        name
+        for name in net.topological_order()[:keep]
+        if name in net.outputs or any(s not in kept for s in net.successors(name))
+    )
+
+
+def prefix_network(net: Network, keep: int) -> Network:
+    """The sub-network of the first ``keep`` layers in topological order, ending at the layers
+    whose output leaves it (:func:`end_layers`): the graph cut with ``--end-node-names``.
+
+    >>> from cost_model.layer import Layer, OpKind
+    >>> def relu(name, src):
+    ...     return Layer(name=name, op=OpKind.ACTIVATION, inputs=src, input_shapes=((4,),) *
+    ...                  len(src), output_shape=(4,))
+    >>> net = Network("n", [relu("a", ("x",)), relu("b", ("a",)), relu("c", ("a", "b"))],
+    ...               inputs={"x": (4,)}, outputs=["c"])
+    >>> cut = prefix_network(net, 2)
+    >>> cut.topological_order(), cut.outputs
+    (('a', 'b'), ('a', 'b'))
+    """
+    names = net.topological_order()[:keep]
+    layers = [net.layer(n) for n in names]
+    read = {src for layer in layers for src in layer.inputs}
+    inputs = {k: v for k, v in net.inputs.items() if k in read}
+    return Network(net.name, layers, inputs=inputs, outputs=end_layers(net, keep))
+
+
+def cut_candidates(net: Network, max_edges: int) -> list[int]:
+    """Prefix lengths ``keep`` (longest first, the whole network excluded) whose cut has at most
+    ``max_edges`` tensors in and out: the graph inputs read plus the end layers."""
+    order = net.topological_order()
+    out = []
+    for keep in range(len(order) - 1, 0, -1):
+        read = {src for n in order[:keep] for src in net.layer(n).inputs}
+        edges = len(read & set(net.inputs)) + len(end_layers(net, keep))
+        if edges <= max_edges:
+            out.append(keep)
+    return out
+
+
+def fmt_value(value: float | int) -> str:
+    """``0.75``, ``224``: knob values without trailing zeros.
+
+    >>> fmt_value(0.6875), fmt_value(1.0), fmt_value(320)
+    ('0.6875', '1', '320')
+    """
+    return f"{value:g}"
+
+
+def furthest_over(fit: ContextFit) -> str:
+    """The resource furthest over its limit (``used / limit``), or ``""`` when it fits."""
+    if not fit.over:
+        return ""
+    return max(fit.over, key=lambda o: (o[1] / max(o[2], 1), -RESOURCE_NAMES.index(o[0])))[0]
+
+
+# -- what binds each context ---------------------------------------------------------------------
+def _top(costs: Sequence[Any], resource: str, top: int) -> tuple[LayerShare, ...]:
+    ranked = sorted(costs, key=lambda c: (-getattr(c.resources, resource), c.layer))
+    return tuple(LayerShare(layer=c.layer, units=getattr(c.resources, resource)) for c in ranked)[
+        :top
+    ]
+
+
+def context_bindings(
+    net: Network, report: CompileReport, *, top: int = TOP_LAYERS
+) -> tuple[ContextBinding, ...]:
+    """For every context of ``report``: its binding resource and the layers that use most of it
+    (at the context's highest rate; for ``pcie``, the tensors it writes to the host)."""
+    out = []
+    for ctx, check in zip(report.contexts, report.validation.contexts, strict=True):
+        costs = check.fit.layer_costs
+        if ctx.binding in RESOURCE_NAMES:
+            out.append(
+                ContextBinding(
+                    index=ctx.index,
+                    layers=len(ctx.layers),
+                    binding=ctx.binding,
+                    unit=COMPILER_LABELS[ctx.binding],
+                    used=getattr(check.fit.usage, ctx.binding),
+                    limit=getattr(ctx.limits, ctx.binding),
+                    top_layers=_top(costs, ctx.binding, top),
+                )
+            )
+        elif ctx.binding == "layer":
+            name = check.fit.capping_layer or ""
+            scs = {c.layer: c.resources.subclusters for c in costs}
+            out.append(
+                ContextBinding(
+                    index=ctx.index,
+                    layers=len(ctx.layers),
+                    binding="layer",
+                    unit="SCs",
+                    used=check.fit.usage.subclusters,
+                    limit=None,
+                    top_layers=(LayerShare(layer=name, units=scs.get(name, 0)),),
+                )
+            )
+        else:
+            inside = set(ctx.layers)
+            leaving = [
+                LayerShare(layer=n, units=net.layer(n).output_bytes)
+                for n in ctx.layers
+                if n in net.outputs or any(s not in inside for s in net.successors(n))
+            ]
+            leaving.sort(key=lambda s: (-s.units, s.layer))
+            out.append(
+                ContextBinding(
+                    index=ctx.index,
+                    layers=len(ctx.layers),
+                    binding=ctx.binding,
+                    unit="bytes/frame",
+                    used=ctx.boundary_in_bytes + ctx.boundary_out_bytes,
+                    limit=None,
+                    top_layers=tuple(leaving[:top]),
+                )
+            )
+    return tuple(out)
+
+
+def over_top_layers(fit: ContextFit, *, top: int = TOP_LAYERS) -> tuple[LayerShare, ...]:
+    """The largest users of the resource furthest over its limit, at the lowest demand."""
+    resource = furthest_over(fit)
+    return _top(fit.layer_costs, resource, top) if resource else ()
+
+
+# -- the model's knobs ---------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class Knob:
+    """An architecture knob of the model: its current value and its candidate values."""
+
+    name: str
+    current: float | int
+    candidates: tuple[float | int, ...]
+
+
+def model_knobs(request: ModelRequest) -> tuple[dict[str, Knob], tuple[Unreachable, ...]]:
+    """The width / depth / resolution knobs the model has, and notes on the ones it cannot use.
+
+    Zoo models have their entry's knobs (current values: the request's, else 1.0 and the
+    default side). A ``file.py:factory`` has the knobs it takes as keyword arguments (current:
+    the request's, else the parameter's numeric default). ``.onnx`` and ``.json`` have none.
+
+    Raises:
+        ModelNotFoundError: an unknown zoo name or factory.
+    """
+    spec = request.spec
+    lower = spec.lower()
+    if lower.endswith((".onnx", ".json")):
+        return {}, ()
+    if ".py:" in spec:
+        return _factory_knobs(request)
+    from partitioner.zoo import resolve_name
+
+    entry = resolve_name(spec)
+    side = request.resolution or (
+        request.input_shape[-1] if request.input_shape else entry.input_chw[1]
+    )
+    current: dict[str, float | int] = {
+        "width": request.width or 1.0,
+        "depth": request.depth or 1.0,
+        "resolution": side,
+    }
+    return {k: _knob(k, current[k], entry.resolution_step) for k in entry.knobs if k in current}, ()
+
+
+def _knob(name: str, current: float | int, resolution_step: int) -> Knob:
+    if name == "resolution":
+        values: list[Any] = resolution_candidates(int(current), resolution_step)
+    else:
+        values = multiplier_candidates(float(current))
+    return Knob(name=name, current=current, candidates=tuple(values))
+
+
+def _factory_knobs(request: ModelRequest) -> tuple[dict[str, Knob], tuple[Unreachable, ...]]:
+    from partitioner.importers.torch_fx import load_factory
+
+    params = inspect.signature(load_factory(request.spec)).parameters
+    knobs: dict[str, Knob] = {}
+    notes: list[Unreachable] = []
+    for name in ("width", "depth", "resolution"):
+        if name not in params:
+            continue
+        given = getattr(request, name)
+        default = params[name].default
+        if name == "resolution" and given is None and request.input_shape:
+            given = request.input_shape[-1]
+        current = given if given is not None else default
+        if isinstance(current, bool) or not isinstance(current, (int, float)):
+            notes.append(
+                Unreachable(
+                    kind=name,
+                    reason=f"the factory's {name!r} has no numeric default; pass --{name} "
+                    "to search below a value",
+                )
+            )
+            continue
+        knobs[name] = _knob(name, current, 32)
+    return knobs, tuple(notes)
+
+
+def changed_request(request: ModelRequest, knob: str, value: float | int) -> ModelRequest:
+    """``request`` with one knob changed (a given ``input_shape`` follows a new resolution).
+
+    >>> r = changed_request(ModelRequest(spec="m.py:f", input_shape=(1, 3, 640, 640)),
+    ...                     "resolution", 320)
+    >>> r.resolution, r.input_shape
+    (320, (1, 3, 320, 320))
+    """
+    if knob == "resolution" and request.input_shape and len(request.input_shape) == 4:
+        shape = (*request.input_shape[:2], int(value), int(value))
+        return replace(request, resolution=int(value), input_shape=shape)
+    return replace(request, **{knob: value})
+
+
+# -- the search ----------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class _Check:
+    """The outcome of one candidate: reached the goal, its fit, and why not."""
+
+    passed: bool
+    fit: ContextFit | None
+    reason: str
+    report: CompileReport | None = None
+
+
+class _Explorer:
+    """Runs the checks of one explanation. Every distinct network is imported and checked once:
+    a candidate is first built as a module (cheap), and candidates whose modules have the same
+    parameter shapes, module types and input shape (depth 0.9375 and 0.75 both give ResNet-18's
+    2 units per stage) share one import and one check."""
+
+    def __init__(
+        self,
+        request: ModelRequest,
+        hw: HardwareSpec,
+        *,
+        batches: Sequence[int],
+        target_fps: float | None,
+        timeout_s: float,
+        log: Log,
+    ) -> None:
+        self.request = request
+        self.hw = hw
+        self.batches = tuple(batches)
+        self.target_fps = target_fps
+        self.timeout_s = timeout_s
+        self.log = log
+        self._networks: dict[Any, Network | CtxfitError] = {}
+        self._checks: dict[Any, _Check] = {}
+        self._keys: dict[ModelRequest, Any] = {}
+
+    def key(self, request: ModelRequest) -> Any:
+        """What identifies the network of ``request``: its module signature when it can be
+        built, else the request itself."""
+        if request not in self._keys:
+            self._keys[request] = module_signature(request) or request
+        return self._keys[request]
+
+    def remember(self, request: ModelRequest, net: Network) -> None:
+        """Reuse ``net`` as the network of ``request``."""
+        self._networks[self.key(request)] = net
+
+    def network(self, request: ModelRequest) -> Network:
+        """The network of ``request``, imported once (a build error is re-raised every time)."""
+        key = self.key(request)
+        if key not in self._networks:
+            try:
+                self._networks[key] = load_network(request)
+            except CtxfitError as err:
+                self._networks[key] = err
+        found = self._networks[key]
+        if isinstance(found, CtxfitError):
+            raise found
+        return found
+
+    def compile(self, net: Network, caps: ResourceCaps) -> CompileReport:
+        """The partitioner's answer for ``net`` at single-context ``caps`` (search + validator)."""
+        options = SearchOptions(single_caps=caps, timeout_s=self.timeout_s)
+        return compile_network(net, self.hw, options, batches=self.batches)
+
+    def check(self, label: str, net: Network, caps: ResourceCaps) -> _Check:
+        """Does ``net`` at ``caps`` reach the goal? The cost model decides whether it fits; with
+        an FPS goal the partitioner's single-context FPS (the same at every batch) is compared."""
+        fit = context_fit([(x, net.fan_out(x.name)) for x in net.layers], self.hw, caps)
+        if not fit.fits:
+            result = _Check(passed=False, fit=fit, reason=format_over(fit.over))
+        elif self.target_fps is None:
+            result = _Check(passed=True, fit=fit, reason=f"fits at {fit.fps:,.1f} FPS")
+        else:
+            report = self.compile(net, caps)
+            fps = min(report.fps.values())
+            passed = report.single_context and fps >= self.target_fps
+            result = _Check(passed=passed, fit=fit, reason=f"{fps:,.1f} FPS", report=report)
+        self.log(f"{label}: {'reaches the goal' if result.passed else 'no'} ({result.reason})")
+        return result
+
+    def check_knob(self, knob: str, value: float | int) -> _Check:
+        """:meth:`check` of the model with one knob changed (once per distinct network)."""
+        label = f"{knob} {fmt_value(value)}"
+        request = changed_request(self.request, knob, value)
+        key = self.key(request)
+        if key in self._checks:
+            found = self._checks[key]
+            self.log(f"{label}: the same network as an earlier check ({found.reason})")
+            return found
+        try:
+            net = self.network(request)
+        except CtxfitError as err:
+            self.log(f"{label}: cannot be built ({err})")
+            result = _Check(passed=False, fit=None, reason=f"cannot be built: {err}")
+        else:
+            result = self.check(label, net, SINGLE_CONTEXT_CAPS)
+        self._checks[key] = result
+        return result
+
+
+def module_signature(request: ModelRequest) -> tuple[Any, ...] | None:
+    """Input shape, parameter names and shapes, and module types of the ``nn.Module`` a zoo
+    model or ``file.py:factory`` builds for ``request``; ``None`` for other models or when the
+    module cannot be built (the import then reports why)."""
+    spec = request.spec
+    if spec.lower().endswith((".onnx", ".json")):
+        return None
+    knobs = {k: getattr(request, k) for k in ("width", "depth", "resolution")}
+    try:
+        if ".py:" in spec:
+            from partitioner.importers.torch_fx import load_factory
+
+            module = load_factory(spec)(**{k: v for k, v in knobs.items() if v is not None})
+            shape = request.input_shape or getattr(module, "input_shape", None)
+        else:
+            from partitioner.zoo import build_module
+
+            module, shape = build_module(spec, **knobs)
+            shape = request.input_shape or shape
+    except (CtxfitError, TypeError):
+        return None
+    return (
+        tuple(shape) if shape is not None else None,
+        tuple((name, tuple(p.shape)) for name, p in module.named_parameters()),
+        tuple(type(m).__name__ for m in module.modules()),
+    )
+
+
+def explain(
+    request: ModelRequest,
+    hw: HardwareSpec,
+    *,
+    batches: Sequence[int] = DEFAULT_BATCHES,
+    target_fps: float | None = None,
+    kinds: Sequence[str] = KINDS,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    log: Log = lambda _: None,
+) -> Explanation:
+    """Explain why ``request`` takes the contexts it takes on ``hw``, and the smallest verified
+    change of each kind in ``kinds`` that makes it fit one context (or, when it already does,
+    reach ``target_fps``, by default :data:`DEFAULT_SPEEDUP` times its FPS).
+
+    Raises:
+        ModelNotFoundError, ModelImportError, UsageError: the unchanged model cannot be loaded.
+        UsageError: an unknown kind.
+    """
+    from partitioner.errors import UsageError
+
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise UsageError(f"unknown kind of change {unknown[0]!r}; use one of {', '.join(KINDS)}")
+    net = load_network(request)
+    knobs, notes = model_knobs(request)
+    layers = [(x, net.fan_out(x.name)) for x in net.layers]
+    single = context_fit(layers, hw, SINGLE_CONTEXT_CAPS)
+    explorer = _Explorer(
+        request, hw, batches=batches, target_fps=None, timeout_s=timeout_s, log=log
+    )
+    explorer.remember(request, net)
+    report, error = None, None
+    try:
+        report = explorer.compile(net, SINGLE_CONTEXT_CAPS)
+    except InfeasiblePartitionError as err:
+        error = str(err)
+    goal_fps = target_fps
+    if goal_fps is None and single.fits and report is not None:
+        goal_fps = min(report.fps.values()) * DEFAULT_SPEEDUP
+    explorer.target_fps = goal_fps
+    goal = "one context" if goal_fps is None else f"one context at >= {goal_fps:,.1f} FPS"
+    log(f"goal: {goal}")
+    suggestions: list[Suggestion] = []
+    unreachable: list[Unreachable] = [n for n in notes if n.kind in kinds]
+    met = (
+        report is not None
+        and report.single_context
+        and (goal_fps is None or min(report.fps.values()) >= goal_fps)
+    )
+    for kind in () if met else kinds:
+        if kind in ("width", "depth", "resolution"):
+            if kind not in knobs:
+                continue
+            found = _search_knob(explorer, knobs[kind], net)
+        elif kind == "precision":
+            found = _search_precision(explorer, net)
+        elif kind == "caps":
+            found = _search_caps(explorer, net, single)
+        else:
+            if single.fits:
+                continue  # cutting removes work: not a way to run the same network faster
+            found = _search_cut(explorer, net)
+        if isinstance(found, Suggestion):
+            suggestions.append(found)
+        elif found is not None:
+            unreachable.append(found)
+    return Explanation(
+        model=net.name,
+        hardware=hw.name,
+        layers=len(net),
+        params=net.total_params,
+        macs=net.total_macs,
+        single_fit=single,
+        report=report,
+        error=error,
+        goal=goal,
+        target_fps=goal_fps,
+        goal_met=met,
+        contexts=() if report is None else context_bindings(net, report),
+        suggestions=tuple(suggestions),
+        unreachable=tuple(unreachable),
+        knobs={name: k.current for name, k in knobs.items()},
+    )
+
+
+def _suggestion(
+    explorer: _Explorer,
+    kind: str,
+    value: float | int,
+    net: Network,
+    caps: ResourceCaps,
+    check: _Check,
+    *,
+    change: str,
+    apply: str,
+    note: str = "",
+) -> Suggestion | Unreachable:
+    """Compile the chosen change; drop it (as unreachable) if the partitioner disagrees."""
+    report = check.report or explorer.compile(net, caps)
+    if not report.single_context:
+        return Unreachable(
+            kind=kind,
+            reason=f"{change} fits by the cost model but the partitioner gives "
+            f"{report.num_contexts} contexts",
+        )
+    return Suggestion(
+        kind=kind,
+        value=value,
+        change=change,
+        apply=apply,
+        num_contexts=report.num_contexts,
+        fps=dict(report.fps),
+        layers=len(net),
+        params=net.total_params,
+        macs=net.total_macs,
+        note=note,
+    )
+
+
+def _why_not(check: _Check, goal_fps: float | None) -> str:
+    if check.fit is None or not check.fit.fits or goal_fps is None:
+        return check.reason
+    return f"{check.reason} < {goal_fps:,.1f} FPS"
+
+
+def _search_knob(explorer: _Explorer, knob: Knob, base: Network) -> Suggestion | Unreachable:
+    values = knob.candidates
+    if not values:
+        return Unreachable(kind=knob.name, reason=f"{knob.name} {knob.current} is the lowest")
+    checks: dict[int, _Check] = {}
+
+    def passes(i: int) -> bool:
+        checks[i] = explorer.check_knob(knob.name, values[i])
+        return checks[i].passed
+
+    i = first_passing(len(values), passes)
+    if i is None:
+        last = checks[len(values) - 1]
+        return Unreachable(
+            kind=knob.name,
+            reason=f"even {knob.name} {fmt_value(values[-1])}: "
+            + _why_not(last, explorer.target_fps),
+        )
+    value = values[i]
+    net = explorer.network(changed_request(explorer.request, knob.name, value))
+    flag = f"--{knob.name} {fmt_value(value)}"
+    note = ""
+    if knob.name == "depth":
+        note = f"{len(net)} layers instead of {len(base)}"
+    return _suggestion(
+        explorer,
+        knob.name,
+        value,
+        net,
+        SINGLE_CONTEXT_CAPS,
+        checks[i],
+        change=f"{knob.name} {fmt_value(knob.current)} -> {fmt_value(value)}",
+        apply=flag if ".py:" not in explorer.request.spec else f"{knob.name}={fmt_value(value)}",
+        note=note,
+    )
+
+
+def _search_precision(explorer: _Explorer, net: Network) -> Suggestion | Unreachable | None:
+    levels = [lv for lv in sorted(COMPRESSION_FRACTION) if lv > 0]
+    variants = [net.with_precision(compression_precision(net, lv)) for lv in levels]
+    checks: dict[int, _Check] = {}
+
+    def passes(i: int) -> bool:
+        checks[i] = explorer.check(
+            f"compression_level={levels[i]}", variants[i], SINGLE_CONTEXT_CAPS
+        )
+        return checks[i].passed
+
+    i = first_passing(len(levels), passes)
+    if i is None:
+        return Unreachable(
+            kind="precision",
+            reason="even every weight in 4 bits (compression_level=5): "
+            + _why_not(checks[len(levels) - 1], explorer.target_fps),
+        )
+    chosen = compression_precision(net, levels[i])
+    share = sum(net.layer(n).params for n in chosen) / max(net.total_params, 1)
+    return _suggestion(
+        explorer,
+        "precision",
+        levels[i],
+        variants[i],
+        SINGLE_CONTEXT_CAPS,
+        checks[i],
+        change=f"4-bit weights for the {len(chosen)} largest layers",
+        apply=f"model_optimization_flavor(compression_level={levels[i]})",
+        note=f"{share:.0%} of the parameters in 4 bits",
+    )
+
+
+def _search_caps(
+    explorer: _Explorer, net: Network, single: ContextFit
+) -> Suggestion | Unreachable | None:
+    if single.fits:
+        if single.binding not in RESOURCE_NAMES:
+            what = "PCIe" if single.binding == "pcie" else f"layer {single.capping_layer!r}"
+            return Unreachable(kind="caps", reason=f"FPS is bound by {what}, not by a cap")
+        resources = [single.binding]
+    else:
+        resources = [name for name, _, _ in single.over]
+    candidates = cap_candidates(SINGLE_CONTEXT_CAPS, resources)
+    checks: dict[int, _Check] = {}
+
+    def passes(i: int) -> bool:
+        checks[i] = explorer.check(caps_script(candidates[i], resources), net, candidates[i])
+        return checks[i].passed
+
+    i = first_passing(len(candidates), passes)
+    if i is None:
+        if not candidates:
+            return None
+        return Unreachable(
+            kind="caps",
+            reason=f"even {caps_script(candidates[-1], resources)}: "
+            + _why_not(checks[len(candidates) - 1], explorer.target_fps),
+        )
+    caps = candidates[i]
+    u = getattr(caps, CAP_OPTION[resources[0]])
+    labels = ", ".join(COMPILER_LABELS[r] for r in resources)
+    return _suggestion(
+        explorer,
+        "caps",
+        u,
+        net,
+        caps,
+        checks[i],
+        change=f"{labels} cap 0.75 -> {fmt_value(u)}",
+        apply=caps_script(caps, resources),
+    )
+
+
+def _search_cut(explorer: _Explorer, net: Network) -> Suggestion | Unreachable | None:
+    keeps = cut_candidates(net, explorer.hw.edge_layers_per_context)
+    checks: dict[int, _Check] = {}
+
+    def passes(i: int) -> bool:
+        checks[i] = explorer.check(
+            f"first {keeps[i]} layers", prefix_network(net, keeps[i]), SINGLE_CONTEXT_CAPS
+        )
+        return checks[i].passed
+
+    i = first_passing(len(keeps), passes)
+    if i is None:
+        if not keeps:
+            return Unreachable(
+                kind="cut",
+                reason="no prefix of the layer order has at most "
+                f"{explorer.hw.edge_layers_per_context} tensors in and out",
+            )
+        return Unreachable(kind="cut", reason=f"even the first {keeps[-1]} layers do not fit")
+    keep = keeps[i]
+    cut, apply = _verified_cut(explorer, net, keep)
+    share = cut.total_macs / max(net.total_macs, 1)
+    return _suggestion(
+        explorer,
+        "cut",
+        keep,
+        cut,
+        SINGLE_CONTEXT_CAPS,
+        _Check(passed=True, fit=None, reason=""),  # compiled again: it may be re-imported
+        change=f"end the graph after {keep} of {len(net)} layers",
+        apply=apply,
+        note=f"keeps {share:.0%} of the MACs; {len(net) - keep} layers run elsewhere",
+    )
+
+
+def _verified_cut(explorer: _Explorer, net: Network, keep: int) -> tuple[Network, str]:
+    """The cut network and how to ask for it. For an ONNX model the file is imported again
+    with ``end_nodes`` (the last ONNX node fused into each end layer) and that network is used
+    when it holds the same layers; otherwise the prefix is cut from the layer graph."""
+    cut = prefix_network(net, keep)
+    ends = end_layers(net, keep)
+    if explorer.request.spec.lower().endswith(".onnx"):
+        nodes = tuple(net.layer(n).fused[-1] if net.layer(n).fused else n for n in ends)
+        try:
+            imported = explorer.network(replace(explorer.request, end_nodes=nodes))
+        except CtxfitError as err:
+            explorer.log(f"--end-nodes {','.join(nodes)}: the importer refuses it ({err})")
+        else:
+            if set(imported.topological_order()) == set(cut.topological_order()):
+                return imported, f"--end-nodes {','.join(nodes)}"
+            explorer.log(f"--end-nodes {','.join(nodes)} imports other layers; cut kept")
+    return cut, f"end nodes (Hailo's --end-node-names): {' '.join(ends)}"
+
+
+__all__ = [
+    "CAP_STEP",
+    "DEFAULT_SPEEDUP",
+    "KINDS",
+    "MULTIPLIER_STEP",
+    "ContextBinding",
+    "Explanation",
+    "Knob",
+    "LayerShare",
+    "Suggestion",
+    "Unreachable",
+    "cap_candidates",
+    "caps_script",
+    "changed_request",
+    "context_bindings",
+    "cut_candidates",
+    "end_layers",
+    "explain",
+    "first_passing",
+    "fmt_value",
+    "model_knobs",
+    "module_signature",
+    "multiplier_candidates",
+    "prefix_network",
+    "resolution_candidates",
+]
