@@ -32,7 +32,7 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -42,7 +42,7 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -52,8 +52,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _batch(text: str) -> int:
-    value = _positive_int(text)
+def batch_size(text: str) -> int:
+    value = positive_int(text)
     if value > 63:
         raise argparse.ArgumentTypeError(f"{text!r} is outside 1..63 (hailort's batch sizes)")
     return value
@@ -73,13 +73,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="input shape with batch, e.g. 1x3x640x640 (needed for file.py:factory)",
     )
     parser.add_argument(
-        "--width", type=_positive_float, help="width multiplier (zoo models, factories)"
+        "--width", type=positive_float, help="width multiplier (zoo models, factories)"
     )
     parser.add_argument(
-        "--depth", type=_positive_float, help="depth multiplier (zoo models, factories)"
+        "--depth", type=positive_float, help="depth multiplier (zoo models, factories)"
     )
     parser.add_argument(
-        "--resolution", type=_positive_int, help="input resolution in pixels (square inputs)"
+        "--resolution", type=positive_int, help="input resolution in pixels (square inputs)"
     )
     onnx = parser.add_argument_group("ONNX models")
     onnx.add_argument(
@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     comp.add_argument(
         "--batch",
-        type=_batch,
+        type=batch_size,
         nargs="+",
         default=None,
         metavar="N",
@@ -154,23 +154,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     comp.add_argument(
         "--optimize-for-batch",
-        type=_batch,
+        type=batch_size,
         metavar="N",
         help="batch whose time the partition minimises (default: 8, or the script's "
         "performance_param(optimize_for_batch=...))",
     )
     comp.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=positive_float,
         metavar="S",
         help="global search budget in seconds (default: 10, or the script's allocator_param)",
     )
     comp.add_argument(
-        "--iteration-timeout", type=_positive_float, metavar="S", help="limit of one iteration"
+        "--iteration-timeout", type=positive_float, metavar="S", help="limit of one iteration"
     )
     comp.add_argument(
         "--max-utilization",
-        type=_positive_float,
+        type=positive_float,
         metavar="U",
         help="cap every resource at U (e.g. 0.8) in both flows, like "
         "resources_param(max_utilization=U)",
@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     comp.add_argument("--json", metavar="PATH|-", help="write the result as JSON (schema 1)")
     comp.add_argument("--seed", type=int, default=0, help="CP-SAT random seed (default 0)")
-    comp.add_argument("--workers", type=_positive_int, default=2, help="CP-SAT workers (default 2)")
+    comp.add_argument("--workers", type=positive_int, default=2, help="CP-SAT workers (default 2)")
     comp.add_argument(
         "--quiet", action="store_true", help="no flow log and no live status, only the tables"
     )

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: Any) -> None:
     """Add the ``explain`` sub-command."""
-    from partitioner.cli import _batch, _positive_float, add_model_arguments
+    from partitioner.cli import add_model_arguments, batch_size, positive_float
 
     parser = subparsers.add_parser(
         "explain",
@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--batch",
-        type=_batch,
+        type=batch_size,
         nargs="+",
         default=None,
         metavar="N",
@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--target-fps",
-        type=_positive_float,
+        type=positive_float,
         metavar="F",
         help="also require this single-context FPS (default for a model that already fits: "
         "1.25 x its FPS)",
@@ -58,7 +58,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=positive_float,
         default=5.0,
         metavar="S",
         help="search budget of the unchanged model's multi-context compile (default 5)",

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: Any) -> None:
     """Add the ``sweep`` sub-command."""
-    from partitioner.cli import _batch, _positive_float, _positive_int
+    from partitioner.cli import batch_size, positive_float, positive_int
 
     parser = subparsers.add_parser(
         "sweep",
@@ -54,7 +54,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--batch",
-        type=_batch,
+        type=batch_size,
         nargs="+",
         default=None,
         metavar="N",
@@ -63,7 +63,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", metavar="DIR", help="output folder (default: sweep-MODEL)")
     parser.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="parallel processes (default: the number of CPUs)",
     )
@@ -75,7 +75,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=positive_float,
         default=5.0,
         metavar="S",
         help="multi-context search budget per point and part (default 5)",
