@@ -1,0 +1,295 @@
+"""One context: the highest rate at which its layers fit under the caps.
+
+This is the compiler's "increase utilization" step: every layer is lowered at a common rate F
+(:mod:`cost_model.lowering`) and F is raised until a resource total would pass its cap limit or a
+layer can split no further. Demands are non-decreasing step functions of F that change only
+where some layer's SC count rises, so the answer is found exactly by walking those steps: the
+returned ``fps`` fits, and any higher rate does not.
+
+>>> from cost_model.caps import SINGLE_CONTEXT_CAPS
+>>> from cost_model.hardware import preset
+>>> from cost_model.layer import Layer, OpKind
+>>> conv = Layer(name="conv", op=OpKind.CONV, inputs=("x",), input_shapes=((64, 56, 56),),
+...              output_shape=(64, 56, 56), kernel=(3, 3), params=36928, macs=115_605_504)
+>>> from cost_model.lowering import max_layer_fps
+>>> fit = context_fit([(conv, 1)], preset("hailo8"), SINGLE_CONTEXT_CAPS)
+>>> fit.fits, fit.binding, fit.capping_layer, fit.fps == max_layer_fps(conv, preset("hailo8"))
+(True, 'layer', 'conv', True)
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from cost_model.caps import ResourceCaps, limits
+from cost_model.errors import PricingError
+from cost_model.hardware import HardwareSpec
+from cost_model.layer import Layer
+from cost_model.lowering import (
+    LayerCost,
+    demand_from_sc,
+    price_layers,
+    profile_layer,
+    sc_step_fps,
+)
+from cost_model.resources import COMPILER_LABELS, RESOURCE_NAMES, Resources, format_over
+from cost_model.throughput import ContextTiming
+
+
+@dataclass(frozen=True, kw_only=True)
+class Utilization:
+    """Fractions of the whole chip's totals in use (the profiler's "Total" row)."""
+
+    control: float
+    compute: float
+    memory: float
+    apu: float = 0.0
+    input_aligner: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterUtilization:
+    """One cluster's share of the usage (the profiler's ``cluster_N`` rows)."""
+
+    cluster: str
+    lcus: int
+    subclusters: int
+    l3_cuts: int
+    control: float
+    compute: float
+    memory: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContextFit:
+    """The highest rate at which one context's layers fit.
+
+    Attributes:
+        fps: highest F that fits (0.0 when even the lowest demand does not fit).
+        fits: whether the layers fit at all.
+        binding: what stops F rising: a resource name from ``RESOURCE_NAMES``, or ``"layer"``
+            when a layer's own split limit does (``capping_layer`` names it).
+        capping_layer: the layer whose ``max_layer_fps`` is ``fps``, when ``binding == "layer"``.
+        usage: resources used at ``fps`` (at the lowest demand when it does not fit).
+        limits: the cap limits, ``ceil(u x total)``.
+        utilization: usage over the chip's totals.
+        per_cluster: the usage spread evenly over the clusters.
+        over: ``(resource, used, limit)`` for each resource over its limit when it does not fit.
+        layer_costs: every layer lowered at ``fps`` (at the lowest demand when it does not fit).
+        weight_bytes, config_bytes, macs: totals of the layers, for :class:`ContextTiming`.
+    """
+
+    fps: float
+    fits: bool
+    binding: str
+    capping_layer: str | None
+    usage: Resources
+    limits: Resources
+    utilization: Utilization
+    per_cluster: tuple[ClusterUtilization, ...]
+    over: list[tuple[str, int, int]] = field(default_factory=list)
+    layer_costs: tuple[LayerCost, ...] = ()
+    weight_bytes: int = 0
+    config_bytes: int = 0
+    macs: int = 0
+
+    def timing(
+        self,
+        pcie_bytes_per_frame: int,
+        pcie_rows_per_frame: int = 0,
+        *,
+        pcie_out_bytes_per_frame: int = 0,
+        pcie_out_rows_per_frame: int = 0,
+    ) -> ContextTiming:
+        """The context's :class:`ContextTiming`, given its PCIe traffic per frame (totals, and
+        optionally their device-to-host part; see :class:`ContextTiming`).
+
+        Raises:
+            PricingError: the context does not fit (it has no rate).
+        """
+        if not self.fits:
+            raise PricingError(
+                f"the context does not fit ({format_over(self.over)}); it has no frame rate"
+            )
+        return ContextTiming(
+            compute_fps=self.fps,
+            weight_bytes=self.weight_bytes,
+            config_bytes=self.config_bytes,
+            pcie_bytes_per_frame=pcie_bytes_per_frame,
+            macs_per_frame=self.macs,
+            pcie_rows_per_frame=pcie_rows_per_frame,
+            pcie_out_bytes_per_frame=pcie_out_bytes_per_frame,
+            pcie_out_rows_per_frame=pcie_out_rows_per_frame,
+        )
+
+
+def _fits(totals: Sequence[int], limit: Sequence[int]) -> bool:
+    return all(t <= cap for t, cap in zip(totals, limit, strict=True))
+
+
+def context_fit(
+    layers: Sequence[tuple[Layer, int]], hw: HardwareSpec, caps: ResourceCaps
+) -> ContextFit:
+    """Highest common rate at which ``layers`` (``(layer, fan_out)`` pairs) fit in one context.
+
+    Exact: every layer starts at one SC; F then walks up the steps ``sc x clock / W`` where a
+    layer's SC count rises, and stops at the first step whose demands pass a limit (that
+    resource binds) or at the lowest ``max_layer_fps`` (the layer binds). At most one step per
+    SC the context can hold, each O(log n).
+
+    Raises:
+        PricingError: no layers, or a layer that cannot be priced.
+    """
+    if len(layers) == 0:
+        raise PricingError("a context needs at least one layer")
+    profiles = [profile_layer(layer, hw, fan_out) for layer, fan_out in layers]
+    limit = limits(caps, hw).as_tuple()
+    cap_index = min(range(len(profiles)), key=lambda i: profiles[i].max_fps)
+    f_cap = profiles[cap_index].max_fps
+
+    sc = [1] * len(profiles)
+    demand = [demand_from_sc(p, hw, 1)[4:] for p in profiles]
+    totals = [sum(col) for col in zip(*demand, strict=True)]
+    if not _fits(totals, limit):
+        return _result(layers, hw, caps, 0.0, fits=False, binding="", capping=None)
+    steps = [(sc_step_fps(p, hw, 1), i) for i, p in enumerate(profiles)]
+    heapq.heapify(steps)
+    while True:
+        f_next = steps[0][0]
+        if f_next >= f_cap:
+            capping = profiles[cap_index].name
+            return _result(layers, hw, caps, f_cap, fits=True, binding="layer", capping=capping)
+        raised = list(totals)
+        while steps and steps[0][0] == f_next:  # every layer whose SC count rises past f_next
+            _, i = heapq.heappop(steps)
+            sc[i] += 1
+            new = demand_from_sc(profiles[i], hw, sc[i])[4:]
+            raised = [t + a - b for t, a, b in zip(raised, new, demand[i], strict=True)]
+            demand[i] = new
+            heapq.heappush(steps, (sc_step_fps(profiles[i], hw, sc[i]), i))
+        if not _fits(raised, limit):
+            binding = _binding(raised, limit)
+            return _result(layers, hw, caps, f_next, fits=True, binding=binding, capping=None)
+        totals = raised
+
+
+def _binding(totals: Sequence[int], limit: Sequence[int]) -> str:
+    """The resource furthest over its limit (first in ``RESOURCE_NAMES`` order on a tie)."""
+    ratios = [t / max(cap, 1) if t > cap else -1.0 for t, cap in zip(totals, limit, strict=True)]
+    return RESOURCE_NAMES[ratios.index(max(ratios))]
+
+
+def _result(
+    layers: Sequence[tuple[Layer, int]],
+    hw: HardwareSpec,
+    caps: ResourceCaps,
+    fps: float,
+    *,
+    fits: bool,
+    binding: str,
+    capping: str | None,
+) -> ContextFit:
+    limit = limits(caps, hw)
+    # At the lowest demand when nothing fits (every layer at one SC; price_layers needs F > 0).
+    rate = fps if fps > 0 else min(profile_layer(x, hw, f).max_fps for x, f in layers) * 1e-12
+    costs = tuple(price_layers(layers, hw, rate))
+    usage = sum((c.resources for c in costs), Resources.zeros())
+    over = usage.over(limit) if not fits else []
+    if not fits:
+        binding = over[0][0] if over else ""
+    return ContextFit(
+        fps=float(fps),
+        fits=fits,
+        binding=binding,
+        capping_layer=capping,
+        usage=usage,
+        limits=limit,
+        utilization=utilization(usage, hw),
+        per_cluster=per_cluster(usage, hw),
+        over=over,
+        layer_costs=costs,
+        weight_bytes=sum(c.weight_bytes for c in costs),
+        config_bytes=sum(c.config_bytes for c in costs),
+        macs=sum(c.macs for c in costs),
+    )
+
+
+def utilization(usage: Resources, hw: HardwareSpec) -> Utilization:
+    """Usage over the chip's totals.
+
+    >>> from cost_model.hardware import preset
+    >>> utilization(Resources(lcus=64, subclusters=128, l3_cuts=256), preset("hailo8")).control
+    0.5
+    """
+    return Utilization(
+        control=usage.lcus / hw.lcus_total,
+        compute=usage.subclusters / hw.subclusters_total,
+        memory=usage.l3_cuts / hw.l3_cuts_total,
+        apu=usage.apus / hw.apus_total,
+        input_aligner=usage.input_aligners / hw.input_aligners_total,
+    )
+
+
+def _spread(units: int, clusters: int) -> list[int]:
+    base, extra = divmod(units, clusters)
+    return [base + (1 if i < extra else 0) for i in range(clusters)]
+
+
+def per_cluster(usage: Resources, hw: HardwareSpec) -> tuple[ClusterUtilization, ...]:
+    """The usage spread evenly over the clusters: the first clusters take one unit more when
+    a total does not divide (the compiler packs unevenly; its spread is not published).
+
+    >>> from cost_model.hardware import preset
+    >>> rows = per_cluster(Resources(lcus=9, subclusters=40, l3_cuts=64), preset("hailo8l"))
+    >>> [(r.cluster, r.lcus, r.control) for r in rows]
+    [('cluster_0', 3, 0.1875), ('cluster_1', 2, 0.125), ('cluster_4', 2, 0.125),
+     ('cluster_5', 2, 0.125)]
+    """
+    k = hw.clusters
+    lcus = _spread(usage.lcus, k)
+    scs = _spread(usage.subclusters, k)
+    cuts = _spread(usage.l3_cuts, k)
+    return tuple(
+        ClusterUtilization(
+            cluster=f"cluster_{cid}",
+            lcus=lcus[i],
+            subclusters=scs[i],
+            l3_cuts=cuts[i],
+            control=lcus[i] / (hw.lcus_total / k),
+            compute=scs[i] / (hw.subclusters_total / k),
+            memory=cuts[i] / (hw.l3_cuts_total / k),
+        )
+        for i, cid in enumerate(hw.cluster_ids)
+    )
+
+
+def standalone_failure(fit: ContextFit) -> str | None:
+    """The compiler-style failure when context switching is disabled and ``fit`` does not fit;
+    ``None`` when it fits. The caller raises it (``InfeasiblePartitionError``).
+
+    >>> from cost_model.caps import SINGLE_CONTEXT_CAPS
+    >>> from cost_model.hardware import preset
+    >>> from cost_model.layer import Layer, OpKind
+    >>> big = Layer(name="fc", op=OpKind.DENSE, inputs=("x",), input_shapes=((4096,),),
+    ...             output_shape=(4096,), params=16_781_312, macs=16_777_216)
+    >>> hw = preset("hailo8").with_params(l3_cut_bytes=16384)
+    >>> print(standalone_failure(context_fit([(big, 1)], hw, SINGLE_CONTEXT_CAPS)))
+    Context switch is disabled, but model could not fit in single context:
+    LCUs: 1/96, SCs: 1/384, L3 cuts: 1026/768, APUs: 1/120, IAs: 1/192 (over: L3 cuts);
+    allow context switching or raise the caps
+    """
+    if fit.fits:
+        return None
+    parts = ", ".join(
+        f"{COMPILER_LABELS[name]}: {used}/{lim}"
+        for name, used, lim in zip(
+            RESOURCE_NAMES, fit.usage.as_tuple(), fit.limits.as_tuple(), strict=True
+        )
+    )
+    names = ", ".join(COMPILER_LABELS[name] for name, _, _ in fit.over)
+    return (
+        "Context switch is disabled, but model could not fit in single context: "
+        f"{parts} (over: {names}); allow context switching or raise the caps"
+    )

@@ -1,0 +1,494 @@
+"""The accelerator and its host link: the ``hailo8`` and ``hailo8l`` presets and TOML files.
+
+A :class:`HardwareSpec` holds the chip's resource totals (HAILO.md section 1), the host link, and
+the cost model's calibrated parameters (see :mod:`cost_model.params`). Any other part or link is
+described in a TOML file, which may start from a preset and override keys::
+
+    base = "hailo8l"
+    name = "hailo8l-rpi5"
+    [link]
+    generation = 3
+    lanes = 1
+
+>>> hw = preset("hailo8")
+>>> hw.totals()
+Resources(lcus=128, subclusters=512, l3_cuts=1024, apus=160, input_aligners=256)
+>>> round(hw.link.bytes_per_s / 1e9, 3)      # Gen3 x4 at 90% payload efficiency
+3.545
+>>> round(hw.peak_macs_per_s / 1e12, 1)      # 512 SCs x 64 MAC x 400 MHz
+13.1
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from cost_model import params
+from cost_model.errors import HardwareSpecError
+from cost_model.layer import OpKind
+from cost_model.resources import Resources
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+# Payload bytes per second of one lane before protocol overhead, by PCIe generation:
+# Gen1 2.5 GT/s and Gen2 5 GT/s with 8b/10b coding, Gen3+ with 128b/130b (8, 16, 32 GT/s).
+PCIE_LANE_RAW_BYTES_PER_S: dict[int, float] = {
+    1: 2.5e9 * 8 / 10 / 8,  # 250 MB/s
+    2: 5.0e9 * 8 / 10 / 8,  # 500 MB/s
+    3: 8.0e9 * 128 / 130 / 8,  # 984.6 MB/s
+    4: 16.0e9 * 128 / 130 / 8,  # 1969 MB/s
+    5: 32.0e9 * 128 / 130 / 8,  # 3938 MB/s
+}
+PCIE_LANES = (1, 2, 4, 8, 16)
+
+HARDWARE_DIR = Path(__file__).with_name("hardware")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PcieLink:
+    """The host link: PCIe generation x lanes, and the share of the raw rate that carries data.
+
+    ``measured_bytes_per_s``, when set, replaces the computed rate (a measured or assumed figure,
+    e.g. the 4 GB/s that "stream all weights" estimates use).
+
+    >>> round(PcieLink(generation=2, lanes=1).bytes_per_s / 1e9, 2)   # Raspberry Pi 5 default
+    0.45
+    >>> PcieLink(generation=3, lanes=4, measured_bytes_per_s=4e9).bytes_per_s
+    4000000000.0
+    """
+
+    generation: int
+    lanes: int
+    efficiency: float = params.PCIE_EFFICIENCY
+    measured_bytes_per_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.generation not in PCIE_LANE_RAW_BYTES_PER_S:
+            raise HardwareSpecError(
+                f"PCIe generation {self.generation!r} is not known; "
+                f"use one of {sorted(PCIE_LANE_RAW_BYTES_PER_S)}"
+            )
+        if self.lanes not in PCIE_LANES:
+            raise HardwareSpecError(
+                f"PCIe lane count {self.lanes!r} is not valid; use one of {list(PCIE_LANES)}"
+            )
+        if not 0.0 < self.efficiency <= 1.0:
+            raise HardwareSpecError(
+                f"PCIe efficiency {self.efficiency!r} must be a fraction in (0, 1]"
+            )
+        if self.measured_bytes_per_s is not None and self.measured_bytes_per_s <= 0:
+            raise HardwareSpecError(
+                f"link bytes_per_s {self.measured_bytes_per_s!r} must be positive"
+            )
+
+    @property
+    def bytes_per_s(self) -> float:
+        """Effective payload bandwidth in bytes per second (one direction)."""
+        if self.measured_bytes_per_s is not None:
+            return float(self.measured_bytes_per_s)
+        return PCIE_LANE_RAW_BYTES_PER_S[self.generation] * self.lanes * self.efficiency
+
+    @property
+    def label(self) -> str:
+        """``"PCIe Gen3 x4"``."""
+        return f"PCIe Gen{self.generation} x{self.lanes}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class HardwareSpec:
+    """One accelerator on one host link, plus the cost model's parameters for it.
+
+    Totals are whole-chip counts; ``cluster_ids`` are the cluster numbers the compiler prints
+    (Hailo-8L uses 4 of the 8 clusters: 0, 1, 4, 5). Parameters after ``pcie_pj_per_byte`` are
+    the cost model's calibrated or assumed constants (documented in :mod:`cost_model.params`).
+    """
+
+    name: str
+    clusters: int
+    lcus_total: int
+    subclusters_total: int
+    l3_cuts_total: int
+    l3_cut_bytes: int
+    apus_total: int
+    input_aligners_total: int
+    l4_cuts_total: int
+    edge_layers_per_context: int
+    clock_hz: float
+    macs_per_sc_per_cycle: int
+    max_subclusters_per_node: int
+    link: PcieLink
+    pcie_pj_per_byte: float = params.PCIE_PJ_PER_BYTE
+    cluster_ids: tuple[int, ...] = ()
+    # -- calibrated / assumed parameters -------------------------------------------------------
+    compute_efficiency: float = params.COMPUTE_EFFICIENCY
+    dwconv_efficiency: float = params.DWCONV_EFFICIENCY
+    matmul_efficiency: float = params.MATMUL_EFFICIENCY
+    elements_per_sc_per_cycle: float = params.ELEMENTS_PER_SC_PER_CYCLE
+    min_channels_per_node: int = params.MIN_CHANNELS_PER_NODE
+    max_nodes_per_layer: int = params.MAX_NODES_PER_LAYER
+    line_buffer_extra_rows: int = params.LINE_BUFFER_EXTRA_ROWS
+    lcus_per_node: int = params.LCUS_PER_NODE
+    apus_per_node: int = params.APUS_PER_NODE
+    input_aligners_per_node: int = params.INPUT_ALIGNERS_PER_NODE
+    shortcut_nodes: int = params.SHORTCUT_NODES
+    fused_ops: tuple[str, ...] = params.FUSED_OPS
+    extra_nodes_by_op: tuple[tuple[str, int], ...] = params.EXTRA_NODES_BY_OP
+    sc_cycles_per_row: float = params.SC_CYCLES_PER_ROW
+    combiner_subclusters: int = params.COMBINER_SUBCLUSTERS
+    shortcut_subclusters: int = params.SHORTCUT_SUBCLUSTERS
+    config_bytes_per_node: int = params.CONFIG_BYTES_PER_NODE
+    context_switch_overhead_s: float = params.CONTEXT_SWITCH_OVERHEAD_S
+    pipeline_fill_frames: float = params.PIPELINE_FILL_FRAMES
+    pcie_row_overhead_s: float = params.PCIE_ROW_OVERHEAD_S
+    compute_pj_per_mac: float = params.COMPUTE_PJ_PER_MAC
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.cluster_ids:
+            object.__setattr__(self, "cluster_ids", tuple(range(self.clusters)))
+        _check_spec(self)
+        # Hashed on every cached pricing call: compute it once (the fields never change).
+        key = tuple(getattr(self, f.name) for f in fields(self) if f.compare)
+        object.__setattr__(self, "_hash", hash(key))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined]
+
+    def totals(self) -> Resources:
+        """Whole-chip amount of each resource."""
+        return Resources(
+            lcus=self.lcus_total,
+            subclusters=self.subclusters_total,
+            l3_cuts=self.l3_cuts_total,
+            apus=self.apus_total,
+            input_aligners=self.input_aligners_total,
+        )
+
+    @property
+    def sc_macs_per_s(self) -> float:
+        """Peak multiply-accumulates per second of one subcluster (64 x 400 MHz = 25.6 G)."""
+        return self.macs_per_sc_per_cycle * self.clock_hz
+
+    @property
+    def peak_macs_per_s(self) -> float:
+        """Peak multiply-accumulates per second of the whole chip."""
+        return self.sc_macs_per_s * self.subclusters_total
+
+    def with_params(self, **changes: Any) -> HardwareSpec:
+        """A copy with some fields changed (``HardwareSpecError`` names an unknown field)."""
+        known = {f.name for f in fields(self)}
+        for key in changes:
+            if key not in known:
+                raise HardwareSpecError(
+                    f"hardware has no parameter {key!r}; known: {', '.join(sorted(known))}"
+                )
+        return replace(self, **changes)
+
+
+def _check_spec(hw: HardwareSpec) -> None:
+    positive_ints = (
+        "clusters",
+        "lcus_total",
+        "subclusters_total",
+        "l3_cuts_total",
+        "l3_cut_bytes",
+        "apus_total",
+        "input_aligners_total",
+        "l4_cuts_total",
+        "edge_layers_per_context",
+        "macs_per_sc_per_cycle",
+        "max_subclusters_per_node",
+        "min_channels_per_node",
+        "max_nodes_per_layer",
+    )
+    for key in positive_ints:
+        value = getattr(hw, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise HardwareSpecError(
+                f"hardware {hw.name!r}: {key} = {value!r} must be a positive integer"
+            )
+    positive_floats = (
+        "clock_hz",
+        "compute_efficiency",
+        "dwconv_efficiency",
+        "matmul_efficiency",
+        "elements_per_sc_per_cycle",
+    )
+    for key in positive_floats:
+        value = getattr(hw, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise HardwareSpecError(
+                f"hardware {hw.name!r}: {key} = {value!r} must be a positive number"
+            )
+    non_negative = (
+        "pcie_pj_per_byte",
+        "line_buffer_extra_rows",
+        "lcus_per_node",
+        "apus_per_node",
+        "input_aligners_per_node",
+        "combiner_subclusters",
+        "shortcut_subclusters",
+        "shortcut_nodes",
+        "config_bytes_per_node",
+        "pcie_row_overhead_s",
+        "context_switch_overhead_s",
+        "pipeline_fill_frames",
+        "compute_pj_per_mac",
+    )
+    for key in non_negative:
+        value = getattr(hw, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise HardwareSpecError(
+                f"hardware {hw.name!r}: {key} = {value!r} must be a number >= 0"
+            )
+    kinds = {k.value for k in OpKind}
+    for op in (*hw.fused_ops, *(k for k, _ in hw.extra_nodes_by_op)):
+        if op not in kinds:
+            raise HardwareSpecError(
+                f"hardware {hw.name!r}: {op!r} in fused_ops or extra_nodes_by_op is not an op "
+                "kind; "
+                f"use some of {', '.join(sorted(kinds))}"
+            )
+    for op, extra in hw.extra_nodes_by_op:
+        if isinstance(extra, bool) or not isinstance(extra, int) or extra < 0:
+            raise HardwareSpecError(
+                f"hardware {hw.name!r}: extra_nodes_by_op gives {op!r} {extra!r} nodes; "
+                "use an integer >= 0"
+            )
+    if len(hw.cluster_ids) != hw.clusters:
+        raise HardwareSpecError(
+            f"hardware {hw.name!r}: cluster_ids {list(hw.cluster_ids)} should list "
+            f"{hw.clusters} clusters"
+        )
+
+
+# -- presets ------------------------------------------------------------------------------------
+# Totals: HAILO.md section 1 (profiler totals; APUs and IAs from Model Zoo issue #124).
+HAILO8 = HardwareSpec(
+    name="hailo8",
+    clusters=8,
+    lcus_total=128,  # 16 per cluster
+    subclusters_total=512,  # 64 per cluster
+    l3_cuts_total=1024,  # 128 per cluster
+    l3_cut_bytes=params.L3_CUT_BYTES,
+    apus_total=160,
+    input_aligners_total=256,
+    l4_cuts_total=28,
+    edge_layers_per_context=params.EDGE_LAYERS_PER_CONTEXT,
+    clock_hz=params.CLOCK_HZ,
+    macs_per_sc_per_cycle=params.MACS_PER_SC_PER_CYCLE,
+    max_subclusters_per_node=params.MAX_SUBCLUSTERS_PER_NODE,
+    link=PcieLink(generation=3, lanes=4),  # M.2 M-key module
+)
+
+# Hailo-8L: 4 of the 8 clusters (compile logs show 0, 1, 4, 5), hence half of each cluster-bound
+# total. APUs, IAs and L4 cuts are not published: assumed half of Hailo-8's [assumption].
+HAILO8L = replace(
+    HAILO8,
+    name="hailo8l",
+    clusters=4,
+    cluster_ids=(0, 1, 4, 5),
+    lcus_total=64,
+    subclusters_total=256,
+    l3_cuts_total=512,
+    apus_total=80,  # [assumption] half of 160
+    input_aligners_total=128,  # [assumption] half of 256
+    l4_cuts_total=14,  # [assumption] half of 28
+    link=PcieLink(generation=3, lanes=2),  # Hailo-8L M.2 modules are Gen3 x2
+    notes=("APU, input-aligner and L4-cut totals assumed half of Hailo-8's",),
+)
+
+PRESETS: dict[str, HardwareSpec] = {"hailo8": HAILO8, "hailo8l": HAILO8L}
+
+
+def preset(name: str) -> HardwareSpec:
+    """The preset called ``name`` (``"hailo8"`` or ``"hailo8l"``, case-insensitive).
+
+    Raises:
+        HardwareSpecError: an unknown name; the message lists the presets.
+
+    >>> preset("hailo8l").subclusters_total
+    256
+    >>> preset("hailo9")
+    Traceback (most recent call last):
+    ...
+    cost_model.errors.HardwareSpecError: unknown hardware 'hailo9'; presets: hailo8, hailo8l
+    (or give a .toml file)
+    """
+    key = name.strip().lower().replace("-", "")
+    if key not in PRESETS:
+        raise HardwareSpecError(
+            f"unknown hardware {name!r}; presets: {', '.join(PRESETS)} (or give a .toml file)"
+        )
+    return PRESETS[key]
+
+
+def load_hardware(spec: str | Path) -> HardwareSpec:
+    """A preset name, or the path to a hardware TOML file.
+
+    A file may start from a preset (``base = "hailo8"``) and override any top-level key
+    (a :class:`HardwareSpec` field) and the ``[link]`` table (``generation``, ``lanes``,
+    ``efficiency``, ``bytes_per_s``). Without ``base`` it must give every resource total.
+    A relative path that does not exist is also looked up in ``cost_model/hardware/``.
+
+    Raises:
+        HardwareSpecError: unknown preset, missing or unreadable file, invalid TOML, an unknown
+            key, a missing key, or a value of the wrong type; the message names the key.
+
+    >>> load_hardware("rpi5_hailo8l").link.label
+    'PCIe Gen3 x1'
+    """
+    text = str(spec)
+    if text.strip().lower().replace("-", "") in PRESETS:
+        return preset(text)
+    path = _find_file(text)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as err:
+        raise HardwareSpecError(f"cannot read hardware file {str(path)!r}: {err}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise HardwareSpecError(f"hardware file {str(path)!r} is not valid TOML: {err}") from err
+    return hardware_from_dict(data, source=str(path), default_name=path.stem)
+
+
+def _find_file(text: str) -> Path:
+    path = Path(text)
+    candidates = [path]
+    if not path.is_absolute():
+        bundled = HARDWARE_DIR / path
+        candidates += [bundled, bundled.with_suffix(".toml")]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise HardwareSpecError(
+        f"no hardware preset or file {text!r}; presets: {', '.join(PRESETS)}, "
+        f"bundled files: {', '.join(sorted(p.stem for p in HARDWARE_DIR.glob('*.toml')))}"
+    )
+
+
+_LINK_KEYS = {"generation": int, "lanes": int, "efficiency": float, "bytes_per_s": float}
+
+
+def hardware_from_dict(
+    data: Mapping[str, Any], *, source: str = "<dict>", default_name: str = "custom"
+) -> HardwareSpec:
+    """Build a spec from parsed TOML data (see :func:`load_hardware` for the keys).
+
+    >>> hardware_from_dict({"base": "hailo8", "link": {"lanes": 2}}).link.label
+    'PCIe Gen3 x2'
+    >>> hardware_from_dict({"base": "hailo8", "lcu_total": 96})
+    Traceback (most recent call last):
+    ...
+    cost_model.errors.HardwareSpecError: <dict>: unknown key 'lcu_total'; did you mean 'lcus_total'?
+    """
+    data = dict(data)
+    base_name = data.pop("base", None)
+    link_data = data.pop("link", None)
+    types = {f.name: f.type for f in fields(HardwareSpec)}
+    values: dict[str, Any] = {}
+    if base_name is not None:
+        if not isinstance(base_name, str):
+            raise HardwareSpecError(f"{source}: key 'base' must be a preset name string")
+        base = preset(base_name)
+        values = {f.name: getattr(base, f.name) for f in fields(HardwareSpec)}
+    for key, value in data.items():
+        if key not in types or key in ("link", "notes"):
+            raise HardwareSpecError(f"{source}: unknown key {key!r}{_suggest(key, types)}")
+        values[key] = _coerce(key, value, str(types[key]), source)
+    if "clusters" in data and "cluster_ids" not in data:
+        values["cluster_ids"] = ()  # numbered 0..clusters-1
+    values["link"] = _link(link_data, values.get("link"), source)
+    if "name" not in data:
+        values["name"] = default_name  # a file is named by its stem, not by its base
+    missing = [
+        f.name
+        for f in fields(HardwareSpec)
+        if f.name not in values and f.default is MISSING and f.default_factory is MISSING
+    ]
+    if missing:
+        raise HardwareSpecError(
+            f'{source}: missing key {missing[0]!r} (or start from a preset: base = "hailo8")'
+        )
+    return HardwareSpec(**values)
+
+
+def _link(link_data: Any, base: PcieLink | None, source: str) -> PcieLink:
+    if link_data is None:
+        if base is None:
+            raise HardwareSpecError(f"{source}: missing table [link] (generation, lanes)")
+        return base
+    if not isinstance(link_data, Mapping):
+        raise HardwareSpecError(f"{source}: key 'link' must be a table [link]")
+    values: dict[str, Any] = {}
+    if base is not None:
+        values = {
+            "generation": base.generation,
+            "lanes": base.lanes,
+            "efficiency": base.efficiency,
+            "measured_bytes_per_s": base.measured_bytes_per_s,
+        }
+    for key, value in link_data.items():
+        if key not in _LINK_KEYS:
+            raise HardwareSpecError(
+                f"{source}: unknown key 'link.{key}'; known: {', '.join(_LINK_KEYS)}"
+            )
+        kind = _LINK_KEYS[key]
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if kind is int:
+            ok = ok and isinstance(value, int)
+        if not ok:
+            expected = "an integer" if kind is int else "a number"
+            raise HardwareSpecError(f"{source}: key 'link.{key}' = {value!r} must be {expected}")
+        values["measured_bytes_per_s" if key == "bytes_per_s" else key] = kind(value)
+    for key in ("generation", "lanes"):
+        if key not in values:
+            raise HardwareSpecError(f"{source}: missing key 'link.{key}'")
+    try:
+        return PcieLink(**values)
+    except HardwareSpecError as err:
+        raise HardwareSpecError(f"{source}: [link]: {err}") from err
+
+
+def _coerce(key: str, value: Any, type_name: str, source: str) -> Any:
+    if type_name == "str":
+        if not isinstance(value, str):
+            raise HardwareSpecError(f"{source}: key {key!r} = {value!r} must be a string")
+        return value
+    if type_name == "tuple[tuple[str, int], ...]":
+        if not isinstance(value, Mapping) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value.values()
+        ):
+            raise HardwareSpecError(
+                f"{source}: key {key!r} = {value!r} must be a table of integers, "
+                "e.g. {{ norm = 3, softmax = 3 }}"
+            )
+        return tuple(sorted(value.items()))
+    if type_name == "tuple[str, ...]":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise HardwareSpecError(f"{source}: key {key!r} = {value!r} must be a list of strings")
+        return tuple(value)
+    if type_name.startswith("tuple"):
+        if not isinstance(value, list) or not all(isinstance(v, int) for v in value):
+            raise HardwareSpecError(f"{source}: key {key!r} = {value!r} must be a list of integers")
+        return tuple(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise HardwareSpecError(f"{source}: key {key!r} = {value!r} must be a number")
+    if type_name == "int":
+        if not isinstance(value, int):
+            raise HardwareSpecError(f"{source}: key {key!r} = {value!r} must be an integer")
+        return value
+    return float(value)
+
+
+def _suggest(key: str, known: Mapping[str, Any]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, [k for k in known if k not in ("notes",)], n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -1,0 +1,83 @@
+"""Named constants of the cost model: published facts, derived figures and calibrated guesses.
+
+Each constant says where it comes from. ``[published]`` figures come from Hailo's runtime, product
+pages or Model Zoo (see /work/shared/HAILO.md); ``[derived]`` ones are arithmetic on those;
+``[assumption]`` ones nobody publishes; ``[calibrated]`` ones were fitted by
+``python -m benchmarks.calibrate`` (joint coordinate search over all rows of
+``data/hailo_model_zoo_calibration.csv``; results in ``benchmarks/RESULTS.md``, "Calibration").
+The presets in :mod:`cost_model.hardware` copy these values into ``HardwareSpec`` fields, so a
+hardware TOML file can override any of them.
+"""
+
+from __future__ import annotations
+
+# -- the NN core [published / derived] -------------------------------------------------------
+CLOCK_HZ = 400_000_000  # hailort HAILO8_CLOCK_RATE, same on Hailo-8L [published]
+MACS_PER_SC_PER_CYCLE = 64  # 26 TOPS / (512 SCs x 2 ops/MAC x 400 MHz) = 63.5 [derived]
+MAX_SUBCLUSTERS_PER_NODE = 8  # a bigger layer is defused into several nodes [published]
+EDGE_LAYERS_PER_CONTEXT = 20  # hailort MAX_EDGE_LAYERS_PER_CONTEXT [published]
+# Bytes of one L3 memory cut. HAILO.md guesses ~16 KiB; with it ResNet-18 (11.7 MB) could never
+# be single-context on Hailo-8L (512 cuts = 8.4 MB), which it is [calibrated].
+L3_CUT_BYTES = 32 * 1024
+
+# -- resources each node takes [published: "about 1 LCU, 1-2 APUs / IAs" per node] -------------
+LCUS_PER_NODE = 1  # one layer controller drives one node
+APUS_PER_NODE = 1  # "SCs 326/384, APUs 149/120, IAs 149/192, LCUs 149/96": 1 of each per node
+INPUT_ALIGNERS_PER_NODE = 1  # same compile-log line [derived]
+# A defused layer's combiner node (_dc) merges partial outputs with one SC [assumption].
+COMBINER_SUBCLUSTERS = 1
+SHORTCUT_SUBCLUSTERS = 0  # a shortcut node (sh_from_...) only moves a tensor [assumption]
+# Shortcut nodes (sh_from_...) per tensor read by more than one consumer. Hailo-8L runs
+# RegNetX-1.6GF (18 residual fan-outs) in one context of 64 LCUs: one per fan-out does not fit
+# [calibrated: 0 or 1].
+SHORTCUT_NODES = 0
+# Op kinds Hailo's parser folds into a neighbouring layer: they take SCs for their work but no
+# node of their own. Every Hailo layer ends in an activation stage (its APU), and an elementwise
+# add folds into the conv that produces one operand [calibrated choice; see the README].
+FUSED_OPS: tuple[str, ...] = ("activation", "add")
+# Extra nodes a layer of these kinds takes because Hailo builds it from several layers (layer
+# norm over tokens: mean, centre, variance, scale...; softmax: max, exp, sum, divide)
+# [calibrated choice].
+EXTRA_NODES_BY_OP: tuple[tuple[str, int], ...] = (("norm", 8), ("softmax", 6))
+SIXTEEN_BIT_SC_FACTOR = 2  # a16_w16 takes twice the SCs per MAC of a8_w8 [assumption]
+
+# -- compute rates ------------------------------------------------------------------------------
+# Share of an SC's 64 MAC/cycle a dense conv sustains. Starting point: single-context ResNet-50
+# runs 3.49 GMAC x 1372 FPS on 436 SCs (0.85 x 512): 3.49e9 x 1372 / (436 x 64 x 400e6) = 0.43
+# [calibrated].
+COMPUTE_EFFICIENCY = 0.66125
+# A depthwise conv reuses no input across output channels [calibrated].
+DWCONV_EFFICIENCY = 0.014
+# Activation x activation products (attention) [assumption: as a dense conv].
+MATMUL_EFFICIENCY = 0.5
+# Layers without MACs (pool, add, concat, resize, softmax, norm, ...): elements one SC moves
+# per cycle [calibrated].
+ELEMENTS_PER_SC_PER_CYCLE = 0.4165
+# SC-cycles each layer spends per output row on top of its MACs or elements (row setup, line
+# buffer turnaround): layers on small maps pay it relatively more [calibrated].
+SC_CYCLES_PER_ROW = 5600.0
+
+# -- splitting a layer -------------------------------------------------------------------------
+# A channel split gives each node at least this many output channels; beyond that the split is
+# spatial and the weights are replicated per spatial part [assumption].
+MIN_CHANNELS_PER_NODE = 16
+# Most nodes one layer is defused into (so most SCs: 4 x 8 = 32) [calibrated].
+MAX_NODES_PER_LAYER = 4
+# Line buffer: a layer buffers (kernel height + stride + this) rows of each input [assumption].
+LINE_BUFFER_EXTRA_ROWS = 0
+
+# -- contexts and the host link -----------------------------------------------------------------
+CONFIG_BYTES_PER_NODE = 19497  # configuration loaded per node at a switch [calibrated]
+CONTEXT_SWITCH_OVERHEAD_S = 0.575e-3  # firmware work per context switch [calibrated]
+# Filling + draining a context's pipeline at a switch, in its frame times [calibrated].
+PIPELINE_FILL_FRAMES = 0.0
+# Fixed cost of each row of a tensor crossing PCIe (graph inputs and outputs, boundary tensors):
+# small networks stop at ~3000-3500 FPS on Hailo-8 whatever their MACs, in proportion to their
+# input rows [calibrated].
+PCIE_ROW_OVERHEAD_S = 1.275e-6
+# PCIe payload efficiency (TLP/DLLP overhead): a Raspberry Pi's Gen2 x1 moves ~0.45 GB/s of a
+# raw 0.5 GB/s and its Gen3 x1 ~0.9 of 0.985 GB/s, so ~0.9 [derived].
+PCIE_EFFICIENCY = 0.9
+PCIE_PJ_PER_BYTE = 25.0  # energy per byte moved over PCIe [published default of issue #3]
+# Compute energy: Hailo quotes ~10 TOPS/W for Hailo-8 (26 TOPS at ~2.5 W): 2 ops / 10e12 ops/J.
+COMPUTE_PJ_PER_MAC = 0.2
