@@ -184,3 +184,31 @@ def test_compile_tables_use_the_compiler_vocabulary(capsys):
     assert "[info]" not in out
     for word in ("Control", "Compute", "Memory", "LCUs", "context_0", "FPS at batch 8"):
         assert word in out
+
+
+def test_profile_prices_layers_on_the_hardware(capsys):
+    code, out, _ = run(
+        capsys,
+        "profile",
+        f"{FACTORIES}:tiny",
+        "--input-shape",
+        "1x3x64x64",
+        "--hw",
+        "hailo8l",
+    )
+    assert code == 0
+    for column in ("SCs", "LCUs", "L3 cuts"):
+        assert column in out
+    assert "Single context: fits on hailo8l at" in " ".join(out.split())
+
+
+def test_profile_verdict_when_one_context_is_not_enough(capsys, tmp_path):
+    from tests.nets import conv_chain
+
+    path = tmp_path / "chain170.json"
+    conv_chain(170).save(path)  # 170 layers, one LCU each: over ceil(0.75 x 128) = 96
+    code, out, _ = run(capsys, "profile", str(path), "--hw", "hailo8")
+    assert code == 0
+    text = " ".join(out.split())
+    assert "Single context: does not fit on hailo8" in text
+    assert "LCUs: 170/96" in text
