@@ -524,6 +524,7 @@ def _solve_interruptibly(
 ) -> tuple[PartitionResult, bool]:
     """Solve in a worker thread so that Ctrl-C stops the search and keeps its best solution."""
     box: dict[str, PartitionResult | BaseException] = {}
+    done = threading.Event()
 
     def run() -> None:
         try:
@@ -535,13 +536,16 @@ def _solve_interruptibly(
             )
         except BaseException as err:  # re-raised in the caller's thread
             box["error"] = err
+        finally:
+            done.set()
 
     thread = threading.Thread(target=run, name="ctxfit-cpsat", daemon=True)
     thread.start()
     interrupted = False
-    while thread.is_alive():
+    # wait on an Event, not Thread.join: a Ctrl-C inside join can leave the thread looking dead
+    while not done.is_set():
         try:
-            thread.join(0.1)
+            done.wait(0.1)
         except KeyboardInterrupt:
             interrupted = True
             model.stop()

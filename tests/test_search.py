@@ -199,3 +199,56 @@ def test_random_dags_give_valid_partitions(seed, n, batch):
     assert sorted({c for c in report.search.assignment.values()}) == list(
         range(report.num_contexts)
     )
+
+
+def test_no_solution_within_the_timeout_is_a_specific_failure(monkeypatch):
+    from partitioner import cpsat_model
+    from partitioner.problem import PartitionResult, Status
+
+    def no_solution(self, *, time_limit_s, **_):
+        return PartitionResult(
+            status=Status.UNKNOWN,
+            partition=None,
+            objective_units=None,
+            bound_units=None,
+            wall_seconds=time_limit_s,
+            num_contexts=self.k,
+            batch=self.problem.batch,
+        )
+
+    monkeypatch.setattr(cpsat_model.PartitionModel, "solve", no_solution)
+    lines: list[str] = []
+    with pytest.raises(InfeasiblePartitionError, match="no partition found within the timeout"):
+        search(conv_chain(170), HW, SearchOptions(timeout_s=1.5), log=lines.append)
+    assert any(line.endswith("Timeout after 0.5s") for line in lines)
+
+
+def test_ctrl_c_returns_the_best_partition_so_far(monkeypatch):
+    import _thread
+    import threading
+
+    from partitioner import cpsat_model
+
+    solve = cpsat_model.PartitionModel.solve
+
+    def slow_solve(self, **kwargs):
+        # the real solve, then wait (as a long search would) until the driver stops the model
+        result = solve(self, **kwargs)
+        self._stop.wait(30)
+        return result
+
+    monkeypatch.setattr(cpsat_model.PartitionModel, "solve", slow_solve)
+    timer = threading.Timer(3.0, _thread.interrupt_main)  # Ctrl-C during the first iteration
+    timer.start()
+    lines: list[str] = []
+    try:
+        found = search(conv_chain(170), HW, SearchOptions(timeout_s=60), log=lines.append)
+    finally:
+        timer.cancel()
+    assert found.interrupted
+    assert "Interrupted: keeping the best partition so far" in lines
+    assert found.num_contexts >= 3
+    report = validate_partition(
+        conv_chain(170), HW, SearchOptions().multi_caps, found.assignment, batch=8
+    )
+    assert report.valid, report.errors
