@@ -31,11 +31,12 @@ from cost_model.caps import MULTI_CONTEXT_CAPS, SINGLE_CONTEXT_CAPS, ResourceCap
 from cost_model.context import ContextFit, context_fit, standalone_failure
 from cost_model.hardware import HardwareSpec
 from cost_model.resources import COMPILER_LABELS
+from partitioner.baselines import dp_partition, greedy_partition
 from partitioner.cpsat_model import PartitionModel, SolutionEvent
 from partitioner.errors import InfeasiblePartitionError, UsageError
 from partitioner.graph import Network
 from partitioner.pricing import build_problem
-from partitioner.problem import PartitionProblem, PartitionResult, Status
+from partitioner.problem import PartitionProblem, PartitionResult, Status, batch_time_units
 from partitioner.validator import validate_partition
 
 PATIENCE = 2
@@ -438,6 +439,41 @@ def _multi_context(
             break
         k += 1
 
+    best = _no_worse_than_baselines(problem, best, options, log)
+    remaining = options.timeout_s - (time.perf_counter() - started)
+    if (
+        best is not None
+        and best.from_hint
+        and best.partition is not None
+        and remaining >= MIN_ITERATION_S
+        and not interrupted
+    ):
+        # a baseline with more contexts won: one CP-SAT iteration at its K, hinted with it,
+        # to improve on it and to prove a bound that covers it
+        k = best.partition.num_contexts
+        model = PartitionModel(problem, num_contexts=k, hint=best.partition)
+        result, interrupted = _solve_interruptibly(model, remaining, options)
+        if result.partition is not None and result.objective_units <= best.objective_units:
+            best = result
+        if result.bound_units is not None:
+            bound_result = result
+        used = best.partition.num_contexts if best.partition is not None else None
+        iterations.append(
+            _record(
+                len(iterations),
+                k,
+                "found",
+                "found",
+                best.fps,
+                best.fps,
+                used,
+                None if result.bound_units is None else result.bound_units * problem.TIME_UNIT_S,
+                result.wall_seconds,
+            )
+        )
+        log(
+            f"Iteration #{len(iterations)} - {k} contexts, FPS {best.fps:,.1f} (best: {best.fps:,.1f})"
+        )
     wall = time.perf_counter() - started
     log(
         f"Partitioner finished after {len(iterations)} iterations, "
@@ -458,6 +494,8 @@ def _multi_context(
         )
     assignment = best.partition.assignment
     log(f"Applying selected partition to {best.partition.num_contexts} contexts...")
+    if bound_result is not None and bound_result.num_contexts < best.partition.num_contexts:
+        bound_result = None  # its bound covers fewer contexts than the partition reported
     bound_s = None if bound_result is None else bound_result.bound_units * problem.TIME_UNIT_S
     proven = (
         best.status is Status.OPTIMAL
@@ -480,6 +518,45 @@ def _multi_context(
         result=best,
         history=tuple(history),
     )
+
+
+def _no_worse_than_baselines(
+    problem: PartitionProblem,
+    best: PartitionResult | None,
+    options: SearchOptions,
+    log: Log,
+) -> PartitionResult | None:
+    """The better of ``best`` and the greedy and DP splits over any number of contexts.
+
+    The iterations stop when more contexts stop helping; a contiguous split into more contexts
+    than were tried can still be faster, and ctxfit never reports worse than its baselines.
+    Pinned layers are honoured by the solver only, so baselines are skipped then.
+    """
+    if options.pins:
+        return best
+    for name, partition in (
+        ("greedy", greedy_partition(problem)),
+        ("DP", dp_partition(problem, max_contexts=options.max_contexts)),
+    ):
+        if partition is None:
+            continue
+        units = batch_time_units(problem, partition)
+        if best is None or best.objective_units is None or units < best.objective_units:
+            log(
+                f"Found valid partition to {partition.num_contexts} contexts "
+                f"(the {name} split, faster than the iterations)"
+            )
+            best = PartitionResult(
+                status=Status.FEASIBLE,
+                partition=partition,
+                objective_units=units,
+                bound_units=None,
+                wall_seconds=0.0,
+                num_contexts=partition.num_contexts,
+                batch=problem.batch,
+                from_hint=True,
+            )
+    return best
 
 
 def _record(
