@@ -471,9 +471,8 @@ def _multi_context(
                 result.wall_seconds,
             )
         )
-        log(
-            f"Iteration #{len(iterations)} - {k} contexts, FPS {best.fps:,.1f} (best: {best.fps:,.1f})"
-        )
+        fps = best.fps or 0.0
+        log(f"Iteration #{len(iterations)} - {k} contexts, FPS {fps:,.1f} (best: {fps:,.1f})")
     wall = time.perf_counter() - started
     log(
         f"Partitioner finished after {len(iterations)} iterations, "
