@@ -21,13 +21,14 @@ from cost_model.throughput import (
     ContextTiming,
     energy_per_frame_j,
     fps_at_batch,
+    frame_time_s,
     latency_s,
     switch_time_s,
 )
 from partitioner.graph import Network
 from partitioner.pricing import validate_result
 from partitioner.search import Iteration, Log, OnProgress, SearchOptions, SearchResult, search
-from partitioner.validator import ValidationReport, check_partition
+from partitioner.validator import ContextCheck, ValidationReport, check_partition
 
 JSON_SCHEMA = 1
 DEFAULT_BATCHES = (1, 8)
@@ -237,10 +238,8 @@ def _graph_output_bytes(net: Network) -> int:
 
 
 def _context_report(
-    check: Any, timing: ContextTiming, hw: HardwareSpec, caps: ResourceCaps, *, multi: bool
+    check: ContextCheck, timing: ContextTiming, hw: HardwareSpec, caps: ResourceCaps, *, multi: bool
 ) -> ContextReport:
-    from cost_model.throughput import frame_time_s
-
     usage = check.usage_at_claimed or check.fit.usage
     u = utilization(usage, hw)
     frame = frame_time_s(timing, hw)
