@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import write_section
 from cost_model.caps import ResourceCaps, limits
 from cost_model.context import context_fit
 from cost_model.hardware import HardwareSpec, PcieLink, preset
@@ -48,6 +49,7 @@ CSV_CANDIDATES = (
     Path("/work/shared/data/hailo_model_zoo_calibration.csv"),
 )
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+SECTION = "Calibration"
 DEVICES = ("hailo8", "hailo8l")
 LEVELS = 32  # geometric rate grid per network and device
 BATCHES = (1, 8)
@@ -632,15 +634,16 @@ def versions() -> str:
     return ", ".join(parts)
 
 
-def write_results(section: list[str]) -> None:
-    """Replace (or append) the "## Calibration" section of benchmarks/RESULTS.md."""
-    text = RESULTS.read_text() if RESULTS.is_file() else "# Results\n"
-    head, marker, rest = text.partition("\n## Calibration\n")
-    tail = ""
-    if marker:
-        nxt = rest.find("\n## ")
-        tail = rest[nxt:] if nxt >= 0 else ""
-    RESULTS.write_text(head.rstrip("\n") + "\n\n" + "\n".join(section).rstrip("\n") + "\n" + tail)
+def write_results(section: list[str], path: Path = RESULTS) -> None:
+    """Replace (or append) the "## Calibration" section of ``path`` (benchmarks/RESULTS.md) with
+    ``section`` (which starts with that heading), through :func:`benchmarks.common.write_section`.
+    """
+    heading, *body = section
+    if heading != f"## {SECTION}":
+        raise ValueError(f"the section starts with {heading!r}, not '## {SECTION}'")
+    while body and body[0] == "":
+        body.pop(0)  # write_section puts the blank line under the heading
+    write_section(SECTION, body, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -687,7 +690,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         params, best = fit(rows, arrays, start, rounds=args.rounds, log=True)
     preds = evaluate(rows, arrays, params)
     section = [
-        "## Calibration",
+        f"## {SECTION}",
         "",
         f"`python -m benchmarks.calibrate{' --write' if args.write else ''}` on "
         f"{platform.node() or 'this machine'} ({platform.machine()}, {platform.system()}), "

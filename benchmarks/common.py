@@ -30,8 +30,10 @@ import os
 import platform
 import re
 import resource
+import shlex
 import statistics
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -148,6 +150,16 @@ def memory_gb() -> float:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
 
 
+def command_line(prog: str, argv: Sequence[str] | None = None) -> str:
+    """``prog`` and the arguments it was given (``sys.argv[1:]`` when None), quoted for a shell.
+
+    >>> command_line("python -m benchmarks.fidelity", ["--caps", "zoo", "--from", "a b.jsonl"])
+    "python -m benchmarks.fidelity --caps zoo --from 'a b.jsonl'"
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    return " ".join([prog, *(shlex.quote(a) for a in args)])
+
+
 def header(command: str) -> list[str]:
     """The lines every section starts with: command, machine, date, versions, load."""
     uname = platform.uname()
@@ -235,6 +247,7 @@ def verdict(ok: bool) -> str:
 
 __all__ = [
     "RESULTS_PATH",
+    "command_line",
     "fit_exponent",
     "fmt_s",
     "git_revision",

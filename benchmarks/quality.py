@@ -9,9 +9,13 @@ same problem, the FPS the CP-SAT bound allows (``B / bound``, an upper bound on 
 ``bound K`` contexts), the gap and the search's wall time. A single-context answer has no
 multi-context problem, so no baseline and a gap of 0.
 
-``--dump PATH`` saves every run as JSON lines (``benchmarks.fidelity --from PATH`` reads them, and
-``--from PATH`` rebuilds this section from them); ``--smoke`` compiles one small model once with a
-short budget and writes nothing.
+``--caps default|zoo`` picks the resource caps of both flows: ``default`` (the default here) is
+``ctxfit compile``'s, the compiler's defaults (75% single-context, 60% multi-context); ``zoo`` is
+the caps the cost model is calibrated with (``MODEL_ZOO_*_CAPS`` in :mod:`cost_model.caps`).
+
+``--dump PATH`` saves every run as JSON lines, with its caps (``benchmarks.fidelity --from PATH``
+reads them, and ``--from PATH`` rebuilds this section from them); ``--smoke`` compiles one small
+model once with a short budget and writes nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +28,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from benchmarks.common import header, load_text, md_table, verdict, write_section
+from benchmarks.common import command_line, header, load_text, md_table, verdict, write_section
+from cost_model.caps import (
+    MODEL_ZOO_MULTI_CONTEXT_CAPS,
+    MODEL_ZOO_SINGLE_CONTEXT_CAPS,
+    MULTI_CONTEXT_CAPS,
+    SINGLE_CONTEXT_CAPS,
+    ResourceCaps,
+)
 from partitioner.graph import Network
 
 SECTION = "Quality"
@@ -37,6 +48,54 @@ SMOKE_HARDWARE = ("hailo8",)
 SMOKE_BATCHES = (8,)
 GOAL_GAP = 0.01
 GOAL_SECONDS = 10.0
+
+CAPS: dict[str, tuple[ResourceCaps, ResourceCaps]] = {
+    "default": (SINGLE_CONTEXT_CAPS, MULTI_CONTEXT_CAPS),
+    "zoo": (MODEL_ZOO_SINGLE_CONTEXT_CAPS, MODEL_ZOO_MULTI_CONTEXT_CAPS),
+}
+"""The ``--caps`` choices: (single-context caps, multi-context caps) of the search."""
+CAPS_NAMES = {
+    "default": "`SINGLE_CONTEXT_CAPS` / `MULTI_CONTEXT_CAPS`",
+    "zoo": "`MODEL_ZOO_SINGLE_CONTEXT_CAPS` / `MODEL_ZOO_MULTI_CONTEXT_CAPS`",
+}
+DEFAULT_CAPS = "default"
+
+
+def caps_percent(caps: ResourceCaps) -> str:
+    """``"60%"`` for uniform caps, else each cap.
+
+    >>> caps_percent(MULTI_CONTEXT_CAPS), caps_percent(MULTI_CONTEXT_CAPS.with_cap("apu", 1.2))
+    ('60%', 'control 60%, compute 60%, memory 60%, apu 120%, input_aligner 60%')
+    """
+    values = asdict(caps)
+    if len(set(values.values())) == 1:
+        return f"{100 * caps.control:g}%"
+    return ", ".join(f"{k} {100 * v:g}%" for k, v in values.items())
+
+
+def caps_text(name: str) -> str:
+    """What ``--caps name`` means, for a results section.
+
+    >>> caps_text("default").split(": ")[1]
+    '75% single-context, 60% multi-context'
+    """
+    single, multi = CAPS[name]
+    return (
+        f"{CAPS_NAMES[name]} of `cost_model/caps.py`: {caps_percent(single)} single-context, "
+        f"{caps_percent(multi)} multi-context"
+    )
+
+
+def caps_flag(name: str) -> str:
+    """The ``ctxfit compile`` option giving these caps (``""`` for the defaults or none).
+
+    >>> caps_flag("default"), caps_flag("zoo")
+    ('', ' --max-utilization 1')
+    """
+    single, multi = CAPS[name]
+    if name == "default" or single != multi or len(set(asdict(single).values())) != 1:
+        return ""
+    return f" --max-utilization {single.control:g}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +119,7 @@ class QualityRow:
     validated: bool
     fps_by_batch: dict[str, float] = field(default_factory=dict)
     error: str = ""
+    caps: str = DEFAULT_CAPS  # a key of CAPS; dumps written before it existed used the defaults
 
     @property
     def baseline_fps(self) -> float | None:
@@ -74,8 +134,11 @@ def _fps(batch: int, units: int | None) -> float | None:
     return None if not units else batch / (units * TIME_UNIT_S)
 
 
-def compile_row(net: Network, hw_name: str, batch: int, timeout_s: float) -> QualityRow:
-    """Compile ``net`` on ``hw_name`` for ``batch`` and measure the baselines on its problem."""
+def compile_row(
+    net: Network, hw_name: str, batch: int, timeout_s: float, caps: str = DEFAULT_CAPS
+) -> QualityRow:
+    """Compile ``net`` on ``hw_name`` for ``batch`` at ``CAPS[caps]`` and measure the baselines
+    on its problem."""
     from cost_model.hardware import preset
     from partitioner.baselines import dp_partition, greedy_partition
     from partitioner.compile import compile_network
@@ -83,9 +146,11 @@ def compile_row(net: Network, hw_name: str, batch: int, timeout_s: float) -> Qua
     from partitioner.search import SearchOptions
 
     hw = preset(hw_name)
-    report = compile_network(
-        net, hw, SearchOptions(batch=batch, timeout_s=timeout_s), batches=BATCHES
+    single_caps, multi_caps = CAPS[caps]
+    options = SearchOptions(
+        batch=batch, timeout_s=timeout_s, single_caps=single_caps, multi_caps=multi_caps
     )
+    report = compile_network(net, hw, options, batches=BATCHES)
     s = report.search
     greedy = dp = None
     if not s.single_context and s.problem is not None:
@@ -109,10 +174,11 @@ def compile_row(net: Network, hw_name: str, batch: int, timeout_s: float) -> Qua
         search_s=s.wall_seconds,
         validated=report.validation.valid,
         fps_by_batch={str(k): v for k, v in report.fps.items()},
+        caps=caps,
     )
 
 
-def _failed(model: str, hw: str, batch: int, error: str) -> QualityRow:
+def _failed(model: str, hw: str, batch: int, error: str, caps: str) -> QualityRow:
     return QualityRow(
         model=model,
         hardware=hw,
@@ -130,6 +196,7 @@ def _failed(model: str, hw: str, batch: int, error: str) -> QualityRow:
         search_s=0.0,
         validated=False,
         error=error,
+        caps=caps,
     )
 
 
@@ -139,8 +206,10 @@ def run(
     batches: Sequence[int],
     timeout_s: float,
     dump: Path | None = None,
+    caps: str = DEFAULT_CAPS,
 ) -> list[QualityRow]:
-    """Import each model once and compile it for every part and batch; errors become rows."""
+    """Import each model once and compile it for every part and batch at ``CAPS[caps]``; errors
+    become rows."""
     from cost_model.errors import CtxfitError
     from partitioner.models import ModelRequest, load_network
 
@@ -149,14 +218,16 @@ def run(
         try:
             net = load_network(ModelRequest(spec=name))
         except CtxfitError as err:
-            rows += [_failed(name, hw, b, f"import: {err}") for hw in hardware for b in batches]
+            rows += [
+                _failed(name, hw, b, f"import: {err}", caps) for hw in hardware for b in batches
+            ]
             continue
         for hw in hardware:
             for b in batches:
                 try:
-                    row = compile_row(net, hw, b, timeout_s)
+                    row = compile_row(net, hw, b, timeout_s, caps)
                 except CtxfitError as err:
-                    row = _failed(name, hw, b, str(err))
+                    row = _failed(name, hw, b, str(err), caps)
                 rows.append(row)
                 print(_progress(row), flush=True)
                 if dump is not None:
@@ -167,10 +238,10 @@ def run(
 
 def _progress(r: QualityRow) -> str:
     if r.error:
-        return f"{r.model:18s} {r.hardware:8s} b{r.batch}: FAILED {r.error}"
+        return f"{r.model:18s} {r.hardware:8s} b{r.batch} {r.caps} caps: FAILED {r.error}"
     return (
-        f"{r.model:18s} {r.hardware:8s} b{r.batch}: {r.contexts} ctx, {r.cpsat_fps:.1f} FPS, "
-        f"gap {_pct(r.gap)}, {r.search_s:.1f} s"
+        f"{r.model:18s} {r.hardware:8s} b{r.batch} {r.caps} caps: {r.contexts} ctx, "
+        f"{r.cpsat_fps:.1f} FPS, gap {_pct(r.gap)}, {r.search_s:.1f} s"
     )
 
 
@@ -184,18 +255,19 @@ def _f(value: float | None) -> str:
 
 
 def table(rows: Sequence[QualityRow]) -> list[str]:
+    """The runs as a markdown table, with a caps column when they used more than one."""
+    mixed = len({r.caps for r in rows}) > 1
     body = []
     for r in rows:
+        key = [r.model, r.hardware, *([r.caps] if mixed else []), r.batch]
         if r.error:
-            body.append([r.model, r.hardware, r.batch, *["-"] * 9, f"FAILED: {r.error}"])
+            body.append([*key, *["-"] * 9, f"FAILED: {r.error}"])
             continue
         base = r.baseline_fps
         gain = "-" if base is None else f"{100 * (r.cpsat_fps / base - 1):+.1f}%"
         body.append(
             [
-                r.model,
-                r.hardware,
-                r.batch,
+                *key,
                 r.contexts,
                 _f(r.cpsat_fps),
                 _f(r.greedy_fps),
@@ -212,6 +284,7 @@ def table(rows: Sequence[QualityRow]) -> list[str]:
         [
             "model",
             "hw",
+            *(["caps"] if mixed else []),
             "B",
             "contexts",
             "CP-SAT FPS",
@@ -256,17 +329,22 @@ def goal_lines(rows: Sequence[QualityRow]) -> list[str]:
 
 
 def section(rows: Sequence[QualityRow], args: argparse.Namespace, head: Sequence[str]) -> list[str]:
+    used = sorted({r.caps for r in rows}) or [args.caps or DEFAULT_CAPS]
+    flag = caps_flag(used[0]) if len(used) == 1 else ""
+    caps = "; ".join(f"`--caps {name}`: {caps_text(name)}" for name in used)
+    multi = " or ".join(caps_percent(CAPS[name][1]) for name in used)
     return [
         *head,
         f"Load at the end: {load_text()}.",
         *([args.note] if args.note else []),
         "",
-        f"`ctxfit compile MODEL --hw HW --optimize-for-batch B` with a {args.timeout:g} s search "
-        "budget (default options otherwise: 2 workers, seed 0, deterministic). FPS at batch B. "
+        f"`ctxfit compile MODEL --hw HW --optimize-for-batch B{flag}` with a {args.timeout:g} s "
+        "search budget (default options otherwise: 2 workers, seed 0, deterministic). "
+        f"Caps ({caps}). FPS at batch B. "
         "*bound FPS* is the most FPS any partition into at most *bound K* contexts can reach "
         "(CP-SAT's proven bound on T(B)); *gap* = (objective - bound) / objective. Greedy and DP "
-        "are evaluated on the same multi-context problem (60% caps); a single-context answer "
-        "has neither. *search s* is the search's own wall time.",
+        f"are evaluated on the same multi-context problem ({multi} caps); a single-context "
+        "answer has neither. *search s* is the search's own wall time.",
         "",
         *table(rows),
         "",
@@ -283,6 +361,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--hw", help="comma-separated parts (default: hailo8,hailo8l)")
     parser.add_argument("--batches", help="comma-separated batch sizes (default: 1,8)")
     parser.add_argument("--timeout", type=float, help="search budget per compile, seconds")
+    parser.add_argument(
+        "--caps",
+        choices=tuple(CAPS),
+        help="caps of both flows: default (the compiler's, 75%%/60%%; the default) or zoo (the "
+        "calibrated MODEL_ZOO_*_CAPS); with --from, keep only the runs at these caps",
+    )
     parser.add_argument("--dump", type=Path, help="append every run as JSON to this file")
     parser.add_argument("--no-write", action="store_true", help="print, do not write RESULTS.md")
     parser.add_argument("--from", dest="source", type=Path, help="rebuild the table from a dump")
@@ -295,7 +379,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    head = header("python -m benchmarks.quality" + (" --smoke" if args.smoke else ""))
+    head = header(command_line("python -m benchmarks.quality", argv))
     from partitioner.zoo import zoo_names
 
     def pick(given: str | None, smoke: Sequence, full: Sequence) -> list:
@@ -306,9 +390,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     batches = [int(b) for b in pick(args.batches, SMOKE_BATCHES, BATCHES)]
     t0 = time.perf_counter()
     if args.source is not None:
-        rows = [QualityRow(**json.loads(line)) for line in args.source.read_text().splitlines()]
+        rows = [
+            QualityRow(**json.loads(line)) for line in args.source.read_text().splitlines() if line
+        ]
+        if args.caps:
+            rows = [r for r in rows if r.caps == args.caps]
     else:
-        rows = run(models, hardware, batches, args.timeout, args.dump)
+        rows = run(models, hardware, batches, args.timeout, args.dump, args.caps or DEFAULT_CAPS)
     lines = section(rows, args, head)
     if args.source is None:
         lines += ["", f"Wall time of the whole benchmark: {time.perf_counter() - t0:.0f} s."]

@@ -5,18 +5,27 @@ The full runs are manual (``python -m benchmarks.NAME``); these keep the scripts
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import json
 import threading
 
 import pytest
 
+import benchmarks.calibrate as calibrate
 import benchmarks.common as common
 import benchmarks.fidelity as fidelity
 import benchmarks.quality as quality
 import benchmarks.scaling as scaling
 import benchmarks.speed as speed
 import benchmarks.synthetic as synthetic
+import partitioner.compile
+from cost_model.caps import (
+    MODEL_ZOO_MULTI_CONTEXT_CAPS,
+    MODEL_ZOO_SINGLE_CONTEXT_CAPS,
+    MULTI_CONTEXT_CAPS,
+    SINGLE_CONTEXT_CAPS,
+)
 
 
 @pytest.fixture
@@ -26,12 +35,12 @@ def no_results_write(monkeypatch):
     def refuse(title, body, path=None):
         raise AssertionError(f"a smoke run tried to write the {title!r} section")
 
-    for module in (scaling, speed, quality, fidelity):
+    for module in (scaling, speed, quality, fidelity, calibrate):
         monkeypatch.setattr(module, "write_section", refuse)
 
 
 # -- helpers ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("module", [common, synthetic])
+@pytest.mark.parametrize("module", [common, synthetic, quality])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
@@ -191,3 +200,164 @@ def test_quality_and_fidelity_smoke(no_results_write, tmp_path, capsys):
     assert cells[9] == str(run["contexts"])  # published multi, predicted multi: no "(WRONG)"
     assert "| ViT-Base | hailo8 | 8 | - | not compiled in this run |" in out
     assert "| DeiT-Base | hailo8 | 8 | - | not in the zoo |" in out
+    assert run["caps"] == "default"
+    assert "### At ctxfit compile's default caps" in out
+    assert "Model Zoo caps" not in out  # a smoke run reports the default caps only
+
+
+@pytest.fixture
+def search_caps(monkeypatch):
+    """The (single, multi) caps of every SearchOptions that reaches compile_network."""
+    seen = []
+    real = partitioner.compile.compile_network
+
+    def spy(net, hw, options, **kwargs):
+        seen.append((options.single_caps, options.multi_caps))
+        return real(net, hw, options, **kwargs)
+
+    monkeypatch.setattr(partitioner.compile, "compile_network", spy)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("argv", "caps"),
+    [
+        ([], (SINGLE_CONTEXT_CAPS, MULTI_CONTEXT_CAPS)),
+        (["--caps", "zoo"], (MODEL_ZOO_SINGLE_CONTEXT_CAPS, MODEL_ZOO_MULTI_CONTEXT_CAPS)),
+    ],
+)
+def test_fidelity_smoke_caps_reach_the_search(
+    no_results_write, search_caps, monkeypatch, capsys, argv, caps
+):
+    assert MODEL_ZOO_MULTI_CONTEXT_CAPS != MULTI_CONTEXT_CAPS  # else this test proves nothing
+    runs = []
+    real_run = fidelity.run_quality
+    monkeypatch.setattr(
+        fidelity, "run_quality", lambda *a, **k: runs.extend(real_run(*a, **k)) or runs
+    )
+    assert fidelity.main(["--smoke", *argv]) == 0
+    assert search_caps == [caps]  # one compile (squeezenet on Hailo-8), at the asked caps
+    name = argv[-1] if argv else "default"
+    assert [(r.model, r.caps, r.error) for r in runs] == [("squeezenet_v1.1", name, "")]
+    out = capsys.readouterr().out
+    assert out.count("\n### ") == 1
+    assert ("--max-utilization 1`" in out) == (name == "zoo")
+    assert sum(line.startswith("| hailo8 | squeezenet_v1.1 |") for line in out.splitlines()) == 1
+
+
+def _fake_runs(caps):
+    """One batch-8 run per calibration row at ``caps``: zoo caps 10% high, default 50% low."""
+    factor = 1.1 if caps == "zoo" else 0.5
+    return [
+        quality.QualityRow(
+            model=r.network,
+            hardware=r.device,
+            batch=fidelity.OPTIMIZE_FOR_BATCH,
+            layers=10,
+            contexts=1 if r.single else 3,
+            single_context=r.single,
+            status="OPTIMAL",
+            cpsat_fps=factor * r.fps_b8,
+            greedy_fps=None,
+            dp_fps=None,
+            bound_fps=None,
+            bound_contexts=None,
+            gap=0.0,
+            search_s=0.1,
+            validated=True,
+            fps_by_batch={"1": factor * r.fps_b1, "8": factor * r.fps_b8},
+            caps=caps,
+        )
+        for r in calibrate.load_rows(calibrate.csv_path())
+    ]
+
+
+def _subsections(out):
+    """``{### title: its lines}`` of a printed section."""
+    parts = out.split("\n### ")[1:]
+    return {p.splitlines()[0]: p.splitlines()[1:] for p in parts}
+
+
+def test_fidelity_full_run_writes_zoo_then_default_caps(monkeypatch, capsys):
+    asked = []
+
+    def fake_run(networks, devices, batches, timeout_s, caps="default"):
+        asked.append(caps)
+        return _fake_runs(caps)
+
+    written = {}
+    monkeypatch.setattr(fidelity, "run_quality", fake_run)
+    monkeypatch.setattr(fidelity, "write_section", lambda t, body: written.update({t: body}))
+    assert fidelity.main([]) == 0
+    assert asked == ["zoo", "default"]
+    out = capsys.readouterr().out
+    assert "\n".join(written["Fidelity"]) == out.rstrip("\n")
+    assert out.startswith("`python -m benchmarks.fidelity` on ")
+    titles = list(_subsections(out))
+    assert titles == [fidelity.CAPS_TITLES["zoo"], fidelity.CAPS_TITLES["default"]]
+    zoo, default = _subsections(out).values()
+    assert any("100% single-context, 100% multi-context" in line for line in zoo)
+    assert any("75% single-context, 60% multi-context" in line for line in default)
+    n = len(calibrate.load_rows(calibrate.csv_path()))
+    for lines, err in ((zoo, 10), (default, 50)):
+        assert f"- FPS at batch 1: median |error| {err}%, worst {err}%" in " ".join(lines)
+        assert f"- single/multi context right on {n}/{n} rows" in lines
+        assert "| YOLOv8n | hailo8 | 1 | 1 | met |" in lines
+
+    # --caps default: only that table
+    asked.clear()
+    assert fidelity.main(["--caps", "default"]) == 0
+    assert asked == ["default"]
+    assert list(_subsections(capsys.readouterr().out)) == [fidelity.CAPS_TITLES["default"]]
+
+
+def test_fidelity_from_a_dump_splits_the_runs_by_caps(no_results_write, tmp_path, capsys):
+    dump = tmp_path / "runs.jsonl"
+    lines = [json.dumps(dataclasses.asdict(r)) for c in ("default", "zoo") for r in _fake_runs(c)]
+    dump.write_text("\n".join(lines) + "\n")
+    assert fidelity.main(["--from", str(dump), "--no-write"]) == 0
+    sections = _subsections(capsys.readouterr().out)
+    assert list(sections) == [fidelity.CAPS_TITLES["zoo"], fidelity.CAPS_TITLES["default"]]
+    assert "- FPS at batch 8: median |error| 10%" in " ".join(sections[fidelity.CAPS_TITLES["zoo"]])
+
+    # a dump from before runs recorded their caps: all at the default caps
+    old = []
+    for r in _fake_runs("default"):
+        row = dataclasses.asdict(r)
+        del row["caps"]
+        old.append(json.dumps(row))
+    dump.write_text("\n".join(old) + "\n")
+    assert {r.caps for r in fidelity.load_runs(dump)} == {"default"}
+    assert fidelity.main(["--from", str(dump), "--no-write"]) == 0
+    sections = _subsections(capsys.readouterr().out)
+    zoo = sections[fidelity.CAPS_TITLES["zoo"]]
+    assert any(line.startswith("No runs at these caps in ") for line in zoo)
+    assert "| hailo8 | resnet_v1_50 |" in " ".join(sections[fidelity.CAPS_TITLES["default"]])
+    with pytest.raises(SystemExit, match="no batch-8 runs at the zoo caps"):
+        fidelity.main(["--from", str(dump), "--caps", "zoo", "--no-write"])
+
+
+def test_quality_caps_option_and_old_dumps(no_results_write, tmp_path, capsys):
+    assert quality.parse_args([]).caps is None  # run() then compiles at DEFAULT_CAPS
+    assert quality.DEFAULT_CAPS == "default"
+    dump = tmp_path / "runs.jsonl"
+    rows = _fake_runs("zoo")[:2] + _fake_runs("default")[:1]
+    dump.write_text("\n".join(json.dumps(dataclasses.asdict(r)) for r in rows) + "\n")
+    assert quality.main(["--from", str(dump), "--no-write"]) == 0
+    out = capsys.readouterr().out
+    assert "| model | hw | caps | B |" in out  # mixed caps: a caps column
+    assert quality.main(["--from", str(dump), "--caps", "zoo", "--no-write"]) == 0
+    out = capsys.readouterr().out
+    assert "| model | hw | B |" in out and "--max-utilization 1`" in out
+    assert "(100% caps)" in out
+
+
+def test_calibrate_writes_its_section_through_write_section(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Results\n\n## Calibration\n\nold\n\n## Speed\n\nspeed\n")
+    calibrate.write_results(["## Calibration", "", "new 1", "", "### In-sample", "", "t"], path)
+    assert path.read_text() == (
+        "# Results\n\n## Calibration\n\nnew 1\n\n### In-sample\n\nt\n\n## Speed\n\nspeed\n"
+    )
+    with pytest.raises(ValueError, match="not '## Calibration'"):
+        calibrate.write_results(["## Speed", "", "x"], path)
