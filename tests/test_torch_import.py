@@ -6,17 +6,18 @@ Expected params and MACs are derived by hand from named dimensions, one comment 
 from __future__ import annotations
 
 import math
+import operator
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
-from torch import nn
+from torch import fx, nn
 
 from cost_model.layer import OpKind
 from partitioner.errors import ModelImportError, ModelNotFoundError, UnsupportedOperatorError
 from partitioner.graph import Network
-from partitioner.importers import GraphBuilder, import_module, load_factory
+from partitioner.importers import GraphBuilder, import_module, load_factory, torch_fx
 
 
 def n_params(module: nn.Module) -> int:
@@ -901,3 +902,249 @@ def test_forward_with_two_required_inputs_is_an_error_but_defaults_are_fine():
     net = import_module(DefaultArgs(), (1, 3, 4, 4), name="defaults")
     assert summary(net) == [("conv", OpKind.CONV, None)]
     assert net.inputs == {"x": (3, 4, 4)}
+
+
+# -- the shape pass: meta tensors and shape rules first, fake then real tensors as fallbacks -------
+class HookedConv(nn.Module):
+    """A forward hook that keeps half the channels: the conv's shape rule must not skip it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.conv.register_forward_hook(lambda module, args, out: out[:, :2])
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        return self.act(self.conv(x))
+
+
+class MakesTensors(nn.Module):
+    """Builds a CPU tensor in forward; the meta pass moves it to meta where an op reads it."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(6, 6)
+
+    def forward(self, x):  # x: (B, tokens, 6)
+        positions = torch.arange(x.shape[1]).float()
+        return self.proj(x) + positions[:, None]
+
+
+class CopiesToCpu(nn.Module):
+    """``.to("cpu")`` cannot copy a meta tensor out: the fake-tensor pass takes over."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).to("cpu").mean((2, 3)))
+
+
+@pytest.mark.parametrize(
+    ("model", "shape"),
+    [
+        (TinyResNet(), (1, 3, 32, 32)),
+        (InvertedResidual(8, 6), (1, 8, 10, 10)),
+        (ConvNeXtBlock(16), (1, 16, 7, 7)),
+        (TinyUNet(), (1, 3, 16, 16)),
+        (TinyViT(), (1, 3, 8, 8)),
+        (TimmAttention(24, 3), (1, 7, 24)),
+        (TensorOps(), (1, 3, 4, 4)),
+        (HookedConv(), (1, 3, 4, 4)),
+        (MakesTensors(), (1, 5, 6)),
+        (CopiesToCpu(), (1, 3, 8, 8)),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, nn.Module) else "x".join(map(str, v)),
+)
+def test_meta_fake_and_real_shape_passes_give_the_same_network(model, shape, monkeypatch):
+    params = [(id(p), p.device, p.clone()) for p in model.parameters()]
+    first = import_module(model, shape, name="m").to_dict()
+    monkeypatch.setattr(torch_fx, "_run_meta", lambda *args: False)
+    fake = import_module(model, shape, name="m").to_dict()
+    monkeypatch.setattr(torch_fx, "_run_fake", lambda *args: False)
+    real = import_module(model, shape, name="m").to_dict()
+    assert first == fake == real
+    # the meta pass put the module's own parameters back, untouched
+    assert [(id(p), p.device) for p in model.parameters()] == [(i, d) for i, d, _ in params]
+    assert all(
+        torch.equal(p, saved) for p, (_, _, saved) in zip(model.parameters(), params, strict=True)
+    )
+
+
+def test_an_op_meta_tensors_do_not_support_falls_back_to_fake_tensors(monkeypatch):
+    calls = []
+    run_fake = torch_fx._run_fake
+    monkeypatch.setattr(torch_fx, "_run_fake", lambda *args: calls.append(1) or run_fake(*args))
+    net = import_module(CopiesToCpu(), (1, 3, 8, 8), name="cpu")
+    assert calls == [1]
+    assert [(layer.name, layer.op, layer.output_shape) for layer in net] == [
+        ("conv", OpKind.CONV, (4, 8, 8)),
+        ("mean", OpKind.GLOBAL_POOL, (4,)),
+        ("fc", OpKind.DENSE, (2,)),
+    ]
+    calls.clear()
+    import_module(MakesTensors(), (1, 5, 6), name="arange")  # made on the CPU, read on meta
+    assert calls == []
+
+
+# Ops whose meta kernel runs on the C++ side (views, size queries); every other zoo op has a rule.
+CPP_META_OPS = {"getitem", "getattr", "reshape", "view", "transpose", "permute", "chunk", "split"}
+CPP_META_OPS |= {"flatten", "expand", "contiguous", "size"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["resnet_v1_18", "mobilenet_v2_1.0", "regnetx_800mf", "squeezenet_v1.1", "vit_tiny"]
+    + ["yolov5s", "yolov8n", "yolov11n"],
+)
+def test_zoo_networks_need_no_python_meta_kernel(name, monkeypatch):
+    """The first python meta kernel of a process imports torch._dynamo (2 s): the zoo's ops all
+    have a shape rule, so importing a zoo network costs about as much cold as warm."""
+    from partitioner.zoo import build_module
+
+    dispatched: list[str] = []
+
+    def spy(kind):
+        inherited = getattr(fx.Interpreter, kind)
+
+        def call(self, target, args, kwargs):
+            name = type(self.fetch_attr(target)).__name__ if kind == "call_module" else target
+            dispatched.append(getattr(name, "__name__", name))
+            return inherited(self, target, args, kwargs)
+
+        return call
+
+    for kind in ("call_module", "call_function", "call_method"):
+        monkeypatch.setattr(torch_fx._ShapeRecorder, kind, spy(kind), raising=False)
+    monkeypatch.setattr(torch_fx, "_run_fake", lambda *args: pytest.fail("meta pass failed"))
+    module, shape = build_module(name, resolution=32 if name == "vit_tiny" else 64)
+    assert not any(p.is_meta for p in module.parameters())  # the zoo builds on CPU memory
+    import_module(module, shape, name=name)
+    assert set(dispatched) <= CPP_META_OPS
+
+
+def _sliced(shape: tuple[int, ...]) -> torch.Tensor:
+    """A non-contiguous tensor of ``shape``: the second half of twice as many channels."""
+    return torch.randn(shape[0], 2 * shape[1], *shape[2:])[:, shape[1] :]
+
+
+@pytest.mark.parametrize(
+    ("module", "shape", "sliced"),
+    [
+        (nn.Conv2d(4, 6, 3, stride=2, padding=1), (1, 4, 9, 9), False),
+        (nn.Conv2d(4, 8, (3, 1), stride=(2, 1), dilation=(2, 1), groups=4), (2, 4, 11, 7), True),
+        (nn.Conv1d(3, 5, 4, stride=3, bias=False), (2, 3, 17), False),
+        (nn.Linear(5, 3), (2, 7, 5), False),
+        (nn.BatchNorm1d(3), (1, 3), False),
+        (nn.BatchNorm2d(3), (2, 3, 4, 5), True),
+        (nn.LayerNorm((3, 5)), (2, 3, 5), False),
+        (nn.MaxPool2d(3, 2, 1), (1, 2, 9, 9), True),
+        (nn.MaxPool2d(3, 2, ceil_mode=True), (1, 2, 8, 8), False),
+        (nn.MaxPool2d(2, padding=1, ceil_mode=True), (1, 1, 5, 5), False),
+        (nn.MaxPool2d(3, 2, dilation=2, ceil_mode=True), (1, 1, 12, 13), False),
+        (nn.AdaptiveAvgPool2d((2, None)), (1, 3, 5, 7), False),
+        (nn.AdaptiveAvgPool2d(1), (2, 3, 5, 7), True),
+        (nn.Upsample(scale_factor=2), (1, 2, 3, 5), True),
+        (nn.Upsample(scale_factor=1.7), (1, 2, 5, 7), False),
+        (nn.Upsample(scale_factor=(2.0, 0.5)), (1, 2, 5, 7), False),
+        (nn.Upsample(size=(4, 6)), (1, 2, 3, 5), False),
+        (nn.Upsample(scale_factor=3), (1, 2, 5), False),
+        (nn.PixelUnshuffle(2), (1, 3, 4, 6), False),
+        (nn.PixelShuffle(2), (1, 8, 3, 3), False),
+        (nn.SiLU(), (1, 3, 4), True),
+        (nn.Hardtanh(), (2, 5), False),
+        (nn.Dropout(), (1, 3, 4), True),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, nn.Module) else str(v),
+)
+def test_module_shape_rules_match_torch(module, shape, sliced):
+    x = _sliced(shape) if sliced else torch.randn(shape)
+    module.eval()
+    with torch.no_grad():
+        expected = module(x)
+    with torch_fx._meta_twins(module):
+        meta = x.to("meta")
+        assert torch_fx._row_major(meta)
+        out = torch_fx._MODULE_RULES[type(module)](module, meta)
+    assert out is not None and out.is_meta
+    assert (out.shape, out.dtype) == (expected.shape, expected.dtype)
+    assert out.is_contiguous() == expected.is_contiguous()
+
+
+@pytest.mark.parametrize(
+    ("module", "shape"),
+    [
+        (nn.Conv2d(4, 6, 3), (1, 5, 9, 9)),  # wrong channels: the meta kernel says so
+        (nn.Conv2d(4, 6, 5), (1, 4, 3, 3)),  # kernel larger than the input
+        (nn.Conv2d(4, 6, 3, padding="same"), (1, 4, 9, 9)),
+        (nn.Conv2d(4, 6, 3, padding=1, padding_mode="reflect"), (1, 4, 9, 9)),
+        (nn.BatchNorm1d(3), (1, 4)),
+        (nn.BatchNorm2d(3, track_running_stats=False), (1, 3, 4, 4)),  # batch statistics
+        (nn.MaxPool2d(2, padding=2), (1, 1, 8, 8)),  # padding over half the kernel
+        (nn.Linear(5, 3), (2, 4)),
+        (nn.LayerNorm(4), (2, 5)),
+        (nn.Upsample(scale_factor=2, mode="bilinear"), (1, 2, 3, 5)),
+        (nn.PixelUnshuffle(2), (1, 3, 5, 6)),
+    ],
+    ids=str,
+)
+def test_module_shape_rules_leave_other_cases_to_the_meta_kernels(module, shape):
+    module.eval()
+    with torch_fx._meta_twins(module):
+        rule = torch_fx._MODULE_RULES[type(module)]
+        assert rule(module, torch.empty(shape, device="meta")) is None
+
+
+def _t(*shape: int) -> torch.Tensor:
+    return torch.randn(shape)
+
+
+@pytest.mark.parametrize(
+    ("target", "args"),
+    [
+        (operator.add, (_t(2, 1, 5), _t(3, 1))),
+        (operator.mul, (_t(2, 3), 2.0)),
+        (operator.truediv, (3, _t(2, 3))),
+        (torch.sub, (_sliced((1, 2, 3, 3)), _t(1, 2, 3, 3))),
+        (torch.cat, ([_t(1, 2, 3), _t(1, 4, 3)], -2)),
+        (torch.cat, ([_sliced((1, 2, 3, 3)), _t(1, 1, 3, 3)], 1)),
+        (torch.cat, ([_t(1, 1, 4).expand(2, 1, 4), _t(2, 3, 4)], 1)),
+        (operator.matmul, (_t(2, 1, 3, 4), _t(5, 4, 6))),
+        (operator.matmul, (_t(2, 3, 4), _t(2, 5, 4).transpose(1, 2))),
+        ("softmax", (_t(2, 3, 4), -1)),
+        (F.softmax, (_t(2, 3, 4), 1)),
+    ],
+    ids=str,
+)
+def test_function_shape_rules_match_torch(target, args):
+    if isinstance(target, str):
+        expected, rule = getattr(args[0], target)(*args[1:]), torch_fx._METHOD_RULES[target]
+    else:
+        expected, rule = target(*args), torch_fx._FUNCTION_RULES[id(target)]
+    out = rule(torch_fx._to_meta(args), {})
+    assert out is not None and out.is_meta
+    assert (out.shape, out.dtype) == (expected.shape, expected.dtype)
+    assert out.is_contiguous() == expected.is_contiguous()
+
+
+@pytest.mark.parametrize(
+    ("target", "args"),
+    [
+        (operator.add, (_t(2, 3), _t(4, 3))),  # no broadcast: the meta kernel raises
+        (operator.add, (_t(2, 3).long(), 1.5)),  # an int tensor: type promotion
+        (operator.add, (_t(2, 3), _t(2, 3).double())),
+        (operator.add, (_t(3, 2).t(), _t(2, 3))),  # a transposed operand lays the result out so
+        (torch.cat, ([_t(1, 2, 3), _t(1, 2, 4)], 1)),
+        (torch.cat, ([_t(1, 2, 3, 3).transpose(2, 3), _t(1, 2, 3, 3)], 1)),
+        (operator.matmul, (_t(3), _t(3, 2))),
+        (operator.matmul, (_t(2, 3), _t(4, 2))),
+        ("softmax", (_t(2, 3), 2)),
+    ],
+    ids=str,
+)
+def test_function_shape_rules_leave_other_cases_to_the_meta_kernels(target, args):
+    rule = torch_fx._METHOD_RULES[target] if isinstance(target, str) else None
+    rule = rule or torch_fx._FUNCTION_RULES[id(target)]
+    assert rule(torch_fx._to_meta(args), {}) is None

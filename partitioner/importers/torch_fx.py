@@ -2,11 +2,12 @@
 
 :func:`import_module` puts the module in eval mode and traces it with a torch.fx ``Tracer`` that
 records each node's innermost user source line (so errors can name it). It then runs the traced
-graph twice to record every node's output shape and the python values of size queries: on fake
-tensors (``FakeTensorMode``: shapes only, no arithmetic) or, if an op does not support them, on
-zero tensors under ``torch.no_grad()``. The two runs use batch 1 and batch 2; the dim that grows
-is the batch, wherever reshapes and permutes moved it (timm's ``permute(2, 0, 3, 1, 4)`` of the
-qkv tensor puts it second). Finally it maps each node to
+graph twice to record every node's output shape and the python values of size queries: on meta
+tensors (no data; common leaf modules and ops get their result shape from a rule, the rest from
+torch's meta kernels), or, if an op does not support them, on fake tensors (``FakeTensorMode``),
+or else on zero tensors under ``torch.no_grad()``. The two runs use batch 1 and batch 2; the dim
+that grows is the batch, wherever reshapes and permutes moved it (timm's
+``permute(2, 0, 3, 1, 4)`` of the qkv tensor puts it second). Finally it maps each node to
 :class:`~partitioner.importers.builder.GraphBuilder` primitives; the builder fuses them the way
 Hailo's parser does (see its module docstring for the fusion rules and the MACs/params
 conventions).
@@ -34,6 +35,7 @@ node and the source line. The imported module is never pickled or loaded with ``
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import inspect
@@ -43,7 +45,7 @@ import operator
 import re
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -311,6 +313,373 @@ class _Shape:
     dims: Shape
 
 
+def _forget_shapes(graph_module: fx.GraphModule) -> None:
+    for node in graph_module.graph.nodes:
+        node.meta.pop("ctxfit_b1", None)
+        node.meta.pop("ctxfit_b2", None)
+
+
+def _run_meta(graph_module: fx.GraphModule, shape: Shape) -> bool:
+    """Record shapes at batch 1 and 2 on the meta device (tensors with a shape and no data).
+
+    Parameters and buffers are swapped for meta twins for the run (and restored); a CPU tensor
+    the forward makes (``torch.arange(n)``) moves to meta where an op reads it. Common leaf
+    modules and ops take their result from a shape rule without dispatching: torch's meta kernels
+    are mostly python (a BatchNorm costs milliseconds) and the first call of one imports
+    ``torch._dynamo`` (2 s). False if any op fails on meta tensors (``.item()``, ``.cpu()``,
+    ``nonzero``, a missing meta kernel): fake tensors, then real ones, are tried next.
+    """
+    try:
+        with _meta_twins(graph_module), torch.no_grad():
+            for batch in (1, 2):
+                recorder = _MetaRecorder(graph_module, f"ctxfit_b{batch}")
+                recorder.run(torch.empty((batch, *shape[1:]), device="meta"))
+    except Exception:
+        _forget_shapes(graph_module)
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _meta_twins(module: nn.Module) -> Iterator[None]:
+    """Swap every parameter and buffer of ``module`` for a meta tensor of the same shape, strides
+    and dtype (one twin per shared tensor) while the context runs; restore them on exit."""
+    twins: dict[int, torch.Tensor] = {}
+    swapped: list[tuple[dict[str, Any], str, torch.Tensor]] = []
+    try:
+        for sub in module.modules():
+            for store in (sub._parameters, sub._buffers):
+                for key, value in list(store.items()):
+                    if value is None or value.is_meta:
+                        continue
+                    twin = twins.get(id(value))
+                    if twin is None:
+                        twin = torch.empty_strided(
+                            value.shape, value.stride(), dtype=value.dtype, device="meta"
+                        )
+                        if isinstance(value, nn.Parameter):
+                            twin = nn.Parameter(twin, requires_grad=value.requires_grad)
+                        twins[id(value)] = twin
+                    swapped.append((store, key, value))
+                    store[key] = twin
+        yield
+    finally:
+        for store, key, value in reversed(swapped):
+            store[key] = value
+
+
+def _to_meta(value: Any) -> Any:
+    return map_aggregate(
+        value, lambda v: v.to("meta") if isinstance(v, torch.Tensor) and not v.is_meta else v
+    )
+
+
+class _MetaRecorder(_ShapeRecorder):
+    """A :class:`_ShapeRecorder` on meta tensors that tries the shape rules before dispatching."""
+
+    def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
+        args, kwargs = _to_meta(args), _to_meta(kwargs)
+        module = self.fetch_attr(target)
+        rule = _MODULE_RULES.get(type(module))
+        if rule is not None and len(args) == 1 and not kwargs and _row_major(args[0]):
+            if not (module._forward_hooks or module._forward_pre_hooks or _global_hooks()):
+                out = rule(module, args[0])
+                if out is not None:
+                    return out
+        return super().call_module(target, args, kwargs)
+
+    def call_function(self, target: Any, args: Any, kwargs: Any) -> Any:
+        args, kwargs = _to_meta(args), _to_meta(kwargs)
+        rule = _FUNCTION_RULES.get(id(target))
+        out = rule(args, kwargs) if rule is not None else None
+        return out if out is not None else super().call_function(target, args, kwargs)
+
+    def call_method(self, target: Any, args: Any, kwargs: Any) -> Any:
+        args, kwargs = _to_meta(args), _to_meta(kwargs)
+        rule = _METHOD_RULES.get(target)
+        out = rule(args, kwargs) if rule is not None else None
+        return out if out is not None else super().call_method(target, args, kwargs)
+
+
+def _global_hooks() -> bool:
+    hooks = nn.modules.module
+    return bool(
+        getattr(hooks, "_global_forward_hooks", None)
+        or getattr(hooks, "_global_forward_pre_hooks", None)
+    )
+
+
+# Shape rules: the result (an empty meta tensor) of a leaf module or an op from its operands'
+# shapes, or None where the rule does not apply (the op then runs on meta tensors). A rule takes
+# float meta tensors only and gives a contiguous result, so it takes operands whose layout makes
+# the op's result contiguous on the CPU too (``_row_major``): that keeps ``.view`` errors.
+ModuleRule = Callable[[Any, torch.Tensor], "torch.Tensor | None"]
+FunctionRule = Callable[[Any, Any], "torch.Tensor | None"]
+
+
+def _float_meta(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) and value.is_meta and value.is_floating_point()
+
+
+def _row_major(value: Any) -> bool:
+    """A float meta tensor whose dims (of size > 1) are laid out in order: contiguous, or a
+    slice of a contiguous tensor (a ``chunk``). The ops with a rule give such an input a
+    contiguous result, as on the CPU (a channels-last input goes to the meta kernel instead).
+
+    >>> x = torch.empty((1, 8, 4, 4), device="meta")
+    >>> _row_major(x.chunk(2, 1)[1]), _row_major(x.transpose(2, 3)), _row_major(x.long())
+    (True, False, False)
+    """
+    if not _float_meta(value):
+        return False
+    strides = [s for n, s in zip(value.shape, value.stride(), strict=True) if n > 1]
+    ordered = all(a > b for a, b in zip(strides, strides[1:], strict=False))
+    return ordered and (not strides or strides[-1] > 0)
+
+
+def _ints(value: Any, rank: int) -> tuple[int, ...] | None:
+    """``value`` (an int or a sequence of ints) as ``rank`` ints, or None."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * rank
+    ok = len(items) == rank and all(type(i) is int for i in items)
+    return items if ok else None
+
+
+def _broadcast_shape(shapes: Any) -> tuple[int, ...] | None:
+    """The broadcast of ``shapes``, or None if they do not broadcast.
+
+    >>> _broadcast_shape([(2, 1, 5), (3, 1)]), _broadcast_shape([(2, 3), (4, 3)])
+    ((2, 3, 5), None)
+    """
+    rank = max(len(s) for s in shapes)
+    out = []
+    for sizes in zip(*[(1,) * (rank - len(s)) + tuple(s) for s in shapes], strict=True):
+        grown = {n for n in sizes if n != 1}
+        if len(grown) > 1:
+            return None
+        out.append(grown.pop() if grown else 1)
+    return tuple(out)
+
+
+def _window(
+    sizes: Any, kernel: Any, stride: Any, padding: Any, dilation: Any, *, ceil: bool = False
+) -> list[int] | None:
+    """Output sizes of a sliding window (torch's ``pooling_output_shape``; conv without ceil).
+
+    >>> _window((7, 8), (3, 3), (2, 2), (0, 0), (1, 1), ceil=True)
+    [3, 4]
+    """
+    rank = len(sizes)
+    k, s, p, d = (_ints(v, rank) for v in (kernel, stride, padding, dilation))
+    if k is None or s is None or p is None or d is None:
+        return None
+    out = []
+    for n, ki, si, pi, di in zip(sizes, k, s, p, d, strict=True):
+        span = n + 2 * pi - di * (ki - 1) - 1
+        if min(ki, si, di) < 1 or pi < 0 or span < 0:
+            return None
+        size = (span + (si - 1 if ceil else 0)) // si + 1
+        if ceil and (size - 1) * si >= n + pi:
+            size -= 1
+        out.append(size)
+    return out
+
+
+def _same_shape_rule(module: Any, x: torch.Tensor) -> torch.Tensor:
+    return x.new_empty(x.shape)
+
+
+def _identity_rule(module: Any, x: torch.Tensor) -> torch.Tensor:
+    return x  # nn.Identity and eval-mode nn.Dropout return their input
+
+
+def _batch_norm_rule(module: Any, x: torch.Tensor) -> torch.Tensor | None:
+    ranks = {nn.BatchNorm1d: (2, 3), nn.BatchNorm2d: (4,), nn.BatchNorm3d: (5,)}[type(module)]
+    uses_running_stats = not module.training and module.running_mean is not None
+    if not uses_running_stats or x.dim() not in ranks or x.shape[1] != module.num_features:
+        return None  # batch statistics of one frame fail: let torch say so
+    return x.new_empty(x.shape)
+
+
+def _layer_norm_rule(module: Any, x: torch.Tensor) -> torch.Tensor | None:
+    normalized = tuple(module.normalized_shape)
+    if x.dim() < len(normalized) or tuple(x.shape[x.dim() - len(normalized) :]) != normalized:
+        return None
+    return x.new_empty(x.shape)
+
+
+def _conv_rule(module: Any, x: torch.Tensor) -> torch.Tensor | None:
+    w = module.weight
+    if module.padding_mode != "zeros" or isinstance(module.padding, str) or x.dim() != w.dim():
+        return None
+    if x.shape[1] != w.shape[1] * module.groups or x.dtype != w.dtype or not w.is_contiguous():
+        return None
+    sizes = _window(x.shape[2:], w.shape[2:], module.stride, module.padding, module.dilation)
+    return None if sizes is None else x.new_empty((x.shape[0], w.shape[0], *sizes))
+
+
+def _linear_rule(module: Any, x: torch.Tensor) -> torch.Tensor | None:
+    w = module.weight
+    if x.dim() < 1 or x.shape[-1] != w.shape[1] or x.dtype != w.dtype:
+        return None
+    return x.new_empty((*x.shape[:-1], w.shape[0]))
+
+
+def _max_pool_rule(module: Any, x: torch.Tensor) -> torch.Tensor | None:
+    kernel, padding = _ints(module.kernel_size, 2), _ints(module.padding, 2)
+    if module.return_indices or x.dim() != 4 or kernel is None or padding is None:
+        return None
+    if any(p > k // 2 for p, k in zip(padding, kernel, strict=True)):
+        return None
+    sizes = _window(
+        x.shape[2:], kernel, module.stride, padding, module.dilation, ceil=module.ceil_mode
+    )
+    return None if sizes is None else x.new_empty((*x.shape[:2], *sizes))
+
+
+def _adaptive_pool_rule(module: Any, x: torch.Tensor) -> torch.Tensor | None:
+    size = module.output_size
+    size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
+    if x.dim() != 4 or len(size) != 2:
+        return None
+    out = [n if o is None else o for n, o in zip(x.shape[2:], size, strict=True)]
+    if not all(type(o) is int and o >= 1 for o in out):
+        return None
+    return x.new_empty((*x.shape[:2], *out))
+
+
+def _upsample_rule(module: Any, x: torch.Tensor) -> torch.Tensor | None:
+    rank = x.dim() - 2
+    if module.mode != "nearest" or module.align_corners is not None or rank not in (1, 2, 3):
+        return None
+    if module.size is not None:
+        out = _ints(module.size, rank)
+    elif module.scale_factor is not None:
+        scales = module.scale_factor
+        scales = tuple(scales) if isinstance(scales, (tuple, list)) else (scales,) * rank
+        if len(scales) != rank or not all(isinstance(s, (int, float)) for s in scales):
+            return None
+        out = tuple(math.floor(float(n) * s) for n, s in zip(x.shape[2:], scales, strict=True))
+    else:
+        return None
+    if out is None or not all(o >= 1 for o in out):
+        return None
+    return x.new_empty((*x.shape[:2], *out))
+
+
+def _pixel_unshuffle_rule(module: Any, x: torch.Tensor) -> torch.Tensor | None:
+    r = module.downscale_factor
+    if x.dim() < 3 or type(r) is not int or r < 1 or x.shape[-2] % r or x.shape[-1] % r:
+        return None
+    c, h, w = x.shape[-3:]
+    return x.new_empty((*x.shape[:-3], c * r * r, h // r, w // r))
+
+
+def _pixel_shuffle_rule(module: Any, x: torch.Tensor) -> torch.Tensor | None:
+    r = module.upscale_factor
+    if x.dim() < 3 or type(r) is not int or r < 1 or x.shape[-3] % (r * r):
+        return None
+    c, h, w = x.shape[-3:]
+    return x.new_empty((*x.shape[:-3], c // (r * r), h * r, w * r))
+
+
+_MODULE_RULES: dict[type, ModuleRule] = {
+    **dict.fromkeys([nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU, nn.Sigmoid, nn.Tanh], _same_shape_rule),
+    nn.Identity: _identity_rule,
+    nn.Dropout: _identity_rule,
+    **dict.fromkeys(
+        [nn.Hardswish, nn.Hardsigmoid, nn.LeakyReLU, nn.ELU, nn.Mish, nn.Softplus, nn.Hardtanh],
+        _same_shape_rule,
+    ),
+    **dict.fromkeys([nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d], _batch_norm_rule),
+    nn.LayerNorm: _layer_norm_rule,
+    **dict.fromkeys([nn.Conv1d, nn.Conv2d, nn.Conv3d], _conv_rule),
+    nn.Linear: _linear_rule,
+    nn.MaxPool2d: _max_pool_rule,
+    nn.AdaptiveAvgPool2d: _adaptive_pool_rule,
+    nn.Upsample: _upsample_rule,
+    nn.PixelUnshuffle: _pixel_unshuffle_rule,
+    nn.PixelShuffle: _pixel_shuffle_rule,
+}
+
+
+def _elementwise_rule(args: Any, kwargs: Any) -> torch.Tensor | None:
+    """``a + b`` (``-``, ``*``, ``/``) of same-dtype float tensors or a tensor and a number."""
+    if kwargs or len(args) != 2:
+        return None
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    numbers = [a for a in args if not isinstance(a, torch.Tensor)]
+    if not tensors or any(type(a) not in (int, float) for a in numbers):
+        return None
+    if not all(_row_major(t) for t in tensors) or len({t.dtype for t in tensors}) != 1:
+        return None
+    shape = _broadcast_shape([t.shape for t in tensors])
+    return None if shape is None else tensors[0].new_empty(shape)
+
+
+def _cat_rule(args: Any, kwargs: Any) -> torch.Tensor | None:
+    if len(args) > 2 or set(kwargs) - {"tensors", "dim"}:
+        return None
+    tensors = args[0] if args else kwargs.get("tensors")
+    dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
+    if not isinstance(tensors, (tuple, list)) or not tensors or type(dim) is not int:
+        return None
+    first = tensors[0]
+    if not all(_float_meta(t) and t.dtype == first.dtype for t in tensors):
+        return None
+    # the result takes the inputs' memory format, which only a 4-d or 5-d tensor can vary
+    rank = first.dim()
+    if any(t.dim() != rank or (rank in (4, 5) and not _row_major(t)) for t in tensors):
+        return None
+    if not -rank <= dim < rank:
+        return None
+    dim %= rank
+    if any(
+        t.shape[:dim] + t.shape[dim + 1 :] != first.shape[:dim] + first.shape[dim + 1 :]
+        for t in tensors
+    ):
+        return None
+    shape = list(first.shape)
+    shape[dim] = sum(t.shape[dim] for t in tensors)
+    return first.new_empty(shape)
+
+
+def _matmul_rule(args: Any, kwargs: Any) -> torch.Tensor | None:
+    """``a @ b`` of two float tensors of rank >= 2 (any strides: the result is contiguous)."""
+    if kwargs or len(args) != 2:
+        return None
+    a, b = args
+    if not (_float_meta(a) and _float_meta(b) and a.dtype == b.dtype):
+        return None
+    if a.dim() < 2 or b.dim() < 2 or a.shape[-1] != b.shape[-2]:
+        return None
+    batch = _broadcast_shape([a.shape[:-2], b.shape[:-2]])
+    return None if batch is None else a.new_empty((*batch, a.shape[-2], b.shape[-1]))
+
+
+def _softmax_rule(args: Any, kwargs: Any) -> torch.Tensor | None:
+    if len(args) > 2 or set(kwargs) - {"input", "dim"}:
+        return None
+    x = args[0] if args else kwargs.get("input")
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    if not _row_major(x) or type(dim) is not int or not -max(x.dim(), 1) <= dim < max(x.dim(), 1):
+        return None
+    return x.new_empty(x.shape)
+
+
+_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.truediv)
+_FUNCTION_RULES: dict[int, FunctionRule] = {
+    **{id(f): _elementwise_rule for f in (*_ARITHMETIC, torch.add, torch.sub, torch.mul)},
+    **{id(f): _cat_rule for f in (torch.cat, torch.concat)},
+    **{id(f): _matmul_rule for f in (operator.matmul, torch.matmul)},
+    **{id(f): _softmax_rule for f in (torch.softmax, F.softmax)},
+}
+_METHOD_RULES: dict[str, FunctionRule] = {
+    **dict.fromkeys(["add", "sub", "mul", "div"], _elementwise_rule),
+    "matmul": _matmul_rule,
+    "softmax": _softmax_rule,
+}
+
+
 def _run_fake(graph_module: fx.GraphModule, shape: Shape) -> bool:
     """Record shapes at batch 1 and 2 with fake tensors (no arithmetic: 7x faster than real
     tensors on YOLOv8x). False if any op does not support fake tensors (or anything fails)."""
@@ -322,9 +691,7 @@ def _run_fake(graph_module: fx.GraphModule, shape: Shape) -> bool:
                 recorder = _ShapeRecorder(graph_module, f"ctxfit_b{batch}")
                 recorder.run(torch.zeros((batch, *shape[1:])))
     except Exception:
-        for node in graph_module.graph.nodes:
-            node.meta.pop("ctxfit_b1", None)
-            node.meta.pop("ctxfit_b2", None)
+        _forget_shapes(graph_module)
         return False
     return True
 
@@ -361,7 +728,7 @@ def _record_shapes(graph_module: fx.GraphModule, shape: Shape, class_name: str) 
     """Run the graph at batch 1 (errors name the shape) and at batch 2 (to find the batch dim of
     every tensor, wherever reshapes and permutes moved it); store ``_TensorMeta``s in
     ``node.meta["ctxfit"]``."""
-    if not _run_fake(graph_module, shape):
+    if not (_run_meta(graph_module, shape) or _run_fake(graph_module, shape)):
         _run_real(graph_module, shape, class_name)
     for node in graph_module.graph.nodes:
         shapes_b2 = _shapes_in(node.meta.get("ctxfit_b2"))[::-1]
