@@ -7,6 +7,8 @@ MODEL is one of:
 * a saved layer graph ``.json`` (written by ``ctxfit profile MODEL --json FILE``);
 * an ``.onnx`` file.
 
+Zoo networks are cached on disk once imported (see :mod:`partitioner.netcache`); files are not.
+
 >>> parse_shape("1x3x640x640")
 (1, 3, 640, 640)
 >>> parse_shape("1,3,224,224")
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from partitioner.errors import ModelNotFoundError, UsageError
 from partitioner.graph import Network
+from partitioner.netcache import cached_network
 
 _SHAPE_RE = re.compile(r"^\s*\d+(\s*[x,X]\s*\d+)*\s*$")
 
@@ -167,8 +170,9 @@ def _call_factory(factory: object, spec: str, kwargs: dict[str, object]) -> obje
 
 
 def _load_zoo(request: ModelRequest) -> Network:
-    from partitioner.importers.torch_fx import import_module
-    from partitioner.zoo import build_module, resolve_name
+    """A zoo network, from the disk cache (:mod:`partitioner.netcache`) when it has it: a hit
+    imports neither torch nor the zoo's torch modules."""
+    from partitioner.zoo import check_knobs, resolve_name
 
     entry = resolve_name(request.spec)
     resolution = request.resolution
@@ -185,7 +189,14 @@ def _load_zoo(request: ModelRequest) -> Network:
             raise UsageError("--resolution and --input-shape disagree; give one of them")
         if (h, w) != entry.input_chw[1:]:
             resolution = h
-    module, shape = build_module(
-        entry.name, width=request.width, depth=request.depth, resolution=resolution
-    )
-    return import_module(module, shape, name=entry.name)
+    width, depth = request.width, request.depth
+    _, effective = check_knobs(entry.name, width=width, depth=depth, resolution=resolution)
+
+    def build() -> Network:
+        from partitioner.importers.torch_fx import import_module
+        from partitioner.zoo import build_module
+
+        module, shape = build_module(entry.name, width=width, depth=depth, resolution=resolution)
+        return import_module(module, shape, name=entry.name)
+
+    return cached_network(entry.name, effective, build)

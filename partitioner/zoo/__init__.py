@@ -35,7 +35,7 @@ from partitioner.errors import ModelNotFoundError, UsageError
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["ZOO", "ZooEntry", "build_module", "resolve_name", "zoo_names"]
+__all__ = ["ZOO", "ZooEntry", "build_module", "check_knobs", "resolve_name", "zoo_names"]
 
 KNOBS = ("width", "depth", "resolution")
 MULTIPLIER_MAX = 4.0  # width and depth are accepted in (0, 4]
@@ -302,6 +302,29 @@ def build_module(
     partitioner.errors.UsageError: model 'mobilenet_v1' has no depth knob; its knobs are width, \
 resolution
     """
+    entry, knobs = check_knobs(name, width=width, depth=depth, resolution=resolution)
+    module = _build(entry.name, knobs)
+    side = int(knobs["resolution"])
+    return module.eval(), (1, entry.input_chw[0], side, side)
+
+
+def check_knobs(
+    name: str,
+    *,
+    width: float | None = None,
+    depth: float | None = None,
+    resolution: int | None = None,
+) -> tuple[ZooEntry, dict[str, float]]:
+    """The entry of ``name`` and the knobs :func:`build_module` builds it with, checked the same
+    way, without importing torch: ``{"width": ..., "depth": ..., "resolution": ...}``, a knob
+    left ``None`` at the published network's value.
+
+    Raises:
+        ModelNotFoundError, UsageError: as :func:`build_module`.
+
+    >>> check_knobs("yolo11n", width=0.5)[1]
+    {'width': 0.5, 'depth': 1.0, 'resolution': 640}
+    """
     entry = resolve_name(name)
     given = {"width": width, "depth": depth, "resolution": resolution}
     for knob, value in given.items():
@@ -312,8 +335,7 @@ resolution
     w = _check_multiplier(entry, "width", width)
     d = _check_multiplier(entry, "depth", depth)
     side = _check_resolution(entry, resolution)
-    module = _build(entry.name, {"width": w, "depth": d, "resolution": side})
-    return module.eval(), (1, entry.input_chw[0], side, side)
+    return entry, {"width": w, "depth": d, "resolution": side}
 
 
 def _build(name: str, knobs: Mapping[str, float]) -> nn.Module:
