@@ -166,7 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="global search budget in seconds (default: 10, or the script's allocator_param)",
     )
     comp.add_argument(
-        "--iteration-timeout", type=positive_float, metavar="S", help="limit of one iteration"
+        "--iteration-timeout",
+        type=positive_float,
+        metavar="S",
+        help="limit of one iteration (default: what is left of --timeout)",
     )
     comp.add_argument(
         "--max-utilization",
@@ -189,7 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     comp.add_argument("--json", metavar="PATH|-", help="write the result as JSON (schema 1)")
     comp.add_argument("--seed", type=int, default=0, help="CP-SAT random seed (default 0)")
-    comp.add_argument("--workers", type=positive_int, default=2, help="CP-SAT workers (default 2)")
+    comp.add_argument(
+        "--workers",
+        type=positive_int,
+        default=2,
+        help="CP-SAT workers: one search without LP (proves optima fastest), plus, from 2 "
+        "(default), a solve with the LP bound alongside it for a better bound when the search "
+        "is stopped before its proof",
+    )
     comp.add_argument(
         "--quiet", action="store_true", help="no flow log and no live status, only the tables"
     )

@@ -439,6 +439,11 @@ class PartitionResult:
         batch: B the objective was computed for.
         from_hint: the partition is the starting hint (a baseline), because the solver found
             nothing better before it stopped; ``status`` is then FEASIBLE.
+        work_seconds: the solver work spent, in seconds of the deterministic budget
+            (deterministic units over the calibrated rate, see
+            :meth:`~partitioner.cpsat_model.PartitionModel.solve`); the wall time when the solve
+            was not deterministic. The search charges its budget with it, so that the same input
+            gives the same answer on any load.
     """
 
     status: Status
@@ -449,6 +454,7 @@ class PartitionResult:
     num_contexts: int
     batch: int
     from_hint: bool = False
+    work_seconds: float = 0.0
 
     @property
     def gap(self) -> float | None:

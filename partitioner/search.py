@@ -6,8 +6,10 @@
 2. *Multi-context flow* (when one context does not fit, or ``context_switch_param(mode=enabled)``):
    the caps drop to the multi-context defaults (60%), the network is priced once into a
    :class:`~partitioner.problem.PartitionProblem`, and CP-SAT is run for K = k0, k0 + 1, ...
-   contexts (``k0`` is the resource lower bound), each iteration with its own time limit. A model
-   for K allows *at most* K contexts, so the best so far never gets worse as K grows. More
+   contexts (``k0`` is the resource lower bound), each iteration with its own time limit and
+   started from the best partition so far. A model for K allows *at most* K contexts, so the
+   best so far never gets worse as K grows, and an optimum proven for K covers every smaller
+   count. More
    contexts are tried while they help; the search stops at the global timeout, after
    :data:`PATIENCE` iterations without an improvement, when an optimal answer leaves contexts
    unused, or at ``max_contexts``.
@@ -32,7 +34,7 @@ from cost_model.context import ContextFit, context_fit, standalone_failure
 from cost_model.hardware import HardwareSpec
 from cost_model.resources import COMPILER_LABELS
 from partitioner.baselines import dp_partition, greedy_partition
-from partitioner.cpsat_model import PartitionModel, SolutionEvent
+from partitioner.cpsat_model import WALL_SAFETY_FACTOR, PartitionModel, SolutionEvent
 from partitioner.errors import InfeasiblePartitionError, UsageError
 from partitioner.graph import Network
 from partitioner.pricing import build_problem
@@ -92,11 +94,17 @@ class SearchOptions:
         context_switch: ``allowed`` (one context if it fits, else several), ``enabled`` (always
             the multi-context flow) or ``disabled`` (one context or a failure).
         batch: the batch size whose time ``T(B)`` is minimised (``optimize_for_batch``).
-        timeout_s: the global budget of the multi-context search.
-        iteration_timeout_s: each iteration's limit; default ``timeout_s / 4``.
+        timeout_s: the global budget of the multi-context search, charged with each solve's
+            deterministic work at the calibrated rate (about wall seconds on an idle 2-core
+            machine; longer on a busy one), so the answer does not depend on the load.
+        iteration_timeout_s: each iteration's limit; by default an iteration may use all of
+            the budget left (an iteration usually ends sooner, at its proven optimum).
         max_contexts: the most contexts tried.
         pins: layers pinned to contexts (``context_N = context([...])``).
-        seed, workers: CP-SAT's seed and worker count (same input -> same answer).
+        seed, workers: CP-SAT's seed and worker count (same input -> same answer): one is the
+            search without LP; two (the default) add a solve with the LP for a better bound when
+            the search stops before its proof (see
+            :meth:`~partitioner.cpsat_model.PartitionModel.solve`).
     """
 
     single_caps: ResourceCaps = SINGLE_CONTEXT_CAPS
@@ -120,13 +128,15 @@ class SearchOptions:
             raise UsageError(f"batch {self.batch} is outside 1..63 (hailort's batch sizes)")
         if not self.timeout_s > 0:
             raise UsageError(f"timeout {self.timeout_s!r} s must be > 0")
+        if self.workers < 1:
+            raise UsageError(f"workers {self.workers} must be >= 1")
         if self.max_contexts < 1:
             raise UsageError(f"max_contexts {self.max_contexts} must be >= 1")
 
     @property
     def per_iteration_s(self) -> float:
         """Time limit of one iteration."""
-        return self.iteration_timeout_s or max(MIN_ITERATION_S, self.timeout_s / 4)
+        return self.iteration_timeout_s or max(MIN_ITERATION_S, self.timeout_s)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -282,6 +292,19 @@ def search(
     return _multi_context(problem, options, single, started, log, progress)
 
 
+def _budget_left(options: SearchOptions, spent: float, started: float) -> float:
+    """Seconds of the global budget left.
+
+    The budget is charged with each solve's deterministic work (``work_seconds``), not its wall
+    time, so that the iterations run, and the answer, do not depend on the machine's load. The
+    wall clock only stops a search that passes ``WALL_SAFETY_FACTOR x timeout`` (a machine much
+    slower than the calibrated rate).
+    """
+    if time.perf_counter() - started > WALL_SAFETY_FACTOR * options.timeout_s:
+        return 0.0
+    return options.timeout_s - spent
+
+
 def _pins_need_more(options: SearchOptions) -> bool:
     return any(c > 0 for c in options.pins.values())
 
@@ -341,14 +364,20 @@ def _multi_context(
 
     stale = 0
     interrupted = False
+    spent = 0.0  # solver work charged to the budget (deterministic, see _budget_left)
     k = first_k
     while k <= min(options.max_contexts, problem.num_layers):
-        remaining = options.timeout_s - (time.perf_counter() - started)
+        remaining = _budget_left(options, spent, started)
         if remaining < MIN_ITERATION_S and best is not None:
             log(f"Global timeout of {options.timeout_s:g}s reached")
             break
         limit_s = max(MIN_ITERATION_S, min(options.per_iteration_s, remaining))
-        model = PartitionModel(problem, num_contexts=k, pins=options.pins)
+        model = PartitionModel(
+            problem,
+            num_contexts=k,
+            pins=options.pins,
+            hint=None if best is None else best.partition,
+        )
         best_fps_now = best.fps if best is not None else None
         iteration_no = len(iterations) + 1
         emit(
@@ -386,6 +415,7 @@ def _multi_context(
             )
 
         result, interrupted = _solve_interruptibly(model, limit_s, options, on_solution)
+        spent += result.work_seconds
         outcome, message = _outcome(result, limit_s, interrupted)
         if result.partition is not None and (
             best is None or result.objective_units < best.objective_units
@@ -440,7 +470,7 @@ def _multi_context(
         k += 1
 
     best = _no_worse_than_baselines(problem, best, options, log)
-    remaining = options.timeout_s - (time.perf_counter() - started)
+    remaining = _budget_left(options, spent, started)
     if (
         best is not None
         and best.from_hint
@@ -496,10 +526,12 @@ def _multi_context(
     if bound_result is not None and bound_result.num_contexts < best.partition.num_contexts:
         bound_result = None  # its bound covers fewer contexts than the partition reported
     bound_s = None if bound_result is None else bound_result.bound_units * problem.TIME_UNIT_S
+    # optimal only when the bound that covers every count tried meets the objective (an
+    # optimum proven for K says nothing of K + 1 if that iteration stopped early)
     proven = (
-        best.status is Status.OPTIMAL
+        bound_s is not None
         and bound_result is not None
-        and bound_result.num_contexts >= best.num_contexts
+        and (bound_result.bound_units >= best.objective_units)
     )
     return SearchResult(
         single_context=False,

@@ -290,3 +290,74 @@ def test_without_hint_the_solver_still_finds_the_optimum():
     p = chain_problem(lcus=(30, 40, 40), limit=77)
     r = solve(p, 2, use_hint=False)
     assert (r.status, r.partition.context_of, r.from_hint) == (Status.OPTIMAL, (0, 0, 1), False)
+
+
+# -- search strategy and hints --------------------------------------------------------------------
+def test_one_worker_and_the_portfolio_prove_the_same_optimum():
+    p = _wide_problem()
+    one = solve(p, 6, workers=1)
+    two = solve(p, 6, workers=2)
+    assert one.status is Status.OPTIMAL and two.status is Status.OPTIMAL
+    assert one.objective_units == two.objective_units == one.bound_units == two.bound_units
+
+
+def test_zero_workers_is_an_error():
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        PartitionModel(chain_problem(lcus=(30,)), num_contexts=1).solve(workers=0)
+
+
+def _branches_problem():
+    """Two branches that the topological order interleaves (see the grouping test above)."""
+    edges = ((0, 1), (1, 3), (3, 5), (0, 2), (2, 4), (4, 5))
+    p = chain_problem(lcus=(20,) * 6, limit=77, edges=edges)
+    return replace(p, output_bytes=(2800, 2_800_000, 2_800_000, 2800, 2800, 2800))
+
+
+def test_a_hint_faster_than_the_baselines_is_the_start():
+    p = _branches_problem()
+    best = solve(p, 2).partition  # 1000 units; the DP's cut of the order costs 4000
+    model = PartitionModel(p, num_contexts=3, hint=best)
+    assert model.hint == best
+    assert batch_time_units(p, best) == 1000 < batch_time_units(p, model.baseline())
+
+
+def test_a_hint_slower_than_the_baselines_gives_way():
+    p = chain_problem(lcus=(30, 40, 40), limit=77)
+    slow = PartitionModel(p, num_contexts=3).baseline()  # two contexts
+    spread = replace(slow, context_of=(0, 1, 2), level_of=(1, 1, 1))  # three: more switches
+    assert violations(p, spread) == []
+    assert batch_time_units(p, spread) > batch_time_units(p, slow)
+    assert PartitionModel(p, num_contexts=3, hint=spread).hint == slow
+
+
+def test_combine_takes_the_higher_bound_and_the_faster_partition():
+    from partitioner.cpsat_model import _combine
+    from partitioner.problem import PartitionResult
+
+    p = chain_problem(lcus=(30, 40, 40), limit=77)
+    two = PartitionModel(p, num_contexts=2).baseline()  # 1000 units
+    three = replace(two, context_of=(0, 1, 2), level_of=(1, 1, 1))  # 1500 units
+
+    def result(partition, bound, status=Status.FEASIBLE):
+        return PartitionResult(
+            status=status,
+            partition=partition,
+            objective_units=None if partition is None else batch_time_units(p, partition),
+            bound_units=bound,
+            wall_seconds=1.0,
+            num_contexts=3,
+            batch=1,
+        )
+
+    # the search's partition is faster; the LP's bound is higher and meets it: proven
+    both = _combine(result(two, 400), result(three, 1000))
+    assert (both.partition, both.bound_units, both.status) == (two, 1000, Status.OPTIMAL)
+    # the LP found the faster partition; the search's bound is the higher one
+    both = _combine(result(three, 900), result(two, 500))
+    assert (both.partition, both.bound_units, both.status) == (two, 900, Status.FEASIBLE)
+    # a tie keeps the search's partition; a bound above the objective is clipped to it
+    tie = replace(two, level_of=(1, 1))
+    both = _combine(result(two, None), result(tie, 2000))
+    assert both.partition is two and both.bound_units == 1000 and both.status is Status.OPTIMAL
+    # neither has a partition: no bound either
+    assert _combine(result(None, 300), result(None, 700)).bound_units is None

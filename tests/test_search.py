@@ -214,6 +214,7 @@ def test_no_solution_within_the_timeout_is_a_specific_failure(monkeypatch):
             wall_seconds=time_limit_s,
             num_contexts=self.k,
             batch=self.problem.batch,
+            work_seconds=time_limit_s,  # a solve that ran to its limit
         )
 
     from partitioner import search as search_module
@@ -224,7 +225,7 @@ def test_no_solution_within_the_timeout_is_a_specific_failure(monkeypatch):
     lines: list[str] = []
     with pytest.raises(InfeasiblePartitionError, match="no partition found within the timeout"):
         search(conv_chain(170), HW, SearchOptions(timeout_s=1.5), log=lines.append)
-    assert any(line.endswith("Timeout after 0.5s") for line in lines)
+    assert any(line.endswith("Timeout after 1.5s") for line in lines)
 
 
 def test_ctrl_c_returns_the_best_partition_so_far(monkeypatch):
@@ -256,3 +257,62 @@ def test_ctrl_c_returns_the_best_partition_so_far(monkeypatch):
         conv_chain(170), HW, SearchOptions().multi_caps, found.assignment, batch=8
     )
     assert report.valid, report.errors
+
+
+def test_optimal_only_when_the_bound_of_the_last_iteration_meets_the_objective(monkeypatch):
+    # the first multi-context iteration proves its optimum; the next one (more contexts) is
+    # stopped before its proof: the answer is not proven over the counts tried
+    from dataclasses import replace
+
+    from partitioner import cpsat_model
+    from partitioner.problem import Status
+
+    solve = cpsat_model.PartitionModel.solve
+    seen: list[int] = []
+
+    def unproven_after_the_first(self, **kwargs):
+        result = solve(self, **kwargs)
+        seen.append(self.k)
+        if len(seen) == 1 or result.partition is None:
+            return result
+        return replace(result, status=Status.FEASIBLE, bound_units=result.objective_units // 2)
+
+    monkeypatch.setattr(cpsat_model.PartitionModel, "solve", unproven_after_the_first)
+    found = search(conv_chain(170), HW, SearchOptions(timeout_s=20))
+    assert len(seen) >= 2
+    assert found.status == "FEASIBLE"
+    assert found.gap == pytest.approx(0.5, abs=0.01)
+
+
+def test_default_search_proves_the_optimum_over_the_counts_tried():
+    found = search(conv_chain(170), HW, SearchOptions())
+    assert found.status == "OPTIMAL" and found.gap == 0.0
+    assert found.bound_contexts > found.num_contexts  # one more context was tried and refuted
+
+
+def test_each_iteration_starts_from_the_best_so_far(monkeypatch):
+    from partitioner import cpsat_model
+    from partitioner.problem import batch_time_units
+
+    init = cpsat_model.PartitionModel.__init__
+    starts: list[tuple[int, int | None]] = []
+
+    def spy(self, problem, **kwargs):
+        init(self, problem, **kwargs)
+        hint = kwargs.get("hint")
+        starts.append((self.k, None if hint is None else batch_time_units(problem, hint)))
+
+    solve = cpsat_model.PartitionModel.solve
+    bests: list[int] = []
+
+    def record(self, **kwargs):
+        result = solve(self, **kwargs)
+        bests.append(result.objective_units)
+        return result
+
+    monkeypatch.setattr(cpsat_model.PartitionModel, "__init__", spy)
+    monkeypatch.setattr(cpsat_model.PartitionModel, "solve", record)
+    search(conv_chain(170), HW, SearchOptions())
+    assert len(starts) >= 2 and starts[0][1] is None
+    for (_, hint_units), before in zip(starts[1:], bests, strict=False):
+        assert hint_units == before  # the previous iteration's answer is the next one's start
