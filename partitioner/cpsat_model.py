@@ -69,13 +69,18 @@ no LP).
 
 A solve stops after ``DETERMINISTIC_UNITS_PER_S x time_limit_s`` deterministic units, so the same
 input gives the same answer on any load. Measured on the zoo's Hailo-8 problems (2-core machine,
-2026-11-22): 0.22-0.32 units per wall second with the machine otherwise idle, 0.18-0.27 with
-another job on it; the budget lands near the requested wall time on an idle machine and up to
-~1.5x later on a busy one. A wall-clock cap of ``WALL_SAFETY_FACTOR x time_limit_s`` stops a run
-on a much slower machine, at the price of determinism for that run."""
+2026-11-22): 0.19-0.32 units per wall second with the machine otherwise idle (0.19-0.22 on
+YOLO11x, 0.3 on the ViTs), 0.18-0.27 with another job on it; the budget lands near the requested
+wall time on an idle machine and up to ~1.5x later on a busy one or a slow problem. A
+wall-clock cap of ``WALL_SAFETY_FACTOR x time_limit_s`` stops a run on a much slower machine, at
+the price of determinism for that run."""
 PORTFOLIO_UNITS_PER_S = 0.5
 """The same for the LP bound's solve (``workers >= 2``): 0.53-0.77 units per wall second measured
 with one worker, 0.45-0.8 for CP-SAT's interleaved portfolio."""
+LP_BUDGET_FRACTION = 0.3
+"""The LP bound's solve gets this fraction of an iteration's budget: its bound comes mostly from
+the root LP and early cuts, and while it runs it slows the search (measured 1.4x on YOLO11x with
+both on this 2-core machine), so it ends early and leaves the search alone for the rest."""
 WALL_SAFETY_FACTOR = 2.0
 
 _STATUS = {
@@ -705,7 +710,8 @@ class PartitionModel:
 
         With ``deterministic`` each solve stops after its deterministic budget,
         ``DETERMINISTIC_UNITS_PER_S x time_limit_s`` units for the search and
-        ``PORTFOLIO_UNITS_PER_S x time_limit_s`` for the LP solve: the same input, seed and
+        ``PORTFOLIO_UNITS_PER_S x LP_BUDGET_FRACTION x time_limit_s`` for the LP solve: the same
+        input, seed and
         workers give the same answer on any load (the LP solve is only used when both ran to
         their end). A wall-clock cap of ``WALL_SAFETY_FACTOR x time_limit_s`` guards against a
         very slow machine (a run stopped by it may differ). Without ``deterministic`` the solves
@@ -723,7 +729,7 @@ class PartitionModel:
         bounder = None
         if workers > 1:
             bounder = self._solver_for(
-                time_limit_s,
+                LP_BUDGET_FRACTION * time_limit_s,
                 workers=workers - 1,
                 seed=seed,
                 lp=True,
@@ -762,7 +768,7 @@ class PartitionModel:
             # end, so its bound and solution can be used without losing determinism
             other = self._result(bounder, bounder_callback, codes.get("lp", cp_model.UNKNOWN), wall)
             result = _combine(result, other)
-            work = max(work, bounder.deterministic_time / PORTFOLIO_UNITS_PER_S)
+            work = max(work, bounder.deterministic_time / PORTFOLIO_UNITS_PER_S)  # <= the search's
         if not deterministic:
             work = wall
         return replace(result, work_seconds=work)
