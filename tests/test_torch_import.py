@@ -565,16 +565,21 @@ class TinyUNet(nn.Module):
         return self.head(torch.cat([u, s], 1))
 
 
-@pytest.mark.parametrize(
-    ("model", "shape"),
-    [
+def small_models() -> list[tuple[nn.Module, tuple[int, ...]]]:
+    """Fresh instances of the small architectures above, with their input shapes."""
+    return [
         (TinyResNet(), (1, 3, 32, 32)),
         (InvertedResidual(8, 6), (1, 8, 10, 10)),
         (ConvNeXtBlock(16), (1, 16, 7, 7)),
         (TinyUNet(), (1, 3, 16, 16)),
         (TinyViT(), (1, 3, 8, 8)),
         (TimmAttention(24, 3), (1, 7, 24)),
-    ],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("model", "shape"),
+    small_models(),
     ids=["resnet", "mobilenet_v2_block", "convnext_block", "unet", "vit", "timm_attention"],
 )
 def test_parameter_invariant(model, shape):
@@ -945,12 +950,7 @@ class CopiesToCpu(nn.Module):
 @pytest.mark.parametrize(
     ("model", "shape"),
     [
-        (TinyResNet(), (1, 3, 32, 32)),
-        (InvertedResidual(8, 6), (1, 8, 10, 10)),
-        (ConvNeXtBlock(16), (1, 16, 7, 7)),
-        (TinyUNet(), (1, 3, 16, 16)),
-        (TinyViT(), (1, 3, 8, 8)),
-        (TimmAttention(24, 3), (1, 7, 24)),
+        *small_models(),
         (TensorOps(), (1, 3, 4, 4)),
         (HookedConv(), (1, 3, 4, 4)),
         (MakesTensors(), (1, 5, 6)),
