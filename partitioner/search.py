@@ -621,7 +621,7 @@ def _outcome(result: PartitionResult, limit_s: float, interrupted: bool) -> tupl
         return "interrupted", "Interrupted"
     if result.status is Status.INFEASIBLE:
         return "infeasible", "Infeasible"
-    return "timeout", f"Timeout after {limit_s:g}s"
+    return "timeout", f"Timeout after {round(limit_s, 1):g}s"
 
 
 def _solve_interruptibly(
