@@ -195,7 +195,6 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument(
         "--workers",
         type=positive_int,
-        default=2,
         help="CP-SAT workers: one search without LP (proves optima fastest), plus, from 2 "
         "(default), a solve with the LP bound alongside it for a better bound when the search "
         "is stopped before its proof",

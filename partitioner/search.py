@@ -50,6 +50,9 @@ IMPROVEMENT_EPS = 1e-3
 DEFAULT_TIMEOUT_S = 10.0
 """Global search budget of ``ctxfit compile`` (``--timeout``, ``allocator_param(timeout=...)``)."""
 
+DEFAULT_WORKERS = 2
+"""CP-SAT workers of ``ctxfit compile`` (``--workers``): the search plus the LP bound's solve."""
+
 MIN_ITERATION_S = 0.5
 """No iteration is started with less than this left of the global budget."""
 
@@ -116,7 +119,7 @@ class SearchOptions:
     max_contexts: int = 64
     pins: Mapping[str, int] = field(default_factory=dict)
     seed: int = 0
-    workers: int = 2
+    workers: int = DEFAULT_WORKERS
 
     def __post_init__(self) -> None:
         if self.context_switch not in CONTEXT_SWITCH_MODES:

@@ -20,7 +20,7 @@ from cost_model.caps import MULTI_CONTEXT_CAPS, SINGLE_CONTEXT_CAPS, ResourceCap
 from cost_model.layer import Precision
 from partitioner.graph import Network
 from partitioner.model_script import ModelScript
-from partitioner.search import DEFAULT_TIMEOUT_S, SearchOptions
+from partitioner.search import DEFAULT_TIMEOUT_S, DEFAULT_WORKERS, SearchOptions
 
 DEFAULT_OPTIMIZE_FOR_BATCH = 8
 """Batch whose time the partitioner minimises unless ``optimize_for_batch`` says otherwise.
@@ -53,7 +53,7 @@ def merge_settings(
     timeout_s: float | None = None,
     iteration_timeout_s: float | None = None,
     seed: int = 0,
-    workers: int = 2,
+    workers: int | None = None,
 ) -> CompileSettings:
     """Merge flags (``None`` = not given) and the script into :class:`CompileSettings`.
 
@@ -96,7 +96,7 @@ def merge_settings(
         iteration_timeout_s=iteration_timeout_s,
         pins=pins,
         seed=seed,
-        workers=workers,
+        workers=workers or DEFAULT_WORKERS,
     )
     return CompileSettings(
         options=options,
