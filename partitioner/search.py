@@ -9,10 +9,13 @@
    contexts (``k0`` is the resource lower bound), each iteration with its own time limit and
    started from the best partition so far. A model for K allows *at most* K contexts, so the
    best so far never gets worse as K grows, and an optimum proven for K covers every smaller
-   count. More
-   contexts are tried while they help; the search stops at the global timeout, after
-   :data:`PATIENCE` iterations without an improvement, when an optimal answer leaves contexts
-   unused, or at ``max_contexts``.
+   count. Once a best exists, an iteration looks only for partitions faster than it by more
+   than :data:`IMPROVEMENT_EPS` (:func:`improvement_cutoff`): proving that none exists is much
+   cheaper than proving the best optimal, and it bounds every partition into at most K
+   contexts within ``IMPROVEMENT_EPS`` of the best. More contexts are tried while they help;
+   the search stops at the global timeout, after :data:`PATIENCE` iterations without an
+   improvement, when an optimal answer leaves contexts unused or an iteration proves that no
+   partition improves on the best, or at ``max_contexts``.
 
 The best partition so far is kept at every moment and returned on timeout or Ctrl-C. The bound
 reported is CP-SAT's proven lower bound on ``T(B)`` over every partition into at most
@@ -45,7 +48,10 @@ PATIENCE = 2
 """Iterations in a row without a better FPS after which more contexts are not tried."""
 
 IMPROVEMENT_EPS = 1e-3
-"""A new best must be this much faster (relative) to count as an improvement."""
+"""A new best must be this much faster (relative) to count as an improvement. The iterations
+after the first look only for such partitions, so when the last one proves there are none the
+answer's gap is at most this, and the answer is reported ``OPTIMAL`` (optimal within this
+tolerance, as CP-SAT's ``relative_gap_limit``; the gap has the exact figure)."""
 
 DEFAULT_TIMEOUT_S = 10.0
 """Global search budget of ``ctxfit compile`` (``--timeout``, ``allocator_param(timeout=...)``)."""
@@ -164,8 +170,10 @@ class SearchResult:
     Attributes:
         single_context: the single-context flow succeeded.
         assignment: layer name -> context index (all 0 when single-context).
-        status: ``OPTIMAL`` when proven (single context, or CP-SAT proved it for
-            ``bound_contexts``), ``FEASIBLE`` otherwise.
+        status: ``OPTIMAL`` when proven (single context, or CP-SAT proved that no partition
+            into at most ``bound_contexts`` contexts is faster by more than
+            :data:`IMPROVEMENT_EPS`, the convention of CP-SAT's relative gap limit; ``gap``
+            has the exact figure), ``FEASIBLE`` otherwise.
         objective_s: ``T(B)`` of the chosen partition at ``batch`` in seconds (cost model).
         bound_s: proven lower bound on ``T(B)`` (see the module docstring), or ``None``.
         bound_contexts: the K the bound covers.
@@ -295,6 +303,12 @@ def search(
     return _multi_context(problem, options, single, started, log, progress)
 
 
+def improvement_cutoff(best_units: int) -> int:
+    """The slowest batch time that still counts as an improvement on ``best_units``: faster by
+    more than :data:`IMPROVEMENT_EPS` (the iterations after the first look only below it)."""
+    return math.ceil(best_units * (1 - IMPROVEMENT_EPS)) - 1
+
+
 def _budget_left(options: SearchOptions, spent: float, started: float) -> float:
     """Seconds of the global budget left.
 
@@ -375,11 +389,13 @@ def _multi_context(
             log(f"Global timeout of {options.timeout_s:g}s reached")
             break
         limit_s = max(MIN_ITERATION_S, min(options.per_iteration_s, remaining))
+        cutoff = None if best is None else improvement_cutoff(best.objective_units)
         model = PartitionModel(
             problem,
             num_contexts=k,
             pins=options.pins,
             hint=None if best is None else best.partition,
+            cutoff_units=cutoff,
         )
         best_fps_now = best.fps if best is not None else None
         iteration_no = len(iterations) + 1
@@ -466,6 +482,8 @@ def _multi_context(
             break
         if result.status is Status.OPTIMAL and used is not None and used < k:
             break  # the optimum for <= K leaves contexts unused: more contexts do not help
+        if cutoff is not None and result.bound_units is not None and result.bound_units > cutoff:
+            break  # proven: no partition into <= K contexts improves on the best
         if best is not None and stale >= PATIENCE:
             break
         if result.status is Status.INFEASIBLE and best is None and k >= problem.num_layers:
@@ -478,13 +496,19 @@ def _multi_context(
         best is not None
         and best.from_hint
         and best.partition is not None
+        and (bound_result is None or bound_result.num_contexts < best.partition.num_contexts)
         and remaining >= MIN_ITERATION_S
         and not interrupted
     ):
-        # a baseline with more contexts won: one CP-SAT iteration at its K, hinted with it,
-        # to improve on it and to prove a bound that covers it
+        # a baseline with more contexts than any bound covers won: one CP-SAT iteration at its
+        # K, hinted with it, to improve on it and to prove a bound that covers it
         k = best.partition.num_contexts
-        model = PartitionModel(problem, num_contexts=k, hint=best.partition)
+        model = PartitionModel(
+            problem,
+            num_contexts=k,
+            hint=best.partition,
+            cutoff_units=improvement_cutoff(best.objective_units),
+        )
         result, interrupted = _solve_interruptibly(model, remaining, options)
         if result.partition is not None and result.objective_units <= best.objective_units:
             best = result
@@ -529,12 +553,11 @@ def _multi_context(
     if bound_result is not None and bound_result.num_contexts < best.partition.num_contexts:
         bound_result = None  # its bound covers fewer contexts than the partition reported
     bound_s = None if bound_result is None else bound_result.bound_units * problem.TIME_UNIT_S
-    # optimal only when the bound that covers every count tried meets the objective (an
-    # optimum proven for K says nothing of K + 1 if that iteration stopped early)
-    proven = (
-        bound_s is not None
-        and bound_result is not None
-        and (bound_result.bound_units >= best.objective_units)
+    # optimal only when the bound that covers every count tried is within IMPROVEMENT_EPS of
+    # the objective (an optimum proven for K says nothing of K + 1 if that iteration stopped
+    # early); the gap gives the exact figure
+    proven = bound_result is not None and (
+        bound_result.bound_units > improvement_cutoff(best.objective_units)
     )
     return SearchResult(
         single_context=False,

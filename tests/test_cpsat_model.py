@@ -292,6 +292,39 @@ def test_without_hint_the_solver_still_finds_the_optimum():
     assert (r.status, r.partition.context_of, r.from_hint) == (Status.OPTIMAL, (0, 0, 1), False)
 
 
+# -- cutoff ----------------------------------------------------------------------------------------
+def test_nothing_under_the_cutoff_keeps_the_start_with_the_cutoff_as_bound():
+    # (30, 40, 40) LCUs at 77: the start {l0,l1} | {l2} is the optimum, 1000 units
+    p = chain_problem(lcus=(30, 40, 40), limit=77)
+    r = PartitionModel(p, num_contexts=3, cutoff_units=998).solve(time_limit_s=5)
+    assert r.from_hint and r.partition.context_of == (0, 0, 1)
+    # no partition takes 998 units or less: 999 is a proven bound, 0.1% under the objective
+    assert (r.objective_units, r.bound_units, r.status) == (1000, 999, Status.FEASIBLE)
+    assert r.gap == pytest.approx(0.001)
+    at_it = PartitionModel(p, num_contexts=3, cutoff_units=999).solve(time_limit_s=5)
+    assert (at_it.bound_units, at_it.status) == (1000, Status.OPTIMAL)  # 1000 > 999: exact
+
+
+def test_a_cutoff_over_the_optimum_still_finds_it():
+    p = _branches_problem()  # optimum 1000 units; the best baseline for 3 contexts 2502
+    start = PartitionModel(p, num_contexts=3).hint
+    assert batch_time_units(p, start) == 2502
+    r = PartitionModel(p, num_contexts=3, cutoff_units=2499).solve(time_limit_s=5)
+    assert (r.objective_units, r.bound_units, r.status, r.from_hint) == (
+        1000,
+        1000,
+        Status.OPTIMAL,
+        False,
+    )
+    assert violations(p, r.partition) == []
+
+
+def test_a_cutoff_needs_a_start():
+    p = chain_problem(lcus=(30, 40, 40), limit=77)
+    with pytest.raises(ValueError, match="cutoff_units needs a starting partition"):
+        PartitionModel(p, num_contexts=3, use_hint=False, cutoff_units=998)
+
+
 # -- search strategy and hints --------------------------------------------------------------------
 def test_one_worker_and_the_portfolio_prove_the_same_optimum():
     p = _wide_problem()

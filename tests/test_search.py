@@ -16,7 +16,15 @@ from partitioner.compile import compile_network
 from partitioner.errors import InfeasiblePartitionError, UsageError
 from partitioner.graph import Network
 from partitioner.model_script import emit_partition_script, parse_model_script
-from partitioner.search import SearchOptions, fmt_duration, resource_lower_bound, search
+from partitioner.problem import TIME_UNIT_S
+from partitioner.search import (
+    IMPROVEMENT_EPS,
+    SearchOptions,
+    fmt_duration,
+    improvement_cutoff,
+    resource_lower_bound,
+    search,
+)
 from partitioner.validator import validate_partition
 from tests.nets import conv_chain, dense_chain
 
@@ -286,8 +294,50 @@ def test_optimal_only_when_the_bound_of_the_last_iteration_meets_the_objective(m
 
 def test_default_search_proves_the_optimum_over_the_counts_tried():
     found = search(conv_chain(170), HW, SearchOptions())
-    assert found.status == "OPTIMAL" and found.gap == 0.0
+    # optimal within IMPROVEMENT_EPS: the last iteration proved that no partition into one more
+    # context is faster by more than 0.1%, which bounds T(B) at improvement_cutoff(T) + 1
+    objective_units = round(found.objective_s / TIME_UNIT_S)
+    assert found.status == "OPTIMAL"
+    assert found.bound_s == pytest.approx((improvement_cutoff(objective_units) + 1) * TIME_UNIT_S)
+    assert 0 < found.gap <= IMPROVEMENT_EPS
     assert found.bound_contexts > found.num_contexts  # one more context was tried and refuted
+
+
+def test_improvement_cutoff_is_the_slowest_time_that_counts_as_an_improvement():
+    assert improvement_cutoff(1000) == 998  # 999 is exactly 0.1% faster: not "more than"
+    assert improvement_cutoff(297005) == 296707  # 297005 x 0.999 = 296707.995
+    for best in (1, 7, 1000, 297005, 10**9 + 7):
+        cut = improvement_cutoff(best)
+        assert cut < best * (1 - IMPROVEMENT_EPS) <= cut + 1
+
+
+def test_iterations_after_the_first_look_only_for_improvements(monkeypatch):
+    from partitioner import cpsat_model
+
+    init = cpsat_model.PartitionModel.__init__
+    seen: list[tuple[int, int | None]] = []
+
+    def spy(self, problem, **kwargs):
+        init(self, problem, **kwargs)
+        seen.append((self.k, kwargs.get("cutoff_units")))
+
+    solve = cpsat_model.PartitionModel.solve
+    bests: list[int] = []
+
+    def record(self, **kwargs):
+        result = solve(self, **kwargs)
+        bests.append(result.objective_units)
+        return result
+
+    monkeypatch.setattr(cpsat_model.PartitionModel, "__init__", spy)
+    monkeypatch.setattr(cpsat_model.PartitionModel, "solve", record)
+    found = search(conv_chain(170), HW, SearchOptions())
+    assert len(seen) >= 2 and seen[0][1] is None
+    for (_, cutoff), before in zip(seen[1:], bests, strict=False):
+        assert cutoff == improvement_cutoff(min(b for b in bests[: bests.index(before) + 1]))
+    # the last iteration found nothing under its cutoff: it kept the best, and stopped the search
+    assert bests[-1] == min(bests) == round(found.objective_s / TIME_UNIT_S)
+    assert found.iterations[-1].outcome == "no better"
 
 
 def test_each_iteration_starts_from_the_best_so_far(monkeypatch):
