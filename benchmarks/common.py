@@ -167,8 +167,8 @@ def header(command: str) -> list[str]:
         f"`{command}` on {uname.node or 'this machine'} ({uname.machine}, {uname.system} "
         f"{uname.release}, {os.cpu_count()} CPUs, {memory_gb():.0f} GB RAM), "
         f"{datetime.now().isoformat(timespec='minutes')}; {versions()}; {git_revision()}.",
-        f"Machine load at the start: {load_text()} (other engineers' jobs were running; "
-        "times are wall-clock and include their interference).",
+        f"Machine load at the start: {load_text()} (times are wall-clock: a load above the "
+        "benchmark's own means other processes shared the CPUs).",
     ]
 
 
