@@ -838,18 +838,9 @@ class PartitionModel:
         """
         status = _STATUS.get(code, Status.UNKNOWN)
         cutoff = self.cutoff_units
+        no_partition = status is Status.INFEASIBLE and cutoff is None  # nothing fits K at all
         if status is Status.INFEASIBLE:
-            if cutoff is None:
-                return PartitionResult(
-                    status=status,
-                    partition=None,
-                    objective_units=None,
-                    bound_units=None,
-                    wall_seconds=wall,
-                    num_contexts=self.k,
-                    batch=self.problem.batch,
-                )
-            proven: int | None = cutoff + 1
+            proven: int | None = None if cutoff is None else cutoff + 1
         else:
             proven = _proven_bound(solver)
             if cutoff is not None:
@@ -865,7 +856,7 @@ class PartitionModel:
                 raise RuntimeError(f"CP-SAT returned an invalid partition: {problems}")
             objective = batch_time_units(self.problem, partition)
         from_hint = False
-        if self.hint is not None:
+        if self.hint is not None and not no_partition:
             hint_units = batch_time_units(self.problem, self.hint)
             if objective is None or hint_units < objective:
                 partition, objective, from_hint = self.hint, hint_units, True

@@ -311,15 +311,18 @@ def test_improvement_cutoff_is_the_slowest_time_that_counts_as_an_improvement():
         assert cut < best * (1 - IMPROVEMENT_EPS) <= cut + 1
 
 
-def test_iterations_after_the_first_look_only_for_improvements(monkeypatch):
+def test_each_iteration_starts_from_the_best_so_far_and_looks_below_it(monkeypatch):
     from partitioner import cpsat_model
+    from partitioner.problem import batch_time_units
 
     init = cpsat_model.PartitionModel.__init__
-    seen: list[tuple[int, int | None]] = []
+    starts: list[tuple[int | None, int | None]] = []
 
     def spy(self, problem, **kwargs):
         init(self, problem, **kwargs)
-        seen.append((self.k, kwargs.get("cutoff_units")))
+        hint = kwargs.get("hint")
+        hint_units = None if hint is None else batch_time_units(problem, hint)
+        starts.append((hint_units, kwargs.get("cutoff_units")))
 
     solve = cpsat_model.PartitionModel.solve
     bests: list[int] = []
@@ -332,37 +335,10 @@ def test_iterations_after_the_first_look_only_for_improvements(monkeypatch):
     monkeypatch.setattr(cpsat_model.PartitionModel, "__init__", spy)
     monkeypatch.setattr(cpsat_model.PartitionModel, "solve", record)
     found = search(conv_chain(170), HW, SearchOptions())
-    assert len(seen) >= 2 and seen[0][1] is None
-    for (_, cutoff), before in zip(seen[1:], bests, strict=False):
-        assert cutoff == improvement_cutoff(min(b for b in bests[: bests.index(before) + 1]))
-    # the last iteration found nothing under its cutoff: it kept the best, and stopped the search
+    assert len(starts) >= 2 and starts[0] == (None, None)
+    for (hint_units, cutoff), before in zip(starts[1:], bests, strict=False):
+        assert hint_units == before  # the previous iteration's answer is the next one's start
+        assert cutoff == improvement_cutoff(before)  # and it looks only for improvements on it
+    # the last iteration found nothing under its cutoff: it kept the best and stopped the search
     assert bests[-1] == min(bests) == round(found.objective_s / TIME_UNIT_S)
     assert found.iterations[-1].outcome == "no better"
-
-
-def test_each_iteration_starts_from_the_best_so_far(monkeypatch):
-    from partitioner import cpsat_model
-    from partitioner.problem import batch_time_units
-
-    init = cpsat_model.PartitionModel.__init__
-    starts: list[tuple[int, int | None]] = []
-
-    def spy(self, problem, **kwargs):
-        init(self, problem, **kwargs)
-        hint = kwargs.get("hint")
-        starts.append((self.k, None if hint is None else batch_time_units(problem, hint)))
-
-    solve = cpsat_model.PartitionModel.solve
-    bests: list[int] = []
-
-    def record(self, **kwargs):
-        result = solve(self, **kwargs)
-        bests.append(result.objective_units)
-        return result
-
-    monkeypatch.setattr(cpsat_model.PartitionModel, "__init__", spy)
-    monkeypatch.setattr(cpsat_model.PartitionModel, "solve", record)
-    search(conv_chain(170), HW, SearchOptions())
-    assert len(starts) >= 2 and starts[0][1] is None
-    for (_, hint_units), before in zip(starts[1:], bests, strict=False):
-        assert hint_units == before  # the previous iteration's answer is the next one's start
