@@ -183,8 +183,13 @@ def _load_zoo(request: ModelRequest) -> Network:
                 f"got {'x'.join(map(str, request.input_shape))}"
             )
         _, _, h, w = request.input_shape
-        if h != w:
-            raise UsageError(f"zoo model {entry.name!r} takes a square input; got {h}x{w}")
+        if (h, w) != entry.input_hw_at(h):
+            want_h, want_w = entry.input_hw_at(h)
+            raise UsageError(
+                f"zoo model {entry.name!r} keeps its input's aspect ratio "
+                f"({entry.input_chw[1]}x{entry.input_chw[2]}): at height {h} give width {want_w} "
+                f"(--input-shape 1x{entry.input_chw[0]}x{want_h}x{want_w}), got {h}x{w}"
+            )
         if resolution is not None and resolution != h:
             raise UsageError("--resolution and --input-shape disagree; give one of them")
         if (h, w) != entry.input_chw[1:]:

@@ -8,7 +8,11 @@ Model Zoo's (``resnet_v1_50``, ``mobilenet_v2_1.0``, ``yolov8n``); common aliase
 
 The knobs ``width``, ``depth`` and ``resolution`` change the architecture: ``width`` and
 ``depth`` multiply the network's own channel and block-count gains (1.0 is the published
-network), ``resolution`` sets the square input side.
+network), ``resolution`` sets the input height (the width keeps the published input's aspect
+ratio: :meth:`ZooEntry.input_hw_at`).
+
+The first 25 networks are listed here; the others, one task family per module, in
+``catalog_classification.py``, ``catalog_detection.py`` and ``catalog_dense.py``.
 
 >>> resolve_name("ResNet50").name
 'resnet_v1_50'
@@ -26,7 +30,6 @@ import importlib
 import inspect
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -37,47 +40,15 @@ if TYPE_CHECKING:
 
 __all__ = ["ZOO", "ZooEntry", "build_module", "check_knobs", "resolve_name", "zoo_names"]
 
-KNOBS = ("width", "depth", "resolution")
+from partitioner.zoo import catalog_classification, catalog_dense, catalog_detection
+from partitioner.zoo.entry import HAILO_CSV, KNOBS, NO_DEPTH, ZooEntry, zoo_entry
+
 MULTIPLIER_MAX = 4.0  # width and depth are accepted in (0, 4]
 RESOLUTION_MAX = 2048  # pixels per side
 
-HAILO_CSV = "Hailo Model Zoo v2.18 (params_M; ops_G / 2 = MACs)"
 ULTRALYTICS_YOLO11 = "Ultralytics docs, models/yolo11 (params M; FLOPs B / 2 = MACs, at 640)"
 
 CLS, DET = "classification", "object_detection"
-NO_DEPTH = ("width", "resolution")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ZooEntry:
-    """One network of the zoo: names, default input, knobs and the published size.
-
-    Attributes:
-        name: the Hailo Model Zoo name (``resnet_v1_50``).
-        family: architecture family (``resnet``, ``yolov8``, ...).
-        task: ``classification`` or ``object_detection``.
-        input_chw: default input ``(C, H, W)``.
-        aliases: other accepted names, lower case.
-        knobs: which of ``width``, ``depth``, ``resolution`` the family has.
-        published_params: parameter count published by ``source`` (None if none is).
-        published_macs: multiply-accumulates per frame published by ``source``.
-        source: where the published numbers come from.
-    """
-
-    name: str
-    family: str
-    task: str
-    input_chw: tuple[int, int, int]
-    aliases: tuple[str, ...]
-    knobs: tuple[str, ...]
-    published_params: int | None
-    published_macs: int | None
-    source: str
-
-    @property
-    def resolution_step(self) -> int:
-        """The input side must be a multiple of this: the ViT patch (16) or the CNN stride (32)."""
-        return 16 if self.family == "vit" else 32
 
 
 def _entry(
@@ -90,19 +61,20 @@ def _entry(
     knobs: tuple[str, ...] = KNOBS,
     source: str = HAILO_CSV,
 ) -> ZooEntry:
-    """An entry from published ``params_M`` and ``ops_G`` (OPS = 2 x MACs, also for FLOPs)."""
+    """An entry of the first 25 networks: detectors at 640x640, classifiers at 224x224."""
     detector = family.startswith("yolo")
     side = 640 if detector else 224
-    return ZooEntry(
-        name=name,
-        family=family,
+    return zoo_entry(
+        name,
+        family,
+        aliases,
+        params_m=params_m,
+        ops_g=ops_g,
         task=DET if detector else CLS,
-        input_chw=(3, side, side),
-        aliases=aliases,
+        input_hw=(side, side),
         knobs=knobs,
-        published_params=round(params_m * 1e6),
-        published_macs=round(ops_g * 1e9 / 2),
         source=source,
+        resolution_step=16 if family == "vit" else 32,
     )
 
 
@@ -185,6 +157,9 @@ _ENTRIES: tuple[ZooEntry, ...] = (
     ),
 )
 
+_CATALOGS = (catalog_classification, catalog_detection, catalog_dense)
+_ENTRIES += tuple(entry for catalog in _CATALOGS for entry in catalog.ENTRIES)
+
 ZOO: Mapping[str, ZooEntry] = MappingProxyType({entry.name: entry for entry in _ENTRIES})
 
 # How to build each network: (module of partitioner.zoo, builder function, fixed arguments).
@@ -215,6 +190,7 @@ _RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = MappingProxyType(
         **{f"yolov5{size}": ("yolo", "yolov5", {"scale": size}) for size in "sm"},
         **{f"yolov8{size}": ("yolo", "yolov8", {"scale": size}) for size in "nsmlx"},
         **{f"yolov11{size}": ("yolo", "yolo11", {"scale": size}) for size in "nsmlx"},
+        **{name: recipe for catalog in _CATALOGS for name, recipe in catalog.RECIPES.items()},
     }
 )
 assert set(_RECIPES) == set(ZOO), "every zoo entry needs a recipe"
@@ -303,9 +279,9 @@ def build_module(
 resolution
     """
     entry, knobs = check_knobs(name, width=width, depth=depth, resolution=resolution)
-    module = _build(entry.name, knobs)
-    side = int(knobs["resolution"])
-    return module.eval(), (1, entry.input_chw[0], side, side)
+    module = _build(entry, knobs)
+    h, w = entry.input_hw_at(int(knobs["resolution"]))
+    return module.eval(), (1, entry.input_chw[0], h, w)
 
 
 def check_knobs(
@@ -338,18 +314,22 @@ def check_knobs(
     return entry, {"width": w, "depth": d, "resolution": side}
 
 
-def _build(name: str, knobs: Mapping[str, float]) -> nn.Module:
-    """Call ``name``'s builder with its fixed arguments and the knobs it declares.
+def _build(entry: ZooEntry, knobs: Mapping[str, float]) -> nn.Module:
+    """Call ``entry``'s builder with its fixed arguments, the knobs it declares and, if it
+    declares ``input_hw``, the input's height and width.
 
     The family module is imported here, so that listing the zoo does not import torch.
     """
-    module_name, function_name, fixed = _RECIPES[name]
+    module_name, function_name, fixed = _RECIPES[entry.name]
     build = getattr(importlib.import_module(f"partitioner.zoo.{module_name}"), function_name)
     declared = inspect.signature(build).parameters
+    given = {k: v for k, v in knobs.items() if k in declared}
+    if "input_hw" in declared:
+        given["input_hw"] = entry.input_hw_at(int(knobs["resolution"]))
     import torch
 
     with torch.device("meta"):  # no data, so no random init (2-3x the rest of the build)
-        module = build(**fixed, **{k: v for k, v in knobs.items() if k in declared})
+        module = build(**fixed, **given)
     return _materialize(module)
 
 
