@@ -35,6 +35,8 @@ class ZooEntry:
         source: where the published numbers come from.
         resolution_step: the input height and width must be multiples of this (the network's
             largest stride, or the ViT patch).
+        source_family: the Model Zoo's ``source_family`` (where the architecture comes from:
+            ``ultralytics``, ``timm``, ...), empty when the table has none.
     """
 
     name: str
@@ -47,6 +49,7 @@ class ZooEntry:
     published_macs: int | None
     source: str
     resolution_step: int = 32
+    source_family: str = ""
 
     def input_hw_at(self, resolution: int) -> tuple[int, int]:
         """The input ``(H, W)`` at ``resolution`` (the height): the width keeps the default
@@ -75,6 +78,7 @@ def zoo_entry(
     knobs: tuple[str, ...] = KNOBS,
     source: str = HAILO_CSV,
     resolution_step: int = 32,
+    source_family: str = "",
 ) -> ZooEntry:
     """An entry from the published ``params_M`` and ``ops_G`` (OPS = 2 x MACs, also for FLOPs)."""
     return ZooEntry(
@@ -88,4 +92,5 @@ def zoo_entry(
         published_macs=round(ops_g * 1e9 / 2),
         source=source,
         resolution_step=resolution_step,
+        source_family=source_family,
     )
