@@ -1,36 +1,50 @@
-"""Calibrate the cost model's free parameters on the Hailo Model Zoo table.
+"""Calibrate the cost model and the compiler-flow parameters on the Hailo Model Zoo table, each
+row under its own model script.
 
-Run ``python -m benchmarks.calibrate`` (``--help`` for options). For every network of
-``data/hailo_model_zoo_calibration.csv`` that the zoo and the torch importer can build, on each
-device, it predicts what the compiler does:
+Run ``python -m benchmarks.calibrate`` (``--help`` for options). The rows are those of
+``partitioner/data/model_zoo_v2.18.csv`` (Model Zoo v2.18: 165 networks x Hailo-8 / Hailo-8L)
+whose network the zoo can build. Each row is compiled as ``ctxfit compile NAME --hw DEVICE`` does
+by default: its Model Zoo script's compile-side lines turned into a model script
+(:mod:`partitioner.zoo_scripts`) and resolved into a flow (:func:`partitioner.flows.resolve_flow`:
+the caps deciding one context and those pricing its FPS, required FPS, forced multi-context, the
+4-bit share), through :func:`partitioner.compile_request.prepare_compile`, the code path of
+``ctxfit compile`` itself.
 
-1. **single-context flow**: the whole network at the single-context caps
-   (``context_fit``); if it fits at all, it is one context and its FPS is the fitted rate (or the
-   PCIe rate of its inputs and outputs, whichever is lower), the same at every batch size;
-2. **multi-context flow** otherwise: a contiguous split of the topological order at the
-   multi-context caps, greedy at each level of a geometric rate grid (open a new context when the
-   next layer would pass a cap or the edge-layer limit), keeping the level with the best FPS at
-   the optimised batch size; each context then runs at its own ``context_fit`` rate and
-   ``T(B) = sum_c S_c + B t_c`` gives FPS at batch 1 and 8.
+The fit uses a fast **proxy** of the search (seconds for all rows, so that a coordinate search
+over the parameters stays within an hour on 2 cores):
 
-It then fits the free parameters jointly over all rows (a coordinate search over small grids,
-numpy only), and prints predicted against published FPS at batch 1 and 8 and single/multi
-context per row, with the median and worst error in-sample and leave-one-network-out.
-``--write`` records the table in ``benchmarks/RESULTS.md`` (section "Calibration").
+1. *single-context flow*: the whole network at the flow's single-context caps (``context_fit``);
+   if it fits (and the flow allows one context), its FPS is the ``context_fit`` rate at the flow's
+   raised caps (or its required FPS), capped by its PCIe traffic, the same at every batch;
+2. *multi-context flow* otherwise: a contiguous split of the topological order at the flow's
+   multi-context caps, greedy at each level of a geometric rate grid (a new context when the
+   next layer would pass a cap or the edge-layer limit), at least the flow's fewest contexts,
+   keeping the level with the best FPS at batch 8; each context then runs at its own
+   ``context_fit`` rate at the flow's multi-context FPS caps, and ``T(B) = sum_c S_c + B t_c``.
+
+Every figure that ``benchmarks/RESULTS.md`` reports as *the* error comes from ``ctxfit compile``
+itself (``python -m benchmarks.fidelity``): in-sample at the fitted constants, and
+leave-one-network-out at the parameters refitted without that network, which this script saves
+to ``benchmarks/data/calibration.json`` along with its proxy predictions.
+
+Leave-one-network-out refit: from the in-sample optimum, every single-parameter move of the
+local candidate set is evaluated once on all rows; for each network, each parameter takes the
+value (its current one or a candidate) with the least loss on the *other* networks' rows
+(one round of coordinate search with independent moves, the network's own rows never seen).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import csv
 import hashlib
+import json
 import math
 import platform
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -42,26 +56,29 @@ from cost_model.context import context_fit
 from cost_model.hardware import HardwareSpec, PcieLink, preset
 from cost_model.lowering import demand_matrix, tensor_rows
 from cost_model.throughput import ContextTiming, fps_at_batch
+from partitioner.flows import FLOW_PARAMS, FlowParams
 
 ROOT = Path(__file__).resolve().parent.parent
-CSV_CANDIDATES = (
-    ROOT / "data" / "hailo_model_zoo_calibration.csv",
-    Path("/work/shared/data/hailo_model_zoo_calibration.csv"),
-)
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+SAVED = ROOT / "benchmarks" / "data" / "calibration.json"
 SECTION = "Calibration"
 DEVICES = ("hailo8", "hailo8l")
-LEVELS = 32  # geometric rate grid per network and device
+LEVELS = 24  # geometric rate grid per network and device
 BATCHES = (1, 8)
+OPTIMIZE_BATCH = 8  # ctxfit compile's default optimize_for_batch
 
 
 # -- data ----------------------------------------------------------------------------------------
+TRANSFORMER_FAMILIES = ("vit", "levit", "whisper", "clip", "segformer", "vit_pose", "deit")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Row:
-    """One row of the Model Zoo table."""
+    """One row of the Model Zoo table that the zoo can build."""
 
     device: str
     network: str
+    task: str
     fps_b1: float
     fps_b8: float
 
@@ -70,25 +87,51 @@ class Row:
         """Equal FPS at batch 1 and 8 means one context (HAILO.md section 3)."""
         return abs(self.fps_b1 - self.fps_b8) <= 1e-9 * self.fps_b8
 
-
-def csv_path() -> Path:
-    for path in CSV_CANDIDATES:
-        if path.is_file():
-            return path
-    raise SystemExit(f"calibration table not found at {', '.join(map(str, CSV_CANDIDATES))}")
+    @property
+    def family(self) -> str:
+        """The task family the results are broken down by."""
+        return task_family(self.network, self.task)
 
 
-def load_rows(path: Path) -> list[Row]:
-    with path.open() as f:
-        return [
-            Row(
-                device=r["device"],
-                network=r["network"],
-                fps_b1=float(r["fps_batch1"]),
-                fps_b8=float(r["fps_batch8"]),
-            )
-            for r in csv.DictReader(f)
-        ]
+def task_family(network: str, task: str) -> str:
+    """``classification``, ``detection``, ``segmentation``, ``pose``, ``transformers`` or
+    ``other`` (transformers first: a ViT classifier counts as a transformer).
+
+    >>> task_family("vit_base", "classification"), task_family("yolov8n", "object_detection")
+    ('transformers', 'detection')
+    """
+    from partitioner.zoo import ZOO
+
+    entry = ZOO.get(network)
+    if entry is not None and entry.family.startswith(TRANSFORMER_FAMILIES):
+        return "transformers"
+    for key, family in (
+        ("classification", "classification"),
+        ("detection", "detection"),
+        ("segmentation", "segmentation"),
+        ("pose", "pose"),
+    ):
+        if key in task:
+            return family
+    return "other"
+
+
+def load_rows() -> list[Row]:
+    """The table's rows whose network is in the zoo and that publish both batch figures."""
+    from partitioner.zoo import ZOO
+    from partitioner.zoo_scripts import zoo_rows
+
+    return [
+        Row(
+            device=r.device,
+            network=r.network,
+            task=r.task,
+            fps_b1=r.fps_batch1,
+            fps_b8=r.fps_batch8,
+        )
+        for r in zoo_rows()
+        if r.network in ZOO and r.fps_batch8 is not None and r.device in DEVICES
+    ]
 
 
 def _source_hash() -> str:
@@ -199,31 +242,7 @@ class NetArrays:
         )
 
 
-# -- prediction ----------------------------------------------------------------------------------
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    """How the Model Zoo compiled: the caps of each flow and the batch the split optimises."""
-
-    single_cap: float = 1.0
-    multi_cap: float = 1.0
-    optimize_batch: int = 1
-    # Lanes of the Gen3 host link the table was measured on, or 0 for each preset's own link
-    # (Hailo-8 x4, Hailo-8L x2). The Hailo-8L rows reload weights at 2.6-4.5 GB/s, more than
-    # Gen3 x2 carries (1.97 GB/s raw), unless part of their weights is 4-bit: the fit decides.
-    link_lanes: int = 4
-
-
-@dataclass(frozen=True, kw_only=True)
-class Prediction:
-    contexts: int
-    fps_b1: float
-    fps_b8: float
-
-    @property
-    def single(self) -> bool:
-        return self.contexts == 1
-
-
+# -- the proxy's split --------------------------------------------------------------------------
 def _segments_at_level(arr: NetArrays, demand: list, limit: tuple, edge_limit: int):
     """Greedy first fit at one level: list of (start, end), or None when a layer alone fails.
 
@@ -292,49 +311,123 @@ def _pcie(arr: NetArrays, start: int, end: int) -> dict[str, int]:
     }
 
 
-def _timing(arr: NetArrays, hw: HardwareSpec, caps: ResourceCaps, start: int, end: int):
-    fit = context_fit(arr.pairs[start : end + 1], hw, caps)
-    if not fit.fits:
+# -- each row as ctxfit compile prepares it ------------------------------------------------------
+@dataclass
+class RowPlan:
+    """A row with its Model Zoo script (parsed), the pinned-context count, and the network as
+    arrays for each 4-bit share its flow can take (keyed by the share)."""
+
+    row: Row
+    script: object  # partitioner.model_script.ModelScript | None
+    fixed_contexts: int | None
+    arrays: dict[float, NetArrays] = field(default_factory=dict)
+
+
+def plan_rows(rows: Sequence[Row], nets: dict, shares: Iterable[float]) -> list[RowPlan]:
+    """Parse each row's Model Zoo script and build its network's arrays once per 4-bit share
+    (``shares``: the implicit-compression values the fit may try), with the script's
+    precisions applied as ``ctxfit compile`` applies them."""
+    from partitioner.compile_request import prepare_compile
+    from partitioner.model_script import parse_model_script
+    from partitioner.zoo_scripts import zoo_script
+
+    plans = []
+    for row in rows:
+        zoo = zoo_script(row.network, row.device)
+        script = parse_model_script(zoo.text, source=zoo.row.script) if zoo else None
+        plan = RowPlan(row=row, script=script, fixed_contexts=zoo.fixed_contexts if zoo else None)
+        for share in sorted(set(shares)):
+            params = replace(FLOW_PARAMS, implicit_compression=share)
+            prepared = prepare_compile(
+                nets[row.network], preset(row.device), script, flow_params=params
+            )
+            key = round(prepared.settings.flow.compression_fraction, 6)
+            if key not in plan.arrays:
+                plan.arrays[key] = NetArrays.from_network(prepared.net)
+        plans.append(plan)
+    return plans
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prediction:
+    contexts: int
+    fps_b1: float
+    fps_b8: float
+
+    @property
+    def single(self) -> bool:
+        return self.contexts == 1
+
+
+def _single(arr: NetArrays, hw: HardwareSpec, flow) -> Prediction | None:
+    """One context at the flow's FPS caps (its required FPS if it sets one and can reach it)."""
+    timing = _timing(arr, hw, flow.single_fps_caps, 0, len(arr.pairs) - 1)
+    if timing is None:
         return None
-    return fit.timing(**_pcie(arr, start, end))
+    if flow.target_fps is not None and flow.target_fps < timing.compute_fps:
+        timing = replace(timing, compute_fps=flow.target_fps)
+    fps = fps_at_batch([timing], 1, hw)
+    return Prediction(contexts=1, fps_b1=fps, fps_b8=fps)
 
 
-def predict(arr: NetArrays, hw: HardwareSpec, settings: Settings) -> Prediction | None:
-    """What the compiler would do with ``arr`` on ``hw`` (None: nothing fits)."""
-    single = _timing(arr, hw, ResourceCaps.uniform(settings.single_cap), 0, len(arr.pairs) - 1)
-    if single is not None:
-        fps = fps_at_batch([single], 1, hw)
-        return Prediction(contexts=1, fps_b1=fps, fps_b8=fps)
-    caps = ResourceCaps.uniform(settings.multi_cap)
-    limit = limits(caps, hw).as_tuple()
+def _at_least(segments: list, fewest: int) -> list:
+    """Split the longest segment in two until there are ``fewest`` (the proxy's forced split)."""
+    segments = list(segments)
+    while len(segments) < fewest:
+        i = max(range(len(segments)), key=lambda j: segments[j][1] - segments[j][0])
+        s, e = segments[i]
+        if s == e:
+            break
+        mid = (s + e) // 2
+        segments[i : i + 1] = [(s, mid), (mid + 1, e)]
+    return segments
+
+
+def predict(plan: RowPlan, hw: HardwareSpec, params: FlowParams) -> Prediction | None:
+    """What the compiler would do with ``plan``'s row on ``hw`` under its flow (None: nothing
+    fits)."""
+    from partitioner.flows import resolve_flow
+
+    flow = resolve_flow(plan.script, params=params)  # type: ignore[arg-type]
+    arr = plan.arrays[round(flow.compression_fraction, 6)]
+    fewest, most = flow.min_contexts, 64
+    if plan.fixed_contexts is not None:
+        fewest = most = plan.fixed_contexts
+    if fewest == 1 and flow.context_switch != "enabled":
+        whole = context_fit(arr.pairs, hw, flow.single_caps)
+        if whole.fits or plan.fixed_contexts == 1:
+            return _single(arr, hw, flow)
+    fewest = max(fewest, 2)
+    limit = limits(flow.multi_caps, hw).as_tuple()
     max_fps = min(_max_fps(arr, hw))
     levels = np.geomspace(max_fps * 1e-3, max_fps, LEVELS)
     demand = demand_matrix(arr.pairs, hw, levels.tolist())
     nodes = demand[:, :, 0] // max(hw.lcus_per_node, 1)
     best = None
-    seen: set = set()
     for k in range(LEVELS):
         segments = _segments_at_level(
             arr, [tuple(row) for row in demand[k].tolist()], limit, hw.edge_layers_per_context
         )
-        if segments is None or (tuple(segments), k) in seen:
+        if segments is None:
             continue
-        timings = []
-        for s, e in segments:
-            timings.append(
-                ContextTiming(
-                    compute_fps=float(levels[k]),
-                    weight_bytes=arr.weight_prefix[e + 1] - arr.weight_prefix[s],
-                    config_bytes=int(nodes[k, s : e + 1].sum()) * hw.config_bytes_per_node,
-                    **_pcie(arr, s, e),
-                )
+        segments = _at_least(segments, fewest)
+        if len(segments) > most:
+            continue
+        timings = [
+            ContextTiming(
+                compute_fps=float(levels[k]),
+                weight_bytes=arr.weight_prefix[e + 1] - arr.weight_prefix[s],
+                config_bytes=int(nodes[k, s : e + 1].sum()) * hw.config_bytes_per_node,
+                **_pcie(arr, s, e),
             )
-        score = fps_at_batch(timings, settings.optimize_batch, hw)
+            for s, e in segments
+        ]
+        score = fps_at_batch(timings, OPTIMIZE_BATCH, hw)
         if best is None or score > best[0]:
             best = (score, segments)
     if best is None:
         return None
-    timings = [_timing(arr, hw, caps, s, e) for s, e in best[1]]
+    timings = [_timing(arr, hw, flow.multi_fps_caps, s, e) for s, e in best[1]]
     if any(t is None for t in timings):
         return None
     return Prediction(
@@ -344,106 +437,149 @@ def predict(arr: NetArrays, hw: HardwareSpec, settings: Settings) -> Prediction 
     )
 
 
+def _timing(arr: NetArrays, hw: HardwareSpec, caps: ResourceCaps, start: int, end: int):
+    fit = context_fit(arr.pairs[start : end + 1], hw, caps)
+    if not fit.fits:
+        return None
+    return fit.timing(**_pcie(arr, start, end))
+
+
 def _max_fps(arr: NetArrays, hw: HardwareSpec) -> list[float]:
     from cost_model.lowering import profile_layer
 
     return [profile_layer(layer, hw, fan_out).max_fps for layer, fan_out in arr.pairs]
 
 
-# -- fitting -------------------------------------------------------------------------------------
-# Free parameters and the grids the coordinate search tries. HardwareSpec fields apply to both
-# devices; Settings fields are the Model Zoo's compile settings.
-GRIDS: dict[str, Sequence[float]] = {
-    "compute_efficiency": (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 1.0),
-    "dwconv_efficiency": (0.01, 0.02, 0.03, 0.05, 0.08, 0.11, 0.15, 0.2),
+# -- parameters ----------------------------------------------------------------------------------
+# Hardware constants (``cost_model/params.py``, fields of HardwareSpec) and the grids the
+# coordinate search tries.
+GRIDS: dict[str, Sequence] = {
+    "compute_efficiency": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0),
+    "dwconv_efficiency": (0.01, 0.02, 0.04, 0.08, 0.15, 0.3),
     "matmul_efficiency": (0.1, 0.2, 0.3, 0.5, 0.66, 0.8),
-    "elements_per_sc_per_cycle": (1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
-    "max_nodes_per_layer": (2, 4, 6, 8, 12, 16, 24, 32),
-    "l3_cut_bytes": (8192, 12288, 16384, 20480, 24576, 32768, 40960),
-    "config_bytes_per_node": (0, 1024, 4096, 16384, 65536),
-    "context_switch_overhead_s": (0.0, 0.25e-3, 0.5e-3, 1e-3, 2e-3, 4e-3),
-    "pipeline_fill_frames": (0.0, 0.5, 1.0, 2.0, 4.0),
+    "elements_per_sc_per_cycle": (0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
+    "max_nodes_per_layer": (2, 4, 6, 8, 12, 16),
+    "l3_cut_bytes": (16384, 24576, 32768, 40960),
+    "config_bytes_per_node": (0, 4096, 16384, 32768, 65536),
+    "context_switch_overhead_s": (0.0, 0.25e-3, 0.5e-3, 1e-3, 2e-3),
+    "pipeline_fill_frames": (0.0, 0.5, 1.0, 2.0),
     "shortcut_nodes": (0, 1),
     "fused_ops": (("activation",), ("activation", "add")),
-    "pcie_row_overhead_s": (0.0, 0.5e-6, 1e-6, 1.5e-6, 2e-6, 3e-6),
-    "sc_cycles_per_row": (0.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0),
+    "pcie_row_overhead_s": (0.0, 0.25e-6, 0.5e-6, 1e-6, 1.5e-6),
+    "sc_cycles_per_row": (0.0, 1000.0, 2000.0, 4000.0, 8000.0),
     "extra_nodes_by_op": (
         (),
         (("norm", 2), ("softmax", 2)),
         (("norm", 4), ("softmax", 3)),
-        (("norm", 6), ("softmax", 4)),
         (("norm", 8), ("softmax", 6)),
-        (("norm", 10), ("softmax", 8)),
     ),
 }
-SETTINGS_GRIDS: dict[str, Sequence[float]] = {
-    "single_cap": (0.75, 0.85, 1.0, 1.2),
-    "multi_cap": (0.6, 0.75, 0.85, 1.0, 1.2),
+# Compiler-flow parameters (partitioner/flows.py FlowParams) and the Model Zoo's host link.
+FLOW_GRIDS: dict[str, Sequence] = {
+    "raised_control": (0.75, 0.85, 1.0, 1.1, 1.175),
+    "raised_compute": (0.75, 0.85, 0.92, 1.0),
+    "raised_memory": (0.75, 0.85, 0.92, 1.0),
+    "raise_multi_context": (False, True),
+    "implicit_compression": (0.0, 0.1, 0.2, 0.4),
+    "performance_single_cap": (0.75, 0.85, 1.0),
+    # Lanes of the Gen3 host link the table was measured on, or 0 for each preset's own link
+    # (Hailo-8 x4, Hailo-8L x2).
     "link_lanes": (4, 0),
 }
 INT_PARAMS = {"max_nodes_per_layer", "l3_cut_bytes", "config_bytes_per_node", "shortcut_nodes"}
-MISMATCH_PENALTY = 1.0  # loss added for a wrong single/multi verdict (in squared-log units)
-# Context counts published besides the table (HAILO.md section 3); a prediction off by a factor
-# f adds log(f)^2 to the loss, like an FPS error.
-KNOWN_CONTEXTS = {("hailo8", "vit_base"): 8, ("hailo8l", "yolov8s"): 4}
+SHARES = FLOW_GRIDS["implicit_compression"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class Params:
-    hw: dict[str, float]
-    settings: Settings
+    hw: dict
+    flow: dict
 
     def spec(self, device: str) -> HardwareSpec:
-        lanes = self.settings.link_lanes or preset(device).link.lanes
-        link = PcieLink(generation=3, lanes=lanes, efficiency=self.hw_link_eff)
+        lanes = self.flow["link_lanes"] or preset(device).link.lanes
+        link = PcieLink(generation=3, lanes=lanes)
         values = {
             k: (v if isinstance(v, tuple) else int(v) if k in INT_PARAMS else float(v))
             for k, v in self.hw.items()
         }
-        values.pop("pcie_efficiency", None)
         return preset(device).with_params(link=link, **values)
 
-    @property
-    def hw_link_eff(self) -> float:
-        return float(self.hw.get("pcie_efficiency", PcieLink(generation=3, lanes=4).efficiency))
+    def flow_params(self) -> FlowParams:
+        f = self.flow
+        raised = ResourceCaps(
+            control=f["raised_control"],
+            compute=f["raised_compute"],
+            memory=f["raised_memory"],
+            apu=f["raised_control"],  # one APU and one IA per node, as one LCU
+            input_aligner=f["raised_control"],
+        )
+        return replace(
+            FLOW_PARAMS,
+            raised_caps=raised,
+            raise_multi_context=bool(f["raise_multi_context"]),
+            implicit_compression=float(f["implicit_compression"]),
+            performance_single_caps=ResourceCaps.uniform(f["performance_single_cap"]),
+        )
 
-    def with_value(self, key: str, value: float) -> Params:
-        if key in SETTINGS_GRIDS:
-            return replace(self, settings=replace(self.settings, **{key: value}))
+    def with_value(self, key: str, value: object) -> Params:
+        if key in FLOW_GRIDS:
+            return replace(self, flow={**self.flow, key: value})
         return replace(self, hw={**self.hw, key: value})
 
-    def value(self, key: str) -> float:
-        return getattr(self.settings, key) if key in SETTINGS_GRIDS else self.hw[key]
+    def value(self, key: str) -> object:
+        return self.flow[key] if key in FLOW_GRIDS else self.hw[key]
+
+    def as_dict(self) -> dict:
+        return {"hw": self.hw, "flow": self.flow}
 
 
 def current_params() -> Params:
+    """The constants in the code: ``cost_model/params.py`` and ``partitioner/flows.py``."""
     hw8 = preset("hailo8")
-    return Params(hw={k: getattr(hw8, k) for k in GRIDS}, settings=Settings())
+    fp = FLOW_PARAMS
+    return Params(
+        hw={k: getattr(hw8, k) for k in GRIDS},
+        flow={
+            "raised_control": fp.raised_caps.control,
+            "raised_compute": fp.raised_caps.compute,
+            "raised_memory": fp.raised_caps.memory,
+            "raise_multi_context": fp.raise_multi_context,
+            "implicit_compression": fp.implicit_compression,
+            "performance_single_cap": fp.performance_single_caps.control,
+            "link_lanes": MODEL_ZOO_LINK_LANES,
+        },
+    )
 
 
-_POOL: dict = {}  # the worker pool and the arrays it was forked with
+MODEL_ZOO_LINK_LANES = 4
+"""[calibrated] The Model Zoo's figures are measured with both chips on a Gen3 x4 host link (the
+Hailo-8L rows reload weights faster than the M.2 module's Gen3 x2 carries); ``ctxfit compile``
+keeps each preset's own link."""
 
 
-def _predict_row(job: tuple) -> Prediction | None:
-    network, device, params = job
-    return predict(_POOL["arrays"][network], params.spec(device), params.settings)
+# -- evaluation ----------------------------------------------------------------------------------
+_POOL: dict = {}  # the worker pool and the plans it was forked with
 
 
-def evaluate(rows: Sequence[Row], arrays: dict[str, NetArrays], params: Params):
-    """Predictions for each row (None where nothing fits), on all cores."""
+def _predict_job(job: tuple) -> Prediction | None:
+    i, params = job
+    plan = _POOL["plans"][i]
+    return predict(plan, params.spec(plan.row.device), params.flow_params())
+
+
+def evaluate(plans: Sequence[RowPlan], params: Params, only: Sequence[int] | None = None):
+    """Predictions for each plan (None where nothing fits; only the indices ``only``)."""
     import multiprocessing as mp
 
-    if _POOL.get("arrays") is not arrays:
+    if _POOL.get("plans") is not plans:
         if "pool" in _POOL:
             _POOL["pool"].terminate()
-        _POOL["arrays"] = arrays  # inherited by the forked workers
-        ctx = mp.get_context("fork")
-        _POOL["pool"] = ctx.Pool(max(1, min(mp.cpu_count(), 8)))
-    jobs = [(r.network, r.device, params) for r in rows]
-    # the big networks first so the workers finish together
-    order = sorted(range(len(jobs)), key=lambda i: -len(arrays[jobs[i][0]].pairs))
-    results = _POOL["pool"].map(_predict_row, [jobs[i] for i in order], chunksize=1)
-    preds: list[Prediction | None] = [None] * len(jobs)
+        _POOL["plans"] = plans  # inherited by the forked workers
+        _POOL["pool"] = mp.get_context("fork").Pool(max(1, min(mp.cpu_count(), 8)))
+    indices = list(range(len(plans))) if only is None else list(only)
+    order = sorted(indices, key=lambda i: -len(next(iter(plans[i].arrays.values())).pairs))
+    results = _POOL["pool"].map(_predict_job, [(i, params) for i in order], chunksize=1)
+    preds: list[Prediction | None] = [None] * len(plans)
     for i, pred in zip(order, results, strict=True):
         preds[i] = pred
     return preds
@@ -453,53 +589,66 @@ def _log_err(pred: float, pub: float) -> float:
     return math.log(max(pred, 1e-9) / pub)
 
 
-def loss(rows: Sequence[Row], preds: Sequence[Prediction | None]) -> float:
-    """Mean over rows of the squared log errors at batch 1 and 8 (each clipped at log 4 so one
-    outlier cannot dominate), plus a penalty for a wrong single/multi verdict and the squared
-    log error of the context counts in ``KNOWN_CONTEXTS``."""
-    total = 0.0
-    for row, pred in zip(rows, preds, strict=True):
-        if pred is None:
-            total += 2 * math.log(4) ** 2 + MISMATCH_PENALTY
-            continue
-        for p, q in ((pred.fps_b1, row.fps_b1), (pred.fps_b8, row.fps_b8)):
-            total += min(_log_err(p, q) ** 2, math.log(4) ** 2)
-        if pred.single != row.single:
-            total += MISMATCH_PENALTY
-        known = KNOWN_CONTEXTS.get((row.device, row.network))
-        if known is not None:
-            total += min(math.log(pred.contexts / known) ** 2, math.log(4) ** 2)
-    return total / max(len(rows), 1)
+MISMATCH_PENALTY = 1.0  # loss added for a wrong single/multi verdict (in squared-log units)
+CLIP = math.log(4)
+# Context counts published besides the table (HAILO.md section 3).
+KNOWN_CONTEXTS = {("hailo8", "vit_base"): 8, ("hailo8l", "yolov8s"): 4}
+
+
+def row_loss(row: Row, pred: Prediction | None) -> float:
+    """Squared log FPS errors at batch 1 and 8 (each clipped at log 4), + 1 for a wrong
+    single/multi verdict, + the squared log error of a published context count."""
+    if pred is None:
+        return 2 * CLIP**2 + MISMATCH_PENALTY
+    total = sum(
+        min(_log_err(p, q) ** 2, CLIP**2)
+        for p, q in ((pred.fps_b1, row.fps_b1), (pred.fps_b8, row.fps_b8))
+    )
+    if pred.single != row.single:
+        total += MISMATCH_PENALTY
+    known = KNOWN_CONTEXTS.get((row.device, row.network))
+    if known is not None:
+        total += min(math.log(pred.contexts / known) ** 2, CLIP**2)
+    return total
+
+
+def loss(plans: Sequence[RowPlan], preds: Sequence[Prediction | None], skip: str = "") -> float:
+    """Mean :func:`row_loss` over the rows (those of network ``skip`` left out)."""
+    values = [
+        row_loss(p.row, q) for p, q in zip(plans, preds, strict=True) if p.row.network != skip
+    ]
+    return sum(values) / max(len(values), 1)
 
 
 REFINE_FACTORS = (0.7, 0.85, 1.15, 1.4)  # tried around a continuous parameter's value
-
-
 LOCAL_FACTORS = (0.85, 1.15)  # the leave-one-out refits search only near the in-sample fit
 
 
 def candidates(key: str, current: object, *, local: bool = False) -> list:
     """Values the search tries for ``key``: its grid, and for a numeric hardware parameter also
-    the current value scaled by ``REFINE_FACTORS`` (so it can leave the grid). ``local``: only
-    the grid values next to the current one and ``LOCAL_FACTORS``."""
-    grid = list({**GRIDS, **SETTINGS_GRIDS}[key])
+    the current value scaled by ``REFINE_FACTORS``. ``local``: only the grid values next to the
+    current one and ``LOCAL_FACTORS``.
+
+    >>> candidates("raise_multi_context", False)
+    [True]
+    >>> candidates("compute_efficiency", 0.5, local=True)
+    [0.4, 0.6, 0.425, 0.575]
+    """
+    grid = list({**GRIDS, **FLOW_GRIDS}[key])
     values = grid
+    numeric = isinstance(current, (int, float)) and not isinstance(current, bool)
     if local:
         if current in grid:
             i = grid.index(current)
             values = grid[max(0, i - 1) : i + 2]
-        elif isinstance(current, (int, float)) and not isinstance(current, bool):
+        elif numeric:
             above = [v for v in grid if v > current]
             below = [v for v in grid if v < current]
             values = ([max(below)] if below else []) + ([min(above)] if above else [])
-        else:
-            values = grid
-    numeric = isinstance(current, (int, float)) and not isinstance(current, bool)
-    if key in GRIDS and numeric:
-        if current > 0 and key != "shortcut_nodes":
-            for factor in LOCAL_FACTORS if local else REFINE_FACTORS:
-                value = current * factor
-                values.append(max(1, round(value)) if key in INT_PARAMS else round(value, 12))
+    if key in GRIDS and numeric and current > 0 and key != "shortcut_nodes":
+        for factor in LOCAL_FACTORS if local else REFINE_FACTORS:
+            value = current * factor
+            values = [*values, max(1, round(value)) if key in INT_PARAMS else round(value, 12)]
     out = []
     for v in values:
         if v != current and v not in out:
@@ -507,26 +656,31 @@ def candidates(key: str, current: object, *, local: bool = False) -> list:
     return out
 
 
+def keys_of(fixed: dict) -> list[str]:
+    return [k for k in [*GRIDS, *FLOW_GRIDS] if k not in fixed]
+
+
 def fit(
-    rows: Sequence[Row],
-    arrays: dict[str, NetArrays],
+    plans: Sequence[RowPlan],
     start: Params,
     *,
     rounds: int = 2,
-    keys: Sequence[str] | None = None,
+    fixed: dict | None = None,
     log: bool = False,
-    local: bool = False,
 ) -> tuple[Params, float]:
-    """Coordinate search: for each parameter in turn, keep the candidate value with the least
-    loss; stop after ``rounds`` rounds or a round without improvement."""
+    """Coordinate search: for each parameter in turn (those in ``fixed`` stay), keep the
+    candidate value with the least loss; stop after ``rounds`` rounds or a round without
+    improvement."""
     best = start
-    best_loss = loss(rows, evaluate(rows, arrays, best))
+    for key, value in (fixed or {}).items():
+        best = best.with_value(key, value)
+    best_loss = loss(plans, evaluate(plans, best))
     for r in range(rounds):
         improved = False
-        for key in keys or [*GRIDS, *SETTINGS_GRIDS]:
-            for value in candidates(key, best.value(key), local=local):
+        for key in keys_of(fixed or {}):
+            for value in candidates(key, best.value(key)):
                 candidate = best.with_value(key, value)
-                current = loss(rows, evaluate(rows, arrays, candidate))
+                current = loss(plans, evaluate(plans, candidate))
                 if current < best_loss - 1e-12:
                     best, best_loss, improved = candidate, current, True
             if log:
@@ -536,19 +690,31 @@ def fit(
     return best, best_loss
 
 
-METHOD = (
-    "Method: a network is one context if it fits at the single-context caps (`single_cap`), "
-    "with the FPS `context_fit` finds, capped by its PCIe traffic; otherwise it is split "
-    "contiguously in topological order at `multi_cap`, greedily at each of 32 rate levels "
-    "(the level with the best batch-1 FPS wins), each context then runs at its own "
-    "`context_fit` rate and `T(B) = sum_c S_c + B t_c`. Both devices on a Gen3 x4 host link "
-    "(`link_lanes`). Loss: mean squared log FPS error at batch 1 and 8 (clipped at log 4), "
-    "+1 per wrong single/multi verdict, + squared log error of the published context counts. "
-    "Search: coordinate descent over grids plus +-15-40% refinements. The hardware values are "
-    "the constants of `cost_model/params.py`; the caps are `MODEL_ZOO_*_CAPS` in "
-    "`cost_model/caps.py`. `ctx pred` is the predicted context count; an **x** marks a wrong "
-    "single/multi verdict."
-)
+def leave_one_out(
+    plans: Sequence[RowPlan], best: Params, *, fixed: dict | None = None
+) -> tuple[dict[str, Params], list[Prediction | None]]:
+    """Per network: parameters refitted without its rows (see the module docstring), and the
+    proxy's prediction of its rows at them."""
+    base = evaluate(plans, best)
+    moves: dict[str, list[tuple[object, list]]] = {}
+    for key in keys_of(fixed or {}):
+        moves[key] = [(best.value(key), base)] + [
+            (v, evaluate(plans, best.with_value(key, v)))
+            for v in candidates(key, best.value(key), local=True)
+        ]
+    per_net: dict[str, Params] = {}
+    preds: list[Prediction | None] = [None] * len(plans)
+    for name in sorted({p.row.network for p in plans}):
+        params = best
+        for key, options in moves.items():
+            value, _ = min(options, key=lambda o: loss(plans, o[1], skip=name))
+            params = params.with_value(key, value)
+        per_net[name] = params
+        own = [i for i, p in enumerate(plans) if p.row.network == name]
+        got = evaluate(plans, params, only=own)
+        for i in own:
+            preds[i] = got[i]
+    return per_net, preds
 
 
 # -- reporting -----------------------------------------------------------------------------------
@@ -556,7 +722,11 @@ def _pct(pred: float, pub: float) -> float:
     return 100.0 * (pred - pub) / pub
 
 
-def table(rows: Sequence[Row], preds: Sequence[Prediction | None], title: str) -> list[str]:
+def _sm(single: bool) -> str:
+    return "single" if single else "multi"
+
+
+def table(plans: Sequence[RowPlan], preds: Sequence[Prediction | None], title: str) -> list[str]:
     lines = [
         f"### {title}",
         "",
@@ -564,7 +734,8 @@ def table(rows: Sequence[Row], preds: Sequence[Prediction | None], title: str) -
         "FPS b8 pub | b8 pred | err |",
         "|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for row, pred in zip(rows, preds, strict=True):
+    for plan, pred in zip(plans, preds, strict=True):
+        row = plan.row
         if pred is None:
             lines.append(
                 f"| {row.device} | {row.network} | - | {_sm(row.single)}/- | "
@@ -578,48 +749,40 @@ def table(rows: Sequence[Row], preds: Sequence[Prediction | None], title: str) -
             f"{_pct(pred.fps_b1, row.fps_b1):+.0f}% | {row.fps_b8:g} | {pred.fps_b8:.1f} | "
             f"{_pct(pred.fps_b8, row.fps_b8):+.0f}% |"
         )
-    lines += ["", *summary(rows, preds), ""]
-    return lines
-
-
-def _sm(single: bool) -> str:
-    return "single" if single else "multi"
+    return [*lines, "", *summary([p.row for p in plans], preds), ""]
 
 
 def summary(rows: Sequence[Row], preds: Sequence[Prediction | None]) -> list[str]:
+    """Median and worst |FPS error| at batch 1 and 8 and single/multi right, over all rows and
+    per task family."""
     out = []
-    for batch, pub_key, pred_key in ((1, "fps_b1", "fps_b1"), (8, "fps_b8", "fps_b8")):
-        errs = [
-            abs(_pct(getattr(p, pred_key), getattr(r, pub_key)))
-            for r, p in zip(rows, preds, strict=True)
-            if p is not None
-        ]
-        missing = sum(p is None for p in preds)
-        worst = max(errs) if errs else float("nan")
-        out.append(
-            f"- batch {batch}: median |error| {np.median(errs):.1f}%, worst {worst:.0f}%"
-            + (f" ({missing} rows without a prediction)" if missing else "")
-        )
-    right = sum(p is not None and p.single == r.single for r, p in zip(rows, preds, strict=True))
-    out.append(f"- single/multi context right on {right}/{len(rows)} rows")
-    for r, p in zip(rows, preds, strict=True):
+    groups = {"all": list(range(len(rows)))}
+    for i, r in enumerate(rows):
+        groups.setdefault(r.family, []).append(i)
+    out.append("| rows | n | single/multi right | median b1 | worst b1 | median b8 | worst b8 |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
+    for name, idx in groups.items():
+        got = [i for i in idx if preds[i] is not None]
+        right = sum(preds[i].single == rows[i].single for i in got)  # type: ignore[union-attr]
+        cells = []
+        for attr in ("fps_b1", "fps_b8"):
+            errs = [abs(_pct(getattr(preds[i], attr), getattr(rows[i], attr))) for i in got]
+            cells += [f"{np.median(errs):.1f}%", f"{max(errs):.0f}%"] if errs else ["-", "-"]
+        out.append(f"| {name} | {len(idx)} | {right}/{len(idx)} | {' | '.join(cells)} |")
+    for i, r in enumerate(rows):
         known = KNOWN_CONTEXTS.get((r.device, r.network))
         if known is not None:
-            got = p.contexts if p is not None else "-"
-            out.append(f"- {r.network} on {r.device}: {got} contexts (published: {known})")
+            got_k = preds[i].contexts if preds[i] is not None else "-"  # type: ignore[union-attr]
+            out.append(f"- {r.network} on {r.device}: {got_k} contexts (published: {known})")
     return out
 
 
-def leave_one_out(rows, arrays, start: Params, *, rounds: int) -> list[Prediction | None]:
-    """Fit on all networks but one (both devices), predict that one; for every network."""
-    preds: list[Prediction | None] = [None] * len(rows)
-    for name in sorted({r.network for r in rows}):
-        train = [r for r in rows if r.network != name]
-        params, _ = fit(train, arrays, start, rounds=rounds, local=True)
-        for i, r in enumerate(rows):
-            if r.network == name:
-                preds[i] = predict(arrays[name], params.spec(r.device), params.settings)
-    return preds
+def median_errors(rows: Sequence[Row], preds: Sequence[Prediction | None]) -> tuple:
+    """(median b1 %, median b8 %, single/multi right, rows) for comparisons."""
+    got = [(r, p) for r, p in zip(rows, preds, strict=True) if p is not None]
+    b1 = float(np.median([abs(_pct(p.fps_b1, r.fps_b1)) for r, p in got])) if got else math.nan
+    b8 = float(np.median([abs(_pct(p.fps_b8, r.fps_b8)) for r, p in got])) if got else math.nan
+    return b1, b8, sum(p.single == r.single for r, p in got), len(rows)
 
 
 def versions() -> str:
@@ -646,12 +809,32 @@ def write_results(section: list[str], path: Path = RESULTS) -> None:
     write_section(SECTION, body, path)
 
 
+ALTERNATIVES: dict[str, dict] = {
+    # how far the default flow raises utilization for FPS, and whether multi-context does too
+    "no raise": {"raised_control": 0.75, "raised_compute": 0.75, "raised_memory": 0.75,
+                 "raise_multi_context": False},
+    "raise single context": {"raise_multi_context": False},
+    "raise single and multi": {"raise_multi_context": True},
+}  # fmt: skip
+
+
+def _pred_dict(p: Prediction | None) -> dict | None:
+    return None if p is None else asdict(p)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.calibrate", description=__doc__)
     parser.add_argument("--no-fit", action="store_true", help="only evaluate the current constants")
-    parser.add_argument("--no-loo", action="store_true", help="skip leave-one-network-out")
     parser.add_argument("--rounds", type=int, default=2, help="coordinate-search rounds")
     parser.add_argument("--write", action="store_true", help="write benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--alternatives",
+        nargs="+",
+        choices=list(ALTERNATIVES),
+        default=list(ALTERNATIVES),
+        help="the flow alternatives to fit and compare by leave-one-network-out error",
+    )
+    parser.add_argument("--networks", nargs="+", help="only these networks (a quick look)")
     parser.add_argument(
         "--cache",
         type=Path,
@@ -672,10 +855,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
-    all_rows = load_rows(csv_path())
+    all_rows = load_rows()
+    if args.networks:
+        all_rows = [r for r in all_rows if r.network in args.networks]
     nets, failed = load_networks((r.network for r in all_rows), args.cache, reuse=args.reuse_cache)
     rows = [r for r in all_rows if r.network in nets]
-    arrays = {name: NetArrays.from_network(net) for name, net in nets.items()}
+    plans = plan_rows(rows, nets, SHARES)
     print(f"{len(rows)} rows on {len(nets)} networks ({time.perf_counter() - t0:.1f} s to load)")
     for name, why in failed.items():
         print(f"  skipped {name}: {why}")
@@ -684,11 +869,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     for item in args.set or ():
         key, _, value = item.partition("=")
         start = start.with_value(key, ast.literal_eval(value))
+    results: dict[str, dict] = {}
+    for name in [] if args.no_fit else args.alternatives:
+        fixed = ALTERNATIVES[name]
+        print(f"fitting: {name}")
+        params, best = fit(plans, start, rounds=args.rounds, fixed=fixed, log=True)
+        per_net, loo = leave_one_out(plans, params, fixed=fixed)
+        results[name] = {
+            "params": params,
+            "loss": best,
+            "loo_params": per_net,
+            "insample": evaluate(plans, params),
+            "loo": loo,
+        }
+        start = params  # the next alternative starts from here
     if args.no_fit:
-        params, best = start, loss(rows, evaluate(rows, arrays, start))
-    else:
-        params, best = fit(rows, arrays, start, rounds=args.rounds, log=True)
-    preds = evaluate(rows, arrays, params)
+        results["current constants"] = {
+            "params": start,
+            "loss": loss(plans, evaluate(plans, start)),
+            "loo_params": {},
+            "insample": evaluate(plans, start),
+            "loo": None,
+        }
+    chosen = min(
+        results,
+        key=lambda n: loss(plans, results[n]["loo"]) if results[n]["loo"] else results[n]["loss"],
+    )
+    section = _section(args, plans, nets, failed, results, chosen, time.perf_counter() - t0)
+    print("\n".join(section))
+    if args.write:
+        write_results(section)
+        _save(plans, results, chosen)
+    return 0
+
+
+def _section(args, plans, nets, failed, results, chosen, wall) -> list[str]:
+    rows = [p.row for p in plans]
     section = [
         f"## {SECTION}",
         "",
@@ -696,32 +912,84 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{platform.node() or 'this machine'} ({platform.machine()}, {platform.system()}), "
         f"{date.today().isoformat()}; {versions()}.",
         "",
-        f"{len(rows)} rows of `data/hailo_model_zoo_calibration.csv` on {len(nets)} networks.",
+        f"{len(rows)} rows of `partitioner/data/model_zoo_v2.18.csv` on {len(nets)} networks, "
+        "each under its own Model Zoo script (`ctxfit compile NAME --hw DEVICE`'s default). "
+        "These are the **proxy's** figures (see `benchmarks/calibrate.py`); the end-to-end "
+        "figures of `ctxfit compile` itself are in the section Fidelity.",
         "",
-        METHOD,
     ]
     if failed:
         section.append(
-            "Skipped (the importer cannot build them yet): "
+            "Not calibrated (the zoo cannot build them): "
             + ", ".join(f"`{n}` ({why})" for n, why in failed.items())
         )
-    section += ["", "Fitted values (loss " + f"{best:.4f}):", ""]
-    section += [f"- `{k}` = {params.value(k)!r}" for k in {**GRIDS, **SETTINGS_GRIDS}]
-    section += [""]
-    section += table(rows, preds, "In-sample")
-    if not args.no_loo and not args.no_fit:
-        loo = leave_one_out(rows, arrays, params, rounds=1)
-        section += table(
-            rows,
-            loo,
-            "Leave one network out: each network (both devices) predicted by parameters refitted "
-            "without it (one round of local search from the in-sample optimum)",
+        section.append("")
+    section += [
+        "Flow alternatives (how far the default flow raises utilization for FPS, and whether "
+        "the multi-context flow raises it too), each fitted in full; the one with the least "
+        "leave-one-network-out loss is chosen:",
+        "",
+        "| alternative | loss in-sample | loss LOO | median b1 LOO | median b8 LOO | "
+        "single/multi LOO |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in results.items():
+        loo_loss = loss(plans, r["loo"]) if r["loo"] else math.nan
+        b1, b8, right, n = median_errors(rows, r["loo"] or r["insample"])
+        mark = " (chosen)" if name == chosen else ""
+        section.append(
+            f"| {name}{mark} | {r['loss']:.4f} | {loo_loss:.4f} | {b1:.1f}% | {b8:.1f}% | "
+            f"{right}/{n} |"
         )
-    section.append(f"Wall time {time.perf_counter() - t0:.0f} s.")
-    print("\n".join(section))
-    if args.write:
-        write_results(section)
-    return 0
+    best = results[chosen]
+    section += ["", f"Fitted values ({chosen}):", ""]
+    section += [f"- `{k}` = {best['params'].value(k)!r}" for k in {**GRIDS, **FLOW_GRIDS}]
+    section += [""]
+    section += table(plans, best["insample"], f"Proxy, in-sample ({chosen})")
+    if best["loo"]:
+        section += table(plans, best["loo"], f"Proxy, leave one network out ({chosen})")
+    section.append(f"Wall time {wall:.0f} s.")
+    return section
+
+
+def _save(plans: Sequence[RowPlan], results: dict, chosen: str, path: Path = SAVED) -> None:
+    """The chosen fit, its leave-one-out parameters and the proxy's predictions, for
+    ``benchmarks.fidelity``."""
+    best = results[chosen]
+    data = {
+        "date": date.today().isoformat(),
+        "chosen": chosen,
+        "params": best["params"].as_dict(),
+        "loo_params": {n: p.as_dict() for n, p in best["loo_params"].items()},
+        "proxy": [
+            {
+                "device": p.row.device,
+                "network": p.row.network,
+                "insample": _pred_dict(a),
+                "loo": _pred_dict(b) if best["loo"] else None,
+            }
+            for p, a, b in zip(
+                plans, best["insample"], best["loo"] or [None] * len(plans), strict=True
+            )
+        ],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, default=_jsonable) + "\n")
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def params_from_dict(data: dict) -> Params:
+    """A :class:`Params` saved by :func:`_save` (lists back to tuples)."""
+
+    def tup(v: object) -> object:
+        return tuple(tup(x) for x in v) if isinstance(v, list) else v
+
+    return Params(hw={k: tup(v) for k, v in data["hw"].items()}, flow=dict(data["flow"]))
 
 
 if __name__ == "__main__":

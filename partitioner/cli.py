@@ -184,7 +184,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="allowed: one context if it fits (default); enabled: always split; "
         "disabled: one context or fail",
     )
-    comp.add_argument("--script", metavar="FILE.alls", help="a Hailo model script to apply")
+    comp.add_argument(
+        "--script",
+        metavar="FILE.alls",
+        help="a Hailo model script to apply (for a zoo model, instead of its Model Zoo script)",
+    )
+    comp.add_argument(
+        "--performance",
+        action="store_true",
+        help="the compiler's Performance Flow, as hailomz compile --performance: "
+        "performance_param(compiler_optimization_level=max) unless the script sets caps",
+    )
+    comp.add_argument(
+        "--compiler-defaults",
+        action="store_true",
+        help="for a zoo model, compile with the compiler's defaults instead of the lines of its "
+        "Model Zoo script (which a zoo model gets by default, as hailomz compiles it)",
+    )
+    comp.add_argument(
+        "--no-gpu",
+        action="store_true",
+        help="a compile without a GPU: optimization level 0, so no 4-bit compression",
+    )
     comp.add_argument(
         "--emit-script",
         metavar="FILE.alls",
@@ -346,13 +367,28 @@ def _cmd_profile(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def zoo_name(model: str) -> str | None:
+    """The zoo name ``model`` resolves to, or None for a file, a factory or an unknown name."""
+    from partitioner.zoo import resolve_name
+
+    if Path(model).exists() or ":" in model or model.endswith((".onnx", ".json")):
+        return None
+    try:
+        return resolve_name(model).name
+    except CtxfitError:
+        return None
+
+
 def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
     from cost_model.hardware import load_hardware
     from partitioner.compile import DEFAULT_BATCHES, compile_network
-    from partitioner.model_script import emit_partition_script, read_model_script
+    from partitioner.compile_request import prepare_compile
+    from partitioner.model_script import (
+        emit_partition_script,
+        read_model_script,
+    )
     from partitioner.models import load_network
     from partitioner.report import context_table, summary_table, timing_table
-    from partitioner.settings import apply_precision, merge_settings
 
     for target in (args.json, args.emit_script, args.html):
         if target and target != "-":
@@ -369,18 +405,6 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
     hw = load_hardware(args.hw)
     script = read_model_script(args.script) if args.script else None
     net = load_network(request_from_args(args), on_message=None if args.quiet else stderr_info)
-    settings = merge_settings(
-        net,
-        script,
-        max_utilization=args.max_utilization,
-        context_switch=args.context_switch,
-        optimize_for_batch=args.optimize_for_batch,
-        timeout_s=args.timeout,
-        iteration_timeout_s=args.iteration_timeout,
-        seed=args.seed,
-        workers=args.workers,
-    )
-    net = apply_precision(net, settings.precision)
     log_console = Console(stderr=True, highlight=False) if args.json == "-" else console
     quiet = args.quiet
 
@@ -388,8 +412,25 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
         if not quiet:
             log_console.print(f"[info] {message}", markup=False, highlight=False)
 
-    for note in settings.notes:
-        log(note)
+    prepared = prepare_compile(
+        net,
+        hw,
+        script,
+        zoo_name=zoo_name(args.model),
+        compiler_defaults=args.compiler_defaults,
+        max_utilization=args.max_utilization,
+        context_switch=args.context_switch,
+        optimize_for_batch=args.optimize_for_batch,
+        timeout_s=args.timeout,
+        iteration_timeout_s=args.iteration_timeout,
+        seed=args.seed,
+        workers=args.workers,
+        performance=args.performance,
+        gpu=not args.no_gpu,
+    )
+    net, settings = prepared.net, prepared.settings
+    for line in prepared.log_lines:
+        log(line)
     from partitioner.live import LiveStatus
 
     with LiveStatus(log_console, enabled=not quiet) as status:
@@ -400,6 +441,7 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
             batches=tuple(args.batch or DEFAULT_BATCHES),
             log=log,
             progress=status.update,
+            flow=settings.flow,
         )
     if args.html:
         from partitioner.html_report import write_html

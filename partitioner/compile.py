@@ -25,6 +25,7 @@ from cost_model.throughput import (
     latency_s,
     switch_time_s,
 )
+from partitioner.flows import REQUIRED_FPS_MULTI_LINE, Flow
 from partitioner.graph import Network
 from partitioner.pricing import validate_result
 from partitioner.search import Iteration, Log, OnProgress, SearchOptions, SearchResult, search
@@ -78,6 +79,7 @@ class CompileReport:
     hardware: HardwareSpec
     caps: ResourceCaps
     search: SearchResult
+    flow: Flow | None = None
     validation: ValidationReport
     contexts: tuple[ContextReport, ...]
     timings: tuple[ContextTiming, ...]
@@ -138,7 +140,27 @@ class CompileReport:
                 "iterations": [_iteration_dict(it) for it in s.iterations],
             },
             "validated": self.validation.valid,
+            "flow": None if self.flow is None else _flow_dict(self.flow),
         }
+
+
+def _flow_dict(flow: Flow) -> dict[str, Any]:
+    def caps(c: ResourceCaps) -> dict[str, float]:
+        return {"control": c.control, "compute": c.compute, "memory": c.memory,
+                "apu": c.apu, "input_aligner": c.input_aligner}  # fmt: skip
+
+    return {
+        "name": flow.name,
+        "compiler_optimization_level": flow.level,
+        "single_context_caps": caps(flow.single_caps),
+        "single_context_fps_caps": caps(flow.single_fps_caps),
+        "multi_context_caps": caps(flow.multi_caps),
+        "multi_context_fps_caps": caps(flow.multi_fps_caps),
+        "explicit_caps": list(flow.explicit),
+        "required_fps": flow.target_fps,
+        "context_switch": flow.context_switch,
+        "compression_fraction": flow.compression_fraction,
+    }
 
 
 def _context_dict(c: ContextReport) -> dict[str, Any]:
@@ -186,8 +208,14 @@ def compile_network(
     batches: Sequence[int] = DEFAULT_BATCHES,
     log: Log = lambda _: None,
     progress: OnProgress | None = None,
+    flow: Flow | None = None,
 ) -> CompileReport:
     """Search, validate and price the chosen partition.
+
+    With a ``flow`` (:func:`partitioner.flows.resolve_flow`), a single context that fits is
+    priced at the flow's raised caps (or at its required FPS), and the contexts of a
+    multi-context answer at the flow's multi-context FPS caps; without one, at the caps of the
+    search.
 
     Raises:
         InfeasiblePartitionError: from the search (see :func:`partitioner.search.search`), or
@@ -204,10 +232,18 @@ def compile_network(
             batch=found.batch,
             claimed_fps=found.batch / found.objective_s,
         )
+        if flow is not None:
+            caps, report = _single_context_pricing(net, hw, found, flow, report, log)
     else:
         assert found.problem is not None and found.result is not None
         caps = options.multi_caps
         report = validate_result(net, hw, caps, found.problem, found.result)
+        if flow is not None and flow.target_fps is not None:
+            log(REQUIRED_FPS_MULTI_LINE)
+        if flow is not None and flow.multi_fps_caps != caps:
+            log("Raising each context's utilization for FPS (multi-context flow)")
+            caps = flow.multi_fps_caps
+            report = check_partition(net, hw, caps, found.assignment, batch=found.batch)
     timings = report.timings
     contexts = tuple(
         _context_report(check, timing, hw, caps, multi=len(timings) > 1)
@@ -220,6 +256,7 @@ def compile_network(
         hardware=hw,
         caps=caps,
         search=found,
+        flow=flow,
         validation=report,
         contexts=contexts,
         timings=timings,
@@ -231,6 +268,37 @@ def compile_network(
         inter_context_bytes_per_frame=inter,
         energy_mj_per_frame={b: energy_per_frame_j(timings, b, hw) * 1e3 for b in all_batches},
     )
+
+
+def _single_context_pricing(
+    net: Network,
+    hw: HardwareSpec,
+    found: SearchResult,
+    flow: Flow,
+    report: ValidationReport,
+    log: Log,
+) -> tuple[ResourceCaps, ValidationReport]:
+    """A fitting single context at the flow's raised utilization, or at its required FPS."""
+    caps = flow.single_fps_caps
+    if caps != flow.single_caps:
+        log("Model fits in single context, but tries to increase utilization")
+        report = check_partition(net, hw, caps, found.assignment, batch=found.batch)
+        log("Applying higher utilization solution")
+    if flow.target_fps is None:
+        return caps, report
+    top = report.contexts[0].fit
+    if flow.target_fps > top.fps:
+        where = top.capping_layer or top.binding
+        log(
+            f"Failed to reach required FPS on the following layers: {where} "
+            f"({top.fps:,.1f} < {flow.target_fps:g} FPS); answering the highest rate"
+        )
+        return caps, report
+    log(f"Resources optimization guidelines: Objective -> REQUIRED_FPS ({flow.target_fps:g})")
+    at_target = check_partition(
+        net, hw, caps, found.assignment, batch=found.batch, context_fps=[flow.target_fps]
+    )
+    return caps, at_target
 
 
 def _graph_output_bytes(net: Network) -> int:

@@ -327,8 +327,12 @@ def add_precedence(model: cp_model.CpModel, v: ContextVars) -> None:
             _implies(model, v.at_or_before(w, c), v.at_or_before(u, c))
 
 
-def add_used_prefix(model: cp_model.CpModel, v: ContextVars, *, exact: bool) -> None:
-    """Symmetry breaking: used contexts are ``0..K'-1``, each non-empty; all K when ``exact``.
+def add_used_prefix(
+    model: cp_model.CpModel, v: ContextVars, *, exact: bool, at_least: int = 1
+) -> None:
+    """Symmetry breaking: used contexts are ``0..K'-1``, each non-empty; all K when ``exact``,
+    at least ``at_least`` (``context_switch_param(mode=enabled)`` splits even a network that fits
+    one context: at least 2).
 
     (Fixing the first ``k0`` contexts as used, ``k0`` from the level-0 demand, was measured to
     slow the one-worker proofs on the ViTs by 10-40%: it is left out.)
@@ -337,7 +341,7 @@ def add_used_prefix(model: cp_model.CpModel, v: ContextVars, *, exact: bool) -> 
     for c in range(v.k):
         if c > 0:
             model.add_implication(v.is_used(c), v.is_used(c - 1))
-            if exact:
+            if exact or c < at_least:
                 model.add(v.is_used(c) == 1)
         members = [v.in_context(i, c) for i in v.layers_in_window(c)]
         for lit in members:
@@ -600,10 +604,14 @@ class PartitionModel:
         hint: Partition | None = None,
         use_hint: bool = True,
         cutoff_units: int | None = None,
+        min_contexts: int = 1,
     ) -> None:
-        if num_contexts < 1:
-            raise ValueError(f"num_contexts must be >= 1, got {num_contexts!r}")
+        if num_contexts < max(1, min_contexts):
+            raise ValueError(
+                f"num_contexts must be >= max(1, min_contexts={min_contexts}), got {num_contexts!r}"
+            )
         self.problem, self.k, self.exact = problem, num_contexts, exact
+        self.min_contexts = min_contexts
         self.pins = dict(pins or {})
         self.model = cp_model.CpModel()
         self.vars = ContextVars(self.model, problem, num_contexts)
@@ -611,7 +619,7 @@ class PartitionModel:
             self.model.add_bool_or([])  # some layer fits no context: infeasible for this K
         for add in CONSTRAINTS:
             add(self.model, self.vars)
-        add_used_prefix(self.model, self.vars, exact=exact)
+        add_used_prefix(self.model, self.vars, exact=exact, at_least=min_contexts)
         add_pins(self.model, self.vars, self.pins)
         objective = batch_time_expr(self.vars, exact=exact)
         self.model.minimize(objective)
@@ -653,7 +661,7 @@ class PartitionModel:
     def _hint_fits(self, hint: Partition) -> bool:
         k = hint.num_contexts
         return (
-            (k == self.k if self.exact else k <= self.k)
+            (k == self.k if self.exact else self.min_contexts <= k <= self.k)
             and all(hint.assignment.get(name) == c for name, c in self.pins.items())
             and all(
                 first <= c <= last

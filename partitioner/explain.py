@@ -40,10 +40,11 @@ from cost_model.hardware import HardwareSpec
 from cost_model.resources import COMPILER_LABELS, RESOURCE_NAMES, format_over
 from partitioner.compile import DEFAULT_BATCHES, CompileReport, compile_network
 from partitioner.errors import CtxfitError, InfeasiblePartitionError
+from partitioner.flows import COMPRESSION_FRACTION
 from partitioner.graph import Network
 from partitioner.models import ModelRequest, load_network
 from partitioner.search import SearchOptions
-from partitioner.settings import COMPRESSION_FRACTION, compression_precision
+from partitioner.settings import compression_precision
 
 JSON_SCHEMA = 1
 
@@ -836,7 +837,9 @@ def _search_knob(explorer: _Explorer, knob: Knob, base: Network) -> Suggestion |
 
 def _search_precision(explorer: _Explorer, net: Network) -> Suggestion | Unreachable | None:
     levels = [lv for lv in sorted(COMPRESSION_FRACTION) if lv > 0]
-    variants = [net.with_precision(compression_precision(net, lv)) for lv in levels]
+    variants = [
+        net.with_precision(compression_precision(net, COMPRESSION_FRACTION[lv])) for lv in levels
+    ]
     checks: dict[int, _Check] = {}
 
     def passes(i: int) -> bool:
@@ -852,7 +855,7 @@ def _search_precision(explorer: _Explorer, net: Network) -> Suggestion | Unreach
             reason="even every weight in 4 bits (compression_level=5): "
             + _why_not(checks[len(levels) - 1], explorer.target_fps),
         )
-    chosen = compression_precision(net, levels[i])
+    chosen = compression_precision(net, COMPRESSION_FRACTION[levels[i]])
     share = sum(net.layer(n).params for n in chosen) / max(net.total_params, 1)
     return _suggestion(
         explorer,

@@ -66,6 +66,7 @@ ContextSwitchMode = Literal["allowed", "enabled", "disabled"]
 MAX_CAP = 2.0  # caps above 1.0 appear in the Model Zoo (control 1.1, 1.2); beyond 2.0 is a typo
 MAX_BATCH = 63  # hailort accepts batch sizes 1..63
 MAX_COMPRESSION_LEVEL = 5  # model_optimization_flavor(compression_level=0..5)
+MAX_FLAVOR_LEVEL = 4  # model_optimization_flavor(optimization_level=0..4)
 OPTIMIZATION_LEVELS = ("0", "1", "2", "max")  # performance_param(compiler_optimization_level=...)
 CONTEXT_SWITCH_MODES: tuple[ContextSwitchMode, ...] = ("allowed", "enabled", "disabled")
 NEAR_MISS_RATIO = 0.8  # difflib ratio above which an unknown keyword is taken for a misspelling
@@ -135,6 +136,7 @@ class ModelScript:
     target_fps: float | None = None  # performance_param(fps=...)
     optimization_level: str | int | None = None  # performance_param(compiler_optimization_level)
     compression_level: int | None = None  # model_optimization_flavor(compression_level=...)
+    flavor_optimization_level: int | None = None  # model_optimization_flavor(optimization_level)
     precision: tuple[tuple[str, Precision], ...] = ()
     precision_lines: tuple[int, ...] = ()
     pinned: tuple[tuple[str, ...], ...] = ()
@@ -613,6 +615,7 @@ class _Builder:
     target_fps: float | None = None
     optimization_level: str | int | None = None
     compression_level: int | None = None
+    flavor_optimization_level: int | None = None
     precision: list[tuple[str, Precision, int]] = field(default_factory=list)
     pinned: dict[int, tuple[tuple[str, ...], int]] = field(default_factory=dict)
     pinned_layer: dict[str, int] = field(default_factory=dict)
@@ -643,6 +646,7 @@ class _Builder:
             target_fps=self.target_fps,
             optimization_level=self.optimization_level,
             compression_level=self.compression_level,
+            flavor_optimization_level=self.flavor_optimization_level,
             precision=tuple((pattern, mode) for pattern, mode, _ in self.precision),
             precision_lines=tuple(line for _, _, line in self.precision),
             pinned=tuple(self.pinned[i][0] for i in indices),
@@ -727,8 +731,10 @@ def _apply_allocator(stmt: _Statement, b: _Builder) -> None:
 
 def _apply_performance(stmt: _Statement, b: _Builder) -> None:
     values = dict(stmt.kwargs)
-    if "compiler_optimization_level" in values:
-        key = "compiler_optimization_level"
+    # the Model Zoo also writes performance_param(optimization_level=...) for the same setting
+    for key in ("compiler_optimization_level", "optimization_level"):
+        if key not in values:
+            continue
         level = _choice(stmt, key, values[key], OPTIMIZATION_LEVELS)
         b.optimization_level = level if level == "max" else int(level)
     if "optimize_for_batch" in values:
@@ -747,6 +753,9 @@ def _apply_flavor(stmt: _Statement, b: _Builder) -> None:
     if "compression_level" in values:
         key = "compression_level"
         b.compression_level = _integer(stmt, key, values[key], 0, MAX_COMPRESSION_LEVEL)
+    if "optimization_level" in values:
+        key = "optimization_level"
+        b.flavor_optimization_level = _integer(stmt, key, values[key], 0, MAX_FLAVOR_LEVEL)
 
 
 def _apply_quantization(stmt: _Statement, b: _Builder) -> None:
@@ -845,15 +854,17 @@ _COMMANDS: dict[str, _CommandSpec] = {
         positional=0,
     ),
     "performance_param": _CommandSpec(
-        read=frozenset({"compiler_optimization_level", "optimize_for_batch", "fps"}),
+        read=frozenset(
+            {"compiler_optimization_level", "optimization_level", "optimize_for_batch", "fps"}
+        ),
         known=frozenset({"optimize_for_power"}),
         closed=False,
         apply=_apply_performance,
         positional=0,
     ),
     "model_optimization_flavor": _CommandSpec(
-        read=frozenset({"compression_level"}),
-        known=frozenset({"optimization_level", "batch_size"}),
+        read=frozenset({"compression_level", "optimization_level"}),
+        known=frozenset({"batch_size"}),
         closed=False,
         apply=_apply_flavor,
         positional=0,

@@ -109,6 +109,9 @@ class SearchOptions:
         iteration_timeout_s: each iteration's limit; by default an iteration may use all of
             the budget left (an iteration usually ends sooner, at its proven optimum).
         max_contexts: the most contexts tried.
+        min_contexts: the fewest contexts a multi-context answer may have: 2 with
+            ``context_switch="enabled"`` (the compiler's multi-context flow splits the network
+            even when it fits one context), or the count of pinned contexts.
         pins: layers pinned to contexts (``context_N = context([...])``).
         seed, workers: CP-SAT's seed and worker count (same input -> same answer): one is the
             search without LP; two (the default) add a solve with the LP for a better bound when
@@ -126,6 +129,7 @@ class SearchOptions:
     pins: Mapping[str, int] = field(default_factory=dict)
     seed: int = 0
     workers: int = DEFAULT_WORKERS
+    min_contexts: int = 1
 
     def __post_init__(self) -> None:
         if self.context_switch not in CONTEXT_SWITCH_MODES:
@@ -141,6 +145,10 @@ class SearchOptions:
             raise UsageError(f"workers {self.workers} must be >= 1")
         if self.max_contexts < 1:
             raise UsageError(f"max_contexts {self.max_contexts} must be >= 1")
+        if not 1 <= self.min_contexts <= self.max_contexts:
+            raise UsageError(
+                f"min_contexts {self.min_contexts} is outside 1..max_contexts ({self.max_contexts})"
+            )
 
     @property
     def per_iteration_s(self) -> float:
@@ -354,16 +362,11 @@ def _multi_context(
     progress: OnProgress | None = None,
 ) -> SearchResult:
     k0, resource, total, limit = resource_lower_bound(problem)
-    first_k = max(
-        k0,
-        2 if options.context_switch != "enabled" else 1,
-        max(options.pins.values(), default=0) + 1,
-    )
+    fewest = max(2, options.min_contexts)
+    first_k = max(k0, fewest, max(options.pins.values(), default=0) + 1)
     iterations: list[Iteration] = []
     label = COMPILER_LABELS.get(resource, resource)
-    for k in range(
-        2 if options.context_switch != "enabled" else 1, min(first_k, options.max_contexts + 1)
-    ):
+    for k in range(fewest, min(first_k, options.max_contexts + 1)):
         message = f"Too many {label} ({total} > {k} x {limit})"
         iterations.append(
             _record(len(iterations), k, "too many", message, None, None, None, None, 0.0)
@@ -396,6 +399,7 @@ def _multi_context(
             pins=options.pins,
             hint=None if best is None else best.partition,
             cutoff_units=cutoff,
+            min_contexts=fewest,
         )
         best_fps_now = best.fps if best is not None else None
         iteration_no = len(iterations) + 1
@@ -595,7 +599,7 @@ def _no_worse_than_baselines(
         ("greedy", greedy_partition(problem)),
         ("DP", dp_partition(problem, max_contexts=options.max_contexts)),
     ):
-        if partition is None:
+        if partition is None or partition.num_contexts < max(2, options.min_contexts):
             continue
         units = batch_time_units(problem, partition)
         if best is None or best.objective_units is None or units < best.objective_units:

@@ -1,14 +1,16 @@
 """What a compile run is asked to do: command-line flags and a model script, merged.
 
-Precedence: a command-line flag beats the model script, which beats the compiler's defaults
-(75% single-context caps, 60% multi-context caps, ``context_switch_param(mode=allowed)``).
+Precedence: a command-line flag beats the model script, which beats the compiler's defaults.
+The flow (caps for feasibility and for FPS, required FPS, forced multi-context, 4-bit share) is
+resolved by :func:`partitioner.flows.resolve_flow`; this module turns it into search options and
+per-layer precisions:
 
-* ``resources_param`` caps apply to both flows (the compiler takes the user's caps as given).
-* ``quantization_param(LAYERS, precision_mode=...)`` changes those layers' precision.
-* ``model_optimization_flavor(compression_level=N)`` puts the largest layers' weights in 4 bits
-  until :data:`COMPRESSION_FRACTION` ``[N]`` of all parameters are 4-bit.
+* ``quantization_param(LAYERS, precision_mode=...)`` changes those layers' precision; LAYERS may
+  name ctxfit's layers or Hailo's generated names (``conv1``, ``ew_add*``, ``output_layer*``:
+  :func:`hailo_layer_names`).
+* 4-bit weights for the largest layers until the flow's compression fraction of all parameters
+  is 4-bit.
 * ``context_N = context([...])`` pins layers to contexts.
-* ``compiler_optimization_level`` is read and reported but not modelled.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cost_model.caps import MULTI_CONTEXT_CAPS, SINGLE_CONTEXT_CAPS, ResourceCaps
-from cost_model.layer import Precision
+from cost_model.layer import OpKind, Precision
+from partitioner.flows import FLOW_PARAMS, Flow, FlowParams, resolve_flow
 from partitioner.graph import Network
 from partitioner.model_script import ModelScript
 from partitioner.search import DEFAULT_TIMEOUT_S, DEFAULT_WORKERS, SearchOptions
@@ -28,16 +30,35 @@ DEFAULT_OPTIMIZE_FOR_BATCH = 8
 [assumption] The Model Zoo publishes batch 1 and batch 8 FPS; the compiler's MAX_FPS objective is
 taken at batch 8, the batch at which multi-context networks are benchmarked."""
 
-COMPRESSION_FRACTION = {0: 0.0, 1: 0.2, 2: 0.4, 3: 0.6, 4: 0.8, 5: 1.0}
-"""[assumption] Share of all parameters held in 4 bits at each ``compression_level`` (0-5; the
-compiler documents only that higher levels put more weights in 4 bits). Largest layers first."""
+HAILO_PREFIX = {
+    OpKind.CONV: "conv",
+    OpKind.DWCONV: "dw",
+    OpKind.DECONV: "deconv",
+    OpKind.DENSE: "fc",
+    OpKind.MATMUL: "matmul",
+    OpKind.ADD: "ew_add",
+    OpKind.MUL: "ew_mult",
+    OpKind.NORM: "normalization",
+    OpKind.SOFTMAX: "softmax",
+    OpKind.MAXPOOL: "maxpool",
+    OpKind.AVGPOOL: "avgpool",
+    OpKind.GLOBAL_POOL: "avgpool",
+    OpKind.CONCAT: "concat",
+    OpKind.RESIZE: "resize",
+}
+"""[assumption] The names Hailo's parser generates, per layer kind (``conv1``, ``ew_add3``...):
+numbered from 1 in graph order per prefix; graph outputs are also ``output_layer1..N``. Model
+Zoo scripts name layers this way (``quantization_param({ew_add*}, precision_mode=a16_w16)``); the
+numbering follows Hailo's parser order, which is close to but not always ctxfit's topological
+order."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class CompileSettings:
-    """The merged request: search options plus network changes and notes for the log."""
+    """The merged request: search options plus the flow, network changes and log notes."""
 
     options: SearchOptions
+    flow: Flow
     precision: dict[str, Precision] = field(default_factory=dict)
     target_fps: float | None = None
     notes: tuple[str, ...] = ()
@@ -54,42 +75,54 @@ def merge_settings(
     iteration_timeout_s: float | None = None,
     seed: int = 0,
     workers: int | None = None,
+    performance: bool = False,
+    gpu: bool = True,
+    fixed_contexts: int | None = None,
+    flow_params: FlowParams = FLOW_PARAMS,
 ) -> CompileSettings:
     """Merge flags (``None`` = not given) and the script into :class:`CompileSettings`.
 
+    ``fixed_contexts`` runs the multi-context search at exactly that many contexts (a Model Zoo
+    script that pins its partition, whose layer lists ctxfit cannot reproduce).
+
     Raises:
         ModelScriptError / GraphError: a pinned or quantized layer name that is not in ``net``.
-        UsageError: an out-of-range option (from :class:`SearchOptions`).
+        UsageError: an out-of-range option (from :class:`SearchOptions`); explicit caps with
+            the performance flow.
     """
-    single, multi = SINGLE_CONTEXT_CAPS, MULTI_CONTEXT_CAPS
-    notes: list[str] = []
+    flow = resolve_flow(
+        script,
+        performance=performance,
+        max_utilization=max_utilization,
+        context_switch=context_switch,
+        gpu=gpu,
+        params=flow_params,
+    )
+    notes: list[str] = list(flow.log_lines)
     precision: dict[str, Precision] = {}
     pins: dict[str, int] = {}
+    if flow.compression_fraction > 0:
+        precision.update(compression_precision(net, flow.compression_fraction))
+        notes.append(
+            f"4-bit weights: {flow.compression_fraction:.0%} of the parameters "
+            f"({len(precision)} largest layers)"
+        )
     if script is not None:
-        for name, u in script.caps.as_dict().items():
-            if name == "compute_16bit":
-                continue
-            single, multi = single.with_cap(name, u), multi.with_cap(name, u)
-        if script.compression_level:
-            precision.update(compression_precision(net, script.compression_level))
-            notes.append(
-                f"compression_level={script.compression_level}: {len(precision)} largest layers "
-                "in 4-bit weights"
-            )
-        precision.update(script.precision_by_layer(net.topological_order()))
+        precision.update(script_precision(net, script))
         pins = script.resolve_pinned(net.topological_order())
-        if script.optimization_level is not None:
-            notes.append(f"compiler_optimization_level={script.optimization_level} is not modelled")
-    if max_utilization is not None:
-        single = multi = ResourceCaps.uniform(max_utilization)
-    mode = context_switch or (script.context_switch if script else "allowed")
+    mode = flow.context_switch
     batch = optimize_for_batch or (
         script.optimize_for_batch if script and script.optimize_for_batch else None
     )
     timeout = timeout_s or (script.timeout_s if script and script.timeout_s else DEFAULT_TIMEOUT_S)
+    fewest = flow.min_contexts
+    most = 64
+    if fixed_contexts is not None:
+        fewest = most = fixed_contexts
+        mode = "enabled" if fixed_contexts > 1 else "disabled"
     options = SearchOptions(
-        single_caps=single,
-        multi_caps=multi,
+        single_caps=flow.single_caps,
+        multi_caps=flow.multi_caps,
         context_switch=mode,
         batch=batch or DEFAULT_OPTIMIZE_FOR_BATCH,
         timeout_s=timeout,
@@ -97,31 +130,70 @@ def merge_settings(
         pins=pins,
         seed=seed,
         workers=workers or DEFAULT_WORKERS,
+        min_contexts=fewest,
+        max_contexts=most,
     )
     return CompileSettings(
         options=options,
+        flow=flow,
         precision=precision,
-        target_fps=script.target_fps if script else None,
+        target_fps=flow.target_fps,
         notes=tuple(notes) + (script.warnings if script else ()),
     )
 
 
-def compression_precision(net: Network, level: int) -> dict[str, Precision]:
-    """4-bit weights for the largest layers until ``COMPRESSION_FRACTION[level]`` of all
-    parameters are 4-bit (a layer at 16 bits keeps its precision).
+def hailo_layer_names(net: Network) -> dict[str, str]:
+    """Hailo's generated name of each layer (see :data:`HAILO_PREFIX`) -> ctxfit's name.
 
-    >>> from cost_model.layer import Layer, OpKind
+    >>> from cost_model.layer import Layer
+    >>> def conv(name, src):
+    ...     return Layer(name=name, op=OpKind.CONV, inputs=(src,), input_shapes=((8, 4, 4),),
+    ...                  output_shape=(8, 4, 4), params=72, macs=1152)
+    >>> net = Network("n", [conv("a", "x"), conv("b", "a")], inputs={"x": (8, 4, 4)},
+    ...               outputs=["b"])
+    >>> hailo_layer_names(net)
+    {'conv1': 'a', 'conv2': 'b', 'output_layer1': 'b'}
+    """
+    names: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for name in net.topological_order():
+        prefix = HAILO_PREFIX.get(net.layer(name).op)
+        if prefix is not None:
+            counts[prefix] = counts.get(prefix, 0) + 1
+            names[f"{prefix}{counts[prefix]}"] = name
+    for i, name in enumerate(dict.fromkeys(net.outputs), start=1):
+        names[f"output_layer{i}"] = name
+    return names
+
+
+def script_precision(net: Network, script: ModelScript) -> dict[str, Precision]:
+    """The precision the script's ``quantization_param`` rules give each layer, matching
+    ctxfit's layer names and Hailo's generated names (:func:`hailo_layer_names`); a layer
+    matched under both takes the rule matched by its own name."""
+    aliases = hailo_layer_names(net)
+    own = net.topological_order()
+    matched = script.precision_by_layer([*own, *(a for a in aliases if a not in set(own))])
+    result = {aliases[a]: mode for a, mode in matched.items() if a in aliases and a not in own}
+    result.update({name: mode for name, mode in matched.items() if name in set(own)})
+    return result
+
+
+def compression_precision(net: Network, fraction: float) -> dict[str, Precision]:
+    """4-bit weights for the largest layers until ``fraction`` of all parameters are 4-bit (a
+    layer at 16 bits keeps its precision).
+
+    >>> from cost_model.layer import Layer
     >>> def dense(name, params):
     ...     return Layer(name=name, op=OpKind.DENSE, inputs=("x",), input_shapes=((8,),),
     ...                  output_shape=(8,), params=params, macs=params)
     >>> net = Network("n", [dense("a", 600), dense("b", 300), dense("c", 100)],
     ...               inputs={"x": (8,)}, outputs=["a", "b", "c"])
-    >>> sorted(compression_precision(net, 3))     # 60% of 1000 params: 'a' alone is enough
+    >>> sorted(compression_precision(net, 0.6))     # 60% of 1000 params: 'a' alone is enough
     ['a']
-    >>> sorted(compression_precision(net, 4))     # 80%: 'a' and 'b'
+    >>> sorted(compression_precision(net, 0.8))     # 80%: 'a' and 'b'
     ['a', 'b']
     """
-    target = COMPRESSION_FRACTION[min(max(level, 0), 5)] * net.total_params
+    target = min(max(fraction, 0.0), 1.0) * net.total_params
     chosen: dict[str, Precision] = {}
     done = 0
     for layer in sorted(net.layers, key=lambda x: (-x.params, x.name)):

@@ -1,0 +1,144 @@
+"""The compile-side lines of the Hailo Model Zoo's model script for each network and chip.
+
+``partitioner/data/model_zoo_v2.18.csv`` (a copy of the Model Zoo v2.18 table with the lines
+hailomz resolves for each network: ``alls/<hw>/base/`` or ``alls/generic/``) holds, per network
+and chip, the published FPS and the script's ``resources_param``, optimization levels, required
+FPS, ``context_switch_param``, compression, precision globs and pinned-context counts.
+:func:`zoo_script` turns a row back into model-script text that :mod:`partitioner.model_script`
+reads, so that ``ctxfit compile yolov8m`` compiles as ``hailomz compile yolov8m`` does.
+
+What a row cannot give back is said in :attr:`ZooScript.notes`: layers pinned to a precision by
+name (the table has their count, not their names) and pinned partitions (the table has the
+context count: the search then runs at exactly that many contexts, :attr:`fixed_contexts`).
+
+>>> s = zoo_script("yolov5m", "hailo8")
+>>> print(s.text, end="")
+# Model Zoo v2.18 script hailo8/base/yolov5m.alls (hailo8), compile-side lines
+performance_param(fps=150)
+>>> s.notes
+('7 layers set to a8_w4 by name in the Model Zoo script are not reproduced',)
+>>> zoo_script("no_such_net", "hailo8") is None
+True
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+TABLE = "model_zoo_v2.18.csv"
+DEVICES = ("hailo8", "hailo8l")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ZooRow:
+    """One row of the Model Zoo table (published figures and the script's compile-side lines)."""
+
+    device: str
+    network: str
+    task: str
+    input_hwc: str
+    params_m: float
+    ops_g: float
+    fps_batch1: float
+    fps_batch8: float | None  # a few rows publish no batch-8 figure
+    source_family: str
+    script: str
+    fields: dict[str, str]
+
+    @property
+    def single_context(self) -> bool:
+        """Equal FPS at batch 1 and 8 means one context (HAILO.md section 3)."""
+        if self.fps_batch8 is None:
+            return False
+        return abs(self.fps_batch1 - self.fps_batch8) <= 1e-9 * self.fps_batch8
+
+
+@dataclass(frozen=True, kw_only=True)
+class ZooScript:
+    """A row's script as model-script text, with what could not be reproduced."""
+
+    row: ZooRow
+    text: str
+    notes: tuple[str, ...]
+    fixed_contexts: int | None
+
+
+@functools.cache
+def zoo_rows() -> tuple[ZooRow, ...]:
+    """Every row of the packaged table."""
+    with resources.files("partitioner").joinpath("data", TABLE).open(encoding="utf-8") as f:
+        return tuple(
+            ZooRow(
+                device=r["device"],
+                network=r["network"],
+                task=r["task"],
+                input_hwc=r["input_hwc"],
+                params_m=float(r["params_M"]),
+                ops_g=float(r["ops_G"]),
+                fps_batch1=float(r["fps_batch1"]),
+                fps_batch8=float(r["fps_batch8"]) if r["fps_batch8"] else None,
+                source_family=r["source_family"],
+                script=r["script"],
+                fields=dict(r),
+            )
+            for r in csv.DictReader(f)
+        )
+
+
+def zoo_row(network: str, device: str) -> ZooRow | None:
+    """The row of ``network`` on ``device``, or None."""
+    for row in zoo_rows():
+        if row.network == network and row.device == device:
+            return row
+    return None
+
+
+_LEVEL = re.compile(r"^(max|\d)")
+_WILDCARD = re.compile(r"(a8_w8|a8_w4|a16_w16):\{([^}]*)\}")
+
+
+def zoo_script(network: str, device: str) -> ZooScript | None:
+    """The compile-side lines of ``network``'s Model Zoo script on ``device`` (None without a
+    row for it)."""
+    row = zoo_row(network, device)
+    if row is None:
+        return None
+    f = row.fields
+    lines = [f"# Model Zoo v2.18 script {row.script} ({device}), compile-side lines"]
+    notes: list[str] = []
+    if f["resources_param"]:
+        lines.append(f["resources_param"])
+    level = _LEVEL.match(f["compiler_optimization_level"])
+    if level:
+        lines.append(f"performance_param(compiler_optimization_level={level.group(1)})")
+    if f["fps_target"]:
+        lines.append(f"performance_param(fps={f['fps_target']})")
+    if f["context_switch_param"]:
+        lines.append(f["context_switch_param"])
+    flavor = [
+        f"{key}={f[key]}" for key in ("optimization_level", "compression_level") if f[key] != ""
+    ]
+    if flavor:
+        lines.append(f"model_optimization_flavor({', '.join(flavor)})")
+    for mode, pattern in _WILDCARD.findall(f["precision_wildcards"]):
+        glob = pattern.split("/", 1)[-1]  # the network's scope: vit_base/ew_add* -> ew_add*
+        lines.append(f"quantization_param({{{glob}}}, precision_mode={mode})")
+    for mode in ("a8_w4", "a16_w16"):
+        count = int(f[f"{mode}_layers"] or 0)
+        if count:
+            notes.append(
+                f"{count} layers set to {mode} by name in the Model Zoo script are not reproduced"
+            )
+    pinned = int(f["pinned_contexts"] or 0)
+    if pinned:
+        notes.append(
+            f"the Model Zoo script pins its partition to {pinned} context(s); ctxfit searches "
+            f"its own partition into exactly {pinned}"
+        )
+    return ZooScript(
+        row=row, text="\n".join(lines) + "\n", notes=tuple(notes), fixed_contexts=pinned or None
+    )
