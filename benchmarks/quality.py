@@ -9,13 +9,13 @@ same problem, the FPS the CP-SAT bound allows (``B / bound``, an upper bound on 
 ``bound K`` contexts), the gap and the search's wall time. A single-context answer has no
 multi-context problem, so no baseline and a gap of 0.
 
-``--caps default|zoo`` picks the resource caps of both flows: ``default`` (the default here) is
-``ctxfit compile``'s, the compiler's defaults (75% single-context, 60% multi-context); ``zoo`` is
-the caps the cost model is calibrated with (``MODEL_ZOO_*_CAPS`` in :mod:`cost_model.caps`).
+Every run is at the compiler's default caps (75% single-context, 60% multi-context; ``--caps
+default``, the only choice since the calibration fits each Model Zoo row under its own flow:
+``benchmarks.fidelity``).
 
-``--dump PATH`` saves every run as JSON lines, with its caps (``benchmarks.fidelity --from PATH``
-reads them, and ``--from PATH`` rebuilds this section from them); ``--smoke`` compiles one small
-model once with a short budget and writes nothing.
+``--dump PATH`` saves every run as JSON lines, with its caps (``--from PATH`` rebuilds this
+section from them); ``--smoke`` compiles one small model once with a short budget and writes
+nothing.
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ from pathlib import Path
 
 from benchmarks.common import command_line, header, load_text, md_table, verdict, write_section
 from cost_model.caps import (
-    MODEL_ZOO_MULTI_CONTEXT_CAPS,
-    MODEL_ZOO_SINGLE_CONTEXT_CAPS,
     MULTI_CONTEXT_CAPS,
     SINGLE_CONTEXT_CAPS,
     ResourceCaps,
@@ -51,12 +49,10 @@ GOAL_SECONDS = 10.0
 
 CAPS: dict[str, tuple[ResourceCaps, ResourceCaps]] = {
     "default": (SINGLE_CONTEXT_CAPS, MULTI_CONTEXT_CAPS),
-    "zoo": (MODEL_ZOO_SINGLE_CONTEXT_CAPS, MODEL_ZOO_MULTI_CONTEXT_CAPS),
 }
 """The ``--caps`` choices: (single-context caps, multi-context caps) of the search."""
 CAPS_NAMES = {
     "default": "`SINGLE_CONTEXT_CAPS` / `MULTI_CONTEXT_CAPS`",
-    "zoo": "`MODEL_ZOO_SINGLE_CONTEXT_CAPS` / `MODEL_ZOO_MULTI_CONTEXT_CAPS`",
 }
 DEFAULT_CAPS = "default"
 
@@ -89,8 +85,8 @@ def caps_text(name: str) -> str:
 def caps_flag(name: str) -> str:
     """The ``ctxfit compile`` option giving these caps (``""`` for the defaults or none).
 
-    >>> caps_flag("default"), caps_flag("zoo")
-    ('', ' --max-utilization 1')
+    >>> caps_flag("default")
+    ''
     """
     single, multi = CAPS[name]
     if name == "default" or single != multi or len(set(asdict(single).values())) != 1:
@@ -364,8 +360,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--caps",
         choices=tuple(CAPS),
-        help="caps of both flows: default (the compiler's, 75%%/60%%; the default) or zoo (the "
-        "calibrated MODEL_ZOO_*_CAPS); with --from, keep only the runs at these caps",
+        help="caps of both flows: default (the compiler's, 75%%/60%%; the only choice); with "
+        "--from, keep only the runs at these caps",
     )
     parser.add_argument("--dump", type=Path, help="append every run as JSON to this file")
     parser.add_argument("--no-write", action="store_true", help="print, do not write RESULTS.md")

@@ -4,8 +4,6 @@ This package imports none of torch, onnx, ortools or networkx, and nothing from 
 """
 
 from cost_model.caps import (
-    MODEL_ZOO_MULTI_CONTEXT_CAPS,
-    MODEL_ZOO_SINGLE_CONTEXT_CAPS,
     MULTI_CONTEXT_CAPS,
     SINGLE_CONTEXT_CAPS,
     ResourceCaps,
@@ -42,8 +40,6 @@ from cost_model.throughput import (
 )
 
 __all__ = [
-    "MODEL_ZOO_MULTI_CONTEXT_CAPS",
-    "MODEL_ZOO_SINGLE_CONTEXT_CAPS",
     "MULTI_CONTEXT_CAPS",
     "RESOURCE_NAMES",
     "SINGLE_CONTEXT_CAPS",

@@ -84,12 +84,6 @@ class ResourceCaps:
 
 SINGLE_CONTEXT_CAPS = ResourceCaps.uniform(0.75)  # compiler default, single-context flow
 MULTI_CONTEXT_CAPS = ResourceCaps.uniform(0.60)  # compiler default, multi-context flow
-# The caps under which the cost model reproduces the Hailo Model Zoo's figures [calibrated by
-# benchmarks/calibrate.py]. The Zoo's model scripts raise the caps (single-context ResNet-50
-# uses 436 SCs = 85%; control caps of 1.1 and 1.2 appear); at the compiler defaults the model
-# would call ResNet-50 on Hailo-8 and RegNetX-1.6GF on Hailo-8L multi-context, which they are not.
-MODEL_ZOO_SINGLE_CONTEXT_CAPS = ResourceCaps.uniform(1.0)
-MODEL_ZOO_MULTI_CONTEXT_CAPS = ResourceCaps.uniform(1.0)
 
 
 def cap_limit(u: float, total: int) -> int:

@@ -126,7 +126,9 @@ def zoo_script(network: str, device: str) -> ZooScript | None:
         lines.append(f"model_optimization_flavor({', '.join(flavor)})")
     for mode, pattern in _WILDCARD.findall(f["precision_wildcards"]):
         glob = pattern.split("/", 1)[-1]  # the network's scope: vit_base/ew_add* -> ew_add*
-        lines.append(f"quantization_param({{{glob}}}, precision_mode={mode})")
+        # a character class ([0-9]) is quoted: brackets are lists in a model script
+        layers = f'"{glob}"' if "[" in glob else f"{{{glob}}}"
+        lines.append(f"quantization_param({layers}, precision_mode={mode})")
     for mode in ("a8_w4", "a16_w16"):
         count = int(f[f"{mode}_layers"] or 0)
         if count:

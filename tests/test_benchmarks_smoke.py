@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import doctest
 import json
+import math
 import threading
 
 import pytest
@@ -19,13 +20,6 @@ import benchmarks.quality as quality
 import benchmarks.scaling as scaling
 import benchmarks.speed as speed
 import benchmarks.synthetic as synthetic
-import partitioner.compile
-from cost_model.caps import (
-    MODEL_ZOO_MULTI_CONTEXT_CAPS,
-    MODEL_ZOO_SINGLE_CONTEXT_CAPS,
-    MULTI_CONTEXT_CAPS,
-    SINGLE_CONTEXT_CAPS,
-)
 
 
 @pytest.fixture
@@ -180,7 +174,7 @@ def test_speed_smoke(no_results_write, capsys):
 
 
 # -- quality and fidelity ------------------------------------------------------------------------
-def test_quality_and_fidelity_smoke(no_results_write, tmp_path, capsys):
+def test_quality_smoke(no_results_write, tmp_path, capsys):
     dump = tmp_path / "runs.jsonl"
     assert quality.main(["--smoke", "--dump", str(dump)]) == 0
     (run,) = [json.loads(line) for line in dump.read_text().splitlines()]
@@ -191,165 +185,93 @@ def test_quality_and_fidelity_smoke(no_results_write, tmp_path, capsys):
     assert run["bound_fps"] >= run["cpsat_fps"] * (1 - 1e-9)
     fps = run["fps_by_batch"]
     assert fps["8"] > fps["1"]  # several contexts: batch 8 spreads the switches over 8 frames
-    capsys.readouterr()
-    assert fidelity.main(["--smoke", "--from", str(dump)]) == 0
+    assert run["caps"] == "default"
+
+
+def test_fidelity_smoke_compiles_with_the_model_zoo_script(no_results_write, capsys):
+    assert fidelity.main(["--smoke"]) == 0
     out = capsys.readouterr().out
-    row = next(line for line in out.splitlines() if line.startswith("| hailo8 | vit_tiny |"))
+    row = next(line for line in out.splitlines() if line.startswith("| hailo8 | squeezenet_v1.1 |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[2] == "89.2" and cells[5] == "406" and cells[8] == "multi"
-    assert cells[9] == str(run["contexts"])  # published multi, predicted multi: no "(WRONG)"
+    assert cells[2] == "3034" and cells[5] == "3034" and cells[8] == "single"
+    assert cells[9] == "1"  # published single, predicted single: no "(WRONG)"
     assert "| ViT-Base | hailo8 | 8 | - | not compiled in this run |" in out
     assert "| DeiT-Base | hailo8 | 8 | - | not in the zoo |" in out
-    assert run["caps"] == "default"
-    assert "### At ctxfit compile's default caps" in out
-    assert "Model Zoo caps" not in out  # a smoke run reports the default caps only
+    assert "### In-sample" in out and "### Leave one network out" not in out
 
 
-@pytest.fixture
-def search_caps(monkeypatch):
-    """The (single, multi) caps of every SearchOptions that reaches compile_network."""
-    seen = []
-    real = partitioner.compile.compile_network
-
-    def spy(net, hw, options, **kwargs):
-        seen.append((options.single_caps, options.multi_caps))
-        return real(net, hw, options, **kwargs)
-
-    monkeypatch.setattr(partitioner.compile, "compile_network", spy)
-    return seen
-
-
-@pytest.mark.parametrize(
-    ("argv", "caps"),
-    [
-        ([], (SINGLE_CONTEXT_CAPS, MULTI_CONTEXT_CAPS)),
-        (["--caps", "zoo"], (MODEL_ZOO_SINGLE_CONTEXT_CAPS, MODEL_ZOO_MULTI_CONTEXT_CAPS)),
-    ],
-)
-def test_fidelity_smoke_caps_reach_the_search(
-    no_results_write, search_caps, monkeypatch, capsys, argv, caps
-):
-    assert MODEL_ZOO_MULTI_CONTEXT_CAPS != MULTI_CONTEXT_CAPS  # else this test proves nothing
-    runs = []
-    real_run = fidelity.run_quality
-    monkeypatch.setattr(
-        fidelity, "run_quality", lambda *a, **k: runs.extend(real_run(*a, **k)) or runs
+def _run(network, device, mode, contexts, b1, b8):
+    return fidelity.Run(
+        device=device, network=network, mode=mode, contexts=contexts, fps_b1=b1, fps_b8=b8
     )
-    assert fidelity.main(["--smoke", *argv]) == 0
-    assert search_caps == [caps]  # one compile (squeezenet on Hailo-8), at the asked caps
-    name = argv[-1] if argv else "default"
-    assert [(r.model, r.caps, r.error) for r in runs] == [("squeezenet_v1.1", name, "")]
-    out = capsys.readouterr().out
-    assert out.count("\n### ") == 1
-    assert ("--max-utilization 1`" in out) == (name == "zoo")
-    assert sum(line.startswith("| hailo8 | squeezenet_v1.1 |") for line in out.splitlines()) == 1
 
 
-def _fake_runs(caps):
-    """One batch-8 run per calibration row at ``caps``: zoo caps 10% high, default 50% low."""
-    factor = 1.1 if caps == "zoo" else 0.5
-    return [
-        quality.QualityRow(
-            model=r.network,
-            hardware=r.device,
-            batch=fidelity.OPTIMIZE_FOR_BATCH,
-            layers=10,
-            contexts=1 if r.single else 3,
-            single_context=r.single,
-            status="OPTIMAL",
-            cpsat_fps=factor * r.fps_b8,
-            greedy_fps=None,
-            dp_fps=None,
-            bound_fps=None,
-            bound_contexts=None,
-            gap=0.0,
-            search_s=0.1,
-            validated=True,
-            fps_by_batch={"1": factor * r.fps_b1, "8": factor * r.fps_b8},
-            caps=caps,
-        )
-        for r in calibrate.load_rows(calibrate.csv_path())
+def test_fidelity_statistics_and_goals_by_hand():
+    rows = [
+        calibrate.Row(device="hailo8", network="yolov8n", task="object_detection",
+                      fps_b1=1000.0, fps_b8=1000.0),
+        calibrate.Row(device="hailo8", network="yolov8m", task="object_detection",
+                      fps_b1=100.0, fps_b8=200.0),
+        calibrate.Row(device="hailo8", network="resnet_v1_18", task="classification",
+                      fps_b1=2000.0, fps_b8=2000.0),
+    ]  # fmt: skip
+    runs = [
+        _run("yolov8n", "hailo8", "insample", 1, 900.0, 900.0),  # -10%
+        _run("yolov8m", "hailo8", "insample", 1, 50.0, 50.0),  # -50% / -75%, wrong verdict
+        _run("resnet_v1_18", "hailo8", "insample", 1, 2400.0, 2400.0),  # +20%
     ]
+    s = fidelity.stats(fidelity.pairs_of(rows, runs))
+    assert s["right"] == pytest.approx(2 / 3)
+    assert s["median1"] == pytest.approx(20.0) and s["median8"] == pytest.approx(20.0)
+    assert s["worst1"] == pytest.approx(2.0) and s["worst8"] == pytest.approx(4.0)
+    lines = fidelity.goals(rows, runs)
+    assert lines[0] == "- single/multi right on >= 97% of rows: 66.7% (MISSED)"
+    assert "batch 1 20.0%, batch 8 20.0% (MISSED)" in lines[1]
+    assert "batch 1 2.00x, batch 8 4.00x (MISSED)" in lines[2]
+    table = "\n".join(fidelity.summary_table(rows, runs))
+    assert "| detection | 2 | 50% | 30.0% | 2.00x | 42.5% | 4.00x |" in table
 
 
-def _subsections(out):
-    """``{### title: its lines}`` of a printed section."""
-    parts = out.split("\n### ")[1:]
-    return {p.splitlines()[0]: p.splitlines()[1:] for p in parts}
-
-
-def test_fidelity_full_run_writes_zoo_then_default_caps(monkeypatch, capsys):
-    asked = []
-
-    def fake_run(networks, devices, batches, timeout_s, caps="default"):
-        asked.append(caps)
-        return _fake_runs(caps)
-
-    written = {}
-    monkeypatch.setattr(fidelity, "run_quality", fake_run)
-    monkeypatch.setattr(fidelity, "write_section", lambda t, body: written.update({t: body}))
-    assert fidelity.main([]) == 0
-    assert asked == ["zoo", "default"]
-    out = capsys.readouterr().out
-    assert "\n".join(written["Fidelity"]) == out.rstrip("\n")
-    assert out.startswith("`python -m benchmarks.fidelity` on ")
-    titles = list(_subsections(out))
-    assert titles == [fidelity.CAPS_TITLES["zoo"], fidelity.CAPS_TITLES["default"]]
-    zoo, default = _subsections(out).values()
-    assert any("100% single-context, 100% multi-context" in line for line in zoo)
-    assert any("75% single-context, 60% multi-context" in line for line in default)
-    n = len(calibrate.load_rows(calibrate.csv_path()))
-    for lines, err in ((zoo, 10), (default, 50)):
-        assert f"- FPS at batch 1: median |error| {err}%, worst {err}%" in " ".join(lines)
-        assert f"- single/multi context right on {n}/{n} rows" in lines
-        assert "| YOLOv8n | hailo8 | 1 | 1 | met |" in lines
-
-    # --caps default: only that table
-    asked.clear()
-    assert fidelity.main(["--caps", "default"]) == 0
-    assert asked == ["default"]
-    assert list(_subsections(capsys.readouterr().out)) == [fidelity.CAPS_TITLES["default"]]
-
-
-def test_fidelity_from_a_dump_splits_the_runs_by_caps(no_results_write, tmp_path, capsys):
+def test_fidelity_from_a_dump(no_results_write, tmp_path, capsys):
     dump = tmp_path / "runs.jsonl"
-    lines = [json.dumps(dataclasses.asdict(r)) for c in ("default", "zoo") for r in _fake_runs(c)]
-    dump.write_text("\n".join(lines) + "\n")
-    assert fidelity.main(["--from", str(dump), "--no-write"]) == 0
-    sections = _subsections(capsys.readouterr().out)
-    assert list(sections) == [fidelity.CAPS_TITLES["zoo"], fidelity.CAPS_TITLES["default"]]
-    assert "- FPS at batch 8: median |error| 10%" in " ".join(sections[fidelity.CAPS_TITLES["zoo"]])
-
-    # a dump from before runs recorded their caps: all at the default caps
-    old = []
-    for r in _fake_runs("default"):
-        row = dataclasses.asdict(r)
-        del row["caps"]
-        old.append(json.dumps(row))
-    dump.write_text("\n".join(old) + "\n")
-    assert {r.caps for r in fidelity.load_runs(dump)} == {"default"}
-    assert fidelity.main(["--from", str(dump), "--no-write"]) == 0
-    sections = _subsections(capsys.readouterr().out)
-    zoo = sections[fidelity.CAPS_TITLES["zoo"]]
-    assert any(line.startswith("No runs at these caps in ") for line in zoo)
-    assert "| hailo8 | resnet_v1_50 |" in " ".join(sections[fidelity.CAPS_TITLES["default"]])
-    with pytest.raises(SystemExit, match="no batch-8 runs at the zoo caps"):
-        fidelity.main(["--from", str(dump), "--caps", "zoo", "--no-write"])
-
-
-def test_quality_caps_option_and_old_dumps(no_results_write, tmp_path, capsys):
-    assert quality.parse_args([]).caps is None  # run() then compiles at DEFAULT_CAPS
-    assert quality.DEFAULT_CAPS == "default"
-    dump = tmp_path / "runs.jsonl"
-    rows = _fake_runs("zoo")[:2] + _fake_runs("default")[:1]
-    dump.write_text("\n".join(json.dumps(dataclasses.asdict(r)) for r in rows) + "\n")
-    assert quality.main(["--from", str(dump), "--no-write"]) == 0
+    runs = [_run("yolov8n", "hailo8", "insample", 1, 1036.0, 1036.0),
+            _run("yolov8n", "hailo8", "loo", 2, 518.0, 1036.0)]  # fmt: skip
+    dump.write_text("".join(json.dumps(dataclasses.asdict(r)) + "\n" for r in runs))
+    assert fidelity.main(["--from", str(dump), "--networks", "yolov8n", "--no-write"]) == 0
     out = capsys.readouterr().out
-    assert "| model | hw | caps | B |" in out  # mixed caps: a caps column
-    assert quality.main(["--from", str(dump), "--caps", "zoo", "--no-write"]) == 0
-    out = capsys.readouterr().out
-    assert "| model | hw | B |" in out and "--max-utilization 1`" in out
-    assert "(100% caps)" in out
+    assert "### In-sample" in out and "### Leave one network out" in out
+    assert "| YOLOv8n | hailo8 | 1 | 1 | met |" in out
+    assert "| YOLOv8n | hailo8 | 1 | 2 | met (off by +1) |" in out
+
+
+def test_calibrate_loss_by_hand():
+    row = calibrate.Row(device="hailo8", network="yolov8n", task="object_detection",
+                        fps_b1=100.0, fps_b8=100.0)  # fmt: skip
+    pred = calibrate.Prediction(contexts=2, fps_b1=50.0, fps_b8=200.0)
+    # log(1/2)^2 + log(2)^2 + 1 (multi where the row is single)
+    assert calibrate.row_loss(row, pred) == pytest.approx(2 * math.log(2) ** 2 + 1)
+    assert calibrate.row_loss(row, None) == pytest.approx(2 * math.log(4) ** 2 + 1)
+    far = calibrate.Prediction(contexts=1, fps_b1=1000.0, fps_b8=100.0)
+    assert calibrate.row_loss(row, far) == pytest.approx(math.log(4) ** 2)  # clipped at log 4
+
+
+def test_calibrate_rows_are_buildable_zoo_rows_with_their_flows():
+    rows = calibrate.load_rows()
+    from partitioner.zoo import ZOO
+
+    assert rows and all(r.network in ZOO and r.fps_b8 > 0 for r in rows)
+    assert {(r.network, r.device) for r in rows} >= {("yolov8n", "hailo8"), ("vit_tiny", "hailo8l")}
+    assert calibrate.task_family("vit_tiny", "classification") == "transformers"
+    assert calibrate.task_family("yolov5n_seg", "instance_segmentation") == "segmentation"
+
+
+def test_calibrate_params_round_trip_and_flow_params():
+    p = calibrate.current_params().with_value("raised_control", 1.1)
+    back = calibrate.params_from_dict(json.loads(json.dumps(p.as_dict(), default=list)))
+    assert back == p
+    fp = back.flow_params()
+    assert fp.raised_caps.control == 1.1 and fp.raised_caps.apu == 1.1
+    assert back.spec("hailo8l").link.lanes == calibrate.MODEL_ZOO_LINK_LANES
 
 
 def test_calibrate_writes_its_section_through_write_section(tmp_path):

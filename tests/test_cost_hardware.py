@@ -209,14 +209,6 @@ def test_multi_context_caps_on_hailo8l():
     assert limits(MULTI_CONTEXT_CAPS, preset("hailo8l")).as_tuple() == (39, 154, 308, 48, 77)
 
 
-def test_model_zoo_caps_are_higher_than_the_compiler_defaults():
-    from cost_model.caps import MODEL_ZOO_MULTI_CONTEXT_CAPS, MODEL_ZOO_SINGLE_CONTEXT_CAPS
-
-    hw = preset("hailo8")
-    assert limits(SINGLE_CONTEXT_CAPS, hw) <= limits(MODEL_ZOO_SINGLE_CONTEXT_CAPS, hw)
-    assert limits(MULTI_CONTEXT_CAPS, hw) <= limits(MODEL_ZOO_MULTI_CONTEXT_CAPS, hw)
-
-
 def test_caps_per_resource_override():
     caps = MULTI_CONTEXT_CAPS.with_cap("control", 1.1)
     assert limits(caps, preset("hailo8")).lcus == math.ceil(1.1 * 128)
