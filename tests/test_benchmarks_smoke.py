@@ -34,7 +34,7 @@ def no_results_write(monkeypatch):
 
 
 # -- helpers ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("module", [common, synthetic, quality])
+@pytest.mark.parametrize("module", [common, synthetic, quality, calibrate])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
