@@ -308,6 +308,8 @@ def _pcie(arr: NetArrays, start: int, end: int) -> dict[str, int]:
         "pcie_rows_per_frame": sum(r for _, r in read.values()) + out_rows,
         "pcie_out_bytes_per_frame": out_bytes,
         "pcie_out_rows_per_frame": out_rows,
+        "pcie_transfers_per_frame": len(read) + len(written),
+        "pcie_out_transfers_per_frame": len(written),
     }
 
 
@@ -466,6 +468,7 @@ GRIDS: dict[str, Sequence] = {
     "shortcut_nodes": (0, 1),
     "fused_ops": (("activation",), ("activation", "add")),
     "pcie_row_overhead_s": (0.0, 0.25e-6, 0.5e-6, 1e-6, 1.5e-6),
+    "pcie_transfer_overhead_s": (0.0, 25e-6, 50e-6, 100e-6, 150e-6, 200e-6),
     "sc_cycles_per_row": (0.0, 1000.0, 2000.0, 4000.0, 8000.0),
     "extra_nodes_by_op": (
         (),

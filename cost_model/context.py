@@ -102,6 +102,8 @@ class ContextFit:
         *,
         pcie_out_bytes_per_frame: int = 0,
         pcie_out_rows_per_frame: int = 0,
+        pcie_transfers_per_frame: int = 0,
+        pcie_out_transfers_per_frame: int = 0,
     ) -> ContextTiming:
         """The context's :class:`ContextTiming`, given its PCIe traffic per frame (totals, and
         optionally their device-to-host part; see :class:`ContextTiming`).
@@ -122,6 +124,8 @@ class ContextFit:
             pcie_rows_per_frame=pcie_rows_per_frame,
             pcie_out_bytes_per_frame=pcie_out_bytes_per_frame,
             pcie_out_rows_per_frame=pcie_out_rows_per_frame,
+            pcie_transfers_per_frame=pcie_transfers_per_frame,
+            pcie_out_transfers_per_frame=pcie_out_transfers_per_frame,
         )
 
 

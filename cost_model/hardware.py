@@ -147,6 +147,7 @@ class HardwareSpec:
     context_switch_overhead_s: float = params.CONTEXT_SWITCH_OVERHEAD_S
     pipeline_fill_frames: float = params.PIPELINE_FILL_FRAMES
     pcie_row_overhead_s: float = params.PCIE_ROW_OVERHEAD_S
+    pcie_transfer_overhead_s: float = params.PCIE_TRANSFER_OVERHEAD_S
     compute_pj_per_mac: float = params.COMPUTE_PJ_PER_MAC
     notes: tuple[str, ...] = field(default=(), compare=False)
 
@@ -238,6 +239,7 @@ def _check_spec(hw: HardwareSpec) -> None:
         "shortcut_nodes",
         "config_bytes_per_node",
         "pcie_row_overhead_s",
+        "pcie_transfer_overhead_s",
         "context_switch_overhead_s",
         "pipeline_fill_frames",
         "compute_pj_per_mac",

@@ -75,6 +75,10 @@ PIPELINE_FILL_FRAMES = 0.0
 # small networks stop at ~3000-3500 FPS on Hailo-8 whatever their MACs, in proportion to their
 # input rows [calibrated].
 PCIE_ROW_OVERHEAD_S = 1.275e-6
+# Fixed cost of each tensor crossing PCIe per frame, in each direction (a DMA transfer's
+# descriptor setup and completion interrupt): small networks stop at ~2,500-3,500 FPS whatever
+# their MACs, while 640x640 detectors with 7 transfers run over 1,000 FPS [calibrated].
+PCIE_TRANSFER_OVERHEAD_S = 0.0
 # PCIe payload efficiency (TLP/DLLP overhead): a Raspberry Pi's Gen2 x1 moves ~0.45 GB/s of a
 # raw 0.5 GB/s and its Gen3 x1 ~0.9 of 0.985 GB/s, so ~0.9 [derived].
 PCIE_EFFICIENCY = 0.9

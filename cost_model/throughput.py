@@ -51,9 +51,12 @@ class ContextTiming:
         macs_per_frame: multiply-accumulates per frame (for the energy estimate).
         pcie_rows_per_frame: rows of the tensors behind ``pcie_bytes_per_frame``
             (:func:`cost_model.lowering.tensor_rows`), each costing ``hw.pcie_row_overhead_s``.
-        pcie_out_bytes_per_frame, pcie_out_rows_per_frame: the device-to-host part of the
-            two totals above (outputs and tensors written to host memory); it overlaps the
-            host-to-device rest. Left at 0, all traffic counts as one direction (an upper bound).
+        pcie_transfers_per_frame: tensors behind ``pcie_bytes_per_frame`` (one DMA transfer
+            each), each costing ``hw.pcie_transfer_overhead_s``.
+        pcie_out_bytes_per_frame, pcie_out_rows_per_frame, pcie_out_transfers_per_frame: the
+            device-to-host part of the totals above (outputs and tensors written to host
+            memory); it overlaps the host-to-device rest. Left at 0, all traffic counts as one
+            direction (an upper bound).
     """
 
     compute_fps: float
@@ -64,6 +67,8 @@ class ContextTiming:
     pcie_rows_per_frame: int = 0
     pcie_out_bytes_per_frame: int = 0
     pcie_out_rows_per_frame: int = 0
+    pcie_transfers_per_frame: int = 0
+    pcie_out_transfers_per_frame: int = 0
 
     def __post_init__(self) -> None:
         if not self.compute_fps > 0:
@@ -79,12 +84,15 @@ class ContextTiming:
             "pcie_rows_per_frame",
             "pcie_out_bytes_per_frame",
             "pcie_out_rows_per_frame",
+            "pcie_transfers_per_frame",
+            "pcie_out_transfers_per_frame",
         ):
             if getattr(self, name) < 0:
                 raise PricingError(f"context {name} = {getattr(self, name)!r} must be >= 0")
         if (
             self.pcie_out_bytes_per_frame > self.pcie_bytes_per_frame
             or self.pcie_out_rows_per_frame > self.pcie_rows_per_frame
+            or self.pcie_out_transfers_per_frame > self.pcie_transfers_per_frame
         ):
             raise PricingError(
                 "the device-to-host part of a context's PCIe traffic "
@@ -115,7 +123,8 @@ def transfer_time_s(nbytes: float, link_bytes_per_s: float) -> float:
 
 def frame_time_s(ctx: ContextTiming, hw: HardwareSpec) -> float:
     """``t_c = max(1 / compute_fps, pcie time)``, in seconds: the PCIe time is the slower of
-    the two directions, each ``bytes / link + rows x row_overhead``.
+    the two directions, each ``bytes / link + rows x row_overhead + transfers x
+    transfer_overhead``.
 
     >>> from cost_model.hardware import PcieLink, preset
     >>> link = PcieLink(generation=3, lanes=4, measured_bytes_per_s=1e9)
@@ -132,10 +141,12 @@ def pcie_time_s(ctx: ContextTiming, hw: HardwareSpec) -> float:
     out_bytes, out_rows = ctx.pcie_out_bytes_per_frame, ctx.pcie_out_rows_per_frame
     in_bytes = ctx.pcie_bytes_per_frame - out_bytes
     in_rows = ctx.pcie_rows_per_frame - out_rows
-    link, row = hw.link.bytes_per_s, hw.pcie_row_overhead_s
+    out_n = ctx.pcie_out_transfers_per_frame
+    in_n = ctx.pcie_transfers_per_frame - out_n
+    link, row, each = hw.link.bytes_per_s, hw.pcie_row_overhead_s, hw.pcie_transfer_overhead_s
     return max(
-        transfer_time_s(in_bytes, link) + in_rows * row,
-        transfer_time_s(out_bytes, link) + out_rows * row,
+        transfer_time_s(in_bytes, link) + in_rows * row + in_n * each,
+        transfer_time_s(out_bytes, link) + out_rows * row + out_n * each,
     )
 
 

@@ -172,6 +172,7 @@ def _build(
         edge_layer_limit=hw.edge_layers_per_context,
         link_bytes_per_s=hw.link.bytes_per_s,
         pcie_row_overhead_s=hw.pcie_row_overhead_s,
+        pcie_transfer_overhead_s=hw.pcie_transfer_overhead_s,
         switch_overhead_s=hw.context_switch_overhead_s,
         pipeline_fill_frames=hw.pipeline_fill_frames,
         batch=batch,

@@ -18,7 +18,8 @@ rounded *up* to a whole unit on its own (a level's frame time, a context's PCIe 
 fill time, the reload of all weights and configuration), so the integer objective is never below
 the exact one, and the model, the baselines and :func:`batch_time_units` agree to the unit.
 ``in_c`` counts the graph inputs and the tensors read back from host memory, ``out_c`` the graph
-outputs and the tensors written to it; each tensor also costs ``rows x pcie_row_overhead_s``,
+outputs and the tensors written to it; each tensor also costs ``rows x pcie_row_overhead_s +
+pcie_transfer_overhead_s``,
 held as that time's worth of bytes at the link rate.
 A context's configuration grows with its level (more nodes), so a context may run below its
 fastest level when that saves more reload time than it costs (a PCIe-bound context).
@@ -109,6 +110,7 @@ class PartitionProblem:
         edge_layer_limit: tensors one context may take in or give out (hailort: 20).
         link_bytes_per_s: host link payload rate (each direction).
         pcie_row_overhead_s: fixed PCIe cost of each row of a crossing tensor.
+        pcie_transfer_overhead_s: fixed PCIe cost of each crossing tensor (one DMA transfer).
         switch_overhead_s: fixed firmware cost of loading one context.
         pipeline_fill_frames: frame times a context spends filling and draining its pipeline at
             each switch (multi-context only; held as a fraction with denominator <= 1000).
@@ -135,6 +137,7 @@ class PartitionProblem:
     edge_layer_limit: int
     link_bytes_per_s: float
     pcie_row_overhead_s: float = 0.0
+    pcie_transfer_overhead_s: float = 0.0
     switch_overhead_s: float
     pipeline_fill_frames: float = 0.0
     batch: int = 1
@@ -233,19 +236,30 @@ class PartitionProblem:
 
     @cached_property
     def output_load(self) -> tuple[int, ...]:
-        """PCIe load of each layer's output when it crosses: bytes plus its rows' overhead
-        as bytes (``rows x pcie_row_overhead_s x link``)."""
+        """PCIe load of each layer's output when it crosses: bytes plus its rows' and its
+        transfer's overhead as bytes (``(rows x pcie_row_overhead_s + pcie_transfer_overhead_s)
+        x link``)."""
         rows = self.output_rows or (0,) * self.num_layers
-        return tuple(b + r * self._row_bytes for b, r in zip(self.output_bytes, rows, strict=True))
+        return tuple(
+            b + r * self._row_bytes + self._transfer_bytes
+            for b, r in zip(self.output_bytes, rows, strict=True)
+        )
 
     @cached_property
     def input_load(self) -> tuple[int, ...]:
         """PCIe load of each graph input, as :attr:`output_load`."""
-        return tuple(g.bytes_per_frame + g.rows * self._row_bytes for g in self.graph_inputs)
+        return tuple(
+            g.bytes_per_frame + g.rows * self._row_bytes + self._transfer_bytes
+            for g in self.graph_inputs
+        )
 
     @cached_property
     def _row_bytes(self) -> int:
         return round(self.pcie_row_overhead_s * self.link_bytes_per_s)
+
+    @cached_property
+    def _transfer_bytes(self) -> int:
+        return round(self.pcie_transfer_overhead_s * self.link_bytes_per_s)
 
     @property
     def switch_fixed_units(self) -> int:

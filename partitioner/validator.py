@@ -76,6 +76,8 @@ class ContextCheck:
     pcie_out_bytes_per_frame: int
     pcie_rows_per_frame: int
     pcie_out_rows_per_frame: int
+    pcie_transfers_per_frame: int = 0
+    pcie_out_transfers_per_frame: int = 0
     claimed_fps: float | None = None
     usage_at_claimed: Resources | None = None
 
@@ -306,6 +308,8 @@ def _check_context(
         pcie_out_bytes_per_frame=out_bytes,
         pcie_rows_per_frame=in_rows + out_rows,
         pcie_out_rows_per_frame=out_rows,
+        pcie_transfers_per_frame=len(boundary.into) + len(boundary.out_of),
+        pcie_out_transfers_per_frame=len(boundary.out_of),
         claimed_fps=claimed,
         usage_at_claimed=usage,
     )
@@ -346,6 +350,8 @@ def _pcie_fields(ctx: ContextCheck) -> dict[str, int]:
         "pcie_rows_per_frame": ctx.pcie_rows_per_frame,
         "pcie_out_bytes_per_frame": ctx.pcie_out_bytes_per_frame,
         "pcie_out_rows_per_frame": ctx.pcie_out_rows_per_frame,
+        "pcie_transfers_per_frame": ctx.pcie_transfers_per_frame,
+        "pcie_out_transfers_per_frame": ctx.pcie_out_transfers_per_frame,
     }
 
 

@@ -51,6 +51,24 @@ def test_frame_time_is_the_slower_of_compute_and_pcie():
     assert frame_time_s(B, HW) == pytest.approx(1e-3)  # max(0.25 ms, 1 ms)
 
 
+def test_each_transfer_costs_its_overhead_in_its_direction():
+    hw = HW.with_params(pcie_row_overhead_s=0.0, pcie_transfer_overhead_s=100e-6)
+    # in: 1 tensor of 100 kB (100 us + 100 us); out: 6 tensors, 60 kB (60 us + 600 us)
+    ctx = ContextTiming(
+        compute_fps=10_000.0,
+        weight_bytes=0,
+        config_bytes=0,
+        pcie_bytes_per_frame=160_000,
+        pcie_out_bytes_per_frame=60_000,
+        pcie_transfers_per_frame=7,
+        pcie_out_transfers_per_frame=6,
+    )
+    assert frame_time_s(ctx, hw) == pytest.approx(660e-6)  # the slower direction: out
+    with pytest.raises(PricingError, match="device-to-host part"):
+        ContextTiming(compute_fps=1.0, weight_bytes=0, config_bytes=0, pcie_bytes_per_frame=1,
+                      pcie_transfers_per_frame=1, pcie_out_transfers_per_frame=2)  # fmt: skip
+
+
 def test_switch_time_is_overhead_plus_load_plus_fill():
     # 1 ms overhead + 3 MB / 1 GB/s + 1 frame of fill
     assert switch_time_s(A, HW) == pytest.approx(1e-3 + 3e-3 + 1e-3)

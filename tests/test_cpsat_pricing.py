@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cost_model.caps import MULTI_CONTEXT_CAPS, ResourceCaps
-from cost_model.hardware import preset
+from cost_model.hardware import PcieLink, preset
 from cost_model.layer import Layer, OpKind
 from cost_model.lowering import lower_layer, max_layer_fps
 from partitioner.errors import InfeasiblePartitionError
@@ -71,6 +71,17 @@ def test_structure_is_copied_from_the_network(diamond):
     assert p.link_bytes_per_s == hw.link.bytes_per_s
     assert p.switch_overhead_s == hw.context_switch_overhead_s
     assert p.pipeline_fill_frames == hw.pipeline_fill_frames
+
+
+def test_pcie_load_of_a_crossing_tensor_carries_its_row_and_transfer_overheads(diamond):
+    link = PcieLink(generation=3, lanes=4, measured_bytes_per_s=1e9)  # 1 byte per ns
+    hw = preset("hailo8").with_params(
+        link=link, pcie_row_overhead_s=1e-6, pcie_transfer_overhead_s=50e-6
+    )
+    p = build_problem(diamond, hw, MULTI_CONTEXT_CAPS, batch=8, levels=[1000.0])
+    # 2048 bytes + 16 rows x 1000 bytes + 50,000 bytes for the transfer
+    assert p.output_load == (2048 + 16_000 + 50_000,) * 4
+    assert p.input_load == (768 + 16_000 + 50_000,)
 
 
 def test_demands_come_from_lower_layer_with_the_fan_out(diamond):
