@@ -75,7 +75,7 @@ class Transition(nn.Module):
 
     def halves(self, x: torch.Tensor) -> list[torch.Tensor]:
         """``[cv3(cv2(x)), cv1(mp(x))]``: the head concatenates them with a lateral map in one
-        concat, as the reference does."""
+        concat, as the reference does (and torch.onnx would merge a concat of a concat)."""
         return [self.cv3(self.cv2(x)), self.cv1(self.mp(x))]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
