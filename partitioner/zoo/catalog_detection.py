@@ -29,8 +29,9 @@ def _det(
     side: int,
     source_family: str,
     knobs: tuple[str, ...] = KNOBS,
+    resolution_step: int = 32,
 ) -> ZooEntry:
-    """A square-input detector of the Model Zoo table (largest stride 32)."""
+    """A square-input detector of the Model Zoo table (largest stride 32 unless given)."""
     return zoo_entry(
         name,
         family,
@@ -40,7 +41,7 @@ def _det(
         task=DET,
         input_hw=(side, side),
         knobs=knobs,
-        resolution_step=32,
+        resolution_step=resolution_step,
         source_family=source_family,
     )
 
@@ -68,6 +69,16 @@ ENTRIES: tuple[ZooEntry, ...] = (
          source_family="AlexeyAB/darknet"),
     _det("yolov6n", "yolov6", (), params_m=4.32, ops_g=11.12, side=640,
          source_family="yolov6(meituan)"),
+    _det("yolov9c", "yolov9", ("yolov9_c", "gelan_c"), params_m=25.3, ops_g=102.1, side=640,
+         source_family="WongKinYiu"),
+    # 300 is no multiple of the strides (16, 32): TF's SAME padding rounds every strided map up,
+    # as the builders' padding does, so any side works; step 4 keeps 300 reachable.
+    _det("ssd_mobilenet_v1", "ssd", ("ssd_mobilenet_v1_coco",), params_m=6.79, ops_g=2.5,
+         side=300, source_family="tensorflow-models", knobs=NO_DEPTH, resolution_step=4),
+    _det("ssd_mobilenet_v2", "ssd", ("ssd_mobilenet_v2_coco",), params_m=4.46, ops_g=1.52,
+         side=300, source_family="tensorflow-models", knobs=NO_DEPTH, resolution_step=4),
+    _det("centernet_resnet_v1_18_postprocess", "centernet", ("centernet_resnet18",),
+         params_m=14.22, ops_g=31.21, side=512, source_family="gluoncv"),
 )  # fmt: skip
 
 RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
@@ -82,4 +93,8 @@ RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
     "tiny_yolov4": ("darknet", "yolov4_tiny", {}),
     "yolov3_416": ("darknet", "yolov3", {}),
     "yolov6n": ("yolov6", "yolov6", {"scale": "n"}),
+    "yolov9c": ("yolov9", "yolov9", {}),
+    "ssd_mobilenet_v1": ("ssd", "ssd_mobilenet", {"version": "v1"}),
+    "ssd_mobilenet_v2": ("ssd", "ssd_mobilenet", {"version": "v2"}),
+    "centernet_resnet_v1_18_postprocess": ("centernet", "centernet_resnet18", {}),
 }
