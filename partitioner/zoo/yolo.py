@@ -38,6 +38,10 @@ from partitioner.zoo.yolo_blocks import (
 )
 
 Row = tuple[int | tuple[int, ...], int, str, tuple[Any, ...]]
+# A family's own row maker: (kind, args, input channels, repeats, width rule) -> (layer, c_out).
+LayerMaker = Callable[
+    [str, tuple[Any, ...], list[int], int, Callable[[int], int]], tuple[nn.Module, int]
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,11 +173,18 @@ class YoloNet(nn.Module):
 
 
 def build_yolo(
-    rows: Sequence[Row], scale: YoloScale, *, width: float, depth: float, use_c3k: bool = False
+    rows: Sequence[Row],
+    scale: YoloScale,
+    *,
+    width: float,
+    depth: float,
+    use_c3k: bool = False,
+    make_layer: LayerMaker | None = None,
 ) -> YoloNet:
     """Build a table's network at ``scale`` with the gains multiplied by ``width`` and ``depth``.
 
     ``use_c3k`` forces C3k blocks in every C3k2 (YOLO11 m/l/x, as ``parse_model`` does).
+    ``make_layer`` replaces the Ultralytics row kinds by a family's own (``None``: Ultralytics').
     """
     gain_w, gain_d = scale.width * width, scale.depth * depth
 
@@ -186,9 +197,11 @@ def build_yolo(
     for i, (source, repeats, kind, args) in enumerate(rows):
         absolute = tuple(i - 1 if s == -1 else s for s in _as_tuple(source))
         c_in = [3 if s < 0 else channels[s] for s in absolute]
-        layer, c_out = _make_layer(
-            kind, args, c_in, scale_repeats(repeats, gain_d), width_of, use_c3k
-        )
+        n = scale_repeats(repeats, gain_d)
+        if make_layer is None:
+            layer, c_out = _make_layer(kind, args, c_in, n, width_of, use_c3k)
+        else:
+            layer, c_out = make_layer(kind, args, c_in, n, width_of)
         layers.append(layer)
         sources.append(absolute)
         channels.append(c_out)

@@ -76,13 +76,24 @@ class C2f(nn.Module):
 
 
 class C3(nn.Module):
-    """CSP block with 3 convs: ``cv3(cat(m(cv1(x)), cv2(x)))``, m a chain of bottlenecks."""
+    """CSP block with 3 convs: ``cv3(cat(m(cv1(x)), cv2(x)))``, m a chain of bottlenecks.
 
-    def __init__(self, c_in: int, c_out: int, blocks: Sequence[nn.Module], c_mid: int) -> None:
+    Also YOLOX's ``CSPLayer`` and YOLOv9's ``RepNCSP`` (with their activation ``act``).
+    """
+
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        blocks: Sequence[nn.Module],
+        c_mid: int,
+        *,
+        act: ActFactory = nn.SiLU,
+    ) -> None:
         super().__init__()
-        self.cv1 = ConvBnAct(c_in, c_mid, 1, act=nn.SiLU)
-        self.cv2 = ConvBnAct(c_in, c_mid, 1, act=nn.SiLU)
-        self.cv3 = ConvBnAct(2 * c_mid, c_out, 1, act=nn.SiLU)
+        self.cv1 = ConvBnAct(c_in, c_mid, 1, act=act)
+        self.cv2 = ConvBnAct(c_in, c_mid, 1, act=act)
+        self.cv3 = ConvBnAct(2 * c_mid, c_out, 1, act=act)
         self.m = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -105,13 +116,18 @@ def c3k2(c_in: int, c_out: int, n: int, *, use_c3k: bool, expand: float = 0.5) -
 
 
 class SPPF(nn.Module):
-    """Spatial pyramid pooling, fast: 1x1 conv, three chained 5x5/1 max-pools, concat, 1x1 conv."""
+    """Spatial pyramid pooling, fast: 1x1 conv, three chained 5x5/1 max-pools, concat, 1x1 conv.
 
-    def __init__(self, c_in: int, c_out: int, kernel: int = 5) -> None:
+    Also YOLOv6's ``SimSPPF`` (ReLU) and YOLOv9's ``SPPELAN`` (hidden width ``c_in / 2``).
+    """
+
+    def __init__(
+        self, c_in: int, c_out: int, kernel: int = 5, *, act: ActFactory = nn.SiLU
+    ) -> None:
         super().__init__()
         c_mid = c_in // 2
-        self.cv1 = ConvBnAct(c_in, c_mid, 1, act=nn.SiLU)
-        self.cv2 = ConvBnAct(4 * c_mid, c_out, 1, act=nn.SiLU)
+        self.cv1 = ConvBnAct(c_in, c_mid, 1, act=act)
+        self.cv2 = ConvBnAct(4 * c_mid, c_out, 1, act=act)
         self.m = nn.MaxPool2d(kernel, 1, kernel // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -254,10 +270,10 @@ class Focus(nn.Module):
     MACs and output.
     """
 
-    def __init__(self, c_in: int, c_out: int, kernel: int) -> None:
+    def __init__(self, c_in: int, c_out: int, kernel: int, *, act: ActFactory = leaky_relu) -> None:
         super().__init__()
         self.space_to_depth = nn.PixelUnshuffle(2)
-        self.conv = ConvBnAct(4 * c_in, c_out, kernel, act=leaky_relu)
+        self.conv = ConvBnAct(4 * c_in, c_out, kernel, act=act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``conv(space_to_depth(x))``."""
@@ -295,13 +311,23 @@ class BottleneckCSP(nn.Module):
 
 
 class SPP(nn.Module):
-    """Spatial pyramid pooling: 1x1 conv, parallel 5/9/13 max-pools, concat, 1x1 conv."""
+    """Spatial pyramid pooling: 1x1 conv, parallel 5/9/13 max-pools, concat, 1x1 conv.
 
-    def __init__(self, c_in: int, c_out: int, kernels: tuple[int, ...] = (5, 9, 13)) -> None:
+    Also YOLOX's ``SPPBottleneck`` (with its activation ``act``).
+    """
+
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        kernels: tuple[int, ...] = (5, 9, 13),
+        *,
+        act: ActFactory = leaky_relu,
+    ) -> None:
         super().__init__()
         c_mid = c_in // 2
-        self.cv1 = ConvBnAct(c_in, c_mid, 1, act=leaky_relu)
-        self.cv2 = ConvBnAct(c_mid * (len(kernels) + 1), c_out, 1, act=leaky_relu)
+        self.cv1 = ConvBnAct(c_in, c_mid, 1, act=act)
+        self.cv2 = ConvBnAct(c_mid * (len(kernels) + 1), c_out, 1, act=act)
         self.m = nn.ModuleList(nn.MaxPool2d(k, 1, k // 2) for k in kernels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
