@@ -4,6 +4,10 @@ Each entry's published size is the Model Zoo v2.18 row (``params_M``, ``ops_G`` 
 its input the row's input. A recipe is (module of partitioner.zoo, builder function, fixed
 arguments); the builder takes, as keyword arguments, the knobs among width/depth/resolution it
 declares, and ``input_hw`` (the input height and width) if it declares it.
+
+The EfficientNets take any input side (TF "SAME" padding, ``ceil(H / stride)`` outputs); their
+published inputs (224 to 300) are multiples of 4, not all of their stride 32, so their
+resolution step is 4.
 """
 
 from __future__ import annotations
@@ -11,8 +15,84 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from partitioner.zoo.entry import ZooEntry
+from partitioner.zoo.entry import NO_DEPTH, ZooEntry, zoo_entry
 
-ENTRIES: tuple[ZooEntry, ...] = ()
+CLS = "classification"
+TF_TPU, TF_MODELS = "tensorflow-tpu", "tensorflow-models"
+EFFICIENTNET_STEP = 4  # SAME padding: any side works; every published input is a multiple of 4
 
-RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {}
+# (name, input side, width and depth coefficients, params_M, ops_G) of tensorflow/tpu's models.
+_LITE = (
+    ("efficientnet_lite0", 224, (1.0, 1.0), 4.63, 0.78),
+    ("efficientnet_lite1", 240, (1.0, 1.1), 5.39, 1.22),
+    ("efficientnet_lite2", 260, (1.1, 1.2), 6.06, 1.74),
+    ("efficientnet_lite3", 280, (1.2, 1.4), 8.16, 2.8),
+    ("efficientnet_lite4", 300, (1.4, 1.8), 12.95, 5.10),
+)
+_EDGETPU = (
+    ("efficientnet_s", 224, (1.0, 1.0), 5.41, 4.72),
+    ("efficientnet_m", 240, (1.0, 1.1), 6.87, 7.32),
+    ("efficientnet_l", 300, (1.2, 1.4), 10.55, 19.4),
+)
+
+ENTRIES: tuple[ZooEntry, ...] = (
+    zoo_entry(
+        "mobilenet_v3",
+        "mobilenet_v3_edgetpu",
+        ("mobilenet_v3_edgetpu", "mobilenet_edgetpu"),
+        params_m=4.07,
+        ops_g=2.0,
+        task=CLS,
+        input_hw=(224, 224),
+        knobs=NO_DEPTH,
+        source_family=TF_MODELS,
+    ),
+    *(
+        zoo_entry(
+            name,
+            "efficientnet_lite",
+            (f"tf_{name}", name.replace("_", "")),
+            params_m=params,
+            ops_g=ops,
+            task=CLS,
+            input_hw=(side, side),
+            resolution_step=EFFICIENTNET_STEP,
+            source_family=TF_TPU,
+        )
+        for name, side, _, params, ops in _LITE
+    ),
+    *(
+        zoo_entry(
+            name,
+            "efficientnet_edgetpu",
+            (f"efficientnet_edgetpu_{name[-1]}", f"tf_efficientnet_e{name[-1]}"),
+            params_m=params,
+            ops_g=ops,
+            task=CLS,
+            input_hw=(side, side),
+            resolution_step=EFFICIENTNET_STEP,
+            source_family=TF_TPU,
+        )
+        for name, side, _, params, ops in _EDGETPU
+    ),
+)
+
+RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
+    "mobilenet_v3": ("mobilenet_v3", "mobilenet_v3_edgetpu", {}),
+    **{
+        name: (
+            "efficientnet",
+            "efficientnet_lite",
+            {"width_coefficient": w, "depth_coefficient": d},
+        )
+        for name, _, (w, d), _, _ in _LITE
+    },
+    **{
+        name: (
+            "efficientnet",
+            "efficientnet_edgetpu",
+            {"width_coefficient": w, "depth_coefficient": d},
+        )
+        for name, _, (w, d), _, _ in _EDGETPU
+    },
+}

@@ -1,0 +1,301 @@
+"""The Model Zoo's classification networks of ``catalog_classification``: published sizes,
+tracing, where the graph ends, the knobs, and ONNX parity.
+
+Parameters are ``sum(p.numel() for p in module.parameters())``; MACs are counted by the torch.fx
+importer. Each network is built and imported once (``summary`` is cached). The published values
+are the hailo8 rows of ``partitioner/data/model_zoo_v2.18.csv`` (``ops_G`` = 2 x MACs).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from torch import fx, nn
+
+from cost_model.layer import OpKind
+from partitioner.graph import Network
+from partitioner.importers.torch_fx import import_module
+from partitioner.zoo import ZOO, build_module, catalog_classification, resolve_name
+from partitioner.zoo import efficientnet as effnet
+from partitioner.zoo import mobilenet_v3 as mbv3
+
+NETWORKS = (
+    "mobilenet_v3",
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
+    "efficientnet_lite3",
+    "efficientnet_lite4",
+    "efficientnet_s",
+    "efficientnet_m",
+    "efficientnet_l",
+)
+CSV_PATH = Path(__file__).resolve().parents[1] / "partitioner" / "data" / "model_zoo_v2.18.csv"
+TOLERANCE = 0.03
+
+
+@functools.cache
+def hailo8_rows() -> dict[str, dict[str, str]]:
+    with CSV_PATH.open(newline="") as f:
+        return {row["network"]: row for row in csv.DictReader(f) if row["device"] == "hailo8"}
+
+
+@dataclass(frozen=True)
+class Summary:
+    params: int  # sum of the module's parameter sizes
+    net: Network  # the importer's layer graph
+    leaf_modules: int  # Conv2d and Linear modules in the module
+    traced_leaf_calls: int  # their calls in torch.fx.symbolic_trace's graph
+
+    def output_shapes(self) -> list[tuple[int, ...]]:
+        return [self.net.layer(name).output_shape for name in self.net.outputs]
+
+    def count(self, op: OpKind) -> int:
+        return sum(layer.op is op for layer in self.net)
+
+
+LEAVES = (nn.Conv2d, nn.Linear)
+
+
+@functools.cache
+def summary(name: str, **knobs: float) -> Summary:
+    module, shape = build_module(name, **knobs)
+    traced = fx.symbolic_trace(module)
+    calls = sum(
+        node.op == "call_module" and isinstance(traced.get_submodule(node.target), LEAVES)
+        for node in traced.graph.nodes
+    )
+    return Summary(
+        params=sum(p.numel() for p in module.parameters()),
+        net=import_module(module, shape, name=name),
+        leaf_modules=sum(isinstance(m, LEAVES) for m in module.modules()),
+        traced_leaf_calls=calls,
+    )
+
+
+def rel_err(value: int, reference: int) -> float:
+    return abs(value - reference) / reference
+
+
+# -- the catalog against the Model Zoo table -------------------------------------------------------
+def test_catalog_lists_the_networks_in_order():
+    assert [entry.name for entry in catalog_classification.ENTRIES] == list(NETWORKS)
+    assert set(catalog_classification.RECIPES) == set(NETWORKS)
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_entry_is_the_hailo8_row(name):
+    row, entry = hailo8_rows()[name], ZOO[name]
+    h, w, c = (int(v) for v in row["input_hwc"].split("x"))
+    assert entry.input_chw == (c, h, w)
+    assert entry.task == row["task"] == "classification"
+    assert entry.source_family == row["source_family"]
+    assert entry.published_params == round(float(row["params_M"]) * 1e6)
+    assert entry.published_macs == round(float(row["ops_G"]) * 1e9 / 2)
+    # the default input is accepted by the knob checks (260 and 300 are no multiples of 32)
+    assert build_module(name, resolution=h)[1] == (1, c, h, w)
+
+
+# -- published sizes -------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NETWORKS)
+def test_params_match_published(name):
+    s = summary(name)
+    assert rel_err(s.params, ZOO[name].published_params) <= TOLERANCE, s.params
+    # the importer counts every parameter once (batch norms fused into their convs)
+    assert s.net.total_params == s.params
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_macs_match_published(name):
+    s = summary(name)
+    assert rel_err(s.net.total_macs, ZOO[name].published_macs) <= TOLERANCE, s.net.total_macs
+
+
+def test_efficientnet_lite0_matches_hand_count():
+    # B0's table without SE: per block (c_in, c_mid, c_out, k, output side); 1x1 expansion
+    # (absent when c_mid == c_in), kxk depthwise, 1x1 projection.
+    table = [
+        (32, 32, 16, 3, 112), (16, 96, 24, 3, 56), (24, 144, 24, 3, 56),
+        (24, 144, 40, 5, 28), (40, 240, 40, 5, 28), (40, 240, 80, 3, 14),
+        *[(80, 480, 80, 3, 14)] * 2, (80, 480, 112, 5, 14), *[(112, 672, 112, 5, 14)] * 2,
+        (112, 672, 192, 5, 7), *[(192, 1152, 192, 5, 7)] * 3, (192, 1152, 320, 3, 7),
+    ]  # fmt: skip
+    in_sides = [112, 112, 56, 56, 28, 28, 14, 14, 14, 14, 14, 14, 7, 7, 7, 7]
+    macs = 32 * 112 * 112 * 3 * 9  # stem 3x3/2
+    params = 32 * 27 + 2 * 32
+    for (c_in, c_mid, c_out, k, side), side_in in zip(table, in_sides, strict=True):
+        if c_mid != c_in:
+            macs += c_mid * side_in * side_in * c_in
+            params += c_in * c_mid + 2 * c_mid
+        macs += c_mid * side * side * k * k + c_out * side * side * c_mid
+        params += c_mid * k * k + 2 * c_mid + c_mid * c_out + 2 * c_out
+    macs += 1280 * 7 * 7 * 320 + 1000 * 1280  # head 1x1 conv, classifier
+    params += 320 * 1280 + 2 * 1280 + 1280 * 1000 + 1000
+    s = summary("efficientnet_lite0")
+    assert (s.params, s.net.total_macs) == (params, macs)
+
+
+def test_edgetpu_fused_block_expands_at_full_resolution_and_projects_with_the_stride():
+    # efficientnet_s's second block (tensorflow's MBConvBlockWithoutDepthwise): 3x3 stride-1
+    # expansion 24 -> 192 on the 112x112 map, then a 1x1 stride-2 projection to 32.
+    module, _ = build_module("efficientnet_s")
+    block = module.blocks[1]
+    assert isinstance(block, effnet.FusedMBConv)
+    assert (block.expand.conv.kernel_size, block.expand.conv.stride) == ((3, 3), (1, 1))
+    assert (block.expand.conv.in_channels, block.expand.conv.out_channels) == (24, 192)
+    assert (block.project.conv.kernel_size, block.project.conv.stride) == ((1, 1), (2, 2))
+    assert not module.blocks[0].residual  # "noskip": 32 -> 96 -> 24, no add
+    assert module.blocks[0].expand.conv.in_channels == 32
+    assert _count(module, effnet.FusedMBConv) == 7 and _count(module, effnet.MBConv) == 11
+
+
+def test_mobilenet_v3_is_the_edgetpu_variant():
+    module, _ = build_module("mobilenet_v3")
+    assert len(module.blocks) == 22  # 10 fused, 12 with a depthwise conv
+    assert all(isinstance(block, mbv3.ExpandedConv) for block in module.blocks)
+    first, second = module.blocks[0], module.blocks[1]
+    # the first block does not widen 32 channels: a bare 1x1 projection to 16
+    assert first.expand is None and first.dw is None and first.project.conv.in_channels == 32
+    # fused: a strided 3x3 expansion conv (16 -> 128), no depthwise
+    assert second.dw is None and second.expand.conv.stride == (2, 2)
+    assert second.expand.conv.out_channels == 128
+    assert _count(module, nn.Hardswish) == 0 and _count(module, nn.ReLU) > 0
+    assert summary("mobilenet_v3").count(OpKind.DWCONV) == 13
+    # the 96-wide block with expansion 8 keeps its shape but has no skip connection
+    assert [b.residual for b in module.blocks[13:15]] == [False, True]
+
+
+# -- torch.fx and the outputs ----------------------------------------------------------------------
+@pytest.mark.parametrize("name", NETWORKS)
+def test_every_network_traces_with_fx(name):
+    s = summary(name)
+    assert s.traced_leaf_calls == s.leaf_modules > 0
+
+
+@pytest.mark.parametrize(
+    ("name", "shapes"),
+    [
+        ("mobilenet_v3", [(1001, 1, 1)]),  # a 1x1 logits conv; 1001 classes (background first)
+        ("efficientnet_lite0", [(1000,)]),
+        ("efficientnet_lite4", [(1000,)]),
+        ("efficientnet_s", [(1001,)]),
+        ("efficientnet_l", [(1001,)]),
+    ],
+)
+def test_outputs_are_the_logits(name, shapes):
+    # the Model Zoo ends at the logits dense layer: the softmax runs on the host
+    s = summary(name)
+    assert s.output_shapes() == shapes
+    assert s.net.layer(s.net.outputs[0]).op in (OpKind.DENSE, OpKind.CONV)
+    assert s.count(OpKind.SOFTMAX) == 0
+
+
+# -- knobs -----------------------------------------------------------------------------------------
+def _count(module: nn.Module, kind: type) -> int:
+    return sum(isinstance(m, kind) for m in module.modules())
+
+
+def _params(name: str, **knobs: float) -> int:
+    return sum(p.numel() for p in build_module(name, **knobs)[0].parameters())
+
+
+@pytest.mark.parametrize(
+    ("small", "knobs", "large"),
+    [
+        # The knobs multiply the network's own coefficients: Lite2 is Lite0 at (1.1, 1.2),
+        # EdgeTPU-M is S at depth 1.1 (only the input differs, which sets no parameter).
+        ("efficientnet_lite0", {"width": 1.1, "depth": 1.2}, "efficientnet_lite2"),
+        ("efficientnet_lite0", {"depth": 1.1}, "efficientnet_lite1"),
+        ("efficientnet_s", {"depth": 1.1}, "efficientnet_m"),
+    ],
+)
+def test_knobs_reach_the_larger_sibling(small, knobs, large):
+    assert _params(small, **knobs) == summary(large).params
+
+
+def test_depth_rounds_the_repeats_up():
+    # Lite: ceil(d x repeats) for stages 2-6, stages 1 and 7 fixed: (1, 2, 2, 3, 3, 4, 1) = 16
+    # blocks at 1.0; (1, 4, 4, 6, 6, 8, 1) = 30 at 2.0; (1, 1, 1, 2, 2, 2, 1) = 10 at 0.5.
+    assert _count(build_module("efficientnet_lite0")[0], effnet.MBConv) == 16
+    assert _count(build_module("efficientnet_lite0", depth=2.0)[0], effnet.MBConv) == 30
+    assert _count(build_module("efficientnet_lite0", depth=0.5)[0], effnet.MBConv) == 10
+    # EdgeTPU scales every stage: L is (1.2, 1.4): (2, 3, 6, 7, 6, 3) = 27 blocks
+    module = build_module("efficientnet_l")[0]
+    assert _count(module, effnet.FusedMBConv) + _count(module, effnet.MBConv) == 27
+
+
+def test_lite_keeps_stem_and_head_fixed_while_edgetpu_scales_them():
+    lite4, large = build_module("efficientnet_lite4")[0], build_module("efficientnet_l")[0]
+    assert (lite4.stem.conv.out_channels, lite4.head_conv.conv.out_channels) == (32, 1280)
+    assert lite4.blocks[-1].project.conv.out_channels == 448  # 320 x 1.4
+    assert (large.stem.conv.out_channels, large.head_conv.conv.out_channels) == (40, 1536)
+
+
+def test_width_scales_mobilenet_v3_and_its_last_conv():
+    half = build_module("mobilenet_v3", width=0.5)[0]
+    assert half.stem.conv.out_channels == 16 and half.last.conv.out_channels == 640
+    assert half.blocks[-1].project.conv.out_channels == 96
+
+
+def test_resolution_scales_the_maps():
+    full, half = summary("efficientnet_s"), summary("efficientnet_s", resolution=112)
+    # 224 -> 112 quarters every map down to 7x7 -> 4x4 (ceil), so conv MACs fall by about 4
+    assert 3.6 < full.net.total_macs / half.net.total_macs < 4.0
+    assert full.params == half.params
+    assert half.output_shapes() == [(1001,)]
+
+
+def test_odd_maps_use_same_padding():
+    # 260 -> 130 -> 65 -> 33 -> 17 -> 9, as TF's SAME padding (ceil(H / 2) per stride)
+    net = summary("efficientnet_lite2").net
+    assert net.layer("head_conv.conv").output_shape == (1280, 9, 9)
+    assert net.layer("stem.conv").output_shape == (32, 130, 130)
+
+
+@pytest.mark.parametrize("alias", ["tf_efficientnet_lite2", "efficientnetlite2"])
+def test_aliases(alias):
+    assert resolve_name(alias).name == "efficientnet_lite2"
+    assert resolve_name("mobilenet-edgetpu").name == "mobilenet_v3"
+    assert resolve_name("tf_efficientnet_el").name == "efficientnet_l"
+
+
+# -- ONNX parity -----------------------------------------------------------------------------------
+SMALL = {"resolution": 32, "width": 0.25}
+
+
+def _small(name: str) -> dict[str, float]:
+    knobs = dict(SMALL)
+    if "depth" in ZOO[name].knobs:
+        knobs["depth"] = 0.34
+    return knobs
+
+
+def verdict(net: Network) -> tuple[bool, int]:
+    from cost_model.hardware import preset
+    from partitioner.compile import compile_network
+    from partitioner.search import SearchOptions
+
+    report = compile_network(net, preset("hailo8"), SearchOptions(timeout_s=3))
+    return report.single_context, report.num_contexts
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v3", "efficientnet_lite0", "efficientnet_s"])
+def test_onnx_parity(tmp_path, name):
+    from partitioner.importers.onnx_import import read_onnx
+    from tests.onnx_fixtures import export
+
+    module, shape = build_module(name, **_small(name))
+    torch_net = import_module(module, shape, name=name)
+    result = read_onnx(export(module, shape, tmp_path / f"{name}.onnx"), None)
+    onnx_net = result.network
+    assert result.postprocess is None and result.warnings == ()
+    assert len(onnx_net) == len(torch_net)
+    assert Counter(layer.op for layer in onnx_net) == Counter(layer.op for layer in torch_net)
+    assert onnx_net.total_macs == torch_net.total_macs
+    assert onnx_net.total_params == pytest.approx(torch_net.total_params, rel=0.01)
+    assert verdict(onnx_net) == verdict(torch_net)
