@@ -22,7 +22,9 @@ from partitioner.graph import Network
 from partitioner.importers.torch_fx import import_module
 from partitioner.zoo import ZOO, build_module, catalog_classification, resolve_name
 from partitioner.zoo import efficientnet as effnet
+from partitioner.zoo import inception as inception_zoo
 from partitioner.zoo import mobilenet_v3 as mbv3
+from partitioner.zoo import resnet as resnet_zoo
 
 NETWORKS = (
     "mobilenet_v3",
@@ -34,6 +36,8 @@ NETWORKS = (
     "efficientnet_s",
     "efficientnet_m",
     "efficientnet_l",
+    "inception_v1",
+    "resnext26_32x4d",
 )
 CSV_PATH = Path(__file__).resolve().parents[1] / "partitioner" / "data" / "model_zoo_v2.18.csv"
 TOLERANCE = 0.03
@@ -170,6 +174,37 @@ def test_mobilenet_v3_is_the_edgetpu_variant():
     assert [b.residual for b in module.blocks[13:15]] == [False, True]
 
 
+def test_inception_v1_module_widths_are_googlenets():
+    # GoogLeNet's concatenated widths (Table 1 of the paper), with 3x3 convs in the "5x5" branch
+    module, _ = build_module("inception_v1")
+    mixed = [m for m in module.mixed if isinstance(m, inception_zoo.InceptionModule)]
+    assert [m.c_out for m in mixed] == [256, 480, 512, 512, 512, 528, 832, 832, 1024]
+    assert {m.branch2[1].conv.kernel_size for m in mixed} == {(3, 3)}
+    net = summary("inception_v1").net
+    assert sum(layer.op is OpKind.CONCAT for layer in net) == 9
+    assert net.layer("mixed.10.branch0.conv").output_shape == (384, 7, 7)  # Mixed_5c
+
+
+def test_resnext26_is_resnext50_with_two_units_per_stage():
+    # 8 bottlenecks, each a 3x3 conv in 32 groups of 4, 8, 16, 32 channels per stage
+    net = summary("resnext26_32x4d").net
+    grouped = [layer for layer in net if layer.name.endswith("conv2.conv")]
+    assert [layer.output_shape[0] for layer in grouped] == [
+        128,
+        128,
+        256,
+        256,
+        512,
+        512,
+        1024,
+        1024,
+    ]
+    # the first grouped conv: 128 x 56 x 56 outputs, 128 / 32 = 4 inputs each, 3 x 3
+    assert grouped[0].macs == 128 * 56 * 56 * 4 * 9
+    # depth 1.5: round(2 x 1.5) = 3 units per stage
+    assert _count(build_module("resnext26_32x4d", depth=1.5)[0], resnet_zoo.Bottleneck) == 12
+
+
 # -- torch.fx and the outputs ----------------------------------------------------------------------
 @pytest.mark.parametrize("name", NETWORKS)
 def test_every_network_traces_with_fx(name):
@@ -185,6 +220,8 @@ def test_every_network_traces_with_fx(name):
         ("efficientnet_lite4", [(1000,)]),
         ("efficientnet_s", [(1001,)]),
         ("efficientnet_l", [(1001,)]),
+        ("inception_v1", [(1001, 1, 1)]),
+        ("resnext26_32x4d", [(1000,)]),
     ],
 )
 def test_outputs_are_the_logits(name, shapes):
@@ -284,7 +321,10 @@ def verdict(net: Network) -> tuple[bool, int]:
     return report.single_context, report.num_contexts
 
 
-@pytest.mark.parametrize("name", ["mobilenet_v3", "efficientnet_lite0", "efficientnet_s"])
+PARITY = ("mobilenet_v3", "efficientnet_lite0", "efficientnet_s", "inception_v1", "resnext26_32x4d")
+
+
+@pytest.mark.parametrize("name", PARITY)
 def test_onnx_parity(tmp_path, name):
     from partitioner.importers.onnx_import import read_onnx
     from tests.onnx_fixtures import export

@@ -18,7 +18,7 @@ from typing import Any
 from partitioner.zoo.entry import NO_DEPTH, ZooEntry, zoo_entry
 
 CLS = "classification"
-TF_TPU, TF_MODELS = "tensorflow-tpu", "tensorflow-models"
+TF_TPU, TF_MODELS, IMGCLSMOB = "tensorflow-tpu", "tensorflow-models", "imgclsmob"
 EFFICIENTNET_STEP = 4  # SAME padding: any side works; every published input is a multiple of 4
 
 # (name, input side, width and depth coefficients, params_M, ops_G) of tensorflow/tpu's models.
@@ -75,6 +75,27 @@ ENTRIES: tuple[ZooEntry, ...] = (
         )
         for name, side, _, params, ops in _EDGETPU
     ),
+    zoo_entry(
+        "inception_v1",
+        "inception_v1",
+        ("googlenet", "inception_v1_224"),
+        params_m=6.62,
+        ops_g=3.0,
+        task=CLS,
+        input_hw=(224, 224),
+        knobs=NO_DEPTH,
+        source_family=TF_MODELS,
+    ),
+    zoo_entry(
+        "resnext26_32x4d",
+        "resnext",
+        ("resnext26",),
+        params_m=15.37,
+        ops_g=4.96,
+        task=CLS,
+        input_hw=(224, 224),
+        source_family=IMGCLSMOB,
+    ),
 )
 
 RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
@@ -95,4 +116,12 @@ RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
         )
         for name, _, (w, d), _, _ in _EDGETPU
     },
+    "inception_v1": ("inception", "inception_v1", {}),
+    # imgclsmob's ResNeXt-26: torchvision's ResNeXt unit (stride in the first unit of stages
+    # 2-4), two units per stage
+    "resnext26_32x4d": (
+        "resnet",
+        "resnet_bottleneck",
+        {"units": (2, 2, 2, 2), "groups": 32, "group_width": 4},
+    ),
 }
