@@ -22,6 +22,7 @@ from partitioner.graph import Network
 from partitioner.importers.torch_fx import import_module
 from partitioner.zoo import ZOO, build_module, catalog_classification, resolve_name
 from partitioner.zoo import efficientnet as effnet
+from partitioner.zoo import hardnet as hardnet_zoo
 from partitioner.zoo import inception as inception_zoo
 from partitioner.zoo import mobilenet_v3 as mbv3
 from partitioner.zoo import resnet as resnet_zoo
@@ -38,6 +39,9 @@ NETWORKS = (
     "efficientnet_l",
     "inception_v1",
     "resnext26_32x4d",
+    "repvgg_a1",
+    "repvgg_a2",
+    "hardnet39ds",
 )
 CSV_PATH = Path(__file__).resolve().parents[1] / "partitioner" / "data" / "model_zoo_v2.18.csv"
 TOLERANCE = 0.03
@@ -205,6 +209,41 @@ def test_resnext26_is_resnext50_with_two_units_per_stage():
     assert _count(build_module("resnext26_32x4d", depth=1.5)[0], resnet_zoo.Bottleneck) == 12
 
 
+@pytest.mark.parametrize(("name", "a", "b"), [("repvgg_a1", 1.0, 2.5), ("repvgg_a2", 1.5, 2.75)])
+def test_repvgg_is_the_deployed_plain_stack(name, a, b):
+    # deployed: one 3x3 conv with bias + ReLU per block, no branch, no add
+    widths = [min(64, int(64 * a))] + [int(64 * a)] * 2 + [int(128 * a)] * 4
+    widths += [int(256 * a)] * 14 + [int(512 * b)]
+    c_in, side, params, macs = 3, 224, 0, 0
+    for i, c in enumerate(widths):
+        side //= 2 if i in (0, 1, 3, 7, 21) else 1  # the first block of each stage has stride 2
+        params += c * c_in * 9 + c
+        macs += c * side * side * c_in * 9
+        c_in = c
+    params += c_in * 1000 + 1000
+    macs += c_in * 1000
+    s = summary(name)
+    assert (s.params, s.net.total_macs) == (params, macs)
+    assert s.count(OpKind.CONV) == 22 and s.count(OpKind.ADD) == 0
+
+
+def test_hardnet_block_links_and_widths():
+    # the first block of HarDNet-39DS: 48 input channels, growth 16, 4 layers; layer widths
+    # 16, 26 (16 x 1.6), 16, 40 (16 x 1.6^2); inputs 48, 16+48, 26, 40+26+48 (links 3, 2, 0);
+    # output: layers 1, 3 and 4 = 16 + 16 + 40 = 72 channels
+    module, _ = build_module("hardnet39ds")
+    block = module.stages[0][0]
+    assert isinstance(block, hardnet_zoo.HarDBlock)
+    assert block.links == [(0,), (1, 0), (2,), (3, 2, 0)]
+    assert [layer[0].conv.in_channels for layer in block.layers] == [48, 64, 26, 90]
+    assert [layer[0].conv.out_channels for layer in block.layers] == [16, 26, 16, 40]
+    assert block.c_out == 72
+    net = summary("hardnet39ds").net
+    # every block layer is a 1x1 conv + a depthwise 3x3; plus 1 stem and 3 downsampling dws
+    assert sum(layer.op is OpKind.DWCONV for layer in net) == 4 + 16 + 8 + 4 + 1 + 3
+    assert net.layer("stages.3.1.conv").output_shape == (1024, 7, 7)
+
+
 # -- torch.fx and the outputs ----------------------------------------------------------------------
 @pytest.mark.parametrize("name", NETWORKS)
 def test_every_network_traces_with_fx(name):
@@ -222,6 +261,8 @@ def test_every_network_traces_with_fx(name):
         ("efficientnet_l", [(1001,)]),
         ("inception_v1", [(1001, 1, 1)]),
         ("resnext26_32x4d", [(1000,)]),
+        ("repvgg_a2", [(1000,)]),
+        ("hardnet39ds", [(1000,)]),
     ],
 )
 def test_outputs_are_the_logits(name, shapes):
@@ -321,7 +362,15 @@ def verdict(net: Network) -> tuple[bool, int]:
     return report.single_context, report.num_contexts
 
 
-PARITY = ("mobilenet_v3", "efficientnet_lite0", "efficientnet_s", "inception_v1", "resnext26_32x4d")
+PARITY = (
+    "mobilenet_v3",  # fused and depthwise expanded convs, 1x1 logits conv
+    "efficientnet_lite0",  # inverted residuals with relu6
+    "efficientnet_s",  # EdgeTPU fused blocks: strided 1x1 projections
+    "inception_v1",  # four-branch concats, stride-1 max-pools
+    "resnext26_32x4d",  # grouped 3x3 convs
+    "repvgg_a1",  # plain 3x3 convs with bias
+    "hardnet39ds",  # harmonic concats, depthwise convs without activation
+)
 
 
 @pytest.mark.parametrize("name", PARITY)

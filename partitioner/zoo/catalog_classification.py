@@ -35,6 +35,13 @@ _EDGETPU = (
     ("efficientnet_l", 300, (1.2, 1.4), 10.55, 19.4),
 )
 
+# (name, (a, b) width multipliers, params_M, ops_G) of RepVGG-A, deployed.
+_REPVGG = (
+    ("repvgg_a1", (1.0, 2.5), 12.79, 4.7),
+    ("repvgg_a2", (1.5, 2.75), 25.5, 10.2),
+)
+REPVGG, HARDNET = "DingXiaoH/RepVGG", "PingoLH/Pytorch-HarDNet"
+
 ENTRIES: tuple[ZooEntry, ...] = (
     zoo_entry(
         "mobilenet_v3",
@@ -96,6 +103,29 @@ ENTRIES: tuple[ZooEntry, ...] = (
         input_hw=(224, 224),
         source_family=IMGCLSMOB,
     ),
+    *(
+        zoo_entry(
+            name,
+            "repvgg",
+            (name.replace("_", ""),),
+            params_m=params,
+            ops_g=ops,
+            task=CLS,
+            input_hw=(224, 224),
+            source_family=REPVGG,
+        )
+        for name, _, params, ops in _REPVGG
+    ),
+    zoo_entry(
+        "hardnet39ds",
+        "hardnet",
+        ("hardnet39_ds", "hardnet_39ds"),
+        params_m=3.48,
+        ops_g=0.86,
+        task=CLS,
+        input_hw=(224, 224),
+        source_family=HARDNET,
+    ),
 )
 
 RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
@@ -124,4 +154,6 @@ RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
         "resnet_bottleneck",
         {"units": (2, 2, 2, 2), "groups": 32, "group_width": 4},
     ),
+    **{name: ("repvgg", "repvgg", {"a": a, "b": b}) for name, (a, b), _, _ in _REPVGG},
+    "hardnet39ds": ("hardnet", "hardnet39ds", {}),
 }
