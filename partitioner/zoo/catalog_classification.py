@@ -40,7 +40,14 @@ _REPVGG = (
     ("repvgg_a1", (1.0, 2.5), 12.79, 4.7),
     ("repvgg_a2", (1.5, 2.75), 25.5, 10.2),
 )
-REPVGG, HARDNET = "DingXiaoH/RepVGG", "PingoLH/Pytorch-HarDNet"
+REPVGG, HARDNET, TIMM = "DingXiaoH/RepVGG", "PingoLH/Pytorch-HarDNet", "timm"
+# (name, embedding dim, heads, params_M, ops_G) of the ViT-BN models; the rows repeat the
+# layer-norm ViTs' published sizes (the norm has the same parameters).
+_VIT_BN = (
+    ("vit_tiny_bn", 192, 3, 5.73, 2.2),
+    ("vit_small_bn", 384, 6, 21.12, 8.62),
+    ("vit_base_bn", 768, 12, 86.5, 35.188),
+)
 
 ENTRIES: tuple[ZooEntry, ...] = (
     zoo_entry(
@@ -126,6 +133,20 @@ ENTRIES: tuple[ZooEntry, ...] = (
         input_hw=(224, 224),
         source_family=HARDNET,
     ),
+    *(
+        zoo_entry(
+            name,
+            "vit_bn",
+            (name.replace("_bn", "_patch16_224_bn"),),
+            params_m=params,
+            ops_g=ops,
+            task=CLS,
+            input_hw=(224, 224),
+            resolution_step=16,
+            source_family=TIMM,
+        )
+        for name, _, _, params, ops in _VIT_BN
+    ),
 )
 
 RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
@@ -156,4 +177,8 @@ RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
     ),
     **{name: ("repvgg", "repvgg", {"a": a, "b": b}) for name, (a, b), _, _ in _REPVGG},
     "hardnet39ds": ("hardnet", "hardnet39ds", {}),
+    **{
+        name: ("vit_bn", "vision_transformer_bn", {"embed_dim": dim, "heads": heads})
+        for name, dim, heads, _, _ in _VIT_BN
+    },
 }
