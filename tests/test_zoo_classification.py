@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
 from torch import fx, nn
 
 from cost_model.layer import OpKind
@@ -24,6 +25,7 @@ from partitioner.zoo import ZOO, build_module, catalog_classification, resolve_n
 from partitioner.zoo import efficientnet as effnet
 from partitioner.zoo import hardnet as hardnet_zoo
 from partitioner.zoo import inception as inception_zoo
+from partitioner.zoo import levit as levit_zoo
 from partitioner.zoo import mobilenet_v3 as mbv3
 from partitioner.zoo import resnet as resnet_zoo
 from partitioner.zoo import vit_bn as vit_bn_zoo
@@ -46,6 +48,8 @@ NETWORKS = (
     "vit_tiny_bn",
     "vit_small_bn",
     "vit_base_bn",
+    "levit128",
+    "resmlp12_relu",
 )
 CSV_PATH = Path(__file__).resolve().parents[1] / "partitioner" / "data" / "model_zoo_v2.18.csv"
 TOLERANCE = 0.03
@@ -307,6 +311,91 @@ def test_vit_bn_input_sets_the_position_embedding():
     assert tuple(module.pos_embed.shape) == (1, 24 * 24 + 1, 192)
 
 
+def _offsets(side: int, stride: int) -> int:
+    # LeViT's reference code: the distinct (|dy|, |dx|) between every query of the grid
+    # subsampled by `stride` and every key of the grid
+    queries = range(0, side, stride)
+    return len({(abs(qy - ky), abs(qx - kx)) for qy in queries for qx in queries
+                for ky in range(side) for kx in range(side)})  # fmt: skip
+
+
+@pytest.mark.parametrize(("side", "stride"), [(14, 1), (14, 2), (7, 1), (7, 2), (4, 1), (5, 2)])
+def test_levit_bias_table_has_one_entry_per_offset(side, stride):
+    bias = levit_zoo.AttentionBias(3, (side, side), stride)
+    assert bias.attention_biases.shape == (3, _offsets(side, stride))
+    with torch.no_grad():
+        bias.attention_biases.copy_(torch.arange(3 * side * side).view(3, side * side))
+    table = bias()
+    queries = len(range(0, side, stride))
+    assert table.shape == (3, queries**2, side * side)
+    # query (qy, qx) = (1, 0) of the subsampled grid sits at (stride, 0); key (0, 2)
+    assert table[0, queries, 2] == stride * side + 2  # offset (|dy|, |dx|) = (stride, 2)
+    assert table[2, 0, 0] == 2 * side * side  # head 2, offset (0, 0)
+
+
+def test_levit128_stages():
+    net = summary("levit128").net
+    # 14x14 grid of 128 channels, then 7x7 of 256, then 4x4 of 384
+    assert net.layer("patch_embed.6").output_shape == (128, 14, 14)
+    assert net.layer("blocks.8.proj").output_shape == (49, 256)
+    assert net.layer("blocks.18.proj").output_shape == (16, 384)
+    # the bias tables: heads x offsets, one ADD per attention
+    biases = [layer.params for layer in net if layer.op is OpKind.ADD and layer.params]
+    assert biases == [4 * 196] * 4 + [8 * 196] + [8 * 49] * 4 + [16 * 49] + [12 * 16] * 4
+    # hard-swish: 3 in the stem (fused), 14 attentions (standalone), 14 MLPs (fused)
+    assert summary("levit128").count(OpKind.ACTIVATION) == 14
+    assert sum(layer.activation == "hardswish" for layer in net) == 3 + 14 + 14
+    assert summary("levit128").count(OpKind.TRANSPOSE) == 0
+    module, _ = build_module("levit128", depth=0.5)
+    assert _count(module, levit_zoo.Attention) == 2 * 3 + 2
+
+
+class _PatchesThenAffine(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, 8, 4, 4)
+        self.alpha = nn.Parameter(torch.ones(8))
+        self.mix = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.patch(x).flatten(2).transpose(1, 2)
+        return self.mix((self.alpha * tokens).transpose(1, 2))
+
+
+def test_affine_on_the_patch_tokens_keeps_its_parameters():
+    # ResMLP's first affine reads the patch conv through the map -> tokens transpose, which
+    # is no layer: its 8 parameters go to the conv (8 x 3 x 4 x 4 + 8 + 8), not away
+    net = import_module(_PatchesThenAffine(), (1, 3, 8, 8), name="affine")
+    assert [(layer.name, layer.params) for layer in net] == [("patch", 400), ("mix", 20)]
+
+
+def test_resmlp_matches_hand_count():
+    dim, tokens, blocks, hidden = 384, 196, 12, 1536
+    params = (
+        3 * 16 * 16 * dim + dim  # patch conv
+        + blocks * (
+            4 * dim  # two affines (scale, shift)
+            + tokens * tokens + tokens  # token mixing
+            + dim * hidden + hidden + hidden * dim + dim  # MLP
+            + 2 * dim  # layer scales
+        )
+        + 2 * dim  # final affine
+        + dim * 1000 + 1000  # head
+    )  # fmt: skip
+    macs = (
+        tokens * 3 * 16 * 16 * dim
+        + blocks * (dim * tokens * tokens + 2 * tokens * dim * hidden)
+        + dim * 1000
+    )
+    s = summary("resmlp12_relu")
+    assert (s.params, s.net.total_macs) == (params, macs)
+    # per block: token dense, transpose back, add, fc1 (relu), fc2, add; the affines folded
+    assert s.count(OpKind.DENSE) == 3 * blocks + 1 and s.count(OpKind.ADD) == 2 * blocks
+    assert s.net.layer("blocks.0.mlp.fc1").activation == "relu"
+    module, _ = build_module("resmlp12_relu", resolution=256)
+    assert module.blocks[0].linear_tokens.in_features == 16 * 16
+
+
 # -- torch.fx and the outputs ----------------------------------------------------------------------
 @pytest.mark.parametrize("name", NETWORKS)
 def test_every_network_traces_with_fx(name):
@@ -327,13 +416,15 @@ def test_every_network_traces_with_fx(name):
         ("repvgg_a2", [(1000,)]),
         ("hardnet39ds", [(1000,)]),
         ("vit_base_bn", [(1000,)]),
+        ("levit128", [(1000,)]),  # the average of the class and distillation heads
+        ("resmlp12_relu", [(1000,)]),
     ],
 )
 def test_outputs_are_the_logits(name, shapes):
     # the graph ends at the logits layer, as the zoo's first 25 classifiers: no class softmax
     s = summary(name)
     assert s.output_shapes() == shapes
-    assert s.net.layer(s.net.outputs[0]).op in (OpKind.DENSE, OpKind.CONV)
+    assert s.net.layer(s.net.outputs[0]).op in (OpKind.DENSE, OpKind.CONV, OpKind.ADD)
 
 
 # -- knobs -----------------------------------------------------------------------------------------
@@ -411,6 +502,10 @@ SMALL = {"resolution": 32, "width": 0.25}
 
 def _small(name: str) -> dict[str, float]:
     knobs = dict(SMALL)
+    if name == "levit128":
+        # a 6x6 -> 3x3 -> 2x2 token grid: at 32 the last grid is one token, whose mean the
+        # ONNX importer reads as a view and the torch importer as a global pool
+        knobs["resolution"] = 96
     if "depth" in ZOO[name].knobs:
         knobs["depth"] = 0.34
     return knobs
@@ -434,6 +529,8 @@ PARITY = (
     "repvgg_a1",  # plain 3x3 convs with bias
     "hardnet39ds",  # harmonic concats, depthwise convs without activation
     "vit_tiny_bn",  # attention, batch norm over tokens
+    "levit128",  # attention biases, strided token subsampling, hard-swish, two heads
+    "resmlp12_relu",  # token-mixing dense layers, folded affines
 )
 
 

@@ -41,6 +41,7 @@ _REPVGG = (
     ("repvgg_a2", (1.5, 2.75), 25.5, 10.2),
 )
 REPVGG, HARDNET, TIMM = "DingXiaoH/RepVGG", "PingoLH/Pytorch-HarDNet", "timm"
+FACEBOOK = "facebookresearch"
 # (name, embedding dim, heads, params_M, ops_G) of the ViT-BN models; the rows repeat the
 # layer-norm ViTs' published sizes (the norm has the same parameters).
 _VIT_BN = (
@@ -147,6 +148,28 @@ ENTRIES: tuple[ZooEntry, ...] = (
         )
         for name, _, _, params, ops in _VIT_BN
     ),
+    zoo_entry(
+        "levit128",
+        "levit",
+        ("levit_128",),
+        params_m=9.2,
+        ops_g=0.8,
+        task=CLS,
+        input_hw=(224, 224),
+        resolution_step=16,
+        source_family=FACEBOOK,
+    ),
+    zoo_entry(
+        "resmlp12_relu",
+        "resmlp",
+        ("resmlp_12_relu", "resmlp_12_224_relu"),
+        params_m=15.77,
+        ops_g=6.04,
+        task=CLS,
+        input_hw=(224, 224),
+        resolution_step=16,
+        source_family=TIMM,
+    ),
 )
 
 RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
@@ -181,4 +204,6 @@ RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
         name: ("vit_bn", "vision_transformer_bn", {"embed_dim": dim, "heads": heads})
         for name, dim, heads, _, _ in _VIT_BN
     },
+    "levit128": ("levit", "levit", {}),
+    "resmlp12_relu": ("resmlp", "resmlp", {}),
 }
