@@ -701,6 +701,9 @@ def _absorb_transposes(graph: _Graph) -> None:
                 node.inputs[0].shape, node.perm, graph.producer(node).shape, reader_shapes
             )
         ):
+            producer = graph.producer(node)
+            producer.params += node.params  # an affine folded into the transpose (pass 1)
+            producer.fused.extend(node.fused)
             graph.dissolve(node.name, node.inputs[0].node)
 
 
