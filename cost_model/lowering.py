@@ -4,8 +4,7 @@ A layer at F needs ``SC(F) = max(1, ceil(W x F / clock))`` subclusters, where ``
 in SC-cycles per frame (one rule per op kind, registered in ``WORK_RULES``):
 
 * MAC layers (conv, deconv, dense, matmul): ``W = MACs x p / (64 x efficiency)``, with ``p = 2``
-  for ``a16_w16`` and the efficiency of the kind (depthwise convs have their own); a transposed
-  conv of stride ``s`` runs over its zero-inserted input, ``s_h x s_w`` times its MACs.
+  for ``a16_w16`` and the efficiency of the kind (depthwise convs have their own).
 * layers without MACs (pool, add, concat, resize, softmax, norm, ...): ``W = E x p / e``, with
   ``E`` the larger of the output elements and the input elements per frame and ``e`` the
   elements one SC handles per cycle;
@@ -88,16 +87,9 @@ def _element_work(layer: Layer, hw: HardwareSpec) -> float:
     return elements * _precision_factor(layer) / hw.elements_per_sc_per_cycle
 
 
-def _deconv_work(layer: Layer, hw: HardwareSpec) -> float:
-    """A transposed conv runs as a conv over its zero-inserted input: ``s_h x s_w`` times its
-    true MACs (the Model Zoo counts its OPs so: k x k x C_in per output pixel, e.g. 13.09 true
-    GMACs of centernet_resnet_v1_18 listed as 15.6) [assumption]."""
-    return _mac_work("compute_efficiency")(layer, hw) * layer.stride[0] * layer.stride[1]
-
-
 WORK_RULES: dict[OpKind, WorkRule] = {
     OpKind.CONV: _mac_work("compute_efficiency"),
-    OpKind.DECONV: _deconv_work,
+    OpKind.DECONV: _mac_work("compute_efficiency"),
     OpKind.DENSE: _mac_work("compute_efficiency"),
     OpKind.DWCONV: _mac_work("dwconv_efficiency"),
     OpKind.MATMUL: _mac_work("matmul_efficiency"),

@@ -17,7 +17,6 @@ from cost_model.lowering import (
     WORK_RULES,
     ProfileTable,
     demand_matrix,
-    layer_work,
     line_buffer_bytes,
     lower_layer,
     lower_table,
@@ -169,24 +168,6 @@ def test_depthwise_uses_its_own_efficiency():
     f = 2000.0
     assert lower_layer(dw, HW, f).subclusters_needed == math.ceil(
         c * h * w * k * k / (64 * 0.25) * f / CLOCK
-    )
-
-
-def test_transposed_conv_works_over_its_zero_inserted_input():
-    c_in, c_out, h, w, k, s = 64, 32, 56, 56, 4, 2  # output map 112 x 112
-    deconv = Layer(
-        name="up",
-        op=OpKind.DECONV,
-        inputs=("x",),
-        input_shapes=((c_in, h, w),),
-        output_shape=(c_out, s * h, s * w),
-        kernel=(k, k),
-        stride=(s, s),
-        params=c_in * c_out * k * k + c_out,
-        macs=c_in * c_out * k * k * h * w,  # true MACs: each input pixel meets k x k weights
-    )
-    assert layer_work(deconv, HW) == pytest.approx(
-        deconv.macs * s * s / (64 * 0.5) + s * h * HW.sc_cycles_per_row  # 4 x its MACs + rows
     )
 
 
