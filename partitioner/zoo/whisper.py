@@ -3,16 +3,18 @@ the input a 1 x 1000 "image" of 80 mel channels (NHWC ``1x1000x80``).
 
 Hailo's export turns Whisper's two 1-D convs into 2-D convs with 1x3 kernels over that one-row
 map (the second with stride 2: 1000 frames -> 500 tokens), each followed by GELU; then the
-sinusoidal position embedding (a constant, cut to the 500 tokens of 10 s) is added, and the
-transformer blocks (pre-norm attention and a 4x MLP with GELU) and the final layer norm run on
+sinusoidal position embedding, cut to the 500 tokens of 10 s, is added, and the transformer
+blocks (pre-norm attention and a 4x MLP with GELU) and the final layer norm run on
 ``(500, dim)`` tokens. The output is the encoder's hidden states ``(500, dim)``.
 
-The blocks are the zoo's ViT blocks (:class:`partitioner.zoo.vit.Block`): Whisper's key
-projection has no bias, so each block here has ``dim`` parameters more (0.02% of the total).
+The position embedding is a frozen parameter (as in Hugging Face's ``WhisperEncoder``; OpenAI's
+is a buffer): the chip stores its 500 x dim values, and both importers see one add layer that
+holds them. The blocks are the zoo's ViT blocks (:class:`partitioner.zoo.vit.Block`): Whisper's
+key projection has no bias, so each block here has ``dim`` parameters more (0.02% of the total).
 
 >>> net = whisper_encoder(dim=384, heads=6, blocks=4, width=1.0, depth=1.0)
 >>> sum(p.numel() for p in net.parameters())
-7633920
+7825920
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class WhisperEncoder(nn.Module):
         self.conv1 = nn.Conv2d(MELS, dim, (1, 3), padding=(0, 1))
         self.conv2 = nn.Conv2d(dim, dim, (1, 3), stride=(1, 2), padding=(0, 1))
         self.gelu = nn.GELU()
-        self.register_buffer("positional_embedding", sinusoids(tokens, dim), persistent=False)
+        self.positional_embedding = nn.Parameter(sinusoids(tokens, dim), requires_grad=False)
         self.blocks = nn.Sequential(*(Block(dim, heads) for _ in range(blocks)))
         self.ln_post = nn.LayerNorm(dim)
 
