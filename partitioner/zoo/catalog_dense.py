@@ -38,6 +38,17 @@ ENTRIES: tuple[ZooEntry, ...] = (
         for size, params_m, ops_g in (("n", 1.99, 7.1), ("s", 7.61, 26.42), ("m", 32.60, 70.94))
     ),
     zoo_entry(
+        "fast_depth",
+        "fast_depth",
+        ("fastdepth",),
+        params_m=1.35,
+        ops_g=0.74,
+        task="depth_estimation",
+        input_hw=(224, 224),
+        knobs=NO_DEPTH,
+        source_family="dwofk/fast-depth",
+    ),
+    zoo_entry(
         "arcface_mobilefacenet",
         "mobilefacenet",
         ("mobilefacenet", "arcface_mbf"),
@@ -136,6 +147,7 @@ ENTRIES: tuple[ZooEntry, ...] = (
 
 RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
     **{f"yolov5{size}_seg": ("yolo_seg", "yolov5_seg", {"scale": size}) for size in "nsm"},
+    "fast_depth": ("fast_depth", "fast_depth", {}),
     "arcface_mobilefacenet": ("mobilefacenet", "mobilefacenet", {}),
     "retinaface_mobilenet_v1": ("retinaface", "retinaface_mobilenet_v1", {}),
     "espcn_x2": ("enhance", "espcn", {"scale": 2}),
