@@ -55,6 +55,7 @@ def test_the_catalog_holds_the_dense_networks():
         "fast_depth",
         "arcface_mobilefacenet",
         "retinaface_mobilenet_v1",
+        "scrfd_2.5g",
         "espcn_x2",
         "zero_dce",
         "deeplab_v3_mobilenet_v2",
@@ -181,6 +182,9 @@ def test_every_model_traces_with_fx(name):
         ("retinaface_mobilenet_v1", [(8, 92, 160), (4, 92, 160), (20, 92, 160),
                                      (8, 46, 80), (4, 46, 80), (20, 46, 80),
                                      (8, 23, 40), (4, 23, 40), (20, 23, 40)]),
+        # per level: 2 anchors x 4 box (x a learned scale), x 1 score, x 5 keypoints x 2
+        ("scrfd_2.5g", [(8, 80, 80), (2, 80, 80), (20, 80, 80), (8, 40, 40), (2, 40, 40),
+                        (20, 40, 40), (8, 20, 20), (2, 20, 20), (20, 20, 20)]),
         ("espcn_x2", [(1, 312, 480)]),
         ("zero_dce", [(3, 400, 600)]),
         ("deeplab_v3_mobilenet_v2", [(21, 513, 513)]),
@@ -306,6 +310,7 @@ SMALL = {
     "fast_depth": {"resolution": 64},  # at width 0.25 the folded norms are 2% of the params
     "arcface_mobilefacenet": {"width": 0.25, "depth": 0.34},
     "retinaface_mobilenet_v1": {"width": 0.25, "resolution": 64},
+    "scrfd_2.5g": {"depth": 0.34, "resolution": 64},
     "espcn_x2": {"resolution": 32},
     "zero_dce": {"resolution": 32},
     # at width 0.5 the folded batch norms are 1.3% of the parameters, at 1.0 0.8%
@@ -332,7 +337,7 @@ def params_dropped_by_export(module: nn.Module) -> int:
     """Parameters the ONNX path counts fewer than the torch path: the exporter folds each batch
     norm that reads a (non-transposed) conv into it, a bias of C replacing the norm's 2 C (norms
     after a transposed conv or a linear layer stay norms); and the ONNX importer counts no
-    one-element tensor, so a folded 1-channel bias is not counted either."""
+    one-element tensor, so neither a folded 1-channel bias nor a scalar parameter is counted."""
     traced = fx.symbolic_trace(module)
     modules = dict(traced.named_modules())
     dropped = 0
@@ -342,7 +347,8 @@ def params_dropped_by_export(module: nn.Module) -> int:
             if source.op == "call_module" and type(modules[source.target]) is nn.Conv2d:
                 channels = modules[node.target].num_features
                 dropped += channels + (channels == 1)
-    return dropped
+    scalars = (m for m in module.modules() if not isinstance(m, nn.BatchNorm2d))
+    return dropped + sum(p.numel() == 1 for m in scalars for p in m.parameters(recurse=False))
 
 
 @pytest.mark.parametrize("name", DENSE)
