@@ -60,6 +60,7 @@ def test_the_catalog_holds_the_dense_networks():
         "zero_dce",
         "deeplab_v3_mobilenet_v2",
         "fcn8_resnet_v1_18",
+        "mspn_regnetx_800mf",
         "vit_pose_small",
         "whisper_tiny_10s_encoder",
     )
@@ -189,6 +190,7 @@ def test_every_model_traces_with_fx(name):
         ("zero_dce", [(3, 400, 600)]),
         ("deeplab_v3_mobilenet_v2", [(21, 513, 513)]),
         ("fcn8_resnet_v1_18", [(19, 128, 240)]),
+        ("mspn_regnetx_800mf", [(17, 64, 48)]),  # the finest unit's heatmaps only
         ("vit_pose_small", [(17, 64, 48)]),
         ("whisper_tiny_10s_encoder", [(500, 384)]),
     ],
@@ -316,6 +318,7 @@ SMALL = {
     # at width 0.5 the folded batch norms are 1.3% of the parameters, at 1.0 0.8%
     "deeplab_v3_mobilenet_v2": {"resolution": 33},
     "fcn8_resnet_v1_18": {"width": 0.25, "depth": 0.34, "resolution": 64},
+    "mspn_regnetx_800mf": {"width": 0.25, "depth": 0.34, "resolution": 64},
     "vit_pose_small": {"width": 0.25, "depth": 0.17, "resolution": 64},
     "whisper_tiny_10s_encoder": {"width": 0.25, "depth": 0.25},
 }

@@ -131,6 +131,17 @@ ENTRIES: tuple[ZooEntry, ...] = (
         source_family="openmmlab",
     ),
     zoo_entry(
+        "mspn_regnetx_800mf",
+        "mspn",
+        ("mspn_regnetx",),
+        params_m=7.17,
+        ops_g=2.94,
+        task="single_person_pose_estimation",
+        input_hw=(256, 192),
+        knobs=KNOBS,
+        source_family="openmmlab",
+    ),
+    zoo_entry(
         "vit_pose_small",
         "vit_pose",
         ("vitpose_small", "vitpose_s"),
@@ -166,6 +177,7 @@ RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
     "zero_dce": ("enhance", "zero_dce", {}),
     "deeplab_v3_mobilenet_v2": ("deeplab", "deeplab_v3_mobilenet_v2", {}),
     "fcn8_resnet_v1_18": ("fcn", "fcn8_resnet", {"units": (2, 2, 2, 2)}),
+    "mspn_regnetx_800mf": ("mspn", "mspn_regnetx", {"variant": "800mf"}),
     "vit_pose_small": ("vit_pose", "vit_pose", {"embed_dim": 384, "heads": 6}),
     "whisper_tiny_10s_encoder": (
         "whisper",
