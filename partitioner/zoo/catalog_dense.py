@@ -131,6 +131,17 @@ ENTRIES: tuple[ZooEntry, ...] = (
         source_family="openmmlab",
     ),
     zoo_entry(
+        "centerpose_regnetx_800mf",
+        "centerpose",
+        ("centerpose_regnetx",),
+        params_m=12.31,
+        ops_g=86.12,
+        task="pose_estimation",
+        input_hw=(512, 512),
+        knobs=KNOBS,
+        source_family="tensorboy/centerpose",
+    ),
+    zoo_entry(
         "mspn_regnetx_800mf",
         "mspn",
         ("mspn_regnetx",),
@@ -177,6 +188,7 @@ RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
     "zero_dce": ("enhance", "zero_dce", {}),
     "deeplab_v3_mobilenet_v2": ("deeplab", "deeplab_v3_mobilenet_v2", {}),
     "fcn8_resnet_v1_18": ("fcn", "fcn8_resnet", {"units": (2, 2, 2, 2)}),
+    "centerpose_regnetx_800mf": ("centerpose", "centerpose_regnetx", {"variant": "800mf"}),
     "mspn_regnetx_800mf": ("mspn", "mspn_regnetx", {"variant": "800mf"}),
     "vit_pose_small": ("vit_pose", "vit_pose", {"embed_dim": 384, "heads": 6}),
     "whisper_tiny_10s_encoder": (
