@@ -60,6 +60,7 @@ def test_the_catalog_holds_the_dense_networks():
         "zero_dce",
         "deeplab_v3_mobilenet_v2",
         "fcn8_resnet_v1_18",
+        "stdc1",
         "centerpose_regnetx_800mf",
         "mspn_regnetx_800mf",
         "vit_pose_small",
@@ -203,6 +204,7 @@ def test_every_model_traces_with_fx(name):
         ("zero_dce", [(3, 400, 600)]),
         ("deeplab_v3_mobilenet_v2", [(21, 513, 513)]),
         ("fcn8_resnet_v1_18", [(19, 128, 240)]),
+        ("stdc1", [(19, 1024, 1920)]),  # class scores resized to the input (argmax left out)
         # center heatmap, box size, keypoint offsets, center offset, keypoint heatmaps, offsets
         ("centerpose_regnetx_800mf", [(1, 128, 128), (2, 128, 128), (34, 128, 128),
                                       (2, 128, 128), (17, 128, 128), (2, 128, 128)]),
@@ -334,6 +336,7 @@ SMALL = {
     # at width 0.5 the folded batch norms are 1.3% of the parameters, at 1.0 0.8%
     "deeplab_v3_mobilenet_v2": {"resolution": 33},
     "fcn8_resnet_v1_18": {"width": 0.25, "depth": 0.34, "resolution": 64},
+    "stdc1": {"width": 0.25, "depth": 0.5, "resolution": 64},
     "centerpose_regnetx_800mf": {"width": 0.25, "depth": 0.34, "resolution": 64},
     "mspn_regnetx_800mf": {"width": 0.25, "depth": 0.34, "resolution": 64},
     "vit_pose_small": {"width": 0.25, "depth": 0.17, "resolution": 64},
