@@ -4,6 +4,13 @@ Each entry's published size is the Model Zoo v2.18 row (``params_M``, ``ops_G`` 
 its input the row's input. A recipe is (module of partitioner.zoo, builder function, fixed
 arguments); the builder takes, as keyword arguments, the knobs among width/depth/resolution it
 declares, and ``input_hw`` (the input height and width) if it declares it.
+
+Segmentation, pose, face, depth, super-resolution, low-light enhancement and speech networks.
+``resolution_step`` is the network's largest stride where the input must be a multiple of it;
+networks without a stride (ESPCN, Zero-DCE) and DeepLab (TF's 'SAME' padding rounds each stride
+up: 513 -> 257 -> 129 -> 65) take any side (step 1). A network whose input size is fixed by its
+weights (MobileFaceNet's 7x7 global depthwise conv, Whisper's 10 s position embedding) has no
+resolution knob.
 """
 
 from __future__ import annotations
@@ -11,8 +18,194 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from partitioner.zoo.entry import ZooEntry
+from partitioner.zoo.entry import KNOBS, NO_DEPTH, ZooEntry, zoo_entry
 
-ENTRIES: tuple[ZooEntry, ...] = ()
+NO_RESOLUTION = ("width", "depth")
+RESOLUTION_ONLY = ("resolution",)
 
-RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {}
+ENTRIES: tuple[ZooEntry, ...] = (
+    *(
+        zoo_entry(
+            f"yolov5{size}_seg",
+            "yolov5_seg",
+            (f"yolo_v5{size}_seg",),
+            params_m=params_m,
+            ops_g=ops_g,
+            task="instance_segmentation",
+            input_hw=(640, 640),
+            source_family="ultralytics",
+        )
+        for size, params_m, ops_g in (("n", 1.99, 7.1), ("s", 7.61, 26.42), ("m", 32.60, 70.94))
+    ),
+    zoo_entry(
+        "fast_depth",
+        "fast_depth",
+        ("fastdepth",),
+        params_m=1.35,
+        ops_g=0.74,
+        task="depth_estimation",
+        input_hw=(224, 224),
+        knobs=NO_DEPTH,
+        source_family="dwofk/fast-depth",
+    ),
+    zoo_entry(
+        "arcface_mobilefacenet",
+        "mobilefacenet",
+        ("mobilefacenet", "arcface_mbf"),
+        params_m=2.04,
+        ops_g=0.88,
+        task="face_recognition",
+        input_hw=(112, 112),
+        knobs=NO_RESOLUTION,
+        resolution_step=16,
+        source_family="deepinsight/insightface",
+    ),
+    zoo_entry(
+        "retinaface_mobilenet_v1",
+        "retinaface",
+        ("retinaface_mobilenet",),
+        params_m=3.49,
+        ops_g=25.14,
+        task="face_detection",
+        input_hw=(736, 1280),
+        knobs=NO_DEPTH,
+        source_family="biubug6/Pytorch_Retinaface",
+    ),
+    zoo_entry(
+        "scrfd_2.5g",
+        "scrfd",
+        ("scrfd_2.5g_bnkps",),
+        params_m=0.82,
+        ops_g=6.88,
+        task="face_detection",
+        input_hw=(640, 640),
+        knobs=KNOBS,
+        source_family="deepinsight/insightface",
+    ),
+    zoo_entry(
+        "espcn_x2",
+        "espcn",
+        (),
+        params_m=0.02,
+        ops_g=1.6,
+        task="super_resolution",
+        input_hw=(156, 240),
+        channels=1,
+        knobs=RESOLUTION_ONLY,
+        resolution_step=1,
+        source_family="Lornatang/ESPCN-PyTorch",
+    ),
+    zoo_entry(
+        "zero_dce",
+        "zero_dce",
+        ("zerodce",),
+        params_m=0.21,
+        ops_g=38.2,
+        task="low_light_enhancement",
+        input_hw=(400, 600),
+        knobs=RESOLUTION_ONLY,
+        resolution_step=1,
+        source_family="hailo-internal",
+    ),
+    zoo_entry(
+        "deeplab_v3_mobilenet_v2",
+        "deeplab_v3",
+        ("deeplabv3_mobilenet_v2",),
+        params_m=2.10,
+        ops_g=17.65,
+        task="semantic_segmentation",
+        input_hw=(513, 513),
+        knobs=NO_DEPTH,
+        resolution_step=1,
+        source_family="keras",
+    ),
+    zoo_entry(
+        "fcn8_resnet_v1_18",
+        "fcn8",
+        ("fcn8_resnet18",),
+        params_m=11.20,
+        ops_g=142.82,
+        task="semantic_segmentation",
+        input_hw=(1024, 1920),
+        knobs=KNOBS,
+        source_family="openmmlab",
+    ),
+    zoo_entry(
+        "stdc1",
+        "stdc",
+        ("stdc1_cityscapes",),
+        params_m=8.27,
+        ops_g=126.47,
+        task="semantic_segmentation",
+        input_hw=(1024, 1920),
+        knobs=KNOBS,
+        source_family="openmmlab",
+    ),
+    zoo_entry(
+        "centerpose_regnetx_800mf",
+        "centerpose",
+        ("centerpose_regnetx",),
+        params_m=12.31,
+        ops_g=86.12,
+        task="pose_estimation",
+        input_hw=(512, 512),
+        knobs=KNOBS,
+        source_family="tensorboy/centerpose",
+    ),
+    zoo_entry(
+        "mspn_regnetx_800mf",
+        "mspn",
+        ("mspn_regnetx",),
+        params_m=7.17,
+        ops_g=2.94,
+        task="single_person_pose_estimation",
+        input_hw=(256, 192),
+        knobs=KNOBS,
+        source_family="openmmlab",
+    ),
+    zoo_entry(
+        "vit_pose_small",
+        "vit_pose",
+        ("vitpose_small", "vitpose_s"),
+        params_m=24.29,
+        ops_g=17.17,
+        task="single_person_pose_estimation",
+        input_hw=(256, 192),
+        knobs=KNOBS,
+        resolution_step=16,
+        source_family="ViTAE-Transformer/ViTPose",
+    ),
+    zoo_entry(
+        "whisper_tiny_10s_encoder",
+        "whisper",
+        ("whisper_tiny_encoder",),
+        params_m=7.65,
+        ops_g=9.26,
+        task="automatic_speech_recognition",
+        input_hw=(1, 1000),  # NHWC 1x1000x80: 1000 frames of 80 mel channels
+        channels=80,
+        knobs=NO_RESOLUTION,
+        resolution_step=1,
+    ),
+)
+
+RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
+    **{f"yolov5{size}_seg": ("yolo_seg", "yolov5_seg", {"scale": size}) for size in "nsm"},
+    "fast_depth": ("fast_depth", "fast_depth", {}),
+    "arcface_mobilefacenet": ("mobilefacenet", "mobilefacenet", {}),
+    "retinaface_mobilenet_v1": ("retinaface", "retinaface_mobilenet_v1", {}),
+    "scrfd_2.5g": ("scrfd", "scrfd", {}),
+    "espcn_x2": ("enhance", "espcn", {"scale": 2}),
+    "zero_dce": ("enhance", "zero_dce", {}),
+    "deeplab_v3_mobilenet_v2": ("deeplab", "deeplab_v3_mobilenet_v2", {}),
+    "fcn8_resnet_v1_18": ("fcn", "fcn8_resnet", {"units": (2, 2, 2, 2)}),
+    "stdc1": ("stdc", "stdc", {}),
+    "centerpose_regnetx_800mf": ("centerpose", "centerpose_regnetx", {"variant": "800mf"}),
+    "mspn_regnetx_800mf": ("mspn", "mspn_regnetx", {"variant": "800mf"}),
+    "vit_pose_small": ("vit_pose", "vit_pose", {"embed_dim": 384, "heads": 6}),
+    "whisper_tiny_10s_encoder": (
+        "whisper",
+        "whisper_encoder",
+        {"dim": 384, "heads": 6, "blocks": 4},
+    ),
+}
