@@ -160,11 +160,13 @@ def row_geometry(shape: Shape) -> tuple[int, int]:
 def input_buffer_bytes(layer: Layer, hw: HardwareSpec) -> tuple[int, ...]:
     """Bytes of L3 each input's line buffer takes (at the layer's activation precision).
 
-    Each input keeps ``kernel height + stride height + hw.line_buffer_extra_rows`` rows (never
-    more than the tensor has); MATMUL and TRANSPOSE inputs are held whole.
+    Each input keeps the rows its kernel spans, ``(kernel height - 1) x dilation height + 1``,
+    plus ``stride height + hw.line_buffer_extra_rows`` (never more than the tensor has): a 3x3
+    conv at dilation 4 spans 9 rows. MATMUL and TRANSPOSE inputs are held whole.
     """
     bytes_per_element = layer.precision.activation_bits // 8
-    need_rows = layer.kernel[0] + layer.stride[0] + hw.line_buffer_extra_rows
+    span = (layer.kernel[0] - 1) * layer.dilation[0] + 1
+    need_rows = span + layer.stride[0] + hw.line_buffer_extra_rows
     out = []
     for shape in layer.input_shapes:
         rows, row_elements = row_geometry(shape)

@@ -171,6 +171,17 @@ def test_depthwise_uses_its_own_efficiency():
     )
 
 
+def test_a_dilated_conv_buffers_the_rows_its_kernel_spans():
+    c, h, w, k, d = 32, 65, 65, 3, 4
+    conv = Layer(name="aspp", op=OpKind.DWCONV, inputs=("x",), input_shapes=((c, h, w),),
+                 output_shape=(c, h, w), kernel=(k, k), dilation=(d, d), groups=c,
+                 params=c * k * k + c, macs=c * h * w * k * k)  # fmt: skip
+    # (3 - 1) x 4 + 1 = 9 rows spanned, + 1 for the stride, of 65 x 32 bytes each
+    assert line_buffer_bytes(conv, HW) == (9 + 1) * w * c
+    plain = replace(conv, dilation=(1, 1))
+    assert line_buffer_bytes(plain, HW) == (3 + 1) * w * c
+
+
 def test_elementwise_layer_work_counts_elements():
     c, h, w = 64, 56, 56
     add = Layer(
