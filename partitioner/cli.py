@@ -319,7 +319,7 @@ def write_json(target: str, data: Any, *, protect: Sequence[str] = ()) -> None:
 
 # -- commands ------------------------------------------------------------------------------------
 def _cmd_zoo(args: argparse.Namespace, console: Console) -> int:
-    from partitioner.report import zoo_table
+    from partitioner.report import source_family, zoo_table
     from partitioner.zoo import ZOO
 
     entries = list(ZOO.values())
@@ -331,6 +331,7 @@ def _cmd_zoo(args: argparse.Namespace, console: Console) -> int:
                     "name": e.name,
                     "task": e.task,
                     "family": e.family,
+                    "source_family": source_family(e),
                     "input_chw": list(e.input_chw),
                     "aliases": list(e.aliases),
                     "knobs": list(e.knobs),

@@ -43,11 +43,26 @@ def fmt_shape(shape: Sequence[int]) -> str:
     return "x".join(str(d) for d in shape)
 
 
+def source_family(entry: Any) -> str:
+    """Where a zoo network's architecture comes from: the entry's, else its Model Zoo row's
+    ``source_family`` (``-`` when neither says)."""
+    from partitioner.zoo_scripts import zoo_row
+
+    if entry.source_family:
+        return entry.source_family
+    row = zoo_row(entry.name, "hailo8")
+    if row is not None and row.source_family:
+        return row.source_family
+    return "ultralytics" if entry.family == "yolo11" else "-"
+
+
 def zoo_table(entries: Sequence[Any]) -> Table:
-    """The ``ctxfit zoo`` listing: name, task, default input, published params and GMACs."""
+    """The ``ctxfit zoo`` listing: name, task, source family, default input, published params
+    and GMACs, knobs and aliases."""
     table = Table(title="ctxfit reference zoo", title_justify="left")
     table.add_column("model")
     table.add_column("task")
+    table.add_column("source")
     table.add_column("input (CxHxW)")
     table.add_column("params", justify="right")
     table.add_column("GMACs", justify="right")
@@ -57,6 +72,7 @@ def zoo_table(entries: Sequence[Any]) -> Table:
         table.add_row(
             e.name,
             e.task,
+            source_family(e),
             fmt_shape(e.input_chw),
             fmt_count(e.published_params) if e.published_params else "-",
             f"{e.published_macs / 1e9:.2f}" if e.published_macs else "-",

@@ -35,9 +35,15 @@ def assert_user_error(code, err, *fragments):
 def test_zoo_lists_every_model(capsys):
     code, out, _ = run(capsys, "zoo", "--json", "-")
     assert code == 0
-    names = {entry["name"] for entry in json.loads(out)}
-    assert {"yolov8n", "resnet_v1_50", "vit_base", "yolov11x", "mobilenet_v2_1.4"} <= names
-    assert len(names) == 25
+    entries = {entry["name"]: entry for entry in json.loads(out)}
+    assert {"yolov8n", "resnet_v1_50", "vit_base", "yolov11x", "mobilenet_v2_1.4"} <= set(entries)
+    from partitioner.zoo import ZOO
+
+    assert len(entries) == len(ZOO) >= 55  # 25 + the catalogs' (issue 14: at least 30 more)
+    assert entries["yolov8n"]["source_family"] == "ultralytics"
+    assert entries["yolov11n"]["source_family"] == "ultralytics"
+    assert entries["espcn_x2"]["input_chw"] == [1, 156, 240]
+    assert entries["retinaface_mobilenet_v1"]["task"] == "face_detection"
 
 
 def test_profile_factory_and_json_round_trip(capsys, tmp_path):
