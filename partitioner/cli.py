@@ -423,7 +423,7 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
             data["target_fps"] = settings.target_fps
         write_json(args.json, data, protect=[args.model])
         if args.json == "-":
-            return 0
+            return _compile_exit_code(report)
     console.print(context_table(report))
     if args.clusters:
         from partitioner.clusters import cluster_tables
@@ -440,7 +440,12 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
             + ("reached" if reached else "NOT reached")
             + f" at batch {b} ({report.fps[b]:,.1f} FPS)"
         )
-    return 0
+    return _compile_exit_code(report)
+
+
+def _compile_exit_code(report: Any) -> int:
+    """0, or 130 when Ctrl-C stopped the search (the best partition so far was reported)."""
+    return EXIT_INTERRUPTED if report.search.interrupted else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
