@@ -298,6 +298,24 @@ def emit_partition_script(contexts: Sequence[Sequence[str]], *, header: str | No
     return "\n".join(lines) + "\n"
 
 
+def check_emittable(layer_names: Iterable[str]) -> None:
+    """Raise before a long compile when ``--emit-script`` could not write a layer's name.
+
+    >>> check_emittable(["conv1", "a b"])
+    >>> check_emittable(["new\\nline"])
+    Traceback (most recent call last):
+    ...
+    partitioner.errors.ModelScriptError: layer name 'new\\nline' cannot be written to a model
+    script (--emit-script); a name must be non-empty and on one line
+    """
+    for name in layer_names:
+        if not isinstance(name, str) or not name or "\n" in name or "\r" in name:
+            raise ModelScriptError(
+                f"layer name {name!r} cannot be written to a model script (--emit-script); "
+                "a name must be non-empty and on one line"
+            )
+
+
 def parse_duration_s(text: str) -> float | None:
     """Seconds in a timeout: ``600`` (seconds), ``600s``, ``20m``, ``1h``, ``1h30m``; None if
     ``text`` is not one.
