@@ -142,6 +142,12 @@ class SearchOptions:
             raise UsageError(f"workers {self.workers} must be >= 1")
         if self.max_contexts < 1:
             raise UsageError(f"max_contexts {self.max_contexts} must be >= 1")
+        pinned = max(self.pins.values(), default=0) + 1
+        if self.context_switch == "disabled" and pinned > 1:
+            raise UsageError(
+                f"context switching is disabled (one context), but layers are pinned to "
+                f"{pinned} contexts; pin only context_0 or allow context switching"
+            )
 
     @property
     def per_iteration_s(self) -> float:

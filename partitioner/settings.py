@@ -83,6 +83,8 @@ def merge_settings(
     if max_utilization is not None:
         single = multi = ResourceCaps.uniform(max_utilization)
     mode = context_switch or (script.context_switch if script else "allowed")
+    if script is not None:
+        script.check_pins_allowed(mode, flag=context_switch is not None)
     batch = optimize_for_batch or (
         script.optimize_for_batch if script and script.optimize_for_batch else None
     )
