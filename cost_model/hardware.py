@@ -361,7 +361,7 @@ def hardware_file(spec: str | Path) -> Path | None:
                 return candidate
         if path.exists():
             raise HardwareSpecError(
-                f"hardware file {text!r} is not a regular file (a folder, a FIFO or a device); "
+                f"hardware file {text!r} is not a regular file (a directory, a FIFO or a device); "
                 "give a .toml file"
             )
     except (OSError, ValueError):  # a name too long, a NUL byte: no such file
@@ -457,7 +457,8 @@ def _link(link_data: Any, base: PcieLink | None, source: str) -> PcieLink:
     try:
         return PcieLink(**values)
     except HardwareSpecError as err:
-        raise HardwareSpecError(f"{source}: [link] {err}") from err
+        where = "" if str(err).startswith("link.") else "[link] "
+        raise HardwareSpecError(f"{source}: {where}{err}") from err
 
 
 def _coerce(key: str, value: Any, type_name: str, source: str) -> Any:

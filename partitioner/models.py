@@ -230,16 +230,13 @@ def _load_zoo(request: ModelRequest) -> Network:
                 f"got {_shape_text(shape)}{hint}"
             )
         n, c, h, w = shape
-        if n != 1:
+        channels = entry.input_chw[0]
+        wrong = [f"batch {n} (the batch size is --batch)"] if n != 1 else []
+        wrong += [f"{c} channels ({entry.name!r} takes {channels})"] if c != channels else []
+        if wrong:
             raise UsageError(
-                f"--input-shape {_shape_text(shape)}: batch {n} is not part of the model; "
-                f"pass {_shape_text((1, *shape[1:]))} and give the batch size with --batch"
-            )
-        if c != entry.input_chw[0]:
-            raise UsageError(
-                f"--input-shape {_shape_text(shape)}: zoo model {entry.name!r} takes "
-                f"{entry.input_chw[0]} input channels, not {c}; pass "
-                f"{_shape_text((1, entry.input_chw[0], h, w))}"
+                f"--input-shape {_shape_text(shape)} has {' and '.join(wrong)}; "
+                f"pass {_shape_text((1, channels, h, w))}"
             )
         if h != w:
             raise UsageError(f"zoo model {entry.name!r} takes a square input; got {h}x{w}")
