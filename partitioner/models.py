@@ -157,14 +157,14 @@ def _load_factory(request: ModelRequest) -> Network:
             f"{request.spec!r} names a file but no factory; write {request.spec}:FUNCTION, "
             "a function that returns an nn.Module"
         )
+    if request.input_shape is not None:
+        _check_factory_shape(request.spec, request.input_shape)  # before importing torch
     factory = load_factory(request.spec)
     kwargs = {
         k: getattr(request, k)
         for k in ("width", "depth", "resolution")
         if getattr(request, k) is not None
     }
-    if request.input_shape is not None:
-        _check_factory_shape(request.spec, request.input_shape)
     module = _call_factory(factory, request.spec, kwargs)
     shape = request.input_shape or getattr(module, "input_shape", None)
     if shape is None:
