@@ -150,8 +150,6 @@ def _load_onnx(request: ModelRequest, on_message: Callable[[str], None] | None) 
 
 
 def _load_factory(request: ModelRequest) -> Network:
-    from partitioner.importers.torch_fx import import_module, load_factory
-
     if ":" not in request.spec:
         raise UsageError(
             f"{request.spec!r} names a file but no factory; write {request.spec}:FUNCTION, "
@@ -159,6 +157,8 @@ def _load_factory(request: ModelRequest) -> Network:
         )
     if request.input_shape is not None:
         _check_factory_shape(request.spec, request.input_shape)  # before importing torch
+    from partitioner.importers.torch_fx import import_module, load_factory
+
     factory = load_factory(request.spec)
     kwargs = {
         k: getattr(request, k)
