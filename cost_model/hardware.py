@@ -397,8 +397,13 @@ def hardware_from_dict(
     types = {f.name: f.type for f in fields(HardwareSpec)}
     values: dict[str, Any] = {}
     if base_name is not None:
-        if not isinstance(base_name, str):
-            raise HardwareSpecError(f"{source}: key 'base' must be a preset name string")
+        if (
+            not isinstance(base_name, str)
+            or base_name.strip().lower().replace("-", "") not in PRESETS
+        ):
+            raise HardwareSpecError(
+                f"{source}: base = {base_name!r} is not a preset; use one of {', '.join(PRESETS)}"
+            )
         base = preset(base_name)
         values = {f.name: getattr(base, f.name) for f in fields(HardwareSpec)}
     for key, value in data.items():

@@ -246,7 +246,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
 
     return ModelRequest(
         spec=args.model,
-        input_shape=parse_shape(args.input_shape) if args.input_shape else None,
+        input_shape=parse_shape(args.input_shape) if args.input_shape is not None else None,
         width=args.width,
         depth=args.depth,
         resolution=args.resolution,

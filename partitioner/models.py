@@ -93,6 +93,7 @@ def load_network(
     lower = spec.lower()
     if lower.endswith(".json"):
         _reject_knobs(request, "a saved .json layer graph")
+        _reject_onnx_options(request)
         return Network.load(_existing(spec))
     if lower.endswith(".onnx"):
         _reject_knobs(request, "an .onnx file")

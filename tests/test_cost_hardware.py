@@ -131,7 +131,7 @@ def test_full_toml_without_base_loads():
         ('base = "hailo8"\n[link]\nspeed = 3\n', r"unknown key 'link.speed'"),
         ('base = "hailo8"\n[link]\nlanes = 2.5\n', r"'link.lanes' = 2.5 must be an integer"),
         ('base = "hailo8"\n[link]\ngeneration = 9\n', r"\[link\].*generation 9"),
-        ('base = "hailo99"\n', r"unknown hardware 'hailo99'"),
+        ('base = "hailo99"\n', r"base = 'hailo99' is not a preset; use one of hailo8, hailo8l"),
         ('name = "x"\nclusters = 8\n', r"missing table \[link\]"),
         ('name = "x"\n[link]\ngeneration = 3\nlanes = 4\n', r"missing key 'clusters'"),
         ("base = [", r"not valid TOML"),
