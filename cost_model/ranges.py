@@ -164,6 +164,7 @@ HARDWARE_RANGES: dict[str, NumberRange] = {
     "context_switch_overhead_s": NumberRange(low=0.0, high=10.0, unit="s"),
     "pipeline_fill_frames": NumberRange(low=0.0, high=1000.0),
     "pcie_row_overhead_s": NumberRange(low=0.0, high=1.0, unit="s"),
+    "pcie_transfer_overhead_s": NumberRange(low=0.0, high=1.0, unit="s"),  # a field on main
     "compute_pj_per_mac": NumberRange(low=0.0, high=1e6, unit="pJ"),
     "link.efficiency": fraction(),
     "link.bytes_per_s": NumberRange(low=1e6, high=1e12, unit="bytes/s"),
