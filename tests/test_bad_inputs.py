@@ -408,3 +408,14 @@ def test_html_with_odd_layer_names_leaks_no_font_warning(capsys, tmp_path):
     assert code == 0, err
     assert not [w for w in caught if "Glyph" in str(w.message)]
     assert (tmp_path / "r.html").stat().st_size > 0
+
+
+def test_every_number_of_a_hardware_spec_has_a_documented_range():
+    from dataclasses import fields
+
+    from cost_model.hardware import HardwareSpec
+    from cost_model.ranges import HARDWARE_RANGES
+
+    numeric = {f.name for f in fields(HardwareSpec) if f.type in ("int", "float")}
+    assert numeric and numeric <= set(HARDWARE_RANGES)
+    assert all(HARDWARE_RANGES[key].contains(getattr(preset("hailo8"), key)) for key in numeric)
