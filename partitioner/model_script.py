@@ -669,7 +669,8 @@ def _show(value: _Value) -> str:
 
 def _word(stmt: _Statement, key: str, value: _Value, fix: str) -> str:
     if not isinstance(value, _Word):
-        raise _fail(stmt.where, f"{stmt.name}: {key}={_show(value)} is not a single value", fix)
+        shown = _short(_show(value))
+        raise _fail(stmt.where, f"{stmt.name}: {key}={shown} is not a single value", fix)
     return value.text
 
 
