@@ -55,6 +55,7 @@ from cost_model.caps import ResourceCaps, limits
 from cost_model.context import context_fit
 from cost_model.hardware import HardwareSpec, PcieLink, preset
 from cost_model.lowering import demand_matrix, tensor_rows
+from cost_model.ranges import HARDWARE_RANGES
 from cost_model.throughput import ContextTiming, fps_at_batch
 from partitioner.flows import FLOW_PARAMS, FlowParams
 
@@ -653,7 +654,10 @@ def candidates(key: str, current: object, *, local: bool = False) -> list:
             value = current * factor
             values = [*values, max(1, round(value)) if key in INT_PARAMS else round(value, 12)]
     out = []
+    accepted = HARDWARE_RANGES.get(key)
     for v in values:
+        if accepted is not None and not accepted.contains(v):
+            continue  # outside what a hardware file may set (an efficiency above 1)
         if v != current and v not in out:
             out.append(v)
     return out

@@ -34,7 +34,13 @@ from cost_model.lowering import (
     profile_layer,
     sc_step_fps,
 )
-from cost_model.resources import COMPILER_LABELS, RESOURCE_NAMES, Resources, format_over
+from cost_model.resources import (
+    COMPILER_LABELS,
+    EDGE_LAYERS,
+    RESOURCE_NAMES,
+    Resources,
+    format_over,
+)
 from cost_model.throughput import ContextTiming
 
 
@@ -143,6 +149,10 @@ def context_fit(
     resource binds) or at the lowest ``max_layer_fps`` (the layer binds). At most one step per
     SC the context can hold, each O(log n).
 
+    The context also needs at most ``hw.edge_layers_per_context`` edge layers
+    (:func:`edge_layers`); with more it does not fit at any rate, and ``over`` ends with
+    ``("edge_layers", count, limit)``.
+
     Raises:
         PricingError: no layers, or a layer that cannot be priced.
     """
@@ -156,8 +166,9 @@ def context_fit(
     sc = [1] * len(profiles)
     demand = [demand_from_sc(p, hw, 1)[4:] for p in profiles]
     totals = [sum(col) for col in zip(*demand, strict=True)]
-    if not _fits(totals, limit):
-        return _result(layers, hw, caps, 0.0, fits=False, binding="", capping=None)
+    edges = edge_layers(layers)
+    if not _fits(totals, limit) or edges > hw.edge_layers_per_context:
+        return _result(layers, hw, caps, 0.0, fits=False, binding="", capping=None, edges=edges)
     steps = [(sc_step_fps(p, hw, 1), i) for i, p in enumerate(profiles)]
     heapq.heapify(steps)
     while True:
@@ -179,6 +190,36 @@ def context_fit(
         totals = raised
 
 
+def edge_layers(layers: Sequence[tuple[Layer, int]]) -> int:
+    """Tensors that cross the boundary of a context holding ``layers`` (``(layer, fan_out)``
+    pairs, ``fan_out`` as :meth:`Network.fan_out <partitioner.graph.Network.fan_out>` counts it:
+    reader layers, plus 1 for a graph output).
+
+    A tensor crosses into the context when a layer reads it and no layer of the context makes it
+    (graph inputs, tensors of earlier contexts); out of it when a layer of the context makes it
+    and it has more readers than the context's layers (a later context, or the host as a graph
+    output). hailort allows ``edge_layers_per_context`` (20) of them per context.
+
+    >>> from cost_model.layer import Layer, OpKind
+    >>> def conv(name, src):
+    ...     return Layer(name=name, op=OpKind.CONV, inputs=(src,), input_shapes=((8, 4, 4),),
+    ...                  output_shape=(8, 4, 4), kernel=(1, 1), params=72, macs=1024)
+    >>> stem, heads = conv("stem", "x"), [conv(f"h{i}", "stem") for i in range(3)]
+    >>> edge_layers([(stem, 3)] + [(h, 1) for h in heads])   # x in, three outputs
+    4
+    >>> edge_layers([(stem, 3)] + [(h, 1) for h in heads[:1]])   # x in; stem and h0 out
+    3
+    """
+    made = {layer.name for layer, _ in layers}
+    into = {t for layer, _ in layers for t in layer.inputs if t not in made}
+    readers_inside: dict[str, int] = dict.fromkeys(made, 0)
+    for layer, _ in layers:
+        for tensor in set(layer.inputs) & made:
+            readers_inside[tensor] += 1
+    out_of = sum(1 for layer, fan_out in layers if fan_out > readers_inside[layer.name])
+    return len(into) + out_of
+
+
 def _binding(totals: Sequence[int], limit: Sequence[int]) -> str:
     """The resource furthest over its limit (first in ``RESOURCE_NAMES`` order on a tie)."""
     ratios = [t / max(cap, 1) if t > cap else -1.0 for t, cap in zip(totals, limit, strict=True)]
@@ -194,6 +235,7 @@ def _result(
     fits: bool,
     binding: str,
     capping: str | None,
+    edges: int = 0,
 ) -> ContextFit:
     limit = limits(caps, hw)
     # At the lowest demand when nothing fits (every layer at one SC; price_layers needs F > 0).
@@ -201,6 +243,8 @@ def _result(
     costs = tuple(price_layers(layers, hw, rate))
     usage = sum((c.resources for c in costs), Resources.zeros())
     over = usage.over(limit) if not fits else []
+    if not fits and edges > hw.edge_layers_per_context:
+        over.append((EDGE_LAYERS, edges, hw.edge_layers_per_context))
     if not fits:
         binding = over[0][0] if over else ""
     return ContextFit(
@@ -292,8 +336,15 @@ def standalone_failure(fit: ContextFit) -> str | None:
             RESOURCE_NAMES, fit.usage.as_tuple(), fit.limits.as_tuple(), strict=True
         )
     )
+    parts += "".join(
+        f", {COMPILER_LABELS[name]}: {used}/{lim}"
+        for name, used, lim in fit.over
+        if name == EDGE_LAYERS
+    )
     names = ", ".join(COMPILER_LABELS[name] for name, _, _ in fit.over)
+    only_edges = all(name == EDGE_LAYERS for name, _, _ in fit.over)
+    fix = "allow context switching" + ("" if only_edges else " or raise the caps")
     return (
         "Context switch is disabled, but model could not fit in single context: "
-        f"{parts} (over: {names}); allow context switching or raise the caps"
+        f"{parts} (over: {names}); {fix}"
     )

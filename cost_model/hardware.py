@@ -25,11 +25,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from cost_model import params
 from cost_model.errors import HardwareSpecError
 from cost_model.layer import OpKind
+from cost_model.ranges import HARDWARE_RANGES, MAX_CLUSTER_ID, OPTIONAL_COUNT, whole
 from cost_model.resources import Resources
 
 if sys.version_info >= (3, 11):
@@ -79,14 +80,13 @@ class PcieLink:
             raise HardwareSpecError(
                 f"PCIe lane count {self.lanes!r} is not valid; use one of {list(PCIE_LANES)}"
             )
-        if not 0.0 < self.efficiency <= 1.0:
-            raise HardwareSpecError(
-                f"PCIe efficiency {self.efficiency!r} must be a fraction in (0, 1]"
-            )
-        if self.measured_bytes_per_s is not None and self.measured_bytes_per_s <= 0:
-            raise HardwareSpecError(
-                f"link bytes_per_s {self.measured_bytes_per_s!r} must be positive"
-            )
+        for key, value in (
+            ("efficiency", self.efficiency),
+            ("bytes_per_s", self.measured_bytes_per_s),
+        ):
+            problem = None if value is None else HARDWARE_RANGES[f"link.{key}"].problem(value)
+            if problem is not None:
+                raise HardwareSpecError(f"link.{key} = {value!r} {problem}")
 
     @property
     def bytes_per_s(self) -> float:
@@ -194,80 +194,48 @@ class HardwareSpec:
 
 
 def _check_spec(hw: HardwareSpec) -> None:
-    positive_ints = (
-        "clusters",
-        "lcus_total",
-        "subclusters_total",
-        "l3_cuts_total",
-        "l3_cut_bytes",
-        "apus_total",
-        "input_aligners_total",
-        "l4_cuts_total",
-        "edge_layers_per_context",
-        "macs_per_sc_per_cycle",
-        "max_subclusters_per_node",
-        "min_channels_per_node",
-        "max_nodes_per_layer",
-    )
-    for key in positive_ints:
-        value = getattr(hw, key)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise HardwareSpecError(
-                f"hardware {hw.name!r}: {key} = {value!r} must be a positive integer"
-            )
-    positive_floats = (
-        "clock_hz",
-        "compute_efficiency",
-        "dwconv_efficiency",
-        "matmul_efficiency",
-        "elements_per_sc_per_cycle",
-    )
-    for key in positive_floats:
-        value = getattr(hw, key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise HardwareSpecError(
-                f"hardware {hw.name!r}: {key} = {value!r} must be a positive number"
-            )
-    non_negative = (
-        "pcie_pj_per_byte",
-        "line_buffer_extra_rows",
-        "lcus_per_node",
-        "apus_per_node",
-        "input_aligners_per_node",
-        "combiner_subclusters",
-        "shortcut_subclusters",
-        "shortcut_nodes",
-        "config_bytes_per_node",
-        "pcie_row_overhead_s",
-        "pcie_transfer_overhead_s",
-        "context_switch_overhead_s",
-        "pipeline_fill_frames",
-        "compute_pj_per_mac",
-    )
-    for key in non_negative:
-        value = getattr(hw, key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise HardwareSpecError(
-                f"hardware {hw.name!r}: {key} = {value!r} must be a number >= 0"
-            )
+    _check_values({f.name: getattr(hw, f.name) for f in fields(hw)}, f"hardware {hw.name!r}")
+
+
+def _check_values(values: Mapping[str, Any], where: str) -> None:
+    """Every number in its range (:data:`cost_model.ranges.HARDWARE_RANGES`), known op kinds,
+    and one distinct cluster id per cluster; ``where`` starts each message."""
+    for key, accepted in HARDWARE_RANGES.items():
+        if key.startswith("link.") or key not in values:
+            continue
+        value = values[key]
+        problem = accepted.problem(value)
+        if problem is not None:
+            raise HardwareSpecError(f"{where}: {key} = {value!r} {problem}")
+    fused_ops = values.get("fused_ops", ())
+    extra_nodes = values.get("extra_nodes_by_op", ())
     kinds = {k.value for k in OpKind}
-    for op in (*hw.fused_ops, *(k for k, _ in hw.extra_nodes_by_op)):
+    for op in (*fused_ops, *(k for k, _ in extra_nodes)):
         if op not in kinds:
             raise HardwareSpecError(
-                f"hardware {hw.name!r}: {op!r} in fused_ops or extra_nodes_by_op is not an op "
-                "kind; "
+                f"{where}: {op!r} in fused_ops or extra_nodes_by_op is not an op kind; "
                 f"use some of {', '.join(sorted(kinds))}"
             )
-    for op, extra in hw.extra_nodes_by_op:
-        if isinstance(extra, bool) or not isinstance(extra, int) or extra < 0:
+    for op, extra in extra_nodes:
+        if not OPTIONAL_COUNT.contains(extra):
             raise HardwareSpecError(
-                f"hardware {hw.name!r}: extra_nodes_by_op gives {op!r} {extra!r} nodes; "
-                "use an integer >= 0"
+                f"{where}: extra_nodes_by_op gives {op!r} {extra!r} nodes; "
+                f"use {OPTIONAL_COUNT.describe()}"
             )
-    if len(hw.cluster_ids) != hw.clusters:
+    clusters = values.get("clusters")
+    ids = list(values.get("cluster_ids") or ())
+    if clusters is None or not ids:
+        return
+    if len(ids) != clusters:
         raise HardwareSpecError(
-            f"hardware {hw.name!r}: cluster_ids {list(hw.cluster_ids)} should list "
-            f"{hw.clusters} clusters"
+            f"{where}: cluster_ids {ids} should list {clusters} clusters (one id per cluster)"
+        )
+    bad = [i for i in ids if not whole(0, MAX_CLUSTER_ID).contains(i)]
+    if bad or len(set(ids)) != len(ids):
+        what = f"has {bad[0]!r}" if bad else "repeats an id"
+        raise HardwareSpecError(
+            f"{where}: cluster_ids {ids} {what}; give {clusters} distinct whole numbers "
+            f"from 0 to {MAX_CLUSTER_ID} (Hailo-8L: [0, 1, 4, 5])"
         )
 
 
@@ -350,25 +318,59 @@ def load_hardware(spec: str | Path) -> HardwareSpec:
     text = str(spec)
     if text.strip().lower().replace("-", "") in PRESETS:
         return preset(text)
-    path = _find_file(text)
+    path = hardware_file(text)
+    if path is None:
+        _raise_not_found(text)
     try:
-        data = tomllib.loads(path.read_text())
+        raw = path.read_bytes()
     except OSError as err:
         raise HardwareSpecError(f"cannot read hardware file {str(path)!r}: {err}") from err
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise HardwareSpecError(
+            f"hardware file {str(path)!r} is not UTF-8 text (byte {raw[err.start]:#04x} at "
+            f"offset {err.start}); save it as UTF-8"
+        ) from err
     except tomllib.TOMLDecodeError as err:
         raise HardwareSpecError(f"hardware file {str(path)!r} is not valid TOML: {err}") from err
-    return hardware_from_dict(data, source=str(path), default_name=path.stem)
+    return hardware_from_dict(data, source=f"hardware file {str(path)!r}", default_name=path.stem)
 
 
-def _find_file(text: str) -> Path:
+def hardware_file(spec: str | Path) -> Path | None:
+    """The TOML file :func:`load_hardware` reads for ``spec``: the path, else the bundled file
+    of that name (``rpi5_hailo8l``); ``None`` for a preset name or when there is no such file.
+
+    Raises:
+        HardwareSpecError: the path exists but is not a regular file (a folder, a FIFO, a
+            device): reading it could block or mean nothing.
+
+    >>> hardware_file("hailo8") is None, hardware_file("rpi5_hailo8l").name
+    (True, 'rpi5_hailo8l.toml')
+    """
+    text = str(spec)
+    if text.strip().lower().replace("-", "") in PRESETS:
+        return None
     path = Path(text)
     candidates = [path]
     if not path.is_absolute():
         bundled = HARDWARE_DIR / path
         candidates += [bundled, bundled.with_suffix(".toml")]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
+    try:
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate
+        if path.exists():
+            raise HardwareSpecError(
+                f"hardware file {text!r} is not a regular file (a directory, a FIFO or a device); "
+                "give a .toml file"
+            )
+    except (OSError, ValueError):  # a name too long, a NUL byte: no such file
+        return None
+    return None
+
+
+def _raise_not_found(text: str) -> NoReturn:
     raise HardwareSpecError(
         f"no hardware preset or file {text!r}; presets: {', '.join(PRESETS)}, "
         f"bundled files: {', '.join(sorted(p.stem for p in HARDWARE_DIR.glob('*.toml')))}"
@@ -396,8 +398,13 @@ def hardware_from_dict(
     types = {f.name: f.type for f in fields(HardwareSpec)}
     values: dict[str, Any] = {}
     if base_name is not None:
-        if not isinstance(base_name, str):
-            raise HardwareSpecError(f"{source}: key 'base' must be a preset name string")
+        if (
+            not isinstance(base_name, str)
+            or base_name.strip().lower().replace("-", "") not in PRESETS
+        ):
+            raise HardwareSpecError(
+                f"{source}: base = {base_name!r} is not a preset; use one of {', '.join(PRESETS)}"
+            )
         base = preset(base_name)
         values = {f.name: getattr(base, f.name) for f in fields(HardwareSpec)}
     for key, value in data.items():
@@ -418,6 +425,7 @@ def hardware_from_dict(
         raise HardwareSpecError(
             f'{source}: missing key {missing[0]!r} (or start from a preset: base = "hailo8")'
         )
+    _check_values(values, source)  # the file's name in the message, not the part's
     return HardwareSpec(**values)
 
 
@@ -455,7 +463,8 @@ def _link(link_data: Any, base: PcieLink | None, source: str) -> PcieLink:
     try:
         return PcieLink(**values)
     except HardwareSpecError as err:
-        raise HardwareSpecError(f"{source}: [link]: {err}") from err
+        where = "" if str(err).startswith("link.") else "[link] "
+        raise HardwareSpecError(f"{source}: {where}{err}") from err
 
 
 def _coerce(key: str, value: Any, type_name: str, source: str) -> Any:

@@ -19,6 +19,10 @@ from dataclasses import dataclass, fields
 
 RESOURCE_NAMES: tuple[str, ...] = ("lcus", "subclusters", "l3_cuts", "apus", "input_aligners")
 
+EDGE_LAYERS = "edge_layers"
+"""Not a resource of the caps but a per-context limit (hailort's 20 edge layers): it appears in
+the ``over`` lists of :func:`cost_model.context.context_fit` after the resources."""
+
 # How the compiler names each resource in its failure lines ("SCs: 326/384, LCUs: 149/96").
 COMPILER_LABELS: dict[str, str] = {
     "lcus": "LCUs",
@@ -26,6 +30,7 @@ COMPILER_LABELS: dict[str, str] = {
     "l3_cuts": "L3 cuts",
     "apus": "APUs",
     "input_aligners": "IAs",
+    EDGE_LAYERS: "edge layers",
 }
 
 

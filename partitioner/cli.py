@@ -18,7 +18,9 @@ from typing import Any
 from rich.console import Console
 
 from cost_model.errors import CtxfitError
+from partitioner import cli_values
 from partitioner.errors import UsageError
+from partitioner.user_text import print_error, print_info
 
 PLUGIN_COMMANDS: tuple[str, ...] = (
     "partitioner.cmd_explain",
@@ -32,31 +34,10 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
-    return value
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
-    return value
-
-
-def batch_size(text: str) -> int:
-    value = positive_int(text)
-    if value > 63:
-        raise argparse.ArgumentTypeError(f"{text!r} is outside 1..63 (hailort's batch sizes)")
-    return value
+# argparse types of the numeric flags: ASCII numbers, finite, in the ranges of cost_model.ranges
+positive_float = cli_values.multiplier  # --width, --depth
+positive_int = cli_values.resolution  # --resolution
+batch_size = cli_values.batch_size
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -161,21 +142,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     comp.add_argument(
         "--timeout",
-        type=positive_float,
+        type=cli_values.timeout_seconds,
         metavar="S",
-        help="global search budget in seconds (default: 10, or the script's allocator_param)",
+        help="global search budget in seconds, 0.1 to 86400 (default: 10, or the script's "
+        "allocator_param)",
     )
     comp.add_argument(
         "--iteration-timeout",
-        type=positive_float,
+        type=cli_values.timeout_seconds,
         metavar="S",
-        help="limit of one iteration (default: what is left of --timeout)",
+        help="limit of one iteration, 0.1 to 86400 s (default: what is left of --timeout)",
     )
     comp.add_argument(
         "--max-utilization",
-        type=positive_float,
+        type=cli_values.utilization_cap,
         metavar="U",
-        help="cap every resource at U (e.g. 0.8) in both flows, like "
+        help="cap every resource at U in both flows, 0.05 to 1.5 (e.g. 0.8; above 1 lets a "
+        "context use more than the nominal total, as the compiler's 142/154 LCUs), like "
         "resources_param(max_utilization=U)",
     )
     comp.add_argument(
@@ -212,10 +195,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the chosen partition as context_N = context([...]) lines",
     )
     comp.add_argument("--json", metavar="PATH|-", help="write the result as JSON (schema 1)")
-    comp.add_argument("--seed", type=int, default=0, help="CP-SAT random seed (default 0)")
+    comp.add_argument(
+        "--seed",
+        type=cli_values.seed,
+        default=0,
+        help="CP-SAT random seed, 0 to 2147483647 (default 0)",
+    )
     comp.add_argument(
         "--workers",
-        type=positive_int,
+        type=cli_values.workers,
         help="CP-SAT workers: one search without LP (proves optima fastest), plus, from 2 "
         "(default), a solve with the LP bound alongside it for a better bound when the search "
         "is stopped before its proof",
@@ -254,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CtxfitError as err:
         if args.debug:
             raise
-        errors.print(f"[bold red]error:[/] {err}", markup=True, soft_wrap=True)
+        print_error(errors, err)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         errors.print("interrupted")
@@ -280,7 +268,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
 
     return ModelRequest(
         spec=args.model,
-        input_shape=parse_shape(args.input_shape) if args.input_shape else None,
+        input_shape=parse_shape(args.input_shape) if args.input_shape is not None else None,
         width=args.width,
         depth=args.depth,
         resolution=args.resolution,
@@ -293,36 +281,41 @@ def request_from_args(args: argparse.Namespace) -> Any:
 
 def stderr_info(message: str) -> None:
     """Print an importer's note (graph cut, warnings) as an ``[info]`` line on stderr."""
-    Console(stderr=True, highlight=False).print(f"[info] {message}", markup=False)
+    print_info(Console(stderr=True, highlight=False), message)
 
 
-def write_json(target: str, data: Any, *, protect: Sequence[str] = ()) -> None:
-    """Write ``data`` as JSON to a path, or to stdout for ``-``.
+def write_json(target: str, data: Any, *, protect: Sequence[str | None] = ()) -> None:
+    """Write ``data`` as strict JSON (no NaN or Infinity) to a path, or to stdout for ``-``.
+
+    Commands check their targets with :func:`partitioner.outputs.check_outputs` before the work;
+    ``protect`` (the files the command read, a ``file.py:factory`` MODEL included) is checked
+    again here by file identity.
 
     Raises:
         UsageError: the path is one of the inputs in ``protect`` (never overwrite what the
-            user gave), or cannot be written.
+            user gave), or cannot be written; the data holds a non-finite number.
     """
-    text = json.dumps(data, indent=1) + "\n"
-    if target == "-":
-        sys.stdout.write(text)
-        return
-    path = Path(target)
-    for given in protect:
-        if Path(given).exists() and path.exists() and path.resolve() == Path(given).resolve():
-            raise UsageError(f"--json {target!r} is the input file; choose another output path")
+    from partitioner.outputs import check_outputs, model_file, write_text
+
     try:
-        path.write_text(text)
-    except OSError as err:
-        raise UsageError(f"cannot write {target!r}: {err.strerror}") from err
+        text = json.dumps(data, indent=1, allow_nan=False) + "\n"
+    except ValueError as err:
+        raise UsageError(
+            f"--json: the result holds a number that is not finite ({err}); check the hardware "
+            "file's values"
+        ) from err
+    check_outputs([("--json", target)], inputs=[model_file(p) if p else p for p in protect])
+    write_text("--json", target, text)
 
 
 # -- commands ------------------------------------------------------------------------------------
 def _cmd_zoo(args: argparse.Namespace, console: Console) -> int:
+    from partitioner.outputs import check_outputs
     from partitioner.report import source_family, zoo_table
     from partitioner.zoo import ZOO
 
     entries = list(ZOO.values())
+    check_outputs([("--json", args.json)], inputs=[])
     if args.json:
         write_json(
             args.json,
@@ -349,11 +342,14 @@ def _cmd_zoo(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_profile(args: argparse.Namespace, console: Console) -> int:
     from partitioner.models import load_network
+    from partitioner.outputs import check_outputs, hardware_files, model_file
     from partitioner.report import profile_table
 
+    inputs = [model_file(args.model), *hardware_files([args.hw])]
+    check_outputs([("--json", args.json)], inputs=inputs)
     net = load_network(request_from_args(args), on_message=stderr_info)
     if args.json:
-        write_json(args.json, net.to_dict(), protect=[args.model])
+        write_json(args.json, net.to_dict(), protect=inputs)
         if args.json == "-":
             return 0
     extra: dict[str, list[str]] = {}
@@ -384,21 +380,14 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
     from cost_model.hardware import load_hardware
     from partitioner.compile import DEFAULT_BATCHES, compile_network
     from partitioner.compile_request import prepare_compile
-    from partitioner.model_script import (
-        emit_partition_script,
-        read_model_script,
-    )
+    from partitioner.model_script import check_emittable, emit_partition_script, read_model_script
     from partitioner.models import load_network
+    from partitioner.outputs import check_outputs, hardware_files, model_file, write_text
     from partitioner.report import context_table, summary_table, timing_table
 
-    for target in (args.json, args.emit_script, args.html):
-        if target and target != "-":
-            for given in (args.model, args.script):
-                if given and Path(given).exists() and Path(target).exists():
-                    if Path(target).resolve() == Path(given).resolve():
-                        raise UsageError(
-                            f"{target!r} is one of the inputs; choose another output path"
-                        )
+    inputs = [model_file(args.model), args.script, *hardware_files([args.hw])]
+    outputs = [("--json", args.json), ("--emit-script", args.emit_script), ("--html", args.html)]
+    check_outputs(outputs, inputs=inputs)  # before the long work, never onto an input
     if args.html:
         from partitioner.html_report import check_target
 
@@ -406,12 +395,14 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
     hw = load_hardware(args.hw)
     script = read_model_script(args.script) if args.script else None
     net = load_network(request_from_args(args), on_message=None if args.quiet else stderr_info)
+    if args.emit_script:
+        check_emittable(net.topological_order())  # a name no script can hold: fail before
     log_console = Console(stderr=True, highlight=False) if args.json == "-" else console
     quiet = args.quiet
 
     def log(message: str) -> None:
         if not quiet:
-            log_console.print(f"[info] {message}", markup=False, highlight=False)
+            print_info(log_console, message)
 
     prepared = prepare_compile(
         net,
@@ -453,20 +444,14 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
         contexts = [c.layers for c in report.contexts]
         header = f"ctxfit partition of {net.name} on {hw.name}: {len(contexts)} context(s)"
         text = emit_partition_script(contexts, header=header)
-        if args.emit_script == "-":
-            sys.stdout.write(text)
-        else:
-            try:
-                Path(args.emit_script).write_text(text)
-            except OSError as err:
-                raise UsageError(f"cannot write {args.emit_script!r}: {err.strerror}") from err
+        write_text("--emit-script", args.emit_script, text)
     if args.json:
         data = report.to_dict()
         if settings.target_fps is not None:
             data["target_fps"] = settings.target_fps
-        write_json(args.json, data, protect=[args.model])
+        write_json(args.json, data, protect=inputs)
         if args.json == "-":
-            return 0
+            return _compile_exit_code(report)
     console.print(context_table(report))
     if args.clusters:
         from partitioner.clusters import cluster_tables
@@ -483,7 +468,12 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
             + ("reached" if reached else "NOT reached")
             + f" at batch {b} ({report.fps[b]:,.1f} FPS)"
         )
-    return 0
+    return _compile_exit_code(report)
+
+
+def _compile_exit_code(report: Any) -> int:
+    """0, or 130 when Ctrl-C stopped the search (the best partition so far was reported)."""
+    return EXIT_INTERRUPTED if report.search.interrupted else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from partitioner.errors import UsageError
+from partitioner.user_text import text
 
 SCHEMA = 1
 REQUIRED_KEYS = ("schema", "model", "hardware", "num_contexts", "fps", "latency_ms", "contexts")
@@ -176,14 +177,16 @@ def summary_table(
     """Headline figures of A and B and the change from A to B."""
     table = Table(title="compile results side by side", title_justify="left")
     table.add_column("")
-    table.add_column(label_a, justify="right")
-    table.add_column(label_b, justify="right")
+    table.add_column(text(label_a), justify="right")
+    table.add_column(text(label_b), justify="right")
     table.add_column("B vs A", justify="right")
-    table.add_row("model", a["model"], b["model"], "" if a["model"] == b["model"] else "differs")
+    table.add_row(
+        "model", text(a["model"]), text(b["model"]), "" if a["model"] == b["model"] else "differs"
+    )
     table.add_row(
         "hardware",
-        a["hardware"],
-        b["hardware"],
+        text(a["hardware"]),
+        text(b["hardware"]),
         "" if a["hardware"] == b["hardware"] else "differs",
     )
     ka, kb = int(a["num_contexts"]), int(b["num_contexts"])
@@ -205,12 +208,12 @@ def summary_table(
         )
     la, lb = float(a["latency_ms"]), float(b["latency_ms"])
     table.add_row("latency (batch 1)", f"{la:.2f} ms", f"{lb:.2f} ms", _change(la, lb))
-    table.add_row("binding", binding_summary(a), binding_summary(b), "")
+    table.add_row("binding", text(binding_summary(a)), text(binding_summary(b)), "")
     if "optimize_for_batch" in a or "optimize_for_batch" in b:
         table.add_row(
             "optimised for batch",
-            str(a.get("optimize_for_batch", "-")),
-            str(b.get("optimize_for_batch", "-")),
+            text(a.get("optimize_for_batch", "-")),
+            text(b.get("optimize_for_batch", "-")),
             "",
         )
     if "caps" in a and "caps" in b:
@@ -239,19 +242,19 @@ def contexts_table(
         for side, (label, result) in enumerate(((label_a, a), (label_b, b))):
             first = f"context_{i}" if side == 0 else ""
             if i >= len(result["contexts"]):
-                table.add_row(first, label, *["-"] * 6, end_section=side == 1)
+                table.add_row(first, text(label), *["-"] * 6, end_section=side == 1)
                 continue
             c = result["contexts"][i]
             u = c["utilization"]
             table.add_row(
                 first,
-                label,
+                text(label),
                 str(len(c["layers"])),
                 f"{u['control']:.1%}",
                 f"{u['compute']:.1%}",
                 f"{u['memory']:.1%}",
                 f"{float(c['fps']):,.1f} FPS",
-                BINDING_WORDS.get(c["binding"], c["binding"]),
+                text(BINDING_WORDS.get(c["binding"], c["binding"])),
                 end_section=side == 1,
             )
     return table
@@ -270,7 +273,10 @@ def moves_table(moves: Sequence[LayerMove]) -> Table:
     table.add_column("which")
     for m in moves:
         table.add_row(
-            f"context_{m.from_context}", f"context_{m.to_context}", str(len(m.layers)), m.describe()
+            f"context_{m.from_context}",
+            f"context_{m.to_context}",
+            str(len(m.layers)),
+            text(m.describe()),
         )
     return table
 
@@ -292,7 +298,7 @@ def compare_renderables(
     for side, names in ((label_a, only_a), (label_b, only_b)):
         if names:
             shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-            parts.append(Text(f"{len(names)} layer(s) only in {side}: {shown}"))
+            parts.append(text(f"{len(names)} layer(s) only in {side}: {shown}"))
     return Group(*parts)
 
 
@@ -335,6 +341,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Handler of ``ctxfit compare``."""
+    from partitioner.outputs import check_outputs
+
+    check_outputs([("--json", args.json)], inputs=[args.a, args.b])
     a, b = load_result(args.a), load_result(args.b)
     if args.json:
         from partitioner.cli import write_json

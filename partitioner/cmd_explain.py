@@ -12,13 +12,16 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from partitioner.user_text import print_info, text, visible
+
 if TYPE_CHECKING:
     from partitioner.explain import Explanation
 
 
 def register(subparsers: Any) -> None:
     """Add the ``explain`` sub-command."""
-    from partitioner.cli import add_model_arguments, batch_size, positive_float
+    from partitioner import cli_values
+    from partitioner.cli import add_model_arguments, batch_size
 
     parser = subparsers.add_parser(
         "explain",
@@ -45,7 +48,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--target-fps",
-        type=positive_float,
+        type=cli_values.frame_rate,
         metavar="F",
         help="also require this single-context FPS (default for a model that already fits: "
         "1.25 x its FPS)",
@@ -58,10 +61,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=positive_float,
+        type=cli_values.timeout_seconds,
         default=5.0,
         metavar="S",
-        help="search budget of the unchanged model's multi-context compile (default 5)",
+        help="search budget of the unchanged model's multi-context compile, 0.1 to 86400 s "
+        "(default 5)",
     )
     parser.add_argument("--json", metavar="PATH|-", help="write the explanation as JSON")
     parser.add_argument("--quiet", action="store_true", help="do not log every check")
@@ -74,7 +78,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from partitioner.cli import request_from_args, write_json
     from partitioner.compile import DEFAULT_BATCHES
     from partitioner.explain import KINDS, explain
+    from partitioner.outputs import check_outputs, hardware_files, model_file
 
+    inputs = [model_file(args.model), *hardware_files([args.hw])]
+    check_outputs([("--json", args.json)], inputs=inputs)
     hw = load_hardware(args.hw)
     request = request_from_args(args)
     log_console = Console(stderr=True, highlight=False) if args.json == "-" else console
@@ -82,7 +89,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
     def log(message: str) -> None:
         if not quiet:
-            log_console.print(f"[info] {message}", markup=False, highlight=False, style="dim")
+            print_info(log_console, message, style="dim")
 
     result = explain(
         request,
@@ -94,7 +101,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         log=log,
     )
     if args.json:
-        write_json(args.json, result.to_dict(), protect=[args.model])
+        write_json(args.json, result.to_dict(), protect=inputs)
         if args.json == "-":
             return 0
     console.print(explanation_view(result))
@@ -109,18 +116,18 @@ def headline(result: Explanation) -> Text:
     """One line: contexts and FPS of the unchanged model, and why one context fails."""
     from cost_model.resources import format_over
 
-    text = Text()
-    text.append(f"{result.model} on {result.hardware}: ", style="bold")
+    line = Text()
+    line.append(visible(f"{result.model} on {result.hardware}: "), style="bold")
     r = result.report
     if r is None:
-        text.append(f"no partition found ({result.error})")
+        line.append(visible(f"no partition found ({result.error})"))
     else:
         plural = "" if r.num_contexts == 1 else "s"
-        text.append(f"{r.num_contexts} context{plural}, {_fps_text(r.fps)}")
+        line.append(f"{r.num_contexts} context{plural}, {_fps_text(r.fps)}")
     fit = result.single_fit
     if not fit.fits:
-        text.append(f"\nOne context at the 75% caps needs {format_over(fit.over)}")
-    return text
+        line.append(f"\nOne context at the 75% caps needs {format_over(fit.over)}")
+    return line
 
 
 def binding_table(result: Explanation) -> Table:
@@ -151,7 +158,7 @@ def binding_table(result: Explanation) -> Table:
         else:
             binding = c.unit
         users = ", ".join(f"{s.layer} ({amount(s.units, c.unit)})" for s in c.top_layers)
-        table.add_row(f"context_{c.index}", str(c.layers), binding, used, users)
+        table.add_row(f"context_{c.index}", str(c.layers), binding, used, text(users))
     return table
 
 
@@ -171,10 +178,10 @@ def suggestion_table(result: Explanation) -> Table:
     for b in batches:
         table.add_column(f"FPS b{b}", justify="right", no_wrap=True)
     for s in result.suggestions:
-        cell = Text(s.change, style="bold")
-        cell.append(f"\n{s.apply}", style="")
+        cell = text(s.change, style="bold")
+        cell.append(f"\n{visible(s.apply, keep_newlines=True)}", style="")
         if s.note:
-            cell.append(f"\n{s.note}", style="italic")
+            cell.append(f"\n{visible(s.note, keep_newlines=True)}", style="italic")
         table.add_row(
             cell,
             fmt_count(s.params),
@@ -196,5 +203,5 @@ def explanation_view(result: Explanation) -> Group:
     else:
         parts.append(Text(f"No change searched reaches {result.goal}.", style="bold yellow"))
     for u in result.unreachable:
-        parts.append(Text(f"{u.kind}: cannot reach {result.goal}: {u.reason}"))
+        parts.append(text(f"{u.kind}: cannot reach {result.goal}: {u.reason}"))
     return Group(*parts)

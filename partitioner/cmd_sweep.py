@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from partitioner.user_text import text, visible
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -23,7 +25,8 @@ if TYPE_CHECKING:
 
 def register(subparsers: Any) -> None:
     """Add the ``sweep`` sub-command."""
-    from partitioner.cli import batch_size, positive_float, positive_int
+    from partitioner import cli_values
+    from partitioner.cli import batch_size
 
     parser = subparsers.add_parser(
         "sweep",
@@ -63,9 +66,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", metavar="DIR", help="output folder (default: sweep-MODEL)")
     parser.add_argument(
         "--jobs",
-        type=positive_int,
+        type=cli_values.jobs,
         metavar="N",
-        help="parallel processes (default: the number of CPUs)",
+        help="parallel processes, 1 to 1024 (default: the number of CPUs)",
     )
     parser.add_argument(
         "--executor",
@@ -75,10 +78,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=positive_float,
+        type=cli_values.timeout_seconds,
         default=5.0,
         metavar="S",
-        help="multi-context search budget per point and part (default 5)",
+        help="multi-context search budget per point and part, 0.1 to 86400 s (default 5)",
     )
     parser.set_defaults(handler=run)
 
@@ -112,6 +115,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     """Handler of ``ctxfit sweep``."""
     import os
 
+    from partitioner.errors import UsageError
+    from partitioner.outputs import hardware_files
     from partitioner.sweep import (
         CACHE_DIR,
         SweepCache,
@@ -122,11 +127,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
         run_sweep,
     )
 
+    if args.out == "":
+        raise UsageError("--out '' is empty; give a folder")
     plan = plan_from_args(args)
     if args.executor != "local":
         dask_address(args.executor)  # a malformed address fails before anything runs
     out = Path(args.out) if args.out else default_out_dir(args.model)
-    check_out_dir(out, inputs=[args.model])
+    check_out_dir(out, inputs=[args.model, *hardware_files(args.hw)])
     cache = SweepCache(out / CACHE_DIR)
     jobs = args.jobs or os.cpu_count() or 1
     finished: dict[tuple[int, int], dict[str, Any]] = {}
@@ -153,14 +160,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise
     files = write_outputs(out, plan, result)
     console.print(
-        f"{plan.model}: {result.total} point(s) x part(s): {result.computed} computed, "
-        f"{result.cached} from the cache, {result.failed} failed; wrote "
-        + ", ".join(str(f) for f in files)
+        text(
+            f"{plan.model}: {result.total} point(s) x part(s): {result.computed} computed, "
+            f"{result.cached} from the cache, {result.failed} failed; wrote "
+            + ", ".join(str(f) for f in files)
+        )
     )
     for record in result.records:
         if record["status"] != "ok":
             knobs = ", ".join(f"{k} {record[k]}" for k in plan.swept)
-            console.print(f"  failed: {record['hardware']} {knobs}: {record['error']}")
+            console.print(text(f"  failed: {record['hardware']} {knobs}: {record['error']}"))
     return 0
 
 
@@ -187,13 +196,16 @@ class _Progress:
             transient=False,
         )
         self.bar.start()
-        task = self.bar.add_task(f"sweep {self.plan.model}", total=self.total)
+        from rich.markup import escape
+
+        model = escape(visible(self.plan.model))  # the description column renders markup
+        task = self.bar.add_task(f"sweep {model}", total=self.total)
 
         def update(p: Any) -> None:
             self.bar.update(
                 task,
                 completed=p.done,
-                description=f"sweep {self.plan.model} ({p.cached} cached, {p.failed} failed)",
+                description=f"sweep {model} ({p.cached} cached, {p.failed} failed)",
             )
 
         return update

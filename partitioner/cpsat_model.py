@@ -811,6 +811,10 @@ class PartitionModel:
         params = solver.parameters
         params.num_workers, params.random_seed = workers, seed
         params.log_search_progress = log
+        # CP-SAT's own SIGINT handler replaces Python's and outlives the solve (a Ctrl-C then
+        # aborts the process with std::bad_function_call); Ctrl-C stays Python's
+        # KeyboardInterrupt, which the search turns into stop() and its best so far
+        params.catch_sigint_signal = False
         params.cp_model_probing_level = 0
         if lp:
             params.linearization_level = 2  # the LP bound needs the enforced caps linearised

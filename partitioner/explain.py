@@ -37,7 +37,7 @@ from typing import Any
 from cost_model.caps import CAP_RESOURCE, SINGLE_CONTEXT_CAPS, ResourceCaps
 from cost_model.context import ContextFit, context_fit
 from cost_model.hardware import HardwareSpec
-from cost_model.resources import COMPILER_LABELS, RESOURCE_NAMES, format_over
+from cost_model.resources import COMPILER_LABELS, EDGE_LAYERS, RESOURCE_NAMES, format_over
 from partitioner.compile import DEFAULT_BATCHES, CompileReport, compile_network
 from partitioner.errors import CtxfitError, InfeasiblePartitionError
 from partitioner.flows import COMPRESSION_FRACTION
@@ -381,7 +381,8 @@ def furthest_over(fit: ContextFit) -> str:
     """The resource furthest over its limit (``used / limit``), or ``""`` when it fits."""
     if not fit.over:
         return ""
-    return max(fit.over, key=lambda o: (o[1] / max(o[2], 1), -RESOURCE_NAMES.index(o[0])))[0]
+    order = (*RESOURCE_NAMES, EDGE_LAYERS)
+    return max(fit.over, key=lambda o: (o[1] / max(o[2], 1), -order.index(o[0])))[0]
 
 
 # -- what binds each context ---------------------------------------------------------------------
@@ -451,7 +452,7 @@ def context_bindings(
 def over_top_layers(fit: ContextFit, *, top: int = TOP_LAYERS) -> tuple[LayerShare, ...]:
     """The largest users of the resource furthest over its limit, at the lowest demand."""
     resource = furthest_over(fit)
-    return _top(fit.layer_costs, resource, top) if resource else ()
+    return _top(fit.layer_costs, resource, top) if resource in RESOURCE_NAMES else ()
 
 
 # -- the model's knobs ---------------------------------------------------------------------------
@@ -879,7 +880,9 @@ def _search_caps(
             return Unreachable(kind="caps", reason=f"FPS is bound by {what}, not by a cap")
         resources = [single.binding]
     else:
-        resources = [name for name, _, _ in single.over]
+        resources = [name for name, _, _ in single.over if name in RESOURCE_NAMES]
+        if not resources:
+            return Unreachable(kind="caps", reason="edge layers bind, and no cap changes them")
     candidates = cap_candidates(SINGLE_CONTEXT_CAPS, resources)
     checks: dict[int, _Check] = {}
 

@@ -7,10 +7,12 @@ bare words (``0.8``, ``80%``, ``max``, ``yolov8n/conv1``, ``conv*``), quoted str
 
 - ``resources_param``: ``max_{control,compute,compute_16bit,memory,input_aligner,apu}_utilization``
   and ``max_utilization`` (all six at once; a keyword for one resource in the same command wins;
-  ``max_utilization=0.0`` means "not set", as the Model Zoo writes it), as fractions in (0, 2] or
-  percentages (``80%``). A later command overrides only the caps it names.
+  ``max_utilization=0.0`` means "not set", as the Model Zoo writes it), as fractions from 0.05 to
+  1.5 or percentages (``80%``; :data:`cost_model.ranges.CAP`). A later command overrides only the
+  caps it names.
 - ``context_switch_param(mode=allowed|enabled|disabled)``.
-- ``allocator_param(timeout=...)``: ``600`` (seconds), ``600s``, ``20m``, ``1h``, ``1h30m``.
+- ``allocator_param(timeout=...)``: ``600`` (seconds), ``600s``, ``20m``, ``1h``, ``1h30m``
+  (0.1 s to one day).
 - ``performance_param``: ``compiler_optimization_level=0|1|2|max``, ``optimize_for_batch`` (1..63),
   ``fps``.
 - ``model_optimization_flavor(compression_level=0..5)``.
@@ -24,7 +26,9 @@ keyword (the keywords of one line share it). An unknown keyword is an error when
 misspelling of a keyword ctxfit reads (``timout``) or when the command is ``resources_param`` (a
 misspelled cap would silently change the prediction), and a warning otherwise. A malformed line
 raises :class:`ModelScriptError` ``"{source}:{line}: {what}; {fix}"``. Parsing is a small
-hand-written tokenizer and a recursive descent over one line; nothing of the script is evaluated.
+hand-written tokenizer and a recursive descent over one line (brackets nested at most
+:data:`MAX_NESTING` deep); nothing of the script is evaluated. Numbers are ASCII decimals, as
+Hailo's parser reads them (no ``nan``, ``inf``, hex or non-ASCII digits).
 
 >>> script = parse_model_script('''
 ... resources_param(max_control_utilization=1.2, max_memory_utilization=75%)  # caps
@@ -50,7 +54,6 @@ write seconds (600) or a duration like 600s, 20m, 1h, 1h30m
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -59,11 +62,12 @@ from pathlib import Path
 from typing import Literal
 
 from cost_model.layer import Precision
+from cost_model.ranges import CAP, FPS, MAX_DIGITS, TIMEOUT_S, parse_integer, parse_number
 from partitioner.errors import ModelScriptError
 
 ContextSwitchMode = Literal["allowed", "enabled", "disabled"]
 
-MAX_CAP = 2.0  # caps above 1.0 appear in the Model Zoo (control 1.1, 1.2); beyond 2.0 is a typo
+MAX_NESTING = 32  # brackets nested deeper on one line are refused (nobody writes them)
 MAX_BATCH = 63  # hailort accepts batch sizes 1..63
 MAX_COMPRESSION_LEVEL = 5  # model_optimization_flavor(compression_level=0..5)
 MAX_FLAVOR_LEVEL = 4  # model_optimization_flavor(optimization_level=0..4)
@@ -82,10 +86,10 @@ _CAP_KEYWORDS = {
 }
 _SEPARATORS = "()[]{},="
 _BARE_WORD = re.compile(r"[^\s()\[\]{},=\"'#\\]+")
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_INTEGER = re.compile(r"[+-]?\d+")
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
-_CONTEXT_TARGET = re.compile(r"context_(\d+)")
+_DURATION = re.compile(
+    r"(?:([0-9]+(?:\.[0-9]+)?)h)?(?:([0-9]+(?:\.[0-9]+)?)m)?(?:([0-9]+(?:\.[0-9]+)?)s)?", re.ASCII
+)
+_CONTEXT_TARGET = re.compile(r"context_([0-9]{1,6})", re.ASCII)
 _GLOB_CHARS = "*?["
 
 
@@ -131,6 +135,7 @@ class ModelScript:
     source: str = "<script>"  # the path or name used in error messages
     caps: CapOverrides = field(default_factory=CapOverrides)  # resources_param
     context_switch: ContextSwitchMode = "allowed"  # context_switch_param(mode=...)
+    context_switch_line: int | None = None  # the line that set it
     timeout_s: float | None = None  # allocator_param(timeout=...), in seconds
     optimize_for_batch: int | None = None  # performance_param(optimize_for_batch=...)
     target_fps: float | None = None  # performance_param(fps=...)
@@ -212,6 +217,86 @@ class ModelScript:
                 assignment[name] = index
         return assignment
 
+    def check_pins_allowed(self, mode: str, *, flag: bool) -> None:
+        """Refuse pins to more than one context when context switching is ``disabled``.
+
+        ``mode`` is the mode in force; ``flag`` says it came from ``--context-switch`` rather
+        than this script's ``context_switch_param``.
+
+        >>> s = parse_model_script("context_switch_param(mode=disabled)\\n"
+        ...     "context_0 = context([a])\\ncontext_1 = context([b])", source="n.alls")
+        >>> s.check_pins_allowed("disabled", flag=False)
+        Traceback (most recent call last):
+        ...
+        partitioner.errors.ModelScriptError: n.alls:3: context_1 pins layers to a second
+        context, but line 1 disables context switching (context_switch_param(mode=disabled));
+        remove the pins after context_0 or allow context switching
+        >>> s.check_pins_allowed("allowed", flag=True)   # --context-switch allowed wins
+
+        Raises:
+            ModelScriptError: ``mode`` is ``disabled`` and the script pins ``context_1`` or
+                later; the message names both lines (or the flag).
+        """
+        if mode != "disabled" or len(self.pinned) < 2:
+            return
+        if flag or self.context_switch_line is None:
+            where = "--context-switch disabled disables context switching"
+        else:
+            where = (
+                f"line {self.context_switch_line} disables context switching "
+                "(context_switch_param(mode=disabled))"
+            )
+        raise _script_error(
+            self.source,
+            self.pinned_lines[1],
+            f"context_1 pins layers to a second context, but {where}",
+            "remove the pins after context_0 or allow context switching",
+        )
+
+    def precision_rules_matched(self, layer_names: Iterable[str]) -> tuple[PrecisionRule, ...]:
+        """Each ``quantization_param`` pattern with the number of layers it matches (a glob
+        that matches none is worth a warning: the rule does nothing).
+
+        >>> s = parse_model_script("quantization_param({conv*, fc}, precision_mode=a8_w4)\\n"
+        ...                        "quantization_param(head*, precision_mode=a16_w16)")
+        >>> [r.message for r in s.precision_rules_matched(["conv1", "conv2", "fc"])]
+        ['line 1: quantization_param(conv*) matches 2 layers', \
+'line 1: quantization_param(fc) matches 1 layer', \
+'line 2: quantization_param(head*) matches no layer; check the pattern against the names \
+`ctxfit profile MODEL` prints']
+        """
+        names = tuple(layer_names)
+        return tuple(
+            PrecisionRule(
+                pattern=pattern,
+                mode=mode,
+                line=line,
+                matched=sum(1 for name in names if layer_matches(pattern, name)),
+            )
+            for (pattern, mode), line in zip(self.precision, self.precision_lines, strict=True)
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrecisionRule:
+    """One ``quantization_param`` pattern and how many layers of the network it matches."""
+
+    pattern: str
+    mode: Precision
+    line: int
+    matched: int
+
+    @property
+    def message(self) -> str:
+        """A one-line note for the log (a warning when it matches nothing)."""
+        where = f"line {self.line}: quantization_param({self.pattern})"
+        if self.matched == 0:
+            return (
+                f"{where} matches no layer; check the pattern against the names "
+                "`ctxfit profile MODEL` prints"
+            )
+        return f"{where} matches {self.matched} layer{'' if self.matched == 1 else 's'}"
+
 
 def layer_matches(pattern: str, layer_name: str) -> bool:
     """True when a script's layer pattern names ``layer_name``.
@@ -261,6 +346,16 @@ def read_model_script(path: str | Path) -> ModelScript:
     """
     path = Path(path)
     try:
+        regular = path.is_file()  # a FIFO would block, a device never end
+        exists = regular or path.exists()
+    except (OSError, ValueError):
+        regular = exists = False
+    if exists and not regular:
+        raise ModelScriptError(
+            f"model script {str(path)!r} is not a regular file (a directory, a FIFO or a "
+            "device); give an .alls file"
+        )
+    try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
         raise ModelScriptError(
@@ -300,6 +395,24 @@ def emit_partition_script(contexts: Sequence[Sequence[str]], *, header: str | No
     return "\n".join(lines) + "\n"
 
 
+def check_emittable(layer_names: Iterable[str]) -> None:
+    """Raise before a long compile when ``--emit-script`` could not write a layer's name.
+
+    >>> check_emittable(["conv1", "a b"])
+    >>> check_emittable(["new\\nline"])
+    Traceback (most recent call last):
+    ...
+    partitioner.errors.ModelScriptError: layer name 'new\\nline' cannot be written to a model
+    script (--emit-script); a name must be non-empty and on one line
+    """
+    for name in layer_names:
+        if not isinstance(name, str) or not name or "\n" in name or "\r" in name:
+            raise ModelScriptError(
+                f"layer name {name!r} cannot be written to a model script (--emit-script); "
+                "a name must be non-empty and on one line"
+            )
+
+
 def parse_duration_s(text: str) -> float | None:
     """Seconds in a timeout: ``600`` (seconds), ``600s``, ``20m``, ``1h``, ``1h30m``; None if
     ``text`` is not one.
@@ -309,7 +422,9 @@ def parse_duration_s(text: str) -> float | None:
     >>> parse_duration_s("20x") is None, parse_duration_s("") is None
     (True, True)
     """
-    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+    if len(text) > MAX_DIGITS:
+        return None
+    if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", text, re.ASCII):
         return float(text)
     match = _DURATION.fullmatch(text)
     if match is None or not any(match.groups()):
@@ -422,6 +537,12 @@ def _check_brackets(tokens: list[_Token], where: _Where) -> None:
     for token in tokens:
         if token.kind in "([{":
             stack.append(token)
+            if len(stack) > MAX_NESTING:
+                raise _fail(
+                    where,
+                    f"brackets nested more than {MAX_NESTING} deep at column {token.column}",
+                    "write one flat list of layer names",
+                )
         elif token.kind in pairs:
             if not stack:
                 raise _fail(
@@ -550,28 +671,37 @@ def _show(value: _Value) -> str:
 
 def _word(stmt: _Statement, key: str, value: _Value, fix: str) -> str:
     if not isinstance(value, _Word):
-        raise _fail(stmt.where, f"{stmt.name}: {key}={_show(value)} is not a single value", fix)
+        shown = _short(_show(value))
+        raise _fail(stmt.where, f"{stmt.name}: {key}={shown} is not a single value", fix)
     return value.text
 
 
 def _fraction(stmt: _Statement, key: str, value: _Value) -> float:
-    """A cap: ``0.8`` or ``80%``, as a fraction; range is checked by the caller."""
+    """A cap: ``0.8`` or ``80%`` (ASCII digits), as a fraction; range is checked by the caller."""
     fix = "write a fraction like 0.8 or a percentage like 80%"
     text = _word(stmt, key, value, fix)
-    number, percent = text[:-1] if text.endswith("%") else text, text.endswith("%")
-    if not _NUMBER.fullmatch(number):
-        raise _fail(stmt.where, f"{stmt.name}: {key}={text} is not a number", fix)
-    return float(number) / 100.0 if percent else float(number)
+    number_text, percent = text[:-1] if text.endswith("%") else text, text.endswith("%")
+    number = parse_number(number_text)
+    if number is None:
+        raise _fail(stmt.where, f"{stmt.name}: {key}={_short(text)} is not a number", fix)
+    return number / 100.0 if percent else number
+
+
+def _short(text: str) -> str:
+    """A value for a message: at most 60 characters of it."""
+    return text if len(text) <= 60 else f"{text[:60]}... ({len(text)} characters)"
 
 
 def _integer(stmt: _Statement, key: str, value: _Value, low: int, high: int) -> int:
     fix = f"write a whole number from {low} to {high}"
     text = _word(stmt, key, value, fix)
-    if not _INTEGER.fullmatch(text):
-        raise _fail(stmt.where, f"{stmt.name}: {key}={text} is not a whole number", fix)
-    number = int(text)
+    number = parse_integer(text)
+    if number is None:
+        raise _fail(stmt.where, f"{stmt.name}: {key}={_short(text)} is not a whole number", fix)
     if not low <= number <= high:
-        raise _fail(stmt.where, f"{stmt.name}: {key}={number} is outside {low}..{high}", fix)
+        raise _fail(
+            stmt.where, f"{stmt.name}: {key}={_short(str(number))} is outside {low}..{high}", fix
+        )
     return number
 
 
@@ -610,6 +740,7 @@ class _Builder:
     source: str
     caps: dict[str, float] = field(default_factory=dict)
     context_switch: ContextSwitchMode = "allowed"
+    context_switch_line: int | None = None
     timeout_s: float | None = None
     optimize_for_batch: int | None = None
     target_fps: float | None = None
@@ -641,6 +772,7 @@ class _Builder:
             source=self.source,
             caps=CapOverrides(**self.caps),
             context_switch=self.context_switch,
+            context_switch_line=self.context_switch_line,
             timeout_s=self.timeout_s,
             optimize_for_batch=self.optimize_for_batch,
             target_fps=self.target_fps,
@@ -669,25 +801,28 @@ def _apply_resources(stmt: _Statement, b: _Builder) -> None:
     caps: dict[str, float] = {}
     if "max_utilization" in values:
         overall = _fraction(stmt, "max_utilization", values["max_utilization"])
-        if not 0 <= overall <= MAX_CAP:
-            raise _cap_range_error(stmt, "max_utilization", overall, f"[0, {MAX_CAP:g}]")
+        if overall != 0 and not CAP.contains(overall):
+            raise _cap_range_error(stmt, "max_utilization", values["max_utilization"])
         if overall > 0:  # the Model Zoo writes max_utilization=0.0 next to per-resource caps
             caps = dict.fromkeys(_CAP_KEYWORDS.values(), overall)
     for key, resource in _CAP_KEYWORDS.items():
         if key in values:
             caps[resource] = _fraction(stmt, key, values[key])
-            if not 0 < caps[resource] <= MAX_CAP:
-                raise _cap_range_error(stmt, key, caps[resource], f"(0, {MAX_CAP:g}]")
+            if not CAP.contains(caps[resource]):
+                raise _cap_range_error(stmt, key, values[key])
     _note_caps(stmt, b, caps, explicit_16bit="max_compute_16bit_utilization" in values)
     b.caps.update(caps)
 
 
-def _cap_range_error(stmt: _Statement, key: str, cap: float, allowed: str) -> ModelScriptError:
-    note = " (0 means not set)" if key == "max_utilization" else ""
+def _cap_range_error(stmt: _Statement, key: str, value: _Value) -> ModelScriptError:
+    allowed = f"{CAP.low:g}..{CAP.high:g} ({CAP.low:.0%} to {CAP.high:.0%})"
+    if key == "max_utilization":
+        allowed = f"0 (not set) or {allowed}"
     return _fail(
         stmt.where,
-        f"{stmt.name}: {key}={cap:g} is outside {allowed}{note}",
-        "write a fraction like 0.8 or a percentage like 80%",
+        f"{stmt.name}: {key}={_short(_show(value))} is outside {allowed}",
+        "write a fraction like 0.8 or a percentage like 80%; caps above 1 let a context use "
+        "more than the nominal total, as the compiler's 142/154 LCUs",
     )
 
 
@@ -714,6 +849,7 @@ def _apply_context_switch(stmt: _Statement, b: _Builder) -> None:
     if "mode" in values:
         mode = _choice(stmt, "mode", values["mode"], CONTEXT_SWITCH_MODES)
         b.context_switch = next(m for m in CONTEXT_SWITCH_MODES if m == mode)
+        b.context_switch_line = stmt.where.line
 
 
 def _apply_allocator(stmt: _Statement, b: _Builder) -> None:
@@ -723,9 +859,14 @@ def _apply_allocator(stmt: _Statement, b: _Builder) -> None:
         text = _word(stmt, "timeout", values["timeout"], fix)
         seconds = parse_duration_s(text)
         if seconds is None:
-            raise _fail(stmt.where, f"{stmt.name}: timeout={text} is not a duration", fix)
-        if seconds <= 0:
-            raise _fail(stmt.where, f"{stmt.name}: timeout={text} is not positive", fix)
+            raise _fail(stmt.where, f"{stmt.name}: timeout={_short(text)} is not a duration", fix)
+        if not TIMEOUT_S.contains(seconds):
+            raise _fail(
+                stmt.where,
+                f"{stmt.name}: timeout={_short(text)} is {seconds:g} s, outside "
+                f"{TIMEOUT_S.low:g}..{TIMEOUT_S.high:g} s (one day)",
+                fix,
+            )
         b.timeout_s = seconds
 
 
@@ -743,9 +884,13 @@ def _apply_performance(stmt: _Statement, b: _Builder) -> None:
     if "fps" in values:
         fix = "write a frame rate like 150"
         text = _word(stmt, "fps", values["fps"], fix)
-        if not _NUMBER.fullmatch(text) or not math.isfinite(float(text)) or float(text) <= 0:
-            raise _fail(stmt.where, f"{stmt.name}: fps={text} is not a positive number", fix)
-        b.target_fps = float(text)
+        fps = parse_number(text)
+        if fps is None:
+            raise _fail(stmt.where, f"{stmt.name}: fps={_short(text)} is not a number", fix)
+        problem = FPS.problem(fps)
+        if problem is not None:
+            raise _fail(stmt.where, f"{stmt.name}: fps={_short(text)} {problem}", fix)
+        b.target_fps = fps
 
 
 def _apply_flavor(stmt: _Statement, b: _Builder) -> None:

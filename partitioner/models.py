@@ -22,18 +22,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cost_model.ranges import RESOLUTION
 from partitioner.errors import ModelNotFoundError, UsageError
 from partitioner.graph import Network
 from partitioner.netcache import cached_network
 
-_SHAPE_RE = re.compile(r"^\s*\d+(\s*[x,X]\s*\d+)*\s*$")
+_SHAPE_RE = re.compile(r"^\s*[0-9]{1,9}(\s*[x,X]\s*[0-9]{1,9}){0,7}\s*$", re.ASCII)
+MAX_DIM = RESOLUTION.high
+"""The largest input dimension ``--input-shape`` takes (100,000: 8K video is 7,680 wide)."""
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
     """Parse ``1x3x640x640`` (or comma-separated) into a tuple of positive ints.
 
     Raises:
-        UsageError: the text is not dimensions separated by ``x`` or ``,``, or a dimension is 0.
+        UsageError: the text is not up to 8 ASCII dimensions separated by ``x`` or ``,``, or a
+            dimension is 0 or above :data:`MAX_DIM`.
+
+    >>> parse_shape("1x3x100001x8")
+    Traceback (most recent call last):
+    ...
+    partitioner.errors.UsageError: input shape '1x3x100001x8' has a dimension of 100001; each must
+    be from 1 to 100000
     """
     if not _SHAPE_RE.match(text):
         raise UsageError(
@@ -42,7 +52,16 @@ def parse_shape(text: str) -> tuple[int, ...]:
     dims = tuple(int(d) for d in re.split(r"[xX,]", text.replace(" ", "")))
     if any(d <= 0 for d in dims):
         raise UsageError(f"input shape {text!r} has a zero dimension; every dimension must be >= 1")
+    big = [d for d in dims if d > MAX_DIM]
+    if big:
+        raise UsageError(
+            f"input shape {text!r} has a dimension of {big[0]}; each must be from 1 to {MAX_DIM}"
+        )
     return dims
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(str(d) for d in shape)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +93,7 @@ def load_network(
     lower = spec.lower()
     if lower.endswith(".json"):
         _reject_knobs(request, "a saved .json layer graph")
+        _reject_onnx_options(request)
         return Network.load(_existing(spec))
     if lower.endswith(".onnx"):
         _reject_knobs(request, "an .onnx file")
@@ -131,13 +151,15 @@ def _load_onnx(request: ModelRequest, on_message: Callable[[str], None] | None) 
 
 
 def _load_factory(request: ModelRequest) -> Network:
-    from partitioner.importers.torch_fx import import_module, load_factory
-
     if ":" not in request.spec:
         raise UsageError(
             f"{request.spec!r} names a file but no factory; write {request.spec}:FUNCTION, "
             "a function that returns an nn.Module"
         )
+    if request.input_shape is not None:
+        _check_factory_shape(request.spec, request.input_shape)  # before importing torch
+    from partitioner.importers.torch_fx import import_module, load_factory
+
     factory = load_factory(request.spec)
     kwargs = {
         k: getattr(request, k)
@@ -154,11 +176,35 @@ def _load_factory(request: ModelRequest) -> Network:
     return import_module(module, tuple(shape), name=name)
 
 
+def _check_factory_shape(spec: str, shape: tuple[int, ...]) -> None:
+    """A factory's input shape has the batch first, and the batch is 1 (``--batch`` is the
+    batch size); a 3-D shape most likely forgot the batch."""
+    if len(shape) == 3:
+        raise UsageError(
+            f"--input-shape {_shape_text(shape)} for {spec!r} has no batch dimension; "
+            f"pass {_shape_text((1, *shape))} (NxCxHxW with N = 1)"
+        )
+    if shape[0] != 1:
+        raise UsageError(
+            f"--input-shape {_shape_text(shape)} for {spec!r} has batch {shape[0]}; ctxfit "
+            f"imports one frame: pass {_shape_text((1, *shape[1:]))} (the batch size is --batch)"
+        )
+
+
 def _call_factory(factory: object, spec: str, kwargs: dict[str, object]) -> object:
+    from cost_model.errors import CtxfitError
     from partitioner.errors import ModelImportError
 
     try:
         return factory(**kwargs)  # type: ignore[operator]
+    except ModelImportError as err:
+        if kwargs and isinstance(err.__cause__, TypeError):
+            raise UsageError(
+                f"factory {spec!r} does not accept {', '.join(sorted(kwargs))}: {err.__cause__}"
+            ) from err
+        raise  # already names the factory and what it raised
+    except CtxfitError:
+        raise
     except TypeError as err:
         if kwargs:
             raise UsageError(
@@ -177,12 +223,22 @@ def _load_zoo(request: ModelRequest) -> Network:
     entry = resolve_name(request.spec)
     resolution = request.resolution
     if request.input_shape is not None:
-        if len(request.input_shape) != 4:
+        shape = request.input_shape
+        if len(shape) != 4:
+            hint = f"; pass {_shape_text((1, *shape))}" if len(shape) == 3 else ""
             raise UsageError(
                 f"zoo model {entry.name!r} takes a 4-D input shape NxCxHxW, "
-                f"got {'x'.join(map(str, request.input_shape))}"
+                f"got {_shape_text(shape)}{hint}"
             )
-        _, _, h, w = request.input_shape
+        n, c, h, w = shape
+        channels = entry.input_chw[0]
+        wrong = [f"batch {n} (the batch size is --batch)"] if n != 1 else []
+        wrong += [f"{c} channels ({entry.name!r} takes {channels})"] if c != channels else []
+        if wrong:
+            raise UsageError(
+                f"--input-shape {_shape_text(shape)} has {' and '.join(wrong)}; "
+                f"pass {_shape_text((1, channels, h, w))}"
+            )
         if (h, w) != entry.input_hw_at(h):
             want_h, want_w = entry.input_hw_at(h)
             raise UsageError(

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from partitioner.graph import Network
+from partitioner.user_text import visible
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -86,8 +87,14 @@ def figure_svg(fig: Figure, prefix: str) -> str:
     """``fig`` as an inline ``<svg>`` element: no prologue, DOCTYPE or metadata, ids prefixed
     with ``prefix`` (so several figures can share a page), shrinking with the page but never
     drawn wider than its natural size."""
+    import warnings
+
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    with warnings.catch_warnings():  # a name in a script the font lacks is drawn as a box
+        warnings.filterwarnings(
+            "ignore", message="Glyph .* missing from font", category=UserWarning
+        )
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     return inline_svg(buffer.getvalue(), prefix)
 
 
@@ -379,8 +386,9 @@ def graph_svg(net: Network, assignment: Mapping[str, int], *, title: str = "") -
         if labels:
             for name, (x, y) in pos.items():
                 label = ax.annotate(
-                    name,
+                    visible(name),  # control characters as escapes; "$" is not mathtext
                     (x, y),
+                    parse_math=False,
                     xytext=(0, 5),
                     textcoords="offset points",
                     ha="center",

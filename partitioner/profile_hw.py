@@ -13,6 +13,7 @@ from cost_model.context import ContextFit, context_fit
 from cost_model.hardware import load_hardware
 from cost_model.resources import COMPILER_LABELS, format_over
 from partitioner.graph import Network
+from partitioner.user_text import visible
 
 
 def single_context_fit(
@@ -26,6 +27,7 @@ def single_context_fit(
 def verdict_text(fit: ContextFit, hw_name: str) -> Text:
     """One or two lines: fits in one context at F FPS (binding resource), or what is over."""
     u = fit.utilization
+    hw_name = visible(hw_name)
     if fit.fits:
         binding = (
             f"layer {fit.capping_layer!r} at its split limit"

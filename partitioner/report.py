@@ -1,6 +1,7 @@
 """Renderables for the terminal: functions build rich objects, printing happens in the CLI.
 
 Numbers carry units; names follow the compiler's vocabulary (context, LCU, subcluster, cut).
+Names and paths from the user go through :func:`partitioner.user_text.text` (never markup).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from rich.table import Table
 
 from partitioner.graph import Network
 from partitioner.html_labels import binding_label
+from partitioner.user_text import text
 
 
 def fmt_count(n: float) -> str:
@@ -89,7 +91,9 @@ def profile_table(net: Network, extra: dict[str, Sequence[str]] | None = None) -
     ``--hw`` for the per-layer resources.
     """
     extra = extra or {}
-    table = Table(title=f"{net.name}: {len(net)} layers", title_justify="left", show_footer=True)
+    table = Table(
+        title=text(f"{net.name}: {len(net)} layers"), title_justify="left", show_footer=True
+    )
     table.add_column("#", justify="right", footer="")
     table.add_column("layer", footer="total")
     table.add_column("op")
@@ -110,8 +114,8 @@ def profile_table(net: Network, extra: dict[str, Sequence[str]] | None = None) -
             op += f" [{layer.precision.value}]"
         table.add_row(
             str(i),
-            layer.name,
-            op,
+            text(layer.name),
+            text(op),
             fmt_shape(layer.output_shape),
             fmt_count(layer.params),
             fmt_count(layer.macs),
@@ -130,7 +134,7 @@ def context_table(report: Any) -> Table:
     whole chip, with used/limit of LCUs, SCs and L3 cuts at the caps) and the binding resource."""
     n = report.num_contexts
     table = Table(
-        title=f"{report.model} on {report.hardware.name}: {n} context{'' if n == 1 else 's'}",
+        title=text(f"{report.model} on {report.hardware.name}: {n} context{'' if n == 1 else 's'}"),
         title_justify="left",
         caption="utilization of the whole chip; (used/limit) at the caps",
         caption_justify="left",

@@ -27,6 +27,7 @@ Nothing here touches CP-SAT variables: :class:`~partitioner.cpsat_model.Partitio
 from __future__ import annotations
 
 import math
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -148,6 +149,12 @@ class SearchOptions:
         if not 1 <= self.min_contexts <= self.max_contexts:
             raise UsageError(
                 f"min_contexts {self.min_contexts} is outside 1..max_contexts ({self.max_contexts})"
+            )
+        pinned = max(self.pins.values(), default=0) + 1
+        if self.context_switch == "disabled" and pinned > 1:
+            raise UsageError(
+                f"context switching is disabled (one context), but layers are pinned to "
+                f"{pinned} contexts; pin only context_0 or allow context switching"
             )
 
     @property
@@ -353,6 +360,40 @@ def resource_lower_bound(problem: PartitionProblem) -> tuple[int, str, int, int]
     return best
 
 
+class CtrlC:
+    """Ctrl-C during the multi-context search: stop the running solve and keep the best so far.
+
+    While active (a ``with`` block in the main thread, where Python delivers SIGINT, and only
+    when SIGINT raises ``KeyboardInterrupt`` there), the first Ctrl-C sets :attr:`pressed` and
+    calls :attr:`on_press` (the running model's ``stop``) instead of raising wherever the main
+    thread happens to be (building a model, logging); a second Ctrl-C raises
+    ``KeyboardInterrupt``. Elsewhere it does nothing and Ctrl-C raises as usual.
+    """
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self.on_press: Callable[[], None] | None = None
+        self._previous: object = None
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)  # type: ignore[arg-type]
+            self._previous = None
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+        if self.on_press is not None:
+            self.on_press()
+
+
 def _multi_context(
     problem: PartitionProblem,
     options: SearchOptions,
@@ -360,6 +401,19 @@ def _multi_context(
     started: float,
     log: Log,
     progress: OnProgress | None = None,
+) -> SearchResult:
+    with CtrlC() as ctrl_c:
+        return _iterate(problem, options, single, started, log, progress, ctrl_c)
+
+
+def _iterate(
+    problem: PartitionProblem,
+    options: SearchOptions,
+    single: ContextFit,
+    started: float,
+    log: Log,
+    progress: OnProgress | None,
+    ctrl_c: CtrlC,
 ) -> SearchResult:
     k0, resource, total, limit = resource_lower_bound(problem)
     fewest = max(2, options.min_contexts)
@@ -387,6 +441,10 @@ def _multi_context(
     spent = 0.0  # solver work charged to the budget (deterministic, see _budget_left)
     k = first_k
     while k <= min(options.max_contexts, problem.num_layers):
+        if ctrl_c.pressed:
+            interrupted = True
+            log("Interrupted: keeping the best partition so far")
+            break
         remaining = _budget_left(options, spent, started)
         if remaining < MIN_ITERATION_S and best is not None:
             log(f"Global timeout of {options.timeout_s:g}s reached")
@@ -437,7 +495,11 @@ def _multi_context(
                 )
             )
 
+        ctrl_c.on_press = model.stop
+        if ctrl_c.pressed:
+            model.stop()  # pressed while the model was built: return at its first solution
         result, interrupted = _solve_interruptibly(model, limit_s, options, on_solution)
+        interrupted = interrupted or ctrl_c.pressed
         spent += result.work_seconds
         outcome, message = _outcome(result, limit_s, interrupted)
         if result.partition is not None and (
@@ -495,6 +557,7 @@ def _multi_context(
         k += 1
 
     best = _no_worse_than_baselines(problem, best, options, log)
+    interrupted = interrupted or ctrl_c.pressed
     remaining = _budget_left(options, spent, started)
     if (
         best is not None
@@ -513,7 +576,9 @@ def _multi_context(
             hint=best.partition,
             cutoff_units=improvement_cutoff(best.objective_units),
         )
+        ctrl_c.on_press = model.stop
         result, interrupted = _solve_interruptibly(model, remaining, options)
+        interrupted = interrupted or ctrl_c.pressed
         if result.partition is not None and result.objective_units <= best.objective_units:
             best = result
         if result.bound_units is not None:

@@ -16,12 +16,12 @@ per-layer precisions:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cost_model.layer import OpKind, Precision
 from partitioner.flows import FLOW_PARAMS, Flow, FlowParams, resolve_flow
 from partitioner.graph import Network
-from partitioner.model_script import ModelScript
+from partitioner.model_script import ModelScript, PrecisionRule, layer_matches
 from partitioner.search import DEFAULT_TIMEOUT_S, DEFAULT_WORKERS, SearchOptions
 
 DEFAULT_OPTIMIZE_FOR_BATCH = 8
@@ -109,8 +109,11 @@ def merge_settings(
         )
     if script is not None:
         precision.update(script_precision(net, script))
+        notes += [rule.message for rule in precision_rules(net, script)]
         pins = script.resolve_pinned(net.topological_order())
     mode = flow.context_switch
+    if script is not None:
+        script.check_pins_allowed(mode, flag=context_switch is not None)
     batch = optimize_for_batch or (
         script.optimize_for_batch if script and script.optimize_for_batch else None
     )
@@ -176,6 +179,18 @@ def script_precision(net: Network, script: ModelScript) -> dict[str, Precision]:
     result = {aliases[a]: mode for a, mode in matched.items() if a in aliases and a not in own}
     result.update({name: mode for name, mode in matched.items() if name in set(own)})
     return result
+
+
+def precision_rules(net: Network, script: ModelScript) -> tuple[PrecisionRule, ...]:
+    """Each ``quantization_param`` pattern with the number of distinct layers it matches, by
+    ctxfit's name or Hailo's generated one (a rule matching none is a warning in the log)."""
+    aliases = hailo_layer_names(net)
+    rules = []
+    for rule in script.precision_rules_matched(()):
+        hits = {n for n in net.topological_order() if layer_matches(rule.pattern, n)}
+        hits |= {aliases[a] for a in aliases if layer_matches(rule.pattern, a)}
+        rules.append(replace(rule, matched=len(hits)))
+    return tuple(rules)
 
 
 def compression_precision(net: Network, fraction: float) -> dict[str, Precision]:

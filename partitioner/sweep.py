@@ -797,10 +797,12 @@ def check_out_dir(out: Path, *, inputs: Sequence[str] = ()) -> None:
     """
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {str(out)!r} is a file; give a folder")
+    from partitioner.outputs import model_file, same_file
+
     owned = [out / name for name in OUTPUT_FILES]
     for given in inputs:
-        path = Path(given.rpartition(":")[0] if ".py:" in given else given)
-        if path.exists() and any(p.exists() and p.resolve() == path.resolve() for p in owned):
+        path = model_file(given) or given
+        if any(same_file(p, path) for p in owned):  # by file identity: links too
             raise UsageError(
                 f"{given!r} is in the way of the sweep's outputs; choose another --out"
             )

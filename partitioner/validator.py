@@ -43,7 +43,7 @@ from cost_model.caps import ResourceCaps, limits
 from cost_model.context import ContextFit, context_fit
 from cost_model.hardware import HardwareSpec
 from cost_model.lowering import price_layers, tensor_rows
-from cost_model.resources import Resources, format_over
+from cost_model.resources import EDGE_LAYERS, Resources, format_over
 from cost_model.throughput import ContextTiming, fps_at_batch
 from partitioner.errors import InfeasiblePartitionError
 from partitioner.graph import Network
@@ -317,9 +317,10 @@ def _check_context(
 
 def _context_errors(ctx: ContextCheck, hw: HardwareSpec, caps: ResourceCaps) -> list[str]:
     c, errors = ctx.index, []
-    if not ctx.fit.fits:
+    resources_over = [o for o in ctx.fit.over if o[0] != EDGE_LAYERS]  # edge layers: below
+    if not ctx.fit.fits and (resources_over or not ctx.fit.over):
         errors.append(
-            f"context {c} does not fit even at its lowest rate: {format_over(ctx.fit.over)} "
+            f"context {c} does not fit even at its lowest rate: {format_over(resources_over)} "
             f"({len(ctx.layers)} layers)"
         )
     elif ctx.claimed_fps is not None:

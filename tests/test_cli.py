@@ -111,7 +111,7 @@ def test_bad_script_line(capsys, tmp_path):
 
 
 def test_impossible_cap(capsys):
-    code, _, err = run(capsys, "compile", "resnet_v1_18", "--max-utilization", "0.01")
+    code, _, err = run(capsys, "compile", "resnet_v1_18", "--max-utilization", "0.05")
     assert_user_error(code, err)
 
 

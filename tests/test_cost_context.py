@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cost_model.caps import MULTI_CONTEXT_CAPS, SINGLE_CONTEXT_CAPS, ResourceCaps, limits
-from cost_model.context import context_fit, per_cluster, standalone_failure
+from cost_model.context import context_fit, edge_layers, per_cluster, standalone_failure
 from cost_model.errors import PricingError
 from cost_model.hardware import preset
 from cost_model.layer import Layer, OpKind
@@ -111,8 +111,16 @@ def test_the_fit_fits_and_a_hair_more_does_not():
     assert [c.layer for c in fit.layer_costs] == [f"l{i}" for i in range(8)]
 
 
+def chained(layers: list[Layer]) -> list[tuple[Layer, int]]:
+    """The layers as a chain x -> l0 -> l1 -> ... (fan-out 1 each; the last is the output)."""
+    return [
+        (replace(layer, inputs=("x",) if i == 0 else (layers[i - 1].name,)), 1)
+        for i, layer in enumerate(layers)
+    ]
+
+
 def test_a_context_that_does_not_fit_names_each_resource_over():
-    layers = [(mac_layer(f"l{i}", 1000), 1) for i in range(100)]  # 100 nodes at the least
+    layers = chained([mac_layer(f"l{i}", 1000) for i in range(100)])  # 100 nodes at the least
     fit = context_fit(layers, HW, SINGLE_CONTEXT_CAPS)
     assert not fit.fits and fit.fps == 0.0
     assert fit.over == [("lcus", 100, 96)]  # APUs 100/120 and IAs 100/192 still fit
@@ -250,3 +258,29 @@ def test_the_answer_is_the_last_rate_that_fits(spec, u):
     assert total(fit.fps) == fit.usage and fit.usage <= limit
     if fit.binding != "layer":
         assert not total(fit.fps * (1 + 1e-9)) <= limit
+
+
+def heads(n: int) -> list[tuple[Layer, int]]:
+    """A stem read by ``n`` 1x1-conv heads, each a graph output: 1 + n edge layers."""
+    stem = replace(mac_layer("stem", 1000), inputs=("x",))
+    return [(stem, n)] + [
+        (replace(mac_layer(f"head{i}", 1000), inputs=("stem",)), 1) for i in range(n)
+    ]
+
+
+def test_edge_layers_count_the_tensors_crossing_the_context():
+    assert edge_layers(heads(19)) == 20  # x in, 19 heads out
+    assert edge_layers(heads(19)[:5]) == 1 + 1 + 4  # x in; the stem (read later) and 4 heads out
+    assert edge_layers(heads(19)[5:]) == 1 + 15  # the stem's tensor in, 15 heads out
+    assert edge_layers(chained([mac_layer(f"l{i}", 1000) for i in range(30)])) == 2
+
+
+def test_a_context_over_the_edge_layer_limit_does_not_fit():
+    assert context_fit(heads(19), HW, SINGLE_CONTEXT_CAPS).fits  # 20 edge layers: the limit
+    fit = context_fit(heads(20), HW, SINGLE_CONTEXT_CAPS)
+    assert not fit.fits and fit.fps == 0.0
+    assert fit.over == [("edge_layers", 21, 20)]  # every resource fits
+    assert fit.binding == "edge_layers"
+    message = standalone_failure(fit)
+    assert message is not None
+    assert message.endswith("edge layers: 21/20 (over: edge layers); allow context switching")

@@ -394,5 +394,5 @@ def test_compile_refuses_to_overwrite_the_model_with_html(tmp_path, capsys):
     conv_chain(4).save(model)
     before = model.read_text()
     assert main(["compile", str(model), "--html", str(model)]) == 2
-    assert "is one of the inputs" in capsys.readouterr().err
+    assert "is the input file" in capsys.readouterr().err
     assert model.read_text() == before
