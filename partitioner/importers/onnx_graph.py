@@ -30,6 +30,7 @@ from onnx import ModelProto, NodeProto, TensorProto, ValueInfoProto, helper, num
 
 from cost_model.layer import Shape
 from partitioner.errors import ModelImportError
+from partitioner.importers.onnx_file import read_model
 from partitioner.importers.onnx_fold import CannotFold, evaluate
 
 VALUE_LIMIT = 4096  # elements: larger constants are never loaded (their dims are enough)
@@ -96,29 +97,6 @@ def node_label(node: NodeProto, index: int) -> str:
     'Relu_7'
     """
     return node.name or f"{node.op_type}_{index}"
-
-
-def read_model(path: Path) -> ModelProto:
-    """The model proto of ``path``, without its external weight data.
-
-    Raises:
-        ModelImportError: the file is not a protobuf ONNX model, is truncated, or holds no
-            graph nodes.
-    """
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as err:
-        raise ModelImportError(
-            f"{str(path)!r} is not a readable ONNX model ({type(err).__name__}: "
-            f"{_first_line(err)}); check that the file is complete (not truncated) and was "
-            "written by an ONNX exporter such as torch.onnx.export"
-        ) from err
-    if not model.HasField("graph") or len(model.graph.node) == 0:
-        raise ModelImportError(
-            f"{str(path)!r} holds no ONNX graph nodes; it is not an ONNX model (or an empty "
-            "one): export the model again"
-        )
-    return model
 
 
 def _first_line(err: BaseException) -> str:
@@ -342,7 +320,7 @@ class OnnxGraph:
     def _infer(self, folded: set[int]) -> dict[str, Shape]:
         skeleton = self._skeleton(folded)
         try:
-            inferred = onnx.shape_inference.infer_shapes(skeleton, data_prop=True)
+            inferred = onnx.shape_inference.infer_shapes(skeleton, strict_mode=True, data_prop=True)
         except Exception as err:
             raise ModelImportError(
                 f"ONNX shape inference failed on {str(self.path)!r}: {type(err).__name__}: "
