@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from onnx import ModelProto, NodeProto, TensorProto, ValueInfoProto, helper, num
 
 from cost_model.layer import Shape
 from partitioner.errors import ModelImportError
+from partitioner.importers.onnx_check import check_input_shape, check_nodes, check_shapes
 from partitioner.importers.onnx_file import read_model
 from partitioner.importers.onnx_fold import CannotFold, evaluate
 
@@ -97,6 +99,25 @@ def node_label(node: NodeProto, index: int) -> str:
     'Relu_7'
     """
     return node.name or f"{node.op_type}_{index}"
+
+
+_INFERENCE_LINE = re.compile(r"\(op_type:([^,)]*), node name: (.*?)\): (?:\[\w+\] )?(.*)")
+
+
+def _inference_error(path: Path, err: Exception) -> ModelImportError:
+    """ONNX's strict shape inference rejected the graph: name the first node it blames."""
+    for line in str(err).splitlines():
+        found = _INFERENCE_LINE.search(line)
+        if found:
+            op, node, problem = found.groups()
+            return ModelImportError(
+                f"node {node!r} ({op}) is not valid ONNX: {problem.strip()}; fix the model's "
+                "export (onnx.checker.check_model(model, full_check=True) reports the same)"
+            )
+    return ModelImportError(
+        f"ONNX shape inference failed on {str(path)!r}: {type(err).__name__}: "
+        f"{_first_line(err)}; check the model with onnx.checker.check_model"
+    )
 
 
 def _first_line(err: BaseException) -> str:
@@ -199,6 +220,8 @@ def _input_shape(info: ValueInfoProto, given: Shape | None, *, first: bool) -> S
 
 
 def _check_input_shape(name: str, shape: Shape, declared: bool) -> Shape:
+    if all(d != 0 for d in shape):
+        check_input_shape(name, shape)
     if any(d <= 0 for d in shape):
         raise ModelImportError(
             f"input {name!r} has shape {_format_dims(shape)} with a zero dim; a tensor of size "
@@ -242,11 +265,13 @@ class OnnxGraph:
         if not infos:
             raise ModelImportError(f"{str(path)!r} declares no graph input; nothing to import")
         self.inputs = resolve_input_shapes(infos, input_shape)
-        self._input_types = {i.name: i.type.tensor_type.elem_type or 1 for i in infos}
+        self.input_types = {i.name: i.type.tensor_type.elem_type for i in infos}
         self.outputs: tuple[str, ...] = tuple(o.name for o in graph.output)
         order = _topological_order(list(graph.node), set(self.inputs) | set(self.initializers))
         self.nodes: tuple[NodeProto, ...] = tuple(graph.node[i] for i in order)
         self.labels = tuple(node_label(n, i) for n, i in zip(self.nodes, order, strict=True))
+        for node, label in zip(self.nodes, self.labels, strict=True):
+            node.name = label  # ONNX's inference errors then name every node
         self.producer: dict[str, int] = {
             out: i for i, node in enumerate(self.nodes) for out in node.output if out
         }
@@ -261,7 +286,9 @@ class OnnxGraph:
             t.name: (tuple(int(d) for d in t.dims), t.data_type) for t in graph.initializer
         }
         self.shapes: dict[str, Shape] = {}
+        check_nodes(self)
         self._resolve_shapes()
+        check_shapes(self)
 
     # -- queries ---------------------------------------------------------------------------
     def is_activation(self, name: str) -> bool:
@@ -322,10 +349,7 @@ class OnnxGraph:
         try:
             inferred = onnx.shape_inference.infer_shapes(skeleton, strict_mode=True, data_prop=True)
         except Exception as err:
-            raise ModelImportError(
-                f"ONNX shape inference failed on {str(self.path)!r}: {type(err).__name__}: "
-                f"{_first_line(err)}; check the model with onnx.checker.check_model"
-            ) from err
+            raise _inference_error(self.path, err) from err
         graph = inferred.graph
         shapes: dict[str, Shape] = dict(self.inputs)
         for info in (*graph.value_info, *graph.output):
@@ -344,7 +368,7 @@ class OnnxGraph:
         nodes = [self._stand_in(n) for i, n in enumerate(self.nodes) if i not in folded]
         used = {name for node in nodes for name in node.input if name} | set(self.outputs)
         inputs = [
-            helper.make_tensor_value_info(name, self._input_types[name], shape)
+            helper.make_tensor_value_info(name, self.input_types[name] or TensorProto.FLOAT, shape)
             for name, shape in self.inputs.items()
         ]
         initializers = []

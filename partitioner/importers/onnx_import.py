@@ -53,6 +53,7 @@ from cost_model.layer import OpKind
 from partitioner.errors import ModelImportError, UnsupportedOperatorError
 from partitioner.graph import Network
 from partitioner.importers.builder import GraphBuilder
+from partitioner.importers.onnx_check import check_network
 from partitioner.importers.onnx_cut import PostprocessCut, Selection, find_postprocess, select
 from partitioner.importers.onnx_fold import attributes
 from partitioner.importers.onnx_graph import SHAPE_ONLY_OPS, OnnxGraph, load_graph
@@ -165,6 +166,7 @@ def read_onnx(
         raise UnsupportedOperatorError(_unsupported_message(unknown))
     warnings += tuple(_unknown_warning(op, labels) for op, labels in unknown.items())
     network = _Mapper(graph, selection, allow_unknown=allow_unknown).run()
+    check_network(network)
     return OnnxImport(network=network, postprocess=cut, warnings=warnings)
 
 
