@@ -249,7 +249,13 @@ class _Mapper:
             value = self.env.get(name)
             if isinstance(value, Act):
                 self.b.mark_output(value.ref)
-        return self.b.build()
+        try:
+            return self.b.build()
+        except (ArithmeticError, ValueError) as err:  # a layer the checks let through
+            raise ModelImportError(
+                f"{str(self.graph.path)!r} cannot be turned into layers ({type(err).__name__}: "
+                f"{err}); check the model with onnx.checker.check_model(model, full_check=True)"
+            ) from err
 
     def _operand(self, name: str) -> Operand:
         if not name:
