@@ -119,7 +119,7 @@ def check_nodes(graph: OnnxGraph) -> None:
                 "image, features, token ids): export the model with a float or integer input"
             )
     for tensor in graph.initializers.values():
-        check_constant_dims(f"initializer {tensor.name!r}", tuple(tensor.dims))
+        check_constant(f"initializer {tensor.name!r}", tensor)
     schemas: dict[tuple[str, str], Any] = {}
     for node, label in zip(graph.nodes, graph.labels, strict=True):
         _check_attribute_types(node, label, graph.opset, schemas)
@@ -129,26 +129,98 @@ def check_nodes(graph: OnnxGraph) -> None:
         if node.op_type == "Constant":
             for attr in node.attribute:
                 if attr.type == AttributeProto.TENSOR:
-                    check_constant_dims(
-                        f"the value of node {label!r} (Constant)", tuple(attr.t.dims)
-                    )
+                    check_constant(f"the value of node {label!r} (Constant)", attr.t)
 
 
-def check_constant_dims(what: str, dims: Sequence[int]) -> None:
-    """A constant's dims: each 0 to :data:`MAX_DIM`, at most :data:`MAX_ELEMENTS` elements.
+def check_constant(what: str, tensor: TensorProto) -> None:
+    """A constant's dims (each 0 to :data:`MAX_DIM`, at most :data:`MAX_ELEMENTS` elements) and,
+    unless it is stored in an external file, the number of values it stores (a mismatch is a
+    damaged or hand-edited file: its dims cannot be trusted).
 
-    >>> check_constant_dims("initializer 'w'", (16, 3, 3, 3))
-    >>> check_constant_dims("initializer 'w'", (-4, 3, 3, 3))
+    >>> from onnx import numpy_helper
+    >>> import numpy as np
+    >>> w = numpy_helper.from_array(np.zeros((16, 3, 3, 3), np.float32), "w")
+    >>> check_constant("initializer 'w'", w)
+    >>> w.dims[0] = -4
+    >>> check_constant("initializer 'w'", w)
     Traceback (most recent call last):
     ...
     partitioner.errors.ModelImportError: initializer 'w' has dims [-4, 3, 3, 3]: a dim is \
 negative; fix the model's export
+    >>> w.dims[0] = 32
+    >>> check_constant("initializer 'w'", w)
+    Traceback (most recent call last):
+    ...
+    partitioner.errors.ModelImportError: initializer 'w' has dims [32, 3, 3, 3] (864 values) \
+but stores 432; the file is damaged or was edited: export the model again
     """
+    dims = tuple(int(d) for d in tensor.dims)
     problem = _dims_problem(dims, allow_zero=True)
     if problem is not None:
         raise ModelImportError(
             f"{what} has dims {_show(list(dims))}: {problem}; fix the model's export"
         )
+    count = math.prod(dims)
+    stored = _stored_values(tensor, count)
+    if stored is not None and stored != count:
+        raise ModelImportError(
+            f"{what} has dims {_show(list(dims))} ({count:,} values) but stores {stored:,}; "
+            "the file is damaged or was edited: export the model again"
+        )
+
+
+_BITS = {  # bits per value in raw_data
+    TensorProto.FLOAT: 32,
+    TensorProto.UINT8: 8,
+    TensorProto.INT8: 8,
+    TensorProto.UINT16: 16,
+    TensorProto.INT16: 16,
+    TensorProto.INT32: 32,
+    TensorProto.INT64: 64,
+    TensorProto.BOOL: 8,
+    TensorProto.FLOAT16: 16,
+    TensorProto.DOUBLE: 64,
+    TensorProto.UINT32: 32,
+    TensorProto.UINT64: 64,
+    TensorProto.BFLOAT16: 16,
+    TensorProto.INT4: 4,
+    TensorProto.UINT4: 4,
+}
+_TYPED_FIELD = {  # the repeated field holding the values when raw_data is not used
+    TensorProto.FLOAT: "float_data",
+    TensorProto.INT64: "int64_data",
+    TensorProto.DOUBLE: "double_data",
+    TensorProto.UINT32: "uint64_data",
+    TensorProto.UINT64: "uint64_data",
+    **{
+        t: "int32_data"
+        for t in (
+            TensorProto.INT32,
+            TensorProto.INT16,
+            TensorProto.INT8,
+            TensorProto.UINT16,
+            TensorProto.UINT8,
+            TensorProto.BOOL,
+            TensorProto.FLOAT16,
+            TensorProto.BFLOAT16,
+        )
+    },
+}
+
+
+def _stored_values(tensor: TensorProto, count: int) -> int | None:
+    """Values stored in the file, or None if they are external or of a type not checked."""
+    if tensor.data_location == TensorProto.EXTERNAL:
+        return None
+    if tensor.HasField("raw_data"):
+        bits = _BITS.get(tensor.data_type)
+        if bits is None:
+            return None
+        stored_bits = len(tensor.raw_data) * 8
+        padded = -(-count * bits // 8) * 8  # 4-bit values are packed two to a byte
+        return count if stored_bits == padded else stored_bits // bits
+    field = _TYPED_FIELD.get(tensor.data_type)
+    return None if field is None else len(getattr(tensor, field))
 
 
 def check_input_shape(name: str, shape: Sequence[int]) -> None:
