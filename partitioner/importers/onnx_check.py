@@ -3,10 +3,11 @@ shapes and sizes of an ONNX import lives here.
 
 The importer calls this module at three points, each rule at the first point it can be decided:
 
-1. :func:`check_nodes`, before ONNX shape inference sees the graph: the graph inputs' element
-   types; each attribute's type against the operator's schema; the geometry attributes of convs
-   and pools (``strides``, ``dilations``, ``kernel_shape``, ``group`` >= 1; ``pads`` >= 0; none
-   of them 2^31 or more); the dims of every initializer and ``Constant``.
+1. :func:`check_nodes`, before ONNX shape inference sees the graph: the opset (7 to 2^31 - 1);
+   the graph inputs' element types; each attribute's type against the operator's schema; the
+   geometry attributes of convs and pools (``strides``, ``dilations``, ``kernel_shape``,
+   ``group`` >= 1; ``pads`` >= 0; none of them 2^31 or more; a known ``auto_pad``); the dims of
+   every initializer and ``Constant`` and the number of values it stores.
    :func:`check_input_shape` checks each graph input's resolved shape the same way.
 2. :func:`check_shapes`, once shapes are known: a conv's weight against its input (rank,
    ``C_in = weight[1] x group``, ``group`` dividing the channels, ``kernel_shape`` equal to the
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from partitioner.graph import Network
     from partitioner.importers.onnx_graph import OnnxGraph
 
+MIN_OPSET = 7  # 2017: Add/Mul broadcast like numpy, no legacy consumed_inputs / is_test attributes
 MAX_DIM = 2**31 - 1  # ONNX Runtime and Hailo's parser index a dim with a signed 32-bit int
 MAX_ELEMENTS = 2**40  # per tensor and frame: 1 TiB at 8 bits, ~10^6 x a 640x640 YOLO feature map
 MAX_LAYER_MACS = 2**50  # ~1.1e15 per frame: ~87 s per frame for one layer at 26 TOPS (13e12 MAC/s)
@@ -51,6 +53,7 @@ _CONVS = frozenset({"Conv", "ConvTranspose"})
 _POOLS = frozenset({"MaxPool", "AveragePool", "LpPool"})
 _AT_LEAST_ONE = ("kernel_shape", "strides", "dilations", "group", "output_shape")
 _AT_LEAST_ZERO = ("pads", "output_padding")
+_AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 # Element types a graph input may have: numbers (an image, features, token ids).
 _NUMERIC = frozenset(
     {
@@ -111,6 +114,13 @@ def check_nodes(graph: OnnxGraph) -> None:
         ModelImportError: a non-numeric graph input, an attribute of the wrong type, a geometry
             attribute out of range, an initializer or constant with a negative or huge dim.
     """
+    if not MIN_OPSET <= graph.opset <= MAX_DIM:
+        version = f"opset {graph.opset}" if graph.opset else "no ai.onnx opset"
+        raise ModelImportError(
+            f"{str(graph.path)!r} imports {version}, not an ONNX opset ctxfit reads "
+            f"({MIN_OPSET} or later; tested on 11-21): export the model again with "
+            "opset_version=17"
+        )
     for name, elem_type in graph.input_types.items():
         if elem_type not in _NUMERIC:
             kind = TensorProto.DataType.Name(elem_type) if elem_type in _TYPE_NAMES else elem_type
@@ -307,6 +317,11 @@ def geometry_problem(node: NodeProto) -> str | None:
     if node.op_type not in _CONVS | _POOLS or node.domain not in ("", "ai.onnx"):
         return None
     for attr in node.attribute:
+        if attr.name == "auto_pad" and attr.type == AttributeProto.STRING:
+            mode = attr.s.decode("utf-8", errors="replace")
+            if mode not in _AUTO_PADS:
+                return f"auto_pad={mode!r} is not one of {', '.join(_AUTO_PADS)}"
+            continue
         if attr.name in _AT_LEAST_ONE:
             low = 1
         elif attr.name in _AT_LEAST_ZERO:
@@ -331,7 +346,8 @@ def check_shapes(graph: OnnxGraph) -> None:
     """
     for index, node in enumerate(graph.nodes):
         label = graph.labels[index]
-        if node.domain in ("", "ai.onnx"):
+        guessed = any(name in graph.guessed for name in node.input)  # shapes after a custom op
+        if node.domain in ("", "ai.onnx") and not guessed:
             if node.op_type in _CONVS | _POOLS:
                 _check_window(graph, node, label)
             _check_axes(graph, node, label)

@@ -104,16 +104,25 @@ def node_label(node: NodeProto, index: int) -> str:
 _INFERENCE_LINE = re.compile(r"\(op_type:([^,)]*), node name: (.*?)\): (?:\[\w+\] )?(.*)")
 
 
+_CASCADES = ("instead is null", "Can't merge shape info")  # consequences of an earlier error
+
+
+def _blamed_nodes(err: Exception) -> set[str]:
+    """Names of the nodes an ONNX inference error blames."""
+    return {found.group(2) for found in _INFERENCE_LINE.finditer(str(err))}
+
+
 def _inference_error(path: Path, err: Exception) -> ModelImportError:
-    """ONNX's strict shape inference rejected the graph: name the first node it blames."""
-    for line in str(err).splitlines():
-        found = _INFERENCE_LINE.search(line)
-        if found:
-            op, node, problem = found.groups()
-            return ModelImportError(
-                f"node {node!r} ({op}) is not valid ONNX: {problem.strip()}; fix the model's "
-                "export (onnx.checker.check_model(model, full_check=True) reports the same)"
-            )
+    """ONNX's strict shape inference rejected the graph: name the node it blames (the first
+    whose complaint is not a consequence of another's)."""
+    lines = [found for found in map(_INFERENCE_LINE.search, str(err).splitlines()) if found]
+    lines.sort(key=lambda found: any(c in found.group(3) for c in _CASCADES))
+    if lines:
+        op, node, problem = lines[0].groups()
+        return ModelImportError(
+            f"node {node!r} ({op}) is not valid ONNX: {problem.strip()}; fix the model's "
+            "export (onnx.checker.check_model(model, full_check=True) reports the same)"
+        )
     return ModelImportError(
         f"ONNX shape inference failed on {str(path)!r}: {type(err).__name__}: "
         f"{_first_line(err)}; check the model with onnx.checker.check_model"
@@ -281,6 +290,7 @@ class OnnxGraph:
                 self.consumers.setdefault(name, []).append(i)
         self.activations = _activation_tensors(self.nodes, set(self.inputs))
         self._model = model
+        self.guessed = self._guessed()
         self.values: dict[str, np.ndarray] = {}
         self._const_dims: dict[str, tuple[Shape, int]] = {
             t.name: (tuple(int(d) for d in t.dims), t.data_type) for t in graph.initializer
@@ -345,11 +355,36 @@ class OnnxGraph:
                 break
 
     def _infer(self, folded: set[int]) -> dict[str, Shape]:
+        """Shapes by ONNX's strict shape inference on the skeleton (see :meth:`_lenient` for
+        what happens when it fails)."""
         skeleton = self._skeleton(folded)
         try:
             inferred = onnx.shape_inference.infer_shapes(skeleton, strict_mode=True, data_prop=True)
         except Exception as err:
+            return self._lenient(skeleton, err)
+        return self._read_shapes(inferred)
+
+    def _lenient(self, skeleton: ModelProto, err: Exception) -> dict[str, Shape]:
+        """Strict inference failed. Infer leniently and look for a cause
+        :func:`~.onnx_check.check_shapes` names better (a bad attribute upstream of the node
+        ONNX blames); keep the lenient shapes if ONNX blames a node downstream of a custom op,
+        whose output shape is a guess; otherwise reject with ONNX's reason.
+
+        Raises:
+            ModelImportError: the file is not valid ONNX.
+        """
+        try:
+            inferred = onnx.shape_inference.infer_shapes(skeleton, data_prop=True)
+        except Exception:
             raise _inference_error(self.path, err) from err
+        self.shapes = self._read_shapes(inferred)
+        check_shapes(self)
+        guessing = {n.name for n in self.nodes if any(i in self.guessed for i in n.input)}
+        if _blamed_nodes(err) & guessing:
+            return self.shapes
+        raise _inference_error(self.path, err) from err
+
+    def _read_shapes(self, inferred: ModelProto) -> dict[str, Shape]:
         graph = inferred.graph
         shapes: dict[str, Shape] = dict(self.inputs)
         for info in (*graph.value_info, *graph.output):
@@ -400,14 +435,26 @@ class OnnxGraph:
         model.functions.extend(self._model.functions)
         return model
 
+    def _has_schema(self, node: NodeProto) -> bool:
+        """True if ONNX (or a function in the model) defines the node's op."""
+        domain = "" if node.domain == "ai.onnx" else node.domain
+        return onnx.defs.has(node.op_type, domain) or any(
+            f.name == node.op_type and f.domain == node.domain for f in self._model.functions
+        )
+
+    def _guessed(self) -> frozenset[str]:
+        """Tensors whose inferred shape rests on a guess: the outputs of ops ONNX has no schema
+        for (inferred as elementwise, see :meth:`_stand_in`) and everything computed from them."""
+        guessed: set[str] = set()
+        for node in self.nodes:
+            if not self._has_schema(node) or any(name in guessed for name in node.input):
+                guessed.update(name for name in node.output if name)
+        return frozenset(guessed)
+
     def _stand_in(self, node: NodeProto) -> NodeProto:
         """The node itself, or an ``Identity`` of its first activation input if ONNX has no
         schema for it (a custom op: then its output is assumed elementwise for inference)."""
-        domain = "" if node.domain == "ai.onnx" else node.domain
-        known = onnx.defs.has(node.op_type, domain) or any(
-            f.name == node.op_type and f.domain == node.domain for f in self._model.functions
-        )
-        if known or not node.output:
+        if self._has_schema(node) or not node.output:
             return node
         source = next((n for n in node.input if n in self.activations), None)
         if source is None:

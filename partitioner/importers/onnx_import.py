@@ -195,9 +195,8 @@ def _unsupported(graph: OnnxGraph, selection: Selection) -> dict[str, list[str]]
     for index in sorted(selection.nodes):
         if not _is_mapped(graph, index):
             node = graph.nodes[index]
-            op = (
-                node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"
-            )
+            op = node.op_type or "(empty op_type)"
+            op = op if node.domain in ("", "ai.onnx") else f"{node.domain}::{op}"
             found.setdefault(op, []).append(graph.labels[index])
     return found
 
