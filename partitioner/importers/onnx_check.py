@@ -471,8 +471,12 @@ def _check_weight(
             label,
             op,
             f"its weight {name!r} has shape {_show(list(w))} (rank {len(w)}) but its input "
-            f"{node.input[0]!r} has rank {len(x)}; a {op} weight is (C_out, C_in / group, "
-            "kernel...) for a conv, (C_in, C_out / group, kernel...) for a deconv",
+            f"{node.input[0]!r} has rank {len(x)}; a {op} weight is "
+            + (
+                "(C_out, C_in / group, kernel...)"
+                if op == "Conv"
+                else "(C_in, C_out / group, kernel...)"
+            ),
         )
     if channels % group:
         _fail(
