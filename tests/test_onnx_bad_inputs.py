@@ -448,6 +448,22 @@ def test_external_weights_skip_the_stored_value_count(tmp_path):
     assert (layer.params, layer.macs) == (216, 13824)
 
 
+def test_external_shape_tensor_is_read_by_its_dims(tmp_path):
+    """A reshape target in a shared external file with no ``length``: ONNX alone would read
+    the file to its end (here 32 bytes of target, then 4 KB of other data)."""
+    (tmp_path / "shared.bin").write_bytes(np.array([1, 16], np.int64).tobytes() + b"\x07" * 4096)
+    target = TensorProto(name="target", data_type=TensorProto.INT64, dims=[2])
+    target.data_location = TensorProto.EXTERNAL
+    target.external_data.add(key="location", value="shared.bin")
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"], name="pre"),
+        helper.make_node("Reshape", ["a", "target"], ["b"], name="flat"),
+        helper.make_node("Relu", ["b"], ["y"], name="post"),
+    ]
+    net = imported(tmp_path, model_of(nodes, {"x": [1, 4, 4]}, ["y"], [target]))
+    assert net.layer("post").output_shape == (16,)
+
+
 def test_output_too_large_names_the_node_and_its_attributes(tmp_path):
     nodes = [
         helper.make_node("Relu", ["x"], ["a"], name="pre"),

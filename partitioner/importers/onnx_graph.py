@@ -327,7 +327,7 @@ class OnnxGraph:
         if tensor is None or math.prod(tensor.dims) > VALUE_LIMIT:
             return None
         try:
-            value = numpy_helper.to_array(tensor, base_dir=str(self.path.parent))
+            value = numpy_helper.to_array(_bounded(tensor), base_dir=str(self.path.parent))
         except Exception as err:
             raise ModelImportError(
                 f"cannot read initializer {name!r} of {str(self.path)!r} "
@@ -535,6 +535,27 @@ class OnnxGraph:
                 kind = TensorProto.FLOAT if attr.name == "value_float" else TensorProto.INT64
                 return (), kind
         return (), TensorProto.FLOAT
+
+
+def _bounded(tensor: TensorProto) -> TensorProto:
+    """``tensor``, or if its data is external a copy that reads no more bytes than its dims
+    hold: without a ``length`` ONNX reads the file to its end (a shared weights file)."""
+    if tensor.data_location != TensorProto.EXTERNAL:
+        return tensor
+    try:
+        size = math.prod(tensor.dims) * helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+    except Exception:  # a type numpy cannot hold: ONNX will say so
+        return tensor
+    bounded = TensorProto()
+    bounded.CopyFrom(tensor)
+    entries = {e.key: e.value for e in bounded.external_data}
+    length = int(entries["length"]) if entries.get("length", "").isdigit() else size
+    del bounded.external_data[:]
+    for key, value in entries.items():
+        if key != "length":
+            bounded.external_data.add(key=key, value=value)
+    bounded.external_data.add(key="length", value=str(min(length, size)))
+    return bounded
 
 
 def load_graph(path: Path, input_shape: Sequence[int] | None) -> OnnxGraph:
