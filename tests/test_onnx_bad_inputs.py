@@ -528,6 +528,27 @@ def test_opset_range(tmp_path, opset, ok):
         )
 
 
+@pytest.mark.parametrize(
+    ("node", "message"),
+    [
+        (
+            helper.make_node("Add", ["x", "x", "x"], ["y"], name="add3"),
+            r"node 'add3' \(Add\): it has 3 inputs; ONNX's Add \(opset 17\) takes 2;",
+        ),
+        (
+            helper.make_node("Relu", ["x"], ["y", "z"], name="relu2"),
+            r"node 'relu2' \(Relu\): it has 2 outputs; ONNX's Relu \(opset 17\) takes 1;",
+        ),
+        (
+            helper.make_node("Concat", ["x", "x"], ["y"], name="cat"),
+            r"node 'cat' \(Concat\): the required attribute 'axis' is missing",
+        ),
+    ],
+)
+def test_node_arity_and_required_attributes(tmp_path, node, message):
+    rejected(tmp_path, model_of([node], {"x": [1, 4, 4]}, ["y"]), message)
+
+
 def test_strict_inference_names_the_node(tmp_path):
     nodes = [
         helper.make_node("Relu", ["x"], ["a"], name="pre"),

@@ -132,7 +132,7 @@ def check_nodes(graph: OnnxGraph) -> None:
         check_constant(f"initializer {tensor.name!r}", tensor)
     schemas: dict[tuple[str, str], Any] = {}
     for node, label in zip(graph.nodes, graph.labels, strict=True):
-        _check_attribute_types(node, label, graph.opset, schemas)
+        _check_schema(node, label, graph.opset, schemas)
         problem = geometry_problem(node)
         if problem is not None:
             _fail(label, node.op_type, problem)
@@ -270,27 +270,50 @@ def _dims_problem(dims: Sequence[int], *, allow_zero: bool) -> str | None:
     return None
 
 
-def _check_attribute_types(
+def _check_schema(
     node: NodeProto, label: str, opset: int, schemas: dict[tuple[str, str], Any]
 ) -> None:
-    """Each attribute has a type, and a known attribute of a known op the type ONNX defines."""
+    """What ``onnx.checker.check_node`` checks against the op's schema: every attribute has a
+    type, a known attribute the type ONNX defines, required attributes are there, and the node
+    has as many inputs and outputs as the op takes. Unknown attributes are left alone."""
     for attr in node.attribute:
         if attr.type == AttributeProto.UNDEFINED and not attr.ref_attr_name:
             _fail(label, node.op_type, f"attribute {attr.name!r} has no type")
     schema = _schema(node, opset, schemas)
     if schema is None:
         return
+    given = {attr.name for attr in node.attribute}
+    for name, spec in schema.attributes.items():
+        if spec.required and name not in given:
+            _fail(label, node.op_type, f"the required attribute {name!r} is missing")
     for attr in node.attribute:
         spec = schema.attributes.get(attr.name)
         if spec is None or attr.ref_attr_name or int(spec.type) == attr.type:
             continue
         expected = AttributeProto.AttributeType.Name(int(spec.type))
-        given = AttributeProto.AttributeType.Name(attr.type)
+        actual = AttributeProto.AttributeType.Name(attr.type)
         _fail(
             label,
             node.op_type,
-            f"attribute {attr.name!r} is {given}, ONNX defines it as {expected}",
+            f"attribute {attr.name!r} is {actual}, ONNX defines it as {expected}",
         )
+    for what, count, low, high in (
+        ("inputs", len(node.input), schema.min_input, schema.max_input),
+        ("outputs", len(node.output), schema.min_output, schema.max_output),
+    ):
+        if not low <= count <= high:
+            takes = (
+                f"{low}"
+                if low == high
+                else f"{low} to {high}"
+                if high < MAX_DIM
+                else f"{low} or more"
+            )
+            _fail(
+                label,
+                node.op_type,
+                f"it has {count} {what}; ONNX's {node.op_type} (opset {opset}) takes {takes}",
+            )
 
 
 def _schema(node: NodeProto, opset: int, schemas: dict[tuple[str, str], Any]) -> Any:
