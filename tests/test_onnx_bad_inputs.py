@@ -271,7 +271,7 @@ def test_deconv_weight_reads_the_input_channels(tmp_path):
         ({"kernel_shape": [2, 2], "strides": [0, 0]}, r"strides=\[0, 0\] is out of range", None),
         (
             {},
-            r"node 'op0' \(MaxPool\) is not valid ONNX: Attribute kernel_shape must be specified",
+            r"node 'op0' \(MaxPool\): the required attribute 'kernel_shape' is missing",
             None,
         ),
     ],

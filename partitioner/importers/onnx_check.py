@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import onnx
 from onnx import AttributeProto, NodeProto, TensorProto, helper
@@ -45,8 +45,8 @@ if TYPE_CHECKING:
     from partitioner.importers.onnx_graph import OnnxGraph
 
 MIN_OPSET = 7  # 2017: Add/Mul broadcast like numpy, no legacy consumed_inputs / is_test attributes
-MAX_DIM = 2**31 - 1  # ONNX Runtime and Hailo's parser index a dim with a signed 32-bit int
-MAX_ELEMENTS = 2**40  # per tensor and frame: 1 TiB at 8 bits, ~10^6 x a 640x640 YOLO feature map
+MAX_DIM = 2**31 - 1  # the largest signed 32-bit dim; no network comes near it
+MAX_ELEMENTS = 2**40  # a tensor per frame (1 TiB at 8 bits): > 10^5 x yolov8x's 80x320x320 map
 MAX_LAYER_MACS = 2**50  # ~1.1e15 per frame: ~87 s per frame for one layer at 26 TOPS (13e12 MAC/s)
 
 _CONVS = frozenset({"Conv", "ConvTranspose"})
@@ -74,21 +74,21 @@ _NUMERIC = frozenset(
     }
 )
 _TYPE_NAMES = frozenset(TensorProto.DataType.values())
-# op -> (attribute, the input whose rank bounds it, True if the axis may equal the rank)
-_AXIS_ATTRS: dict[str, tuple[str, int, bool]] = {
-    "Concat": ("axis", 0, False),
-    "Softmax": ("axis", 0, False),
-    "LogSoftmax": ("axis", 0, False),
-    "Hardmax": ("axis", 0, False),
-    "Flatten": ("axis", 0, True),
-    "Split": ("axis", 0, False),
-    "Gather": ("axis", 0, False),
-    "GatherElements": ("axis", 0, False),
-    "LayerNormalization": ("axis", 0, False),
-    "ArgMax": ("axis", 0, False),
-    "ArgMin": ("axis", 0, False),
-    "TopK": ("axis", 0, False),
-    "CumSum": ("axis", 0, False),
+# Ops whose ``axis`` indexes their first input -> True if the axis may equal the rank.
+_AXIS_OPS: dict[str, bool] = {
+    "Concat": False,
+    "Softmax": False,
+    "LogSoftmax": False,
+    "Hardmax": False,
+    "Flatten": True,
+    "Split": False,
+    "Gather": False,
+    "GatherElements": False,
+    "LayerNormalization": False,
+    "ArgMax": False,
+    "ArgMin": False,
+    "TopK": False,
+    "CumSum": False,
 }
 _AXES_OPS = frozenset(
     {"ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceProd", "ReduceL1", "ReduceL2"}
@@ -96,7 +96,7 @@ _AXES_OPS = frozenset(
 )
 
 
-def _fail(label: str, op: str, problem: str, fix: str = "fix the model's export") -> None:
+def _fail(label: str, op: str, problem: str, fix: str = "fix the model's export") -> NoReturn:
     raise ModelImportError(f"node {label!r} ({op}): {problem}; {fix}")
 
 
@@ -302,18 +302,19 @@ def _check_schema(
         ("outputs", len(node.output), schema.min_output, schema.max_output),
     ):
         if not low <= count <= high:
-            takes = (
-                f"{low}"
-                if low == high
-                else f"{low} to {high}"
-                if high < MAX_DIM
-                else f"{low} or more"
-            )
             _fail(
                 label,
                 node.op_type,
-                f"it has {count} {what}; ONNX's {node.op_type} (opset {opset}) takes {takes}",
+                f"it has {count} {what}; ONNX's {node.op_type} (opset {opset}) takes "
+                f"{_count_range(low, high)}",
             )
+
+
+def _count_range(low: int, high: int) -> str:
+    """``2``, ``1 to 3`` or ``1 or more`` (a variadic op's maximum is 2^31 - 1)."""
+    if low == high:
+        return str(low)
+    return f"{low} to {high}" if high < MAX_DIM else f"{low} or more"
 
 
 def _schema(node: NodeProto, opset: int, schemas: dict[tuple[str, str], Any]) -> Any:
@@ -546,11 +547,10 @@ def _check_axes(graph: OnnxGraph, node: NodeProto, label: str) -> None:
     if x is None:
         return
     rank = len(x)
-    if op in _AXIS_ATTRS:
-        attr, _, inclusive = _AXIS_ATTRS[op]
-        value = _ints(node, attr)
+    if op in _AXIS_OPS:
+        value = _ints(node, "axis")
         if value is not None:
-            _check_range(label, op, attr, value, rank, inclusive=inclusive)
+            _check_range(label, op, "axis", value, rank, inclusive=_AXIS_OPS[op])
     elif op in _AXES_OPS or op == "Unsqueeze":
         axes = _ints(node, "axes")
         if axes is not None:
