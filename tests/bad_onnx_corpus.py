@@ -1,6 +1,6 @@
 """A generated corpus of small bad (and a few odd but valid) ONNX files.
 
-:func:`generate` writes about 900 files (a few KB each) into a directory and returns each path
+:func:`generate` writes 1,000 files (most under 10 KB) into a directory and returns each path
 with the verdict the importer must reach: ``"reject"`` (one :class:`~partitioner.errors.CtxfitError`
 naming the file or the node, op, attribute) or ``"accept"`` (layers with positive dims and
 non-negative params and MACs). :func:`generate_fuzz` adds random byte overwrites whose verdict
@@ -34,8 +34,7 @@ from __future__ import annotations
 
 import os
 import random
-import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -621,7 +620,7 @@ def _single_op_model(
     nodes: list[NodeProto],
     inputs: dict[str, list[object] | None],
     outputs: list[str],
-    inits: list[TensorProto] = (),  # type: ignore[assignment]
+    inits: Sequence[TensorProto] = (),
 ) -> ModelProto:
     graph = helper.make_graph(
         nodes,
@@ -643,17 +642,17 @@ def _external_weight(name: str, dims: list[int]) -> TensorProto:
 
 
 def _model_files() -> Iterator[Case]:
-    relu = helper.make_node
+    make = helper.make_node
 
     def chain(length: int) -> ModelProto:
-        nodes = [relu("Relu", [f"r{i}"], [f"r{i + 1}"], name=f"relu{i}") for i in range(length)]
+        nodes = [make("Relu", [f"r{i}"], [f"r{i + 1}"], name=f"relu{i}") for i in range(length)]
         return _single_op_model(nodes, {"r0": [1, 4, 4, 4]}, [f"r{length}"])
 
     yield "chain", chain(2000), ACCEPT
-    fan = [relu("Relu", ["x"], [f"b{i}"], name=f"branch{i}") for i in range(300)]
-    fan.append(relu("Concat", [f"b{i}" for i in range(300)], ["y"], name="cat", axis=1))
+    fan = [make("Relu", ["x"], [f"b{i}"], name=f"branch{i}") for i in range(300)]
+    fan.append(make("Concat", [f"b{i}" for i in range(300)], ["y"], name="cat", axis=1))
     yield "fanout", _single_op_model(fan, {"x": [1, 2, 4, 4]}, ["y"]), ACCEPT
-    wide = relu("Conv", ["x", "w"], ["y"], name="wide_conv", pads=[1, 1, 1, 1])
+    wide = make("Conv", ["x", "w"], ["y"], name="wide_conv", pads=[1, 1, 1, 1])
     yield (
         "wide",
         _single_op_model(
@@ -664,28 +663,28 @@ def _model_files() -> Iterator[Case]:
     for dims in ([8], [1, 2, 3, 2, 3, 2]):
         yield (
             "rank",
-            _single_op_model([relu("Relu", ["x"], ["y"], name="r")], {"x": dims}, ["y"]),
+            _single_op_model([make("Relu", ["x"], ["y"], name="r")], {"x": dims}, ["y"]),
             ACCEPT,
         )
-    yield "rank", _single_op_model([relu("Relu", ["x"], ["y"], name="r")], {"x": []}, ["y"]), REJECT
-    identity = relu("Identity", ["x"], ["y"], name="id")
+    yield "rank", _single_op_model([make("Relu", ["x"], ["y"], name="r")], {"x": []}, ["y"]), REJECT
+    identity = make("Identity", ["x"], ["y"], name="id")
     yield "trivial", _single_op_model([identity], {"x": [1, 4]}, ["y"]), REJECT
-    const = relu(
+    const = make(
         "Constant", [], ["y"], name="c", value=numpy_helper.from_array(np.ones(4, np.float32))
     )
     yield "trivial", _single_op_model([const], {"x": [1, 4]}, ["y"]), REJECT
-    shape = relu("Shape", ["x"], ["y"], name="s")
+    shape = make("Shape", ["x"], ["y"], name="s")
     yield "trivial", _single_op_model([shape], {"x": [1, 4]}, ["y"]), REJECT
-    reduce = relu("ReduceMean", ["x"], ["y"], name="mean_all", keepdims=0)
+    reduce = make("ReduceMean", ["x"], ["y"], name="mean_all", keepdims=0)
     yield "scalar", _single_op_model([reduce], {"x": [1, 4, 4]}, ["y"]), REJECT
     yield (
         "huge",
         _single_op_model(
-            [relu("Relu", ["x"], ["y"], name="r")], {"x": [1, 16, 2**20, 2**20]}, ["y"]
+            [make("Relu", ["x"], ["y"], name="r")], {"x": [1, 16, 2**20, 2**20]}, ["y"]
         ),
         REJECT,
     )
-    big = relu("Conv", ["x", "w"], ["y"], name="big_conv", pads=[1, 1, 1, 1])
+    big = make("Conv", ["x", "w"], ["y"], name="big_conv", pads=[1, 1, 1, 1])
     yield (
         "huge",
         _single_op_model(
@@ -696,14 +695,14 @@ def _model_files() -> Iterator[Case]:
         ),
         REJECT,
     )
-    ok = relu("Conv", ["x", "w"], ["y"], name="ok_conv", pads=[1, 1, 1, 1])
+    ok = make("Conv", ["x", "w"], ["y"], name="ok_conv", pads=[1, 1, 1, 1])
     w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
-    pad = relu("Pad", ["y", "pads"], ["z"], name="pad_huge")
+    pad = make("Pad", ["y", "pads"], ["z"], name="pad_huge")
     pads = numpy_helper.from_array(np.array([0, 0, 0, 0, 0, 0, 10**6, 10**6], np.int64), "pads")
     yield "huge", _single_op_model([ok, pad], {"x": [1, 3, 8, 8]}, ["z"], [w, pads]), REJECT
     crop = numpy_helper.from_array(np.array([0, 0, -9, 0, 0, 0, 0, 0], np.int64), "pads")
     yield "huge", _single_op_model([ok, pad], {"x": [1, 3, 8, 8]}, ["z"], [w, crop]), REJECT
-    up = relu("Resize", ["y", "", "scales"], ["z"], name="up_huge", mode="nearest")
+    up = make("Resize", ["y", "", "scales"], ["z"], name="up_huge", mode="nearest")
     scales = numpy_helper.from_array(np.array([1, 1, 1e6, 1e6], np.float32), "scales")
     yield "huge", _single_op_model([ok, up], {"x": [1, 3, 8, 8]}, ["z"], [w, scales]), REJECT
 
@@ -834,11 +833,3 @@ def parse_name(path: Path) -> tuple[str, str]:
     """
     base, cls, _ = path.name.split("__", 2)
     return base, cls
-
-
-def is_special(path: Path) -> bool:
-    """True for paths that are not regular files (directories, FIFOs, links to nowhere)."""
-    try:
-        return not stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return True
