@@ -1,17 +1,18 @@
 """Read an ONNX file into an :class:`OnnxGraph`: its nodes in topological order, which tensors
 are activations, and the static shape of every tensor.
 
-Reading never loads the weights: the file is opened with ``load_external_data=False`` and only
-the initializers' ``dims`` are read. A tensor's value is loaded only when a shape depends on it
-(a reshape target, slice bounds, resize sizes stored as initializers), and only if it is small
-(:data:`VALUE_LIMIT` elements).
+Reading (:func:`.onnx_file.read_model`) never loads the weights: external data is not read
+and only the initializers' ``dims`` are used. A tensor's value is loaded only when a shape
+depends on it (a reshape target, slice bounds, resize sizes stored as initializers), and only if
+it is small (:data:`VALUE_LIMIT` elements).
 
-Shapes come from ``onnx.shape_inference`` (with ``data_prop``) on a *skeleton* of the model: the
-graph inputs fixed to the shapes the user asked for, every weight replaced by a typed input of
-the same dims (no bytes), and every constant subgraph that has been folded replaced by its value.
-Folding (:mod:`.onnx_fold`) and inference alternate until no new value appears: exporters compute
-slice bounds from ``Shape`` nodes, which only fold once inference has given the sliced tensor a
-shape, which in turn lets inference see past the slice.
+Shapes come from ``onnx.shape_inference`` (strict, with ``data_prop``) on a *skeleton* of the
+model: the graph inputs fixed to the shapes the user asked for, every weight replaced by a typed
+input of the same dims (no bytes), and every constant subgraph that has been folded replaced by
+its value. Folding (:mod:`.onnx_fold`) and inference alternate until no new value appears:
+exporters compute slice bounds from ``Shape`` nodes, which only fold once inference has given
+the sliced tensor a shape, which in turn lets inference see past the slice. The rules of
+:mod:`.onnx_check` run before inference (attributes, constants) and after it (shapes).
 
 A tensor is an *activation* if it depends on a graph input through anything but a shape query
 (``Shape``, ``Size``); every other tensor is a *constant* and never becomes a layer.

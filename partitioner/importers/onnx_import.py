@@ -5,10 +5,13 @@ the same network plus what the CLI prints (the post-processing cut, warnings).
 
 The steps:
 
-1. **Read** the file without its weights (:mod:`.onnx_graph`): static shapes from ONNX shape
-   inference, the graph inputs fixed by ``input_shape``; constant subgraphs (``Constant``,
-   ``Shape``, ``Gather``, ``Cast``, ``Range``, ``ConstantOfShape``, ``Expand``...) are folded and
-   never become layers. The model is never executed.
+1. **Read** the file without its weights (:mod:`.onnx_file`: a regular file only, names that
+   are not UTF-8 decoded once) and resolve it (:mod:`.onnx_graph`): static shapes from ONNX's
+   strict shape inference, the graph inputs fixed by ``input_shape``; constant subgraphs
+   (``Constant``, ``Shape``, ``Gather``, ``Cast``, ``Range``, ``ConstantOfShape``,
+   ``Expand``...) are folded and never become layers. The model is never executed. Every
+   attribute, weight, axis, dim and size is checked on the way (:mod:`.onnx_check`): nothing
+   negative or absurd reaches the cost model.
 2. **Cut** (:mod:`.onnx_cut`): ``start_nodes`` / ``end_nodes`` like Hailo's parser; then, unless
    ``end_nodes`` or ``keep_postprocess`` is given, an Ultralytics YOLO decoding / NMS tail
    (v5, v8, v10, 11; detection, segmentation and pose heads) is cut off and reported: Hailo runs
@@ -148,9 +151,11 @@ def read_onnx(
         keep_postprocess: keep a recognised YOLO decoding / NMS tail on the chip.
 
     Raises:
-        ModelImportError: a bad file (not ONNX, truncated, a cycle, a tensor of size zero, an
-            input without a shape), a bad ``input_shape``, an unknown start/end name, a shape
-            ONNX cannot infer. Messages name the node: ``while importing node 'x' (Concat): ...``.
+        ModelImportError: a bad file (not a regular file, not ONNX, truncated, a cycle, a tensor
+            of size zero, an input without a shape), a bad ``input_shape``, an unknown start/end
+            name, a shape ONNX cannot infer, any rule of :mod:`.onnx_check` (an attribute out of
+            range, a weight that disagrees with its input, an axis outside the rank, a tensor
+            over the size limits). Messages name the node: ``node 'conv0' (Conv): group=0 ...``.
         UnsupportedOperatorError: ops ctxfit cannot price (all listed at once).
     """
     graph = load_graph(Path(path), input_shape)
