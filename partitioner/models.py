@@ -105,10 +105,25 @@ def load_network(
 
 
 def _existing(path_text: str) -> Path:
+    """``path_text`` as a path if it is a regular file (checked without opening it: a FIFO
+    would block).
+
+    Raises:
+        ModelNotFoundError: nothing is there, or a directory, FIFO, device or socket is.
+    """
     path = Path(path_text)
-    if not path.is_file():
-        raise ModelNotFoundError(f"model file {path_text!r} does not exist (check the path)")
-    return path
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise ModelNotFoundError(
+            f"model file {path_text!r} is a directory; give the path of the model file itself"
+        )
+    if path.exists():
+        raise ModelNotFoundError(
+            f"model file {path_text!r} is not a regular file (a FIFO, device or socket); give "
+            "the path of a model file"
+        )
+    raise ModelNotFoundError(f"model file {path_text!r} does not exist (check the path)")
 
 
 def _reject_knobs(request: ModelRequest, what: str) -> None:

@@ -604,11 +604,37 @@ def _collapse_pointwise(graph: _Graph) -> None:
         if exposed <= boundary:
             break
         boundary |= exposed
+    position = {name: index for index, name in enumerate(graph.nodes)}
     for name in [n for n in graph.nodes if n in boundary and n in roots]:
-        _collapse_group(graph, graph.nodes[name], roots, boundary)
+        _collapse_group(graph, graph.nodes[name], roots, boundary, position)
 
 
-def _collapse_group(graph: _Graph, out: _Node, roots: dict[str, str], boundary: set[str]) -> None:
+@dataclass(frozen=True)
+class _Summary:
+    """What :func:`_pointwise_name` reads of a pointwise group: its activation functions and
+    how many MULs and ADDs it holds."""
+
+    functions: frozenset[str]
+    muls: int
+    adds: int
+
+    def __add__(self, other: _Summary) -> _Summary:
+        return _Summary(
+            self.functions | other.functions, self.muls + other.muls, self.adds + other.adds
+        )
+
+    @staticmethod
+    def of(node: _Node) -> _Summary:
+        if node.kind == _ACT:
+            return _Summary(frozenset({node.activation or ""}), 0, 0)
+        return _Summary(frozenset(), int(node.op is OpKind.MUL), int(node.op is OpKind.ADD))
+
+
+def _group(
+    graph: _Graph, out: _Node, roots: dict[str, str], boundary: set[str]
+) -> dict[str, _Node]:
+    """The pointwise group ending at ``out``: ``out`` and every non-boundary pointwise node it
+    reaches through nodes of the same root (a tree: each member but ``out`` has one reader)."""
     root = roots[out.name]
     group: dict[str, _Node] = {}
     stack = [out]
@@ -620,16 +646,52 @@ def _collapse_group(graph: _Graph, out: _Node, roots: dict[str, str], boundary: 
         for ref in node.inputs:
             if ref.node in roots and ref.node not in boundary and roots[ref.node] == root:
                 stack.append(graph.nodes[ref.node])
-    acts = [n.activation or "" for n in group.values() if n.kind == _ACT]
-    binaries = [n.op for n in group.values() if n.kind == _BINARY]
-    function = _pointwise_name(acts, binaries)
-    if function is None:  # not a known activation; maybe a part of it is: silu(x) + x
-        for ref in dict.fromkeys(out.inputs):
-            if ref.node in group and ref.node != out.name:
-                _collapse_group(graph, group[ref.node], roots, boundary)
-        return
+    return group
+
+
+def _collapse_group(
+    graph: _Graph,
+    out: _Node,
+    roots: dict[str, str],
+    boundary: set[str],
+    position: dict[str, int],
+) -> None:
+    """Collapse the group ending at ``out`` if it is a known activation; otherwise try each
+    member, parents before their operands (``silu(x) + x`` keeps the ``ADD``, collapses the
+    silu). Iterative, linear in the group's size: each member's summary is the sum of its
+    operands' (a chain of 20,000 pointwise ops needs no recursion)."""
+    group = _group(graph, out, roots, boundary)
+    children = {
+        name: [r.node for r in dict.fromkeys(node.inputs) if r.node in group and r.node != name]
+        for name, node in group.items()
+    }
+    summary: dict[str, _Summary] = {}
+    for name in sorted(group, key=position.__getitem__):  # operands before their readers
+        own = _Summary.of(group[name])
+        summary[name] = sum((summary[c] for c in dict.fromkeys(children[name])), own)
+    stack = [out.name]
+    while stack:
+        name = stack.pop()
+        function = _summary_name(summary[name])
+        if function is None:  # not a known activation; maybe a part of it is: silu(x) + x
+            stack.extend(reversed(list(dict.fromkeys(children[name]))))
+            continue
+        _collapse(graph, group[name], roots[out.name], roots, boundary, position, function)
+
+
+def _collapse(
+    graph: _Graph,
+    out: _Node,
+    root: str,
+    roots: dict[str, str],
+    boundary: set[str],
+    position: dict[str, int],
+    function: str,
+) -> None:
+    """Make ``out`` the activation ``function`` of ``root``; the rest of its group is dead."""
+    group = _group(graph, out, roots, boundary)
     root_ref = next(r for n in group.values() for r in n.inputs if r.node == root)
-    order = [n for n in graph.nodes if n in group and n != out.name]
+    order = sorted((n for n in group if n != out.name), key=position.__getitem__)
     out.fused = [f for n in order for f in (n, *graph.nodes[n].fused)] + out.fused
     out.kind, out.op = _ACT, None
     out.activation = function
@@ -646,15 +708,21 @@ def _pointwise_name(acts: Sequence[str], binaries: Sequence[OpKind | None]) -> s
     >>> _pointwise_name(["relu6"], [OpKind.MUL]), _pointwise_name(["relu"], [OpKind.ADD])
     ('hardswish', None)
     """
-    fns = frozenset(acts)
     muls = sum(op is OpKind.MUL for op in binaries)
+    adds = sum(op is OpKind.ADD for op in binaries)
+    return _summary_name(_Summary(frozenset(acts), muls, adds))
+
+
+def _summary_name(group: _Summary) -> str | None:
+    """:func:`_pointwise_name` of a group's summary."""
+    fns, muls = group.functions, group.muls
     if not muls:
         return None
     if fns == {"erf"}:
         return "gelu"  # 0.5 x (1 + erf(x / sqrt 2))
     if fns == {"softplus", "tanh"}:
         return "mish"  # x tanh(softplus(x))
-    if OpKind.ADD in binaries and (fns == {"pow", "tanh"} or (fns == {"tanh"} and muls >= 3)):
+    if group.adds and (fns == {"pow", "tanh"} or (fns == {"tanh"} and muls >= 3)):
         return "gelu"  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
     if fns == {"sigmoid"}:
         return "silu"  # x sigmoid(x)
@@ -673,29 +741,49 @@ def _merge_splits(graph: _Graph) -> None:
             graph.dissolve(node.name, kept.name)
 
 
-def _feeds_dot_products(graph: _Graph, name: str) -> bool:
+def _feeds_dot_products(graph: _Graph, name: str, memo: dict[str, bool]) -> bool:
     """True if every path from ``name`` reaches a matmul or dense layer through splits and
-    perm transposes only (no graph output on the way)."""
-    readers = graph.reader_nodes(name)
-    if not readers:
-        return False
-    return all(
-        r.kind in (_MATMUL, _DENSE)
-        or (r.kind == _SPLIT or (r.kind == _TRANSPOSE and r.perm is not None))
-        and _feeds_dot_products(graph, r.name)
-        for r in readers
-    )
+    perm transposes only (no graph output on the way).
+
+    Iterative (a chain of 20,000 transposes needs no recursion); ``memo`` keeps the answers
+    for nodes downstream of ``name``, which stay valid while :func:`_absorb_transposes` walks
+    the transposes in topological order (dissolving one changes only answers upstream of it).
+    """
+    stack = [name]
+    while stack:
+        current = stack[-1]
+        if current in memo:
+            stack.pop()
+            continue
+        readers = graph.reader_nodes(current)
+        through = [r.name for r in readers or [] if _passes_through(r)]
+        pending = [r for r in through if r not in memo]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        memo[current] = bool(readers) and all(
+            r.kind in (_MATMUL, _DENSE) or (_passes_through(r) and memo[r.name])
+            for r in readers or []
+        )
+    return memo[name]
+
+
+def _passes_through(node: _Node) -> bool:
+    """A split or a perm transpose: a path to a dot product may go on through it."""
+    return node.kind == _SPLIT or (node.kind == _TRANSPOSE and node.perm is not None)
 
 
 def _absorb_transposes(graph: _Graph) -> None:
     """Pass 3b: drop the transposes that move no data (see the module docstring)."""
+    memo: dict[str, bool] = {}
     for node in [n for n in graph.nodes.values() if n.kind == _TRANSPOSE]:
         if node.perm is None:
             continue
         readers = graph.reader_nodes(node.name) or []
         reader_shapes = [ref.shape for r in readers for ref in r.inputs if ref.node == node.name]
         if (
-            _feeds_dot_products(graph, node.name)
+            _feeds_dot_products(graph, node.name, memo)
             or _moves_only_unit_dims(node.inputs[0].shape, node.perm)
             or _is_layout_change(
                 node.inputs[0].shape, node.perm, graph.producer(node).shape, reader_shapes

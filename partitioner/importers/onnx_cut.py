@@ -198,7 +198,9 @@ def _graph_outputs(graph: OnnxGraph) -> tuple[str, ...]:
     outputs = tuple(o for o in graph.outputs if graph.is_activation(o))
     if not outputs:
         raise ModelImportError(
-            f"no output of {graph.name!r} depends on its input; there is no layer to import"
+            f"no output of {str(graph.path)!r} depends on its input (outputs: "
+            f"{', '.join(repr(o) for o in graph.outputs[:3]) or 'none'}); there is no layer to "
+            "import: export the model with its real outputs"
         )
     return outputs
 

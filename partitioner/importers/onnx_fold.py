@@ -89,6 +89,17 @@ def _rule(*ops: str) -> Callable[[Evaluator], Evaluator]:
     return add
 
 
+def _check_size(elements: int) -> None:
+    """Refuse to allocate a result over :data:`MAX_FOLD_ELEMENTS` elements."""
+    if elements > MAX_FOLD_ELEMENTS:
+        raise CannotFold(f"result of {elements} elements")
+
+
+def _broadcast(*values: Value) -> None:
+    """Refuse an elementwise result whose broadcast shape is too large to allocate."""
+    _check_size(math.prod(np.broadcast_shapes(*(v.shape for v in values))))
+
+
 def _need(values: list[Value | None], index: int) -> Value:
     if index >= len(values) or values[index] is None:
         raise CannotFold(f"input {index} is not known")
@@ -191,6 +202,9 @@ def _slice(node: NodeProto, v: list[Value | None], opset: int) -> list[Value]:
 @_rule("Range")
 def _range(node: NodeProto, v: list[Value | None], opset: int) -> list[Value]:
     start, limit, delta = _need(v, 0), _need(v, 1), _need(v, 2)
+    if float(delta) == 0 or not np.isfinite([start, limit, delta]).all():
+        raise CannotFold("a Range with delta 0 or a non-finite bound")
+    _check_size(math.ceil((float(limit) - float(start)) / float(delta)))
     return [np.arange(start, limit, delta, dtype=start.dtype)]
 
 
@@ -215,7 +229,9 @@ def _expand(node: NodeProto, v: list[Value | None], opset: int) -> list[Value]:
 
 @_rule("Tile")
 def _tile(node: NodeProto, v: list[Value | None], opset: int) -> list[Value]:
-    return [np.tile(_need(v, 0), [int(r) for r in _need(v, 1)])]
+    data, repeats = _need(v, 0), [int(r) for r in _need(v, 1)]
+    _check_size(data.size * math.prod(repeats))
+    return [np.tile(data, repeats)]
 
 
 @_rule("Reshape")
@@ -280,6 +296,7 @@ _UNARY: dict[str, Callable[[Value], Value]] = {
 @_rule(*_BINARY)
 def _binary(node: NodeProto, v: list[Value | None], opset: int) -> list[Value]:
     a, b = _need(v, 0), _need(v, 1)
+    _broadcast(a, b)
     out = _BINARY[node.op_type](a, b)
     if node.op_type in ("Add", "Sub", "Mul", "Pow") and out.dtype != a.dtype:
         out = out.astype(a.dtype)
@@ -294,6 +311,7 @@ def _unary(node: NodeProto, v: list[Value | None], opset: int) -> list[Value]:
 @_rule("Min", "Max", "Sum", "Mean")
 def _variadic(node: NodeProto, v: list[Value | None], opset: int) -> list[Value]:
     items = [_need(v, i) for i in range(len(v))]
+    _broadcast(*items)
     fn = {"Min": np.minimum, "Max": np.maximum, "Sum": np.add, "Mean": np.add}[node.op_type]
     out = items[0]
     for item in items[1:]:
@@ -304,12 +322,15 @@ def _variadic(node: NodeProto, v: list[Value | None], opset: int) -> list[Value]
 @_rule("Mod")
 def _mod(node: NodeProto, v: list[Value | None], opset: int) -> list[Value]:
     a, b = _need(v, 0), _need(v, 1)
+    _broadcast(a, b)
     return [np.fmod(a, b) if attributes(node).get("fmod", 0) else np.mod(a, b)]
 
 
 @_rule("Where")
 def _where(node: NodeProto, v: list[Value | None], opset: int) -> list[Value]:
-    return [np.where(_need(v, 0), _need(v, 1), _need(v, 2))]
+    condition, a, b = _need(v, 0), _need(v, 1), _need(v, 2)
+    _broadcast(condition, a, b)
+    return [np.where(condition, a, b)]
 
 
 @_rule("Clip")

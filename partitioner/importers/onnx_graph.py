@@ -1,17 +1,18 @@
 """Read an ONNX file into an :class:`OnnxGraph`: its nodes in topological order, which tensors
 are activations, and the static shape of every tensor.
 
-Reading never loads the weights: the file is opened with ``load_external_data=False`` and only
-the initializers' ``dims`` are read. A tensor's value is loaded only when a shape depends on it
-(a reshape target, slice bounds, resize sizes stored as initializers), and only if it is small
-(:data:`VALUE_LIMIT` elements).
+Reading (:func:`.onnx_file.read_model`) never loads the weights: external data is not read
+and only the initializers' ``dims`` are used. A tensor's value is loaded only when a shape
+depends on it (a reshape target, slice bounds, resize sizes stored as initializers), and only if
+it is small (:data:`VALUE_LIMIT` elements).
 
-Shapes come from ``onnx.shape_inference`` (with ``data_prop``) on a *skeleton* of the model: the
-graph inputs fixed to the shapes the user asked for, every weight replaced by a typed input of
-the same dims (no bytes), and every constant subgraph that has been folded replaced by its value.
-Folding (:mod:`.onnx_fold`) and inference alternate until no new value appears: exporters compute
-slice bounds from ``Shape`` nodes, which only fold once inference has given the sliced tensor a
-shape, which in turn lets inference see past the slice.
+Shapes come from ``onnx.shape_inference`` (strict, with ``data_prop``) on a *skeleton* of the
+model: the graph inputs fixed to the shapes the user asked for, every weight replaced by a typed
+input of the same dims (no bytes), and every constant subgraph that has been folded replaced by
+its value. Folding (:mod:`.onnx_fold`) and inference alternate until no new value appears:
+exporters compute slice bounds from ``Shape`` nodes, which only fold once inference has given
+the sliced tensor a shape, which in turn lets inference see past the slice. The rules of
+:mod:`.onnx_check` run before inference (attributes, constants) and after it (shapes).
 
 A tensor is an *activation* if it depends on a graph input through anything but a shape query
 (``Shape``, ``Size``); every other tensor is a *constant* and never becomes a layer.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -30,6 +32,8 @@ from onnx import ModelProto, NodeProto, TensorProto, ValueInfoProto, helper, num
 
 from cost_model.layer import Shape
 from partitioner.errors import ModelImportError
+from partitioner.importers.onnx_check import check_input_shape, check_nodes, check_shapes
+from partitioner.importers.onnx_file import read_model
 from partitioner.importers.onnx_fold import CannotFold, evaluate
 
 VALUE_LIMIT = 4096  # elements: larger constants are never loaded (their dims are enough)
@@ -98,27 +102,32 @@ def node_label(node: NodeProto, index: int) -> str:
     return node.name or f"{node.op_type}_{index}"
 
 
-def read_model(path: Path) -> ModelProto:
-    """The model proto of ``path``, without its external weight data.
+_INFERENCE_LINE = re.compile(r"\(op_type:([^,)]*), node name: (.*?)\): (?:\[\w+\] )?(.*)")
 
-    Raises:
-        ModelImportError: the file is not a protobuf ONNX model, is truncated, or holds no
-            graph nodes.
-    """
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as err:
-        raise ModelImportError(
-            f"{str(path)!r} is not a readable ONNX model ({type(err).__name__}: "
-            f"{_first_line(err)}); check that the file is complete (not truncated) and was "
-            "written by an ONNX exporter such as torch.onnx.export"
-        ) from err
-    if not model.HasField("graph") or len(model.graph.node) == 0:
-        raise ModelImportError(
-            f"{str(path)!r} holds no ONNX graph nodes; it is not an ONNX model (or an empty "
-            "one): export the model again"
+
+_CASCADES = ("instead is null", "Can't merge shape info")  # consequences of an earlier error
+
+
+def _blamed_nodes(err: Exception) -> set[str]:
+    """Names of the nodes an ONNX inference error blames."""
+    return {found.group(2) for found in _INFERENCE_LINE.finditer(str(err))}
+
+
+def _inference_error(path: Path, err: Exception) -> ModelImportError:
+    """ONNX's strict shape inference rejected the graph: name the node it blames (the first
+    whose complaint is not a consequence of another's)."""
+    lines = [found for found in map(_INFERENCE_LINE.search, str(err).splitlines()) if found]
+    lines.sort(key=lambda found: any(c in found.group(3) for c in _CASCADES))
+    if lines:
+        op, node, problem = lines[0].groups()
+        return ModelImportError(
+            f"node {node!r} ({op}) is not valid ONNX: {problem.strip()}; fix the model's "
+            "export (onnx.checker.check_model(model, full_check=True) reports the same)"
         )
-    return model
+    return ModelImportError(
+        f"ONNX shape inference failed on {str(path)!r}: {type(err).__name__}: "
+        f"{_first_line(err)}; check the model with onnx.checker.check_model"
+    )
 
 
 def _first_line(err: BaseException) -> str:
@@ -221,6 +230,8 @@ def _input_shape(info: ValueInfoProto, given: Shape | None, *, first: bool) -> S
 
 
 def _check_input_shape(name: str, shape: Shape, declared: bool) -> Shape:
+    if all(d != 0 for d in shape):
+        check_input_shape(name, shape)
     if any(d <= 0 for d in shape):
         raise ModelImportError(
             f"input {name!r} has shape {_format_dims(shape)} with a zero dim; a tensor of size "
@@ -264,11 +275,13 @@ class OnnxGraph:
         if not infos:
             raise ModelImportError(f"{str(path)!r} declares no graph input; nothing to import")
         self.inputs = resolve_input_shapes(infos, input_shape)
-        self._input_types = {i.name: i.type.tensor_type.elem_type or 1 for i in infos}
+        self.input_types = {i.name: i.type.tensor_type.elem_type for i in infos}
         self.outputs: tuple[str, ...] = tuple(o.name for o in graph.output)
         order = _topological_order(list(graph.node), set(self.inputs) | set(self.initializers))
         self.nodes: tuple[NodeProto, ...] = tuple(graph.node[i] for i in order)
         self.labels = tuple(node_label(n, i) for n, i in zip(self.nodes, order, strict=True))
+        for node, label in zip(self.nodes, self.labels, strict=True):
+            node.name = label  # ONNX's inference errors then name every node
         self.producer: dict[str, int] = {
             out: i for i, node in enumerate(self.nodes) for out in node.output if out
         }
@@ -278,12 +291,15 @@ class OnnxGraph:
                 self.consumers.setdefault(name, []).append(i)
         self.activations = _activation_tensors(self.nodes, set(self.inputs))
         self._model = model
+        self.guessed = self._guessed()
         self.values: dict[str, np.ndarray] = {}
         self._const_dims: dict[str, tuple[Shape, int]] = {
             t.name: (tuple(int(d) for d in t.dims), t.data_type) for t in graph.initializer
         }
         self.shapes: dict[str, Shape] = {}
+        check_nodes(self)
         self._resolve_shapes()
+        check_shapes(self)
 
     # -- queries ---------------------------------------------------------------------------
     def is_activation(self, name: str) -> bool:
@@ -312,7 +328,7 @@ class OnnxGraph:
         if tensor is None or math.prod(tensor.dims) > VALUE_LIMIT:
             return None
         try:
-            value = numpy_helper.to_array(tensor, base_dir=str(self.path.parent))
+            value = numpy_helper.to_array(_bounded(tensor), base_dir=str(self.path.parent))
         except Exception as err:
             raise ModelImportError(
                 f"cannot read initializer {name!r} of {str(self.path)!r} "
@@ -340,14 +356,36 @@ class OnnxGraph:
                 break
 
     def _infer(self, folded: set[int]) -> dict[str, Shape]:
+        """Shapes by ONNX's strict shape inference on the skeleton (see :meth:`_lenient` for
+        what happens when it fails)."""
         skeleton = self._skeleton(folded)
         try:
-            inferred = onnx.shape_inference.infer_shapes(skeleton, data_prop=True)
+            inferred = onnx.shape_inference.infer_shapes(skeleton, strict_mode=True, data_prop=True)
         except Exception as err:
-            raise ModelImportError(
-                f"ONNX shape inference failed on {str(self.path)!r}: {type(err).__name__}: "
-                f"{_first_line(err)}; check the model with onnx.checker.check_model"
-            ) from err
+            return self._lenient(skeleton, err)
+        return self._read_shapes(inferred)
+
+    def _lenient(self, skeleton: ModelProto, err: Exception) -> dict[str, Shape]:
+        """Strict inference failed. Infer leniently and look for a cause
+        :func:`~.onnx_check.check_shapes` names better (a bad attribute upstream of the node
+        ONNX blames); keep the lenient shapes if ONNX blames a node downstream of a custom op,
+        whose output shape is a guess; otherwise reject with ONNX's reason.
+
+        Raises:
+            ModelImportError: the file is not valid ONNX.
+        """
+        try:
+            inferred = onnx.shape_inference.infer_shapes(skeleton, data_prop=True)
+        except Exception:
+            raise _inference_error(self.path, err) from err
+        self.shapes = self._read_shapes(inferred)
+        check_shapes(self)
+        guessing = {n.name for n in self.nodes if any(i in self.guessed for i in n.input)}
+        if _blamed_nodes(err) & guessing:
+            return self.shapes
+        raise _inference_error(self.path, err) from err
+
+    def _read_shapes(self, inferred: ModelProto) -> dict[str, Shape]:
         graph = inferred.graph
         shapes: dict[str, Shape] = dict(self.inputs)
         for info in (*graph.value_info, *graph.output):
@@ -366,7 +404,7 @@ class OnnxGraph:
         nodes = [self._stand_in(n) for i, n in enumerate(self.nodes) if i not in folded]
         used = {name for node in nodes for name in node.input if name} | set(self.outputs)
         inputs = [
-            helper.make_tensor_value_info(name, self._input_types[name], shape)
+            helper.make_tensor_value_info(name, self.input_types[name] or TensorProto.FLOAT, shape)
             for name, shape in self.inputs.items()
         ]
         initializers = []
@@ -398,14 +436,26 @@ class OnnxGraph:
         model.functions.extend(self._model.functions)
         return model
 
+    def _has_schema(self, node: NodeProto) -> bool:
+        """True if ONNX (or a function in the model) defines the node's op."""
+        domain = "" if node.domain == "ai.onnx" else node.domain
+        return onnx.defs.has(node.op_type, domain) or any(
+            f.name == node.op_type and f.domain == node.domain for f in self._model.functions
+        )
+
+    def _guessed(self) -> frozenset[str]:
+        """Tensors whose inferred shape rests on a guess: the outputs of ops ONNX has no schema
+        for (inferred as elementwise, see :meth:`_stand_in`) and everything computed from them."""
+        guessed: set[str] = set()
+        for node in self.nodes:
+            if not self._has_schema(node) or any(name in guessed for name in node.input):
+                guessed.update(name for name in node.output if name)
+        return frozenset(guessed)
+
     def _stand_in(self, node: NodeProto) -> NodeProto:
         """The node itself, or an ``Identity`` of its first activation input if ONNX has no
         schema for it (a custom op: then its output is assumed elementwise for inference)."""
-        domain = "" if node.domain == "ai.onnx" else node.domain
-        known = onnx.defs.has(node.op_type, domain) or any(
-            f.name == node.op_type and f.domain == node.domain for f in self._model.functions
-        )
-        if known or not node.output:
+        if self._has_schema(node) or not node.output:
             return node
         source = next((n for n in node.input if n in self.activations), None)
         if source is None:
@@ -486,6 +536,27 @@ class OnnxGraph:
                 kind = TensorProto.FLOAT if attr.name == "value_float" else TensorProto.INT64
                 return (), kind
         return (), TensorProto.FLOAT
+
+
+def _bounded(tensor: TensorProto) -> TensorProto:
+    """``tensor``, or if its data is external a copy that reads no more bytes than its dims
+    hold: without a ``length`` ONNX reads the file to its end (a shared weights file)."""
+    if tensor.data_location != TensorProto.EXTERNAL:
+        return tensor
+    try:
+        size = math.prod(tensor.dims) * helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+    except Exception:  # a type numpy cannot hold: ONNX will say so
+        return tensor
+    bounded = TensorProto()
+    bounded.CopyFrom(tensor)
+    entries = {e.key: e.value for e in bounded.external_data}
+    length = int(entries["length"]) if entries.get("length", "").isdigit() else size
+    del bounded.external_data[:]
+    for key, value in entries.items():
+        if key != "length":
+            bounded.external_data.add(key=key, value=value)
+    bounded.external_data.add(key="length", value=str(min(length, size)))
+    return bounded
 
 
 def load_graph(path: Path, input_shape: Sequence[int] | None) -> OnnxGraph:

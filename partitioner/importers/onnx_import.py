@@ -5,10 +5,13 @@ the same network plus what the CLI prints (the post-processing cut, warnings).
 
 The steps:
 
-1. **Read** the file without its weights (:mod:`.onnx_graph`): static shapes from ONNX shape
-   inference, the graph inputs fixed by ``input_shape``; constant subgraphs (``Constant``,
-   ``Shape``, ``Gather``, ``Cast``, ``Range``, ``ConstantOfShape``, ``Expand``...) are folded and
-   never become layers. The model is never executed.
+1. **Read** the file without its weights (:mod:`.onnx_file`: a regular file only, names that
+   are not UTF-8 decoded once) and resolve it (:mod:`.onnx_graph`): static shapes from ONNX's
+   strict shape inference, the graph inputs fixed by ``input_shape``; constant subgraphs
+   (``Constant``, ``Shape``, ``Gather``, ``Cast``, ``Range``, ``ConstantOfShape``,
+   ``Expand``...) are folded and never become layers. The model is never executed. Every
+   attribute, weight, axis, dim and size is checked on the way (:mod:`.onnx_check`): nothing
+   negative or absurd reaches the cost model.
 2. **Cut** (:mod:`.onnx_cut`): ``start_nodes`` / ``end_nodes`` like Hailo's parser; then, unless
    ``end_nodes`` or ``keep_postprocess`` is given, an Ultralytics YOLO decoding / NMS tail
    (v5, v8, v10, 11; detection, segmentation and pose heads) is cut off and reported: Hailo runs
@@ -53,6 +56,7 @@ from cost_model.layer import OpKind
 from partitioner.errors import ModelImportError, UnsupportedOperatorError
 from partitioner.graph import Network
 from partitioner.importers.builder import GraphBuilder
+from partitioner.importers.onnx_check import check_network
 from partitioner.importers.onnx_cut import PostprocessCut, Selection, find_postprocess, select
 from partitioner.importers.onnx_fold import attributes
 from partitioner.importers.onnx_graph import SHAPE_ONLY_OPS, OnnxGraph, load_graph
@@ -147,9 +151,11 @@ def read_onnx(
         keep_postprocess: keep a recognised YOLO decoding / NMS tail on the chip.
 
     Raises:
-        ModelImportError: a bad file (not ONNX, truncated, a cycle, a tensor of size zero, an
-            input without a shape), a bad ``input_shape``, an unknown start/end name, a shape
-            ONNX cannot infer. Messages name the node: ``while importing node 'x' (Concat): ...``.
+        ModelImportError: a bad file (not a regular file, not ONNX, truncated, a cycle, a tensor
+            of size zero, an input without a shape), a bad ``input_shape``, an unknown start/end
+            name, a shape ONNX cannot infer, any rule of :mod:`.onnx_check` (an attribute out of
+            range, a weight that disagrees with its input, an axis outside the rank, a tensor
+            over the size limits). Messages name the node: ``node 'conv0' (Conv): group=0 ...``.
         UnsupportedOperatorError: ops ctxfit cannot price (all listed at once).
     """
     graph = load_graph(Path(path), input_shape)
@@ -165,6 +171,7 @@ def read_onnx(
         raise UnsupportedOperatorError(_unsupported_message(unknown))
     warnings += tuple(_unknown_warning(op, labels) for op, labels in unknown.items())
     network = _Mapper(graph, selection, allow_unknown=allow_unknown).run()
+    check_network(network)
     return OnnxImport(network=network, postprocess=cut, warnings=warnings)
 
 
@@ -193,9 +200,8 @@ def _unsupported(graph: OnnxGraph, selection: Selection) -> dict[str, list[str]]
     for index in sorted(selection.nodes):
         if not _is_mapped(graph, index):
             node = graph.nodes[index]
-            op = (
-                node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"
-            )
+            op = node.op_type or "(empty op_type)"
+            op = op if node.domain in ("", "ai.onnx") else f"{node.domain}::{op}"
             found.setdefault(op, []).append(graph.labels[index])
     return found
 
@@ -247,7 +253,13 @@ class _Mapper:
             value = self.env.get(name)
             if isinstance(value, Act):
                 self.b.mark_output(value.ref)
-        return self.b.build()
+        try:
+            return self.b.build()
+        except (ArithmeticError, ValueError) as err:  # a layer the checks let through
+            raise ModelImportError(
+                f"{str(self.graph.path)!r} cannot be turned into layers ({type(err).__name__}: "
+                f"{err}); check the model with onnx.checker.check_model(model, full_check=True)"
+            ) from err
 
     def _operand(self, name: str) -> Operand:
         if not name:
