@@ -48,7 +48,8 @@ class OpKind(str, Enum):
     RESIZE = "resize"  # upsample / interpolate
     ACTIVATION = "activation"  # an activation that could not be fused into a producer
     SOFTMAX = "softmax"
-    NORM = "norm"  # layer norm / group norm / a batch norm that could not be fused
+    NORM = "norm"  # layer norm / group norm / instance norm: computes statistics
+    AFFINE = "affine"  # a batch norm that could not be fused: per-channel scale and shift
     TRANSPOSE = "transpose"  # permute / transpose / pixel (un)shuffle: moves data
     PAD = "pad"  # explicit padding that could not be fused into a conv
 

@@ -104,6 +104,7 @@ WORK_RULES: dict[OpKind, WorkRule] = {
     OpKind.ACTIVATION: _element_work,
     OpKind.SOFTMAX: _element_work,
     OpKind.NORM: _element_work,
+    OpKind.AFFINE: _element_work,
     OpKind.TRANSPOSE: _element_work,
     OpKind.PAD: _element_work,
 }
@@ -192,9 +193,10 @@ def _cuts(nbytes: int, cut_bytes: int) -> int:
 
 def extra_nodes(layer: Layer, hw: HardwareSpec) -> int:
     """Nodes beyond its own that ``layer`` takes because Hailo builds it from several layers
-    (``hw.extra_nodes_by_op``). A NORM on a feature map ``(C, H, W)`` is a standalone batch norm,
-    a per-channel affine that is one layer, so only norms over tokens (rank <= 2: layer norm,
-    which computes statistics) take the extra nodes."""
+    (``hw.extra_nodes_by_op``): norms over tokens (rank <= 2: layer norm, which computes
+    statistics). A standalone batch norm is an AFFINE layer (Hailo's one ``mul_and_add``
+    layer, over tokens as over a feature map), and a NORM on a feature map ``(C, H, W)`` is
+    priced as one layer too."""
     if layer.op is OpKind.NORM and len(layer.output_shape) >= 3:
         return 0
     return dict(hw.extra_nodes_by_op).get(layer.op.value, 0)

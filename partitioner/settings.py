@@ -39,6 +39,7 @@ HAILO_PREFIX = {
     OpKind.ADD: "ew_add",
     OpKind.MUL: "ew_mult",
     OpKind.NORM: "normalization",
+    OpKind.AFFINE: "mul_and_add",
     OpKind.SOFTMAX: "softmax",
     OpKind.MAXPOOL: "maxpool",
     OpKind.AVGPOOL: "avgpool",

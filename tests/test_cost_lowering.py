@@ -387,8 +387,10 @@ def test_layer_norm_over_tokens_takes_its_extra_nodes_batch_norm_does_not():
     tokens = lower_layer(_norm((197, 768)), hw, 1.0)
     assert tokens.nodes == 1 + 4
     assert tokens.resources.lcus == 5 and tokens.resources.subclusters == 1 + 4  # 1 SC each
-    feature_map = lower_layer(_norm((64, 80, 80)), hw, 1.0)  # a standalone batch norm
+    feature_map = lower_layer(_norm((64, 80, 80)), hw, 1.0)  # a group or instance norm
     assert feature_map.nodes == 1
+    token_bn = replace(_norm((197, 768)), op=OpKind.AFFINE)  # a batch norm over tokens
+    assert lower_layer(token_bn, hw, 1.0).nodes == 1
 
 
 def test_sc_cycles_per_row_add_to_the_work():

@@ -756,7 +756,7 @@ def test_builder_batch_norm_without_conv_is_norm_and_second_activation_stays():
     b.mark_output(y)
     net = b.build()
     assert summary(net) == [
-        ("bn", OpKind.NORM, None),
+        ("bn", OpKind.AFFINE, None),
         ("conv", OpKind.CONV, "relu"),
         ("relu_1", OpKind.ACTIVATION, "sigmoid"),
     ]

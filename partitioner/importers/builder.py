@@ -113,6 +113,7 @@ _GENERIC_OPS = frozenset(
         OpKind.RESIZE,
         OpKind.SOFTMAX,
         OpKind.NORM,
+        OpKind.AFFINE,
         OpKind.TRANSPOSE,
         OpKind.PAD,
     }
@@ -886,7 +887,7 @@ def _to_layer(node: _Node, order: dict[str, int]) -> Layer:
     elif node.kind == _ACT:
         op = OpKind.ACTIVATION
     elif node.kind == _BN:
-        op = OpKind.NORM
+        op = OpKind.AFFINE
     assert op is not None, node.kind
     return Layer(
         name=node.name,
