@@ -446,7 +446,10 @@ def _iterate(
             log("Interrupted: keeping the best partition so far")
             break
         remaining = _budget_left(options, spent, started)
-        if remaining < MIN_ITERATION_S and best is not None:
+        if remaining < MIN_ITERATION_S and (best is not None or iterations):
+            # without a best, the greedy and DP splits after the loop still give one if any
+            # contiguous split fits; more iterations would overrun the budget (a tight budget
+            # on a many-context problem ran 60 s past a 2 s timeout)
             log(f"Global timeout of {options.timeout_s:g}s reached")
             break
         limit_s = max(MIN_ITERATION_S, min(options.per_iteration_s, remaining))
