@@ -27,7 +27,7 @@ Zoo rows under each row's own flow (``benchmarks/RESULTS.md``, "Calibration").
 
 >>> flow = resolve_flow(None)
 >>> flow.name, flow.single_caps.control, flow.single_fps_caps.control
-('default', 0.75, 1.0)
+('default', 0.75, 0.85)
 """
 
 from __future__ import annotations
@@ -67,9 +67,11 @@ class FlowParams:
             published).
     """
 
-    raised_caps: ResourceCaps = ResourceCaps.uniform(1.0)
-    raise_multi_context: bool = False
-    performance_single_caps: ResourceCaps = ResourceCaps.uniform(1.0)
+    raised_caps: ResourceCaps = ResourceCaps(
+        control=0.85, compute=0.75, memory=0.75, apu=0.85, input_aligner=0.85
+    )
+    raise_multi_context: bool = True
+    performance_single_caps: ResourceCaps = ResourceCaps.uniform(0.75)
     performance_multi_caps: ResourceCaps = ResourceCaps.uniform(0.75)
     implicit_compression: float = 0.0
 

@@ -6,7 +6,7 @@ topological order, edges as index pairs, integer resource demands per FPS level,
 multiplied out, and the link and switch figures. The model builder (:mod:`partitioner.cpsat_model`)
 and the baselines (:mod:`partitioner.baselines`) loop over it; they never price a layer.
 
-The objective is the batch time of the cost model (/work/shared/HAILO.md section 3)::
+The objective is the batch time of the cost model (docs/HAILO.md section 3)::
 
     t_c  = max(1 / F_level(c), in_c / link, out_c / link)     (PCIe is full duplex)
     S_c  = switch_overhead + (weight_bytes_c + config_bytes_c(level)) / link + fill x t_c
