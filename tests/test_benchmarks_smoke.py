@@ -182,7 +182,11 @@ def test_quality_smoke(no_results_write, tmp_path, capsys):
     assert run["validated"] and not run["single_context"] and run["contexts"] >= 2
     # the DP is the best contiguous split (exact to one time unit), greedy one of them
     assert 0 < run["greedy_fps"] <= run["dp_fps"] * (1 + 1e-3)
-    assert run["bound_fps"] >= run["cpsat_fps"] * (1 - 1e-9)
+    # a short smoke budget may end before a bound covers the chosen count; one that exists holds
+    if run["bound_fps"] is not None:
+        assert run["bound_fps"] >= run["cpsat_fps"] * (1 - 1e-9)
+    else:
+        assert run["status"] == "FEASIBLE"  # no bound, no claim of optimality
     fps = run["fps_by_batch"]
     assert fps["8"] > fps["1"]  # several contexts: batch 8 spreads the switches over 8 frames
     assert run["caps"] == "default"

@@ -33,7 +33,7 @@ from partitioner.zoo_scripts import zoo_row, zoo_script
 from tests.nets import conv_chain
 
 HW = preset("hailo8")
-RAISED = FlowParams(raised_caps=ResourceCaps.uniform(1.0))
+RAISED = FlowParams(raised_caps=ResourceCaps.uniform(1.0), raise_multi_context=False)
 
 
 def flow_of(text: str = "", **flags):

@@ -100,8 +100,8 @@ def test_a_layer_that_fits_no_context_is_named():
 
 
 def test_caps_no_partition_can_meet():
-    # at a 1% cap, ceil(0.01 x 128) = 2 LCUs per context: the 3 LCUs of a fan-out layer or a
-    # split layer cannot fit, and a single layer with a shortcut node cannot either
+    # at a 0.1% cap, ceil(0.001 x 1024) = 2 L3 cuts per context: the 3 x 36928-byte weights of
+    # 'a' alone take 3 cuts of 40 KiB, so no context holds it
     a = Layer(
         name="a",
         op=OpKind.CONV,
@@ -109,7 +109,7 @@ def test_caps_no_partition_can_meet():
         input_shapes=((64, 160, 160),),
         output_shape=(64, 160, 160),
         kernel=(3, 3),
-        params=36928,
+        params=3 * 36928,
         macs=64 * 160 * 160 * 64 * 9,
     )
     b = Layer(

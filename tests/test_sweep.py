@@ -1,8 +1,9 @@
 """``ctxfit sweep``: grids, cache keys, the resumable cache, the process pool and the outputs.
 
-The grid used end to end is ResNet-18 on Hailo-8L at width {0.75, 1.0} x resolution {64, 96}:
-at width 1 its weights need more L3 cuts than one context allows (384 = ceil(0.75 x 512)), at
-0.75 (0.56 x the weights) they fit, so the one-context boundary runs between the two rows.
+The grid used end to end is ResNet-18 on Hailo-8L with 32 KiB L3 cuts (``tests/data/
+hailo8l_32k.toml``) at width {0.75, 1.0} x resolution {64, 96}: at width 1 its weights need more
+L3 cuts than one context allows (384 = ceil(0.75 x 512)), at 0.75 (0.56 x the weights) they fit,
+so the one-context boundary runs between the two rows.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from cost_model.caps import cap_limit
-from cost_model.hardware import preset
+from cost_model.hardware import load_hardware, preset
 from partitioner.cli import main
 from partitioner.cmd_sweep import boundary_segments, grid_values
 from partitioner.compile import compile_network
@@ -44,10 +45,14 @@ from partitioner.sweep import (
 TIMEOUT_S = 20.0  # generous: every point's search ends by itself well before (deterministic)
 
 
+PART = Path(__file__).parent / "data" / "hailo8l_32k.toml"
+PART_NAME = "hailo8l-32k"
+
+
 def resnet_plan(widths=(0.75, 1.0), resolutions=(64, 96)):
     return plan_sweep(
         "resnet_v1_18",
-        hardware=[preset("hailo8l")],
+        hardware=[load_hardware(str(PART))],
         widths=widths,
         resolutions=resolutions,
         timeout_s=TIMEOUT_S,
@@ -156,7 +161,7 @@ def test_local_run_has_the_boundary_between_the_widths(local):
         assert not r["single_context"] and r["num_contexts"] >= 2
         assert r["fps"]["8"] > r["fps"]["1"]
         assert r["binding"] == "l3_cuts"  # what keeps it from one context
-    fps, contexts = grid_values(plan, run, "hailo8l", 8)
+    fps, contexts = grid_values(plan, run, PART_NAME, 8)
     assert [[k == 1 for k in row] for row in contexts] == [[True, True], [False, False]]
     assert boundary_segments(contexts) == [((0, 1), (1, 1)), ((1, 1), (2, 1))]
 
@@ -165,7 +170,7 @@ def test_a_record_is_the_partitioners_answer(local):
     _, run, _ = local
     record = next(r for r in run.records if r["width"] == 1.0 and r["resolution"] == 64)
     net = load_network(ModelRequest(spec="resnet_v1_18", width=1.0, resolution=64))
-    hw = preset("hailo8l")
+    hw = load_hardware(str(PART))
     options = SearchOptions(timeout_s=TIMEOUT_S, workers=1)
     report = compile_network(net, hw, options, batches=(1, 8))
     assert record["num_contexts"] == report.num_contexts
@@ -220,7 +225,7 @@ def test_cli_writes_its_files_and_leaves_others_alone(local, tmp_path, capsys):
     shutil.copytree(root, out / CACHE_DIR)  # finished points: the command only reads them
     (out / "notes.txt").write_text("mine")
     args = ["sweep", "resnet_v1_18", "--width", "0.75:1.0:0.25", "--res", "64:96:32"]
-    args += ["--hw", "hailo8l", "--out", str(out), "--jobs", "1", "--timeout", str(TIMEOUT_S)]
+    args += ["--hw", str(PART), "--out", str(out), "--jobs", "1", "--timeout", str(TIMEOUT_S)]
     assert main(args) == 0
     assert "0 computed, 4 from the cache, 0 failed" in capsys.readouterr().out
     assert (out / "notes.txt").read_text() == "mine"
@@ -230,7 +235,7 @@ def test_cli_writes_its_files_and_leaves_others_alone(local, tmp_path, capsys):
         "model,hardware,width,depth,resolution,status,contexts,single_context,fps_b1,fps_b8,"
         "binding,error"
     )
-    assert len(rows) == 5 and rows[1].startswith("resnet_v1_18,hailo8l,0.75,,64,ok,1,true,")
+    assert len(rows) == 5 and rows[1].startswith("resnet_v1_18,hailo8l-32k,0.75,,64,ok,1,true,")
     data = json.loads((out / "sweep.json").read_text())
     assert data["kind"] == "ctxfit.sweep" and data["complete"] is True
     assert data["axes"] == {"width": [0.75, 1.0], "resolution": [64, 96]}

@@ -12,7 +12,7 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from cost_model.hardware import preset  # noqa: E402
+from cost_model.hardware import load_hardware  # noqa: E402
 from partitioner.cli import main  # noqa: E402
 from partitioner.sweep import (  # noqa: E402
     CACHE_DIR,
@@ -22,6 +22,7 @@ from partitioner.sweep import (  # noqa: E402
     plan_sweep,
     run_sweep,
 )
+from tests.test_sweep import PART  # noqa: E402
 
 TIMEOUT_S = 20.0
 
@@ -41,10 +42,11 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def plan():
-    # ResNet-18 on Hailo-8L at 64 px: width 0.75 fits one context, width 1.0 needs several
+    # ResNet-18 on Hailo-8L with 32 KiB L3 cuts at 64 px: width 0.75 fits one context, width
+    # 1.0 needs several (see tests/test_sweep.py)
     return plan_sweep(
         "resnet_v1_18",
-        hardware=[preset("hailo8l")],
+        hardware=[load_hardware(str(PART))],
         widths=(0.75, 1.0),
         resolutions=(64,),
         timeout_s=TIMEOUT_S,
@@ -78,7 +80,7 @@ def test_cli_on_the_cluster_computes_only_what_is_missing(cluster, plan, work, c
     cache.path(cache_key(plan.key_data(plan.points()[1], plan.hardware[0]))).unlink()
     executor = cluster.scheduler_address.replace("tcp://", "dask://")
     args = ["sweep", "resnet_v1_18", "--width", "0.75:1.0:0.25", "--res", "64", "--hw"]
-    args += ["hailo8l", "--out", str(out), "--timeout", str(TIMEOUT_S), "--executor", executor]
+    args += [str(PART), "--out", str(out), "--timeout", str(TIMEOUT_S), "--executor", executor]
     assert main(args) == 0
     assert "1 computed, 1 from the cache, 0 failed" in capsys.readouterr().out
     assert len(cache) == 2

@@ -56,6 +56,7 @@ def diamond():
 
 
 ROW_S = 1e-6  # PCIe cost of each row of a crossing tensor
+TRANSFER_S = 10e-6  # PCIe cost of each crossing tensor (one DMA transfer)
 ROWS = H  # a (64, 56, 56) tensor streams 56 rows
 
 
@@ -68,6 +69,7 @@ def hw():
         lcus_per_node=1,  # one LCU per node, no shortcut nodes: "3 layers need 3 LCUs"
         shortcut_nodes=0,
         pcie_row_overhead_s=ROW_S,
+        pcie_transfer_overhead_s=TRANSFER_S,
         context_switch_overhead_s=1e-3,
         pipeline_fill_frames=0.5,
     )
@@ -84,8 +86,9 @@ def test_single_context_fps_by_hand(chain, hw):
     # the context takes x and gives c: 2 edge layers, 2 x 200704 bytes per frame
     assert (ctx.edge_layers, ctx.pcie_bytes_per_frame) == (2, 2 * TENSOR)
     fps = context_fit(pairs(chain, "abc"), hw, MULTI_CONTEXT_CAPS).fps
-    # full duplex: x in and c out overlap, each 200704 B over 1 GB/s plus 56 rows of 1 us
-    frame_s = max(1 / fps, TENSOR / 1e9 + ROWS * ROW_S)
+    # full duplex: x in and c out overlap, each 200704 B over 1 GB/s plus 56 rows of 1 us and
+    # one transfer of 10 us
+    frame_s = max(1 / fps, TENSOR / 1e9 + ROWS * ROW_S + TRANSFER_S)
     # one context reloads nothing: T(B) = B x t, so FPS = 1 / t whatever the batch
     assert report.fps == pytest.approx(1 / frame_s, rel=1e-12)
 
@@ -101,7 +104,8 @@ def test_two_contexts_fps_by_hand(chain, hw):
     total = 0.0
     for names in ("a", "bc"):
         fit = context_fit(pairs(chain, names), hw, MULTI_CONTEXT_CAPS)
-        t = max(1 / fit.fps, TENSOR / 1e9 + ROWS * ROW_S)  # one tensor in, one out, overlapping
+        # one tensor in, one out, overlapping
+        t = max(1 / fit.fps, TENSOR / 1e9 + ROWS * ROW_S + TRANSFER_S)
         reload = (36928 * len(names) + fit.config_bytes) / 1e9  # weights + configuration
         total += 1e-3 + reload + 0.5 * t + 8 * t  # switch + reload + fill + B x t
     assert report.fps == pytest.approx(8 / total, rel=1e-12)
