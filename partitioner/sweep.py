@@ -39,6 +39,7 @@ from typing import Any
 import cost_model
 from cost_model.hardware import HardwareSpec
 from partitioner.errors import CtxfitError, UsageError
+from partitioner.flows import FLOW_PARAMS
 
 SWEEP_SCHEMA = 1
 KNOBS = ("width", "depth", "resolution")
@@ -212,6 +213,7 @@ class SweepPlan:
             "timeout_s": self.timeout_s,
             "seed": self.seed,
             "solver_workers": SOLVER_WORKERS,
+            "flow": repr(FLOW_PARAMS),
         }
 
     def task(self, point: Point, hardware: Sequence[HardwareSpec]) -> SweepTask:
@@ -385,6 +387,7 @@ def run_task(task: SweepTask) -> tuple[dict[str, Any], ...]:
     ``task.hardware`` order. A ctxfit error (the model cannot be built at this point, no
     partition within the timeout) becomes a record with ``status`` ``"failed"``."""
     from partitioner.compile import compile_network
+    from partitioner.flows import resolve_flow
     from partitioner.models import load_network
     from partitioner.search import SearchOptions
 
@@ -394,6 +397,9 @@ def run_task(task: SweepTask) -> tuple[dict[str, Any], ...]:
         seed=task.seed,
         workers=SOLVER_WORKERS,
     )
+    # the compiler's default flow, as `ctxfit compile` runs it without a script: a grid point
+    # is not the published network, so the Model Zoo script of a zoo model is not applied
+    flow = resolve_flow(None)
     try:
         net = load_network(_request(task))
     except CtxfitError as err:
@@ -403,7 +409,7 @@ def run_task(task: SweepTask) -> tuple[dict[str, Any], ...]:
         hw = dataclasses.replace(hw)  # re-hash here: a pickled hash is the sender's
         started = time.perf_counter()
         try:
-            report = compile_network(net, hw, options, batches=task.batches)
+            report = compile_network(net, hw, options, batches=task.batches, flow=flow)
         except CtxfitError as err:
             records.append(_failed(task, hw, err))
             continue

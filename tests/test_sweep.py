@@ -22,6 +22,7 @@ from partitioner.cli import main
 from partitioner.cmd_sweep import boundary_segments, grid_values
 from partitioner.compile import compile_network
 from partitioner.errors import UsageError
+from partitioner.flows import resolve_flow
 from partitioner.models import ModelRequest, load_network
 from partitioner.search import SearchOptions
 from partitioner.sweep import (
@@ -172,7 +173,7 @@ def test_a_record_is_the_partitioners_answer(local):
     net = load_network(ModelRequest(spec="resnet_v1_18", width=1.0, resolution=64))
     hw = load_hardware(str(PART))
     options = SearchOptions(timeout_s=TIMEOUT_S, workers=1)
-    report = compile_network(net, hw, options, batches=(1, 8))
+    report = compile_network(net, hw, options, batches=(1, 8), flow=resolve_flow(None))
     assert record["num_contexts"] == report.num_contexts
     assert record["fps"] == {"1": report.fps[1], "8": report.fps[8]}
     (over,) = report.search.single_fit.over
