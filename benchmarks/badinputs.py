@@ -679,7 +679,7 @@ def cli_cases(root: Path, models: dict[str, Path], rng: random.Random) -> list[C
         ("1x3x100001x100001", ("100001",)),
         ("1x3x٣x4", ("1x3x٣x4",)),
         ("0x3x64x64", ("zero",)),
-        ("1x3x64x32", ("square",)),
+        ("1x3x64x32", ("aspect ratio",)),
         ("abc", ("abc",)),
         ("", ()),
         ("1x3x64x64x64x64x64x64x64", ()),

@@ -257,9 +257,9 @@ def _load_zoo(request: ModelRequest) -> Network:
         if (h, w) != entry.input_hw_at(h):
             want_h, want_w = entry.input_hw_at(h)
             raise UsageError(
-                f"zoo model {entry.name!r} keeps its input's aspect ratio "
-                f"({entry.input_chw[1]}x{entry.input_chw[2]}): at height {h} give width {want_w} "
-                f"(--input-shape 1x{entry.input_chw[0]}x{want_h}x{want_w}), got {h}x{w}"
+                f"--input-shape {_shape_text(shape)}: zoo model {entry.name!r} keeps its input's "
+                f"aspect ratio ({entry.input_chw[1]}x{entry.input_chw[2]}); at height {h} give "
+                f"width {want_w}: --input-shape 1x{entry.input_chw[0]}x{want_h}x{want_w}"
             )
         if resolution is not None and resolution != h:
             raise UsageError("--resolution and --input-shape disagree; give one of them")

@@ -77,3 +77,21 @@ def test_ctrl_c_during_the_search_reports_the_best_partition_so_far(tmp_path: Pa
     result = json.loads((tmp_path / "out.json").read_text())
     assert result["solver"]["interrupted"] is True
     assert result["num_contexts"] >= 4  # yolov11s needs at least 4 on Hailo-8L (132 > 3 x 39 LCUs)
+
+
+def test_ctrl_c_while_the_cli_is_still_importing_exits_130_with_one_line(monkeypatch, capsys):
+    import builtins
+
+    from partitioner import entry
+
+    real_import = builtins.__import__
+
+    def interrupted_import(name, *args, **kwargs):
+        if name == "partitioner.cli":
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "partitioner.cli", raising=False)
+    monkeypatch.setattr(builtins, "__import__", interrupted_import)
+    assert entry.main() == 130
+    assert capsys.readouterr().err == "interrupted\n"
