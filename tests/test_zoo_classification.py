@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -535,8 +536,15 @@ PARITY = (
 )
 
 
-@pytest.mark.parametrize("name", PARITY)
+ALL = tuple(entry.name for entry in catalog_classification.ENTRIES)
+FULL = os.environ.get("CTXFIT_QUICK") != "1"
+
+
+@pytest.mark.parametrize("name", ALL)
 def test_onnx_parity(tmp_path, name):
+    # every network by default; with CTXFIT_QUICK=1 one per block family (PARITY)
+    if name not in PARITY and not FULL:
+        pytest.skip("same blocks as a representative; CTXFIT_QUICK=1 skips it")
     from partitioner.importers.onnx_import import read_onnx
     from tests.onnx_fixtures import export
 
