@@ -59,8 +59,8 @@ CORE = HAILO_CSV_NETWORKS + YOLO11
 class Summary:
     params: int  # sum of the module's parameter sizes
     net: Network  # the importer's layer graph
-    leaf_modules: int  # Conv2d and Linear modules in the module
-    traced_leaf_calls: int  # calls of Conv2d / Linear modules in torch.fx.symbolic_trace's graph
+    leaf_modules: int  # Conv2d, ConvTranspose2d and Linear modules in the module
+    traced_leaf_calls: int  # their calls in torch.fx.symbolic_trace's graph
 
     @property
     def matmul_macs(self) -> int:
@@ -69,8 +69,11 @@ class Summary:
     def output_shapes(self) -> list[tuple[int, ...]]:
         return [self.net.layer(name).output_shape for name in self.net.outputs]
 
+    def count(self, op: OpKind) -> int:
+        return sum(layer.op is op for layer in self.net)
 
-LEAVES = (nn.Conv2d, nn.Linear)
+
+LEAVES = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
 
 
 @functools.cache
@@ -92,6 +95,14 @@ def summary(name: str, **knobs: float) -> Summary:
 
 def rel_err(value: int, reference: int) -> float:
     return abs(value - reference) / reference
+
+
+@functools.cache
+def hailo8_rows() -> dict[str, dict[str, str]]:
+    """The Model Zoo table's Hailo-8 rows by network (the packaged copy), as CSV dicts."""
+    from partitioner.zoo_scripts import zoo_rows
+
+    return {row.network: row.fields for row in zoo_rows() if row.device == "hailo8"}
 
 
 # -- published sizes ------------------------------------------------------------------------------

@@ -8,16 +8,12 @@ are the hailo8 rows of ``partitioner/data/model_zoo_v2.18.csv`` (``ops_G`` = 2 x
 
 from __future__ import annotations
 
-import csv
-import functools
 import os
 from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import torch
-from torch import fx, nn
+from torch import nn
 
 from cost_model.layer import OpKind
 from partitioner.graph import Network
@@ -30,6 +26,7 @@ from partitioner.zoo import levit as levit_zoo
 from partitioner.zoo import mobilenet_v3 as mbv3
 from partitioner.zoo import resnet as resnet_zoo
 from partitioner.zoo import vit_bn as vit_bn_zoo
+from tests.test_zoo import hailo8_rows, rel_err, summary
 
 NETWORKS = (
     "mobilenet_v3",
@@ -52,55 +49,7 @@ NETWORKS = (
     "levit128",
     "resmlp12_relu",
 )
-CSV_PATH = Path(__file__).resolve().parents[1] / "partitioner" / "data" / "model_zoo_v2.18.csv"
 TOLERANCE = 0.03
-
-
-@functools.cache
-def hailo8_rows() -> dict[str, dict[str, str]]:
-    with CSV_PATH.open(newline="") as f:
-        return {row["network"]: row for row in csv.DictReader(f) if row["device"] == "hailo8"}
-
-
-@dataclass(frozen=True)
-class Summary:
-    params: int  # sum of the module's parameter sizes
-    net: Network  # the importer's layer graph
-    leaf_modules: int  # Conv2d and Linear modules in the module
-    traced_leaf_calls: int  # their calls in torch.fx.symbolic_trace's graph
-
-    def output_shapes(self) -> list[tuple[int, ...]]:
-        return [self.net.layer(name).output_shape for name in self.net.outputs]
-
-    @property
-    def matmul_macs(self) -> int:
-        return sum(layer.macs for layer in self.net if layer.op is OpKind.MATMUL)
-
-    def count(self, op: OpKind) -> int:
-        return sum(layer.op is op for layer in self.net)
-
-
-LEAVES = (nn.Conv2d, nn.Linear)
-
-
-@functools.cache
-def summary(name: str, **knobs: float) -> Summary:
-    module, shape = build_module(name, **knobs)
-    traced = fx.symbolic_trace(module)
-    calls = sum(
-        node.op == "call_module" and isinstance(traced.get_submodule(node.target), LEAVES)
-        for node in traced.graph.nodes
-    )
-    return Summary(
-        params=sum(p.numel() for p in module.parameters()),
-        net=import_module(module, shape, name=name),
-        leaf_modules=sum(isinstance(m, LEAVES) for m in module.modules()),
-        traced_leaf_calls=calls,
-    )
-
-
-def rel_err(value: int, reference: int) -> float:
-    return abs(value - reference) / reference
 
 
 # -- the catalog against the Model Zoo table -------------------------------------------------------

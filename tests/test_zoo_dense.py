@@ -10,12 +10,10 @@ importer (``tests.test_zoo.summary``, shared cache). The ONNX parity test runs e
 
 from __future__ import annotations
 
-import csv
 import importlib
 import inspect
 import os
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from torch import fx, nn
@@ -30,18 +28,17 @@ from partitioner.zoo import ZOO, build_module, catalog_dense, yolo_blocks
 from partitioner.zoo import deeplab as deeplab_zoo
 from partitioner.zoo import vit as vit_zoo
 from tests.onnx_fixtures import export
+from tests.test_zoo import hailo8_rows as table_rows
 from tests.test_zoo import rel_err, summary
 
 DENSE = tuple(entry.name for entry in catalog_dense.ENTRIES)
-TABLE = Path(zoo.__file__).parent.parent / "data" / "model_zoo_v2.18.csv"
 TOLERANCE = 0.03
 PARAMS_ROUNDING = 5_000  # the table gives params_M to 0.01 M: espcn_x2's 21,284 is "0.02"
 
 
 @pytest.fixture(scope="module")
 def hailo8_rows() -> dict[str, dict[str, str]]:
-    with TABLE.open(newline="") as f:
-        return {row["network"]: row for row in csv.DictReader(f) if row["device"] == "hailo8"}
+    return table_rows()
 
 
 # -- entries --------------------------------------------------------------------------------------

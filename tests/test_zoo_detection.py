@@ -7,17 +7,12 @@ importer. Each network is built and imported once (``summary`` is cached).
 
 from __future__ import annotations
 
-import csv
-import functools
 import os
 from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from torch import fx, nn
+from torch import nn
 
-import partitioner
 from cost_model.hardware import preset
 from cost_model.layer import OpKind
 from partitioner.graph import Network
@@ -26,49 +21,9 @@ from partitioner.importers.torch_fx import import_module
 from partitioner.zoo import ZOO, build_module, catalog_detection, darknet, yolov7
 from partitioner.zoo.yolo_blocks import Bottleneck
 from tests.onnx_fixtures import export
+from tests.test_zoo import hailo8_rows, rel_err, summary
 
 DETECTORS = tuple(catalog_detection.RECIPES)
-TABLE = Path(partitioner.__file__).parent / "data" / "model_zoo_v2.18.csv"
-
-
-@dataclass(frozen=True)
-class Summary:
-    params: int  # sum of the module's parameter sizes
-    net: Network  # the importer's layer graph
-    leaf_modules: int  # Conv2d / ConvTranspose2d modules in the module
-    traced_leaf_calls: int  # their calls in torch.fx.symbolic_trace's graph
-
-    def output_shapes(self) -> list[tuple[int, ...]]:
-        return [self.net.layer(name).output_shape for name in self.net.outputs]
-
-
-LEAVES = (nn.Conv2d, nn.ConvTranspose2d)
-
-
-@functools.cache
-def summary(name: str, **knobs: float) -> Summary:
-    module, shape = build_module(name, **knobs)
-    traced = fx.symbolic_trace(module)
-    calls = sum(
-        node.op == "call_module" and isinstance(traced.get_submodule(node.target), LEAVES)
-        for node in traced.graph.nodes
-    )
-    return Summary(
-        params=sum(p.numel() for p in module.parameters()),
-        net=import_module(module, shape, name=name),
-        leaf_modules=sum(isinstance(m, LEAVES) for m in module.modules()),
-        traced_leaf_calls=calls,
-    )
-
-
-def rel_err(value: int, reference: int) -> float:
-    return abs(value - reference) / reference
-
-
-@functools.cache
-def hailo8_rows() -> dict[str, dict[str, str]]:
-    with TABLE.open(newline="") as f:
-        return {row["network"]: row for row in csv.DictReader(f) if row["device"] == "hailo8"}
 
 
 # -- the catalog against the Model Zoo table ------------------------------------------------------
