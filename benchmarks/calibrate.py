@@ -484,6 +484,7 @@ FLOW_GRIDS: dict[str, Sequence] = {
     "raised_compute": (0.75, 0.85, 0.92, 1.0),
     "raised_memory": (0.75, 0.85, 0.92, 1.0),
     "raise_multi_context": (False, True),
+    "decide_at_raised_caps": (False, True),
     "implicit_compression": (0.0, 0.1, 0.2, 0.4),
     "performance_single_cap": (0.75, 0.85, 1.0),
     # Lanes of the Gen3 host link the table was measured on, or 0 for each preset's own link
@@ -521,6 +522,7 @@ class Params:
             FLOW_PARAMS,
             raised_caps=raised,
             raise_multi_context=bool(f["raise_multi_context"]),
+            decide_at_raised_caps=bool(f.get("decide_at_raised_caps", False)),
             implicit_compression=float(f["implicit_compression"]),
             performance_single_caps=ResourceCaps.uniform(f["performance_single_cap"]),
         )
@@ -548,6 +550,7 @@ def current_params() -> Params:
             "raised_compute": fp.raised_caps.compute,
             "raised_memory": fp.raised_caps.memory,
             "raise_multi_context": fp.raise_multi_context,
+            "decide_at_raised_caps": fp.decide_at_raised_caps,
             "implicit_compression": fp.implicit_compression,
             "performance_single_cap": fp.performance_single_caps.control,
             "link_lanes": MODEL_ZOO_LINK_LANES,
@@ -817,11 +820,14 @@ def write_results(section: list[str], path: Path = RESULTS) -> None:
 
 
 ALTERNATIVES: dict[str, dict] = {
-    # how far the default flow raises utilization for FPS, and whether multi-context does too
+    # how far the default flow raises utilization, whether the multi-context flow raises it too,
+    # and whether one context is decided at the raised caps or at 75% (the raise for FPS only)
     "no raise": {"raised_control": 0.75, "raised_compute": 0.75, "raised_memory": 0.75,
-                 "raise_multi_context": False},
-    "raise single context": {"raise_multi_context": False},
-    "raise single and multi": {"raise_multi_context": True},
+                 "raise_multi_context": False, "decide_at_raised_caps": False},
+    "raise single context": {"raise_multi_context": False, "decide_at_raised_caps": False},
+    "raise single and multi": {"raise_multi_context": True, "decide_at_raised_caps": False},
+    "raise both, decide one context at the raised caps": {
+        "raise_multi_context": True, "decide_at_raised_caps": True},
 }  # fmt: skip
 
 
@@ -932,9 +938,10 @@ def _section(args, plans, nets, failed, results, chosen, wall) -> list[str]:
         )
         section.append("")
     section += [
-        "Flow alternatives (how far the default flow raises utilization for FPS, and whether "
-        "the multi-context flow raises it too), each fitted in full; the one with the least "
-        "leave-one-network-out loss is chosen:",
+        "Flow alternatives (how far the default flow raises utilization, whether the "
+        "multi-context flow raises it too, and whether one context is decided at the raised "
+        "caps or at 75% with the raise for FPS only), each fitted in full; the one with the "
+        "least leave-one-network-out loss is chosen:",
         "",
         "| alternative | loss in-sample | loss LOO | median b1 LOO | median b8 LOO | "
         "single/multi LOO |",

@@ -56,6 +56,12 @@ class FlowParams:
             60%. Not published; the calibration compares both by leave-one-network-out error.
             What would decide it: per-context utilization tables of a default multi-context
             compile.
+        decide_at_raised_caps: [calibrated choice] whether one context is decided at the raised
+            caps too (the compiler tries utilization from the top down, "117.5% -> 100% -> ...
+            -> 75%", and keeps the first that maps) rather than at 75% with the raise for FPS
+            only (HAILO.md 7's inferred reading). The calibration compares both by
+            leave-one-network-out error. What would decide it: the single-context profiler totals
+            of a network that needs more than 75% of a resource at its lowest rate.
         performance_single_caps: [assumption] feasibility caps of the performance flow's single
             context, which "fits one context more often" than the default flow (HAILO.md 7).
             Compiles of one network at level 1 and at max would decide it.
@@ -71,6 +77,7 @@ class FlowParams:
         control=0.85, compute=0.75, memory=0.75, apu=0.85, input_aligner=0.85
     )
     raise_multi_context: bool = True
+    decide_at_raised_caps: bool = False
     performance_single_caps: ResourceCaps = ResourceCaps.uniform(0.75)
     performance_multi_caps: ResourceCaps = ResourceCaps.uniform(0.75)
     implicit_compression: float = 0.0
@@ -219,6 +226,8 @@ remove one of them
                 "script. Note that this may increase compilation time."
             )
     single_fps = _raise(single, params.raised_caps, explicit)
+    if params.decide_at_raised_caps and level != "max":
+        single = single_fps
     multi_fps = _raise(multi, params.raised_caps, explicit) if params.raise_multi_context else multi
     mode = context_switch or (script.context_switch if script else "allowed")
     fraction = _compression(script, gpu, lines, params.implicit_compression)

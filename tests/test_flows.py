@@ -51,6 +51,24 @@ def test_default_flow_decides_at_75_and_60_and_raises_the_single_context():
     assert raised_multi.multi_fps_caps == ResourceCaps.uniform(1.0)
 
 
+def test_one_context_decided_at_the_raised_caps_when_the_parameter_says_so():
+    decide = replace(RAISED, decide_at_raised_caps=True)
+    f = flow_of(params=decide)
+    assert f.single_caps == f.single_fps_caps == ResourceCaps.uniform(1.0)
+    assert f.multi_caps == MULTI_CONTEXT_CAPS
+    # explicit caps stay as given
+    capped = flow_of("resources_param(max_control_utilization=0.8)", params=decide)
+    assert capped.single_caps.control == 0.8 and capped.single_caps.compute == 1.0
+    # a chain of 110 convs needs 110 LCUs at its lowest rate: over 96 (75%), within 128 (100%)
+    net = conv_chain(110)
+    pairs = [(x, net.fan_out(x.name)) for x in net.layers]
+    assert not context_fit(pairs, HW, SINGLE_CONTEXT_CAPS).fits
+    at_75 = merge_settings(net, None, flow_params=RAISED, timeout_s=2)
+    at_raised = merge_settings(net, None, flow_params=decide, timeout_s=2)
+    assert not compile_network(net, HW, at_75.options, flow=at_75.flow).single_context
+    assert compile_network(net, HW, at_raised.options, flow=at_raised.flow).single_context
+
+
 def test_explicit_caps_hold_in_both_flows_and_are_never_raised():
     f = flow_of("resources_param(max_compute_utilization=0.9, max_utilization=0.0)", params=RAISED)
     assert f.name == "explicit caps" and f.explicit == ("compute",)
