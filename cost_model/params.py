@@ -19,8 +19,8 @@ MAX_SUBCLUSTERS_PER_NODE = 8  # a bigger layer is defused into several nodes [pu
 EDGE_LAYERS_PER_CONTEXT = 20  # hailort MAX_EDGE_LAYERS_PER_CONTEXT [published]
 # Bytes of one L3 memory cut. HAILO.md guesses ~16 KiB; with it ResNet-18 (11.7 MB) could never
 # be single-context on Hailo-8L (512 cuts = 8.4 MB), which it is; the fit under each Model Zoo
-# row's flow takes 40 KiB (1024 cuts = 40 MiB on Hailo-8) [calibrated].
-L3_CUT_BYTES = 40 * 1024
+# row's flow takes 34 KiB (1024 cuts = 34 MiB on Hailo-8) [calibrated].
+L3_CUT_BYTES = 34 * 1024
 
 # -- resources each node takes [published: "about 1 LCU, 1-2 APUs / IAs" per node] -------------
 LCUS_PER_NODE = 1  # one layer controller drives one node
@@ -50,19 +50,20 @@ SIXTEEN_BIT_SC_FACTOR = 2  # a16_w16 takes twice the SCs per MAC of a8_w8 [assum
 COMPUTE_EFFICIENCY = 0.8
 # A depthwise conv has no input-channel reduction: of the SC's 64 MAC lanes, which a dense conv
 # fills with input channels, one per output element works, at the dense conv's efficiency:
-# COMPUTE_EFFICIENCY / 64 = 0.0125. Fitted freely under each row's flow it comes out at 0.0113,
-# within 10% of that mechanism [calibrated].
-DWCONV_EFFICIENCY = 0.0112890625
-# Activation x activation products (attention): both operands stream from line buffers, about
-# a third of a dense conv's efficiency [calibrated].
-MATMUL_EFFICIENCY = 0.245
+# COMPUTE_EFFICIENCY / 64 = 0.0125. Fitted freely under each row's flow it comes out at 0.010,
+# 20% under that mechanism [calibrated].
+DWCONV_EFFICIENCY = 0.01
+# Activation x activation products (attention): both operands are activations held whole; the
+# fit takes the lowest value of its grid, an eighth of a dense conv's efficiency (the
+# transformers are the family the model prices worst: see RESULTS.md) [calibrated].
+MATMUL_EFFICIENCY = 0.1
 # Layers without MACs (pool, add, concat, resize, softmax, norm, ...): elements one SC moves
 # per cycle. Like a depthwise conv they use one lane per element: about one element per cycle
-# at the SC's efficiency (fitted 0.85, COMPUTE_EFFICIENCY 0.8) [calibrated].
-ELEMENTS_PER_SC_PER_CYCLE = 0.85
+# at about the SC's efficiency (fitted 0.71, COMPUTE_EFFICIENCY 0.8) [calibrated].
+ELEMENTS_PER_SC_PER_CYCLE = 0.70624375
 # SC-cycles each layer spends per output row on top of its MACs or elements (row setup, line
 # buffer turnaround): layers on small maps pay it relatively more [calibrated].
-SC_CYCLES_PER_ROW = 4760.0
+SC_CYCLES_PER_ROW = 5474.0
 
 # -- splitting a layer -------------------------------------------------------------------------
 # A channel split gives each node at least this many output channels; beyond that the split is
@@ -74,7 +75,7 @@ MAX_NODES_PER_LAYER = 6
 LINE_BUFFER_EXTRA_ROWS = 0
 
 # -- contexts and the host link -----------------------------------------------------------------
-CONFIG_BYTES_PER_NODE = 11469  # configuration loaded per node at a switch [calibrated]
+CONFIG_BYTES_PER_NODE = 22938  # configuration loaded per node at a switch [calibrated]
 # Firmware work per context switch beyond loading its bytes: the fit under each row's flow puts
 # all of the switch cost in the bytes (weights + configuration) [calibrated].
 CONTEXT_SWITCH_OVERHEAD_S = 0.0
@@ -82,13 +83,13 @@ CONTEXT_SWITCH_OVERHEAD_S = 0.0
 PIPELINE_FILL_FRAMES = 0.0
 # Fixed cost of each row of a tensor crossing PCIe (graph inputs and outputs, boundary tensors).
 # Alone (the earlier fit: 1.275 us) it capped every 640x640 network at ~860 FPS on Gen3 x4 while
-# the Model Zoo runs YOLOv8n at 1,036; with the per-transfer cost below the fit keeps 0.7 us
-# (a 640-row input: 0.45 ms) [calibrated].
-PCIE_ROW_OVERHEAD_S = 0.7e-6
+# the Model Zoo runs YOLOv8n at 1,036; with the per-transfer cost below the fit keeps 0.8 us
+# (a 640-row input: 0.52 ms) [calibrated].
+PCIE_ROW_OVERHEAD_S = 0.805e-6
 # Fixed cost of each tensor crossing PCIe per frame, in each direction (a DMA transfer's
 # descriptor setup and completion interrupt): small networks stop at ~2,500-3,500 FPS whatever
 # their MACs, while 640x640 detectors with 7 transfers run over 1,000 FPS [calibrated].
-PCIE_TRANSFER_OVERHEAD_S = 85e-6
+PCIE_TRANSFER_OVERHEAD_S = 95.55e-6
 # PCIe payload efficiency (TLP/DLLP overhead): a Raspberry Pi's Gen2 x1 moves ~0.45 GB/s of a
 # raw 0.5 GB/s and its Gen3 x1 ~0.9 of 0.985 GB/s, so ~0.9 [derived].
 PCIE_EFFICIENCY = 0.9

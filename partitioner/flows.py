@@ -27,7 +27,7 @@ Zoo rows under each row's own flow (``benchmarks/RESULTS.md``, "Calibration").
 
 >>> flow = resolve_flow(None)
 >>> flow.name, flow.single_caps.control, flow.single_fps_caps.control
-('default', 0.75, 0.85)
+('default', 1.1, 1.1)
 """
 
 from __future__ import annotations
@@ -74,10 +74,10 @@ class FlowParams:
     """
 
     raised_caps: ResourceCaps = ResourceCaps(
-        control=0.85, compute=0.75, memory=0.75, apu=0.85, input_aligner=0.85
+        control=1.1, compute=0.75, memory=0.92, apu=1.1, input_aligner=1.1
     )
     raise_multi_context: bool = True
-    decide_at_raised_caps: bool = False
+    decide_at_raised_caps: bool = True
     performance_single_caps: ResourceCaps = ResourceCaps.uniform(0.75)
     performance_multi_caps: ResourceCaps = ResourceCaps.uniform(0.75)
     implicit_compression: float = 0.0

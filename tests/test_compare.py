@@ -172,11 +172,12 @@ def test_cli_reports_a_bad_file_as_a_user_error(tmp_path, capsys):
 # -- real compile results ------------------------------------------------------------------------
 def test_compare_two_compiles_of_one_network(tmp_path, capsys):
     model = tmp_path / "chain60.json"
-    conv_chain(60).save(model)
+    conv_chain(80).save(model)
     multi, single = tmp_path / "hailo8l.json", tmp_path / "hailo8.json"
     base = ["compile", str(model), "--timeout", "2", "--quiet"]
     assert main([*base, "--hw", "hailo8l", "--json", str(multi)]) == 0
-    # 60 LCUs fit one Hailo-8 context (cap ceil(0.75 x 128) = 96)
+    # 80 LCUs fit one Hailo-8 context (its default flow decides at ceil(1.1 x 128) = 141), not
+    # one Hailo-8L context (ceil(1.1 x 64) = 71)
     assert main([*base, "--hw", "hailo8", "--json", str(single)]) == 0
     capsys.readouterr()
     a, b = load_result(multi), load_result(single)

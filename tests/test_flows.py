@@ -33,7 +33,9 @@ from partitioner.zoo_scripts import zoo_row, zoo_script
 from tests.nets import conv_chain
 
 HW = preset("hailo8")
-RAISED = FlowParams(raised_caps=ResourceCaps.uniform(1.0), raise_multi_context=False)
+RAISED = FlowParams(
+    raised_caps=ResourceCaps.uniform(1.0), raise_multi_context=False, decide_at_raised_caps=False
+)
 
 
 def flow_of(text: str = "", **flags):

@@ -362,8 +362,8 @@ def test_write_html_names_an_unwritable_path(multi, tmp_path):
 
 # -- the CLI -------------------------------------------------------------------------------------
 def test_compile_writes_html_and_prints_cluster_tables(tmp_path, capsys):
-    model = tmp_path / "chain60.json"
-    conv_chain(60).save(model)
+    model = tmp_path / "chain80.json"
+    conv_chain(80).save(model)
     page = tmp_path / "report.html"
     code = main(
         ["compile", str(model), "--hw", "hailo8l", "--timeout", "2", "--html", str(page),

@@ -114,8 +114,8 @@ def test_fed_by_the_search():
 # -- through the CLI -----------------------------------------------------------------------------
 @pytest.fixture
 def model(tmp_path):
-    path = tmp_path / "chain60.json"
-    conv_chain(60).save(path)
+    path = tmp_path / "chain80.json"
+    conv_chain(80).save(path)
     return str(path)
 
 
@@ -127,7 +127,8 @@ def run_cli(monkeypatch, console: Console, argv: list[str]) -> str:
 
 def test_cli_shows_the_status_on_a_terminal(monkeypatch, model):
     out = run_cli(monkeypatch, terminal(), ["compile", model, "--hw", "hailo8l", "--timeout", "2"])
-    assert "ctxfit: partitioning |" in out and "K = 2 contexts" in out
+    # 80 LCUs over ceil(0.6 x 64) = 39 per context: the search starts at K = 3
+    assert "ctxfit: partitioning |" in out and "K = 3 contexts" in out
     assert "[info] Using Multi-context flow" in out
 
 
