@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from partitioner.zoo.blocks import make_divisible, scale_units
-from partitioner.zoo.vit import BLOCKS, MLP_RATIO, PATCH, Attention, Mlp
+from partitioner.zoo.vit import BLOCKS, MLP_RATIO, PATCH, Attention, Mlp, VisionTransformer
 
 
 class TokenBatchNorm(nn.Module):
@@ -56,11 +56,12 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
-class VisionTransformerBN(nn.Module):
-    """16x16/16 patch conv, class token, position embedding, blocks, final norm, linear head."""
+class VisionTransformerBN(VisionTransformer):
+    """ViT's patch conv, class token, position embedding and head (its ``forward``), with batch
+    norms over the tokens in its blocks and as its final norm."""
 
     def __init__(self, dim: int, heads: int, blocks: int, input_hw: tuple[int, int]) -> None:
-        super().__init__()
+        nn.Module.__init__(self)  # the layers differ from VisionTransformer's: built here
         patches = (input_hw[0] // PATCH) * (input_hw[1] // PATCH)
         self.patch_embed = nn.Conv2d(3, dim, PATCH, PATCH)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
@@ -68,14 +69,6 @@ class VisionTransformerBN(nn.Module):
         self.blocks = nn.Sequential(*(Block(dim, heads) for _ in range(blocks)))
         self.norm = TokenBatchNorm(dim)
         self.head = nn.Linear(dim, 1000)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(N, 1000)`` from the class token of an image batch ``(N, 3, H, W)``."""
-        x = self.patch_embed(x).flatten(2).transpose(1, 2)
-        cls = self.cls_token.expand(x.shape[0], -1, -1)
-        x = torch.cat([cls, x], dim=1) + self.pos_embed
-        x = self.norm(self.blocks(x))
-        return self.head(x[:, 0])
 
 
 def vision_transformer_bn(
