@@ -70,6 +70,10 @@ OPTIMIZE_BATCH = 8  # ctxfit compile's default optimize_for_batch
 
 
 # -- data ----------------------------------------------------------------------------------------
+# Batch-1 and batch-8 FPS this close are one context. Five rows differ by 0.1-0.7% (FastDepth
+# 2526/2519, SCRFD-2.5G, YOLOv5n-seg, STDC1, MSPN on Hailo-8: a re-measurement, not a context
+# switch); no row differs by 1-10%, and a multi-context row gains at least 10% from batching.
+SINGLE_TOLERANCE = 0.02
 TRANSFORMER_FAMILIES = ("vit", "levit", "whisper", "clip", "segformer", "vit_pose", "deit")
 
 
@@ -85,8 +89,9 @@ class Row:
 
     @property
     def single(self) -> bool:
-        """Equal FPS at batch 1 and 8 means one context (HAILO.md section 3)."""
-        return abs(self.fps_b1 - self.fps_b8) <= 1e-9 * self.fps_b8
+        """The same FPS at batch 1 and 8 means one context (HAILO.md section 3): within
+        ``SINGLE_TOLERANCE``, the measurement noise of the table."""
+        return abs(self.fps_b1 - self.fps_b8) <= SINGLE_TOLERANCE * self.fps_b8
 
     @property
     def family(self) -> str:
@@ -458,7 +463,8 @@ def _max_fps(arr: NetArrays, hw: HardwareSpec) -> list[float]:
 # coordinate search tries.
 GRIDS: dict[str, Sequence] = {
     "compute_efficiency": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0),
-    "dwconv_efficiency": (0.01, 0.02, 0.04, 0.08, 0.15, 0.3),
+    "dwconv_efficiency": (0.005, 0.0075, 0.01, 0.02, 0.04, 0.08, 0.15, 0.3),
+    "dwconv_kernel_exponent": (0.0, 0.5, 1.0),
     "matmul_efficiency": (0.1, 0.2, 0.3, 0.5, 0.66, 0.8),
     "elements_per_sc_per_cycle": (0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
     "max_nodes_per_layer": (2, 4, 6, 8, 12, 16),

@@ -129,6 +129,7 @@ class HardwareSpec:
     # -- calibrated / assumed parameters -------------------------------------------------------
     compute_efficiency: float = params.COMPUTE_EFFICIENCY
     dwconv_efficiency: float = params.DWCONV_EFFICIENCY
+    dwconv_kernel_exponent: float = params.DWCONV_KERNEL_EXPONENT
     matmul_efficiency: float = params.MATMUL_EFFICIENCY
     elements_per_sc_per_cycle: float = params.ELEMENTS_PER_SC_PER_CYCLE
     min_channels_per_node: int = params.MIN_CHANNELS_PER_NODE

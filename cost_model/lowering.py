@@ -81,6 +81,19 @@ def _mac_work(efficiency_field: str) -> WorkRule:
     return rule
 
 
+_dw_mac_work = _mac_work("dwconv_efficiency")
+REFERENCE_DW_TAPS = 9  # a 3x3 depthwise conv: the kernel dwconv_efficiency is stated for
+
+
+def _dwconv_work(layer: Layer, hw: HardwareSpec) -> float:
+    """The MAC rule at ``hw.dwconv_efficiency``, scaled by ``(9 / taps) ** (1 - exponent)``
+    (``hw.dwconv_kernel_exponent``): at exponent 1 every tap is a MAC lane-cycle, at 0 the cost is
+    per output element whatever the kernel (a 5x5 costs a 3x3's per element)."""
+    taps = layer.kernel[0] * layer.kernel[1]
+    scale = (REFERENCE_DW_TAPS / taps) ** (1.0 - hw.dwconv_kernel_exponent)
+    return _dw_mac_work(layer, hw) * scale
+
+
 def _element_work(layer: Layer, hw: HardwareSpec) -> float:
     """Elements moved (the larger of output and inputs) x precision / elements per SC-cycle."""
     elements = max(layer.output_elements, sum(num_elements(s) for s in layer.input_shapes))
@@ -91,7 +104,7 @@ WORK_RULES: dict[OpKind, WorkRule] = {
     OpKind.CONV: _mac_work("compute_efficiency"),
     OpKind.DECONV: _mac_work("compute_efficiency"),
     OpKind.DENSE: _mac_work("compute_efficiency"),
-    OpKind.DWCONV: _mac_work("dwconv_efficiency"),
+    OpKind.DWCONV: _dwconv_work,
     OpKind.MATMUL: _mac_work("matmul_efficiency"),
     OpKind.MAXPOOL: _element_work,
     OpKind.AVGPOOL: _element_work,

@@ -53,6 +53,12 @@ COMPUTE_EFFICIENCY = 0.8
 # COMPUTE_EFFICIENCY / 64 = 0.0125. Fitted freely under each row's flow it comes out at 0.010,
 # 20% under that mechanism [calibrated].
 DWCONV_EFFICIENCY = 0.01
+# How a depthwise conv's cost grows with its kernel, relative to a 3x3 one: its work is
+# ``MACs x (9 / (kh x kw)) ** (1 - exponent)``. At 1 every tap costs a MAC lane-cycle (a 5x5 costs
+# 25/9 of a 3x3); at 0 the cost is per output element whatever the kernel (the taps run in
+# parallel in the window). Hailo does not publish it; the networks with 5x5 depthwise convs
+# (FastDepth's decoder, EfficientNet-Lite, MobileNetV3) decide it [calibrated: 0, 0.5 or 1].
+DWCONV_KERNEL_EXPONENT = 1.0
 # Activation x activation products (attention): both operands are activations held whole; the
 # fit takes the lowest value of its grid, an eighth of a dense conv's efficiency (the
 # transformers are the family the model prices worst: see RESULTS.md) [calibrated].

@@ -148,6 +148,7 @@ HARDWARE_RANGES: dict[str, NumberRange] = {
     "pcie_pj_per_byte": NumberRange(low=0.0, high=1e6, unit="pJ"),
     "compute_efficiency": fraction(),
     "dwconv_efficiency": fraction(),
+    "dwconv_kernel_exponent": NumberRange(low=0.0, high=1.0),
     "matmul_efficiency": fraction(),
     "elements_per_sc_per_cycle": NumberRange(low=0.0, high=1e4, low_open=True),
     "min_channels_per_node": COUNT,
