@@ -112,6 +112,11 @@ def band_for(zoo_name: str | None, *, table: dict[str, Any] | None = None) -> Er
         return None
 
 
+def _source(command: str, day: str) -> str:
+    """``command (date)``, or whichever of the two is known."""
+    return f"{command} ({day})" if command and day else command or day
+
+
 def _band(family: str, row: dict[str, Any], table: dict[str, Any], note: str) -> ErrorBand:
     return ErrorBand(
         family=family,
@@ -122,7 +127,7 @@ def _band(family: str, row: dict[str, Any], table: dict[str, Any], note: str) ->
         p90_b8=float(row["p90_b8_pct"]),
         single_multi_right=float(row["single_multi_right"]),
         measured=PASS_LABELS.get(str(table.get("pass")), str(table.get("pass", ""))),
-        source=f"{table.get('command', '')} ({table.get('date', '')})".strip(" ()"),
+        source=_source(str(table.get("command", "")), str(table.get("date", ""))),
         note=note,
     )
 
