@@ -454,7 +454,7 @@ def emit_settings_lines(settings: ScriptSettings) -> list[str]:
         keyword = {v: k for k, v in _CAP_KEYWORDS.items()}
         lines.append(
             "resources_param("
-            + ", ".join(f"{keyword[name]}={value:g}" for name, value in caps.items())
+            + ", ".join(f"{keyword[name]}={_exact(value)}" for name, value in caps.items())
             + ")"
         )
     if settings.optimization_level is not None:
@@ -466,10 +466,21 @@ def emit_settings_lines(settings: ScriptSettings) -> list[str]:
     if settings.optimize_for_batch is not None:
         lines.append(f"performance_param(optimize_for_batch={settings.optimize_for_batch})")
     if settings.target_fps is not None:
-        lines.append(f"performance_param(fps={settings.target_fps:g})")
+        lines.append(f"performance_param(fps={_exact(settings.target_fps)})")
     if settings.timeout_s is not None:
-        lines.append(f"allocator_param(timeout={settings.timeout_s:g}s)")
+        lines.append(f"allocator_param(timeout={_exact(settings.timeout_s)}s)")
     return lines
+
+
+def _exact(value: float) -> str:
+    """The shortest text that reads back to exactly ``value`` (a cap of 0.7500000000000001 is
+    not 0.75: x 128 LCUs it allows 97, not 96).
+
+    >>> _exact(0.8), _exact(30.0), _exact(0.8500000000000005)
+    ('0.8', '30', '0.8500000000000005')
+    """
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
 
 
 def _literal_pattern(name: str) -> str:

@@ -279,12 +279,12 @@ def summary_table(report: Any) -> Table:
         f"dynamic energy (batch {b})", f"{report.energy_mj_per_frame[b]:.3f} mJ per frame"
     )
     if band is not None:
-        where = band.family if not band.note else f"all rows; {band.note}"
+        where = band.note or f"{band.family} networks"
         table.add_row(
             "error band",
             f"|FPS error| median {band.median_b1:.0f}% at batch 1, {band.median_b8:.0f}% at "
             f"batch 8; 90% of rows within {band.p90_b1:.0f}% / {band.p90_b8:.0f}%; "
-            f"single/multi right {band.single_multi_right:.0%} ({where}: {band.rows} Model Zoo "
+            f"single/multi right {band.single_multi_right:.0%} ({where}; {band.rows} Model Zoo "
             f"rows, {band.measured or 'measured'})",
         )
     s = report.search

@@ -216,5 +216,5 @@ def test_compile_output_shows_the_band(capsys, tmp_path):
     text = " ".join(out.split())
     typical = round(band["median_abs_fps_error_pct"]["8"])
     assert f"(typical error ±{typical}%)" in text
-    assert "all rows; not a Model Zoo network" in text
+    assert f"({NOT_IN_TABLE}; {band['rows']} Model Zoo rows" in text
     assert "W static +" in text and "dynamic energy (batch 8)" in text
