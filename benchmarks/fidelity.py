@@ -20,6 +20,9 @@ It reports, per pass: single/multi right, median and worst |FPS error| at batch 
 per task family, the goals of issue 13, the published context counts (HAILO.md section 3), and
 how far the calibration's proxy is from the real search. ``--smoke`` compiles one small network
 in-sample and writes nothing; ``--dump F`` saves the runs, ``--from F`` reports saved runs.
+``--write-bands`` writes the error bands ``ctxfit compile`` shows with its answers
+(``partitioner/data/error_bands.json``, this script its only writer), e.g. from the saved runs:
+``python -m benchmarks.fidelity --from RUNS.jsonl --no-write --write-bands``.
 """
 
 from __future__ import annotations

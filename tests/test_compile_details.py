@@ -72,6 +72,16 @@ def test_power_parameters_of_the_parts():
     assert any("power" in note for note in h8l.notes)  # the assumption is said
 
 
+def test_power_parameters_from_a_hardware_file():
+    from cost_model.errors import HardwareSpecError
+    from cost_model.hardware import hardware_from_dict
+
+    part = hardware_from_dict({"base": "hailo8", "static_power_w": 0.5, "typical_power_w": 2.0})
+    assert (part.static_power_w, part.typical_power_w) == (0.5, 2.0)
+    with pytest.raises(HardwareSpecError, match="static_power_w = -1"):
+        hardware_from_dict({"base": "hailo8", "static_power_w": -1})
+
+
 def test_compile_reports_power_as_static_plus_dynamic(multi):
     _, report = multi
     for b, p in report.power.items():

@@ -104,3 +104,21 @@ def test_pinned_context_over_a_cap_is_one_line_exit_2(capsys, tmp_path):
     _, err = capsys.readouterr()
     assert code == 2 and "Traceback" not in err
     assert err.startswith("error: context_1 (pinned, 90 layers) needs LCUs: 90/77")
+
+
+def test_zoo_model_script_read_back_through_the_cli(capsys, tmp_path):
+    """resnet_v1_18's Model Zoo script sets compression_level=2 and the caps of hailo8's flow:
+    the emitted script alone gives the same contexts, precisions and FPS."""
+    import json
+
+    first, second, script = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "r18.alls"
+    argv = ["compile", "resnet_v1_18", "--quiet", "--json"]
+    assert main([*argv, str(first), "--emit-script", str(script)]) == 0
+    assert main([*argv, str(second), "--script", str(script)]) == 0
+    capsys.readouterr()
+    a, b = json.loads(first.read_text()), json.loads(second.read_text())
+    assert [c["layers"] for c in a["contexts"]] == [c["layers"] for c in b["contexts"]]
+    assert a["precision"] == b["precision"] and a["precision"]["layers_not_a8_w8"]["a8_w4"]
+    assert a["fps"] == b["fps"]
+    assert a["error_band"]["family"] == "classification" and a["error_band"]["note"] == ""
+    assert "model_optimization_flavor(compression_level=0)" in script.read_text()
