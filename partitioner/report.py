@@ -248,18 +248,30 @@ def timing_table(report: Any) -> Table:
 
 
 def summary_table(report: Any) -> Table:
-    """The headline figures of a compile: contexts, FPS per batch, latency, PCIe, energy, solver."""
+    """The headline figures of a compile: contexts, FPS per batch (with the calibration's typical
+    error and the watts), power, latency, PCIe, dynamic energy, the error band, solver."""
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column("what", style="bold")
     table.add_column("value")
     flow = "single context" if report.single_context else "multi-context"
     table.add_row("contexts", f"{report.num_contexts} ({flow})")
     band = getattr(report, "error_band", None)
+    powers = getattr(report, "power", {})
     for batch, fps in report.fps.items():
         value = f"{fps:,.1f} FPS"
         if band is not None:
             value = f"about {value} (typical error {band_text(band, batch)})"
+        if batch in powers:
+            value += f", {powers[batch].total_w:.2f} W"
         table.add_row(f"FPS at batch {batch}", value)
+    b = report.search.batch
+    power = powers.get(b)
+    if power is not None:
+        table.add_row(
+            f"power (batch {b})",
+            f"{power.total_w:.2f} W = {power.static_w:.2f} W static + {power.dynamic_w:.2f} W "
+            f"dynamic at {power.fps:,.1f} FPS",
+        )
     table.add_row("latency (batch 1)", f"{report.latency_ms:.2f} ms")
     link = report.hardware.link
     table.add_row(
@@ -267,14 +279,6 @@ def summary_table(report: Any) -> Table:
         f"{link.bytes_per_s / 1e9:.2f} GB/s; reload {fmt_bytes(report.reload_bytes_per_batch)} "
         f"per batch; inter-context {fmt_bytes(report.inter_context_bytes_per_frame)} per frame",
     )
-    b = report.search.batch
-    power = getattr(report, "power", {}).get(b)
-    if power is not None:
-        table.add_row(
-            f"power (batch {b})",
-            f"{power.total_w:.2f} W = {power.static_w:.2f} W static + {power.dynamic_w:.2f} W "
-            f"dynamic at {power.fps:,.1f} FPS",
-        )
     table.add_row(
         f"dynamic energy (batch {b})", f"{report.energy_mj_per_frame[b]:.3f} mJ per frame"
     )
