@@ -20,6 +20,9 @@ It reports, per pass: single/multi right, median and worst |FPS error| at batch 
 per task family, the goals of issue 13, the published context counts (HAILO.md section 3), and
 how far the calibration's proxy is from the real search. ``--smoke`` compiles one small network
 in-sample and writes nothing; ``--dump F`` saves the runs, ``--from F`` reports saved runs.
+``--write-bands`` writes the error bands ``ctxfit compile`` shows with its answers
+(``partitioner/data/error_bands.json``, this script its only writer), e.g. from the saved runs:
+``python -m benchmarks.fidelity --from RUNS.jsonl --no-write --write-bands``.
 """
 
 from __future__ import annotations
@@ -331,6 +334,64 @@ def section(rows: Sequence[Row], runs: Sequence[Run], argv, saved: dict | None) 
     return lines
 
 
+# -- the error bands ``ctxfit compile`` shows (partitioner/data/error_bands.json) ----------------
+def _p90(values: Sequence[float]) -> float:
+    """90th percentile (inclusive method: within the observed range even for a few rows)."""
+    if len(values) < 2:
+        return float(values[0])
+    return statistics.quantiles(values, n=10, method="inclusive")[-1]
+
+
+def _band_row(pairs: Sequence[tuple[Row, Run]]) -> dict[str, float | int]:
+    out: dict[str, float | int] = {"rows": len(pairs)}
+    for b in ("1", "8"):
+        errs = [
+            abs(_pct(getattr(run, f"fps_b{b}"), getattr(row, f"fps_b{b}"))) for row, run in pairs
+        ]
+        out[f"median_b{b}_pct"] = round(statistics.median(errs), 1)
+        out[f"p90_b{b}_pct"] = round(_p90(errs), 1)
+    out["single_multi_right"] = round(
+        sum(run.single == row.single for row, run in pairs) / len(pairs), 3
+    )
+    return out
+
+
+def error_bands(rows: Sequence[Row], runs: Sequence[Run], argv) -> dict:
+    """The band table :mod:`partitioner.error_bands` reads: per task family and over all rows,
+    median and 90th percentile |FPS error| at batch 1 and 8 and single/multi right, from the
+    leave-one-network-out runs (the in-sample ones when there are none), plus the family of
+    every zoo network (:func:`benchmarks.calibrate.task_family`)."""
+    from datetime import date
+
+    from partitioner.zoo import ZOO
+
+    mode = "loo" if any(r.mode == "loo" for r in runs) else "insample"
+    pairs = pairs_of(rows, [r for r in runs if r.mode == mode])
+    if not pairs:
+        raise SystemExit("no compiled row to measure error bands on; nothing written")
+    groups: dict[str, list] = {"all": pairs}
+    for row, run in pairs:
+        groups.setdefault(task_family(row.network, row.task), []).append((row, run))
+    return {
+        "schema": 1,
+        "what": "|FPS error| of ctxfit compile against the Model Zoo v2.18 published FPS, "
+        "per task family and over all rows (in percent)",
+        "pass": mode,
+        "command": command_line("python -m benchmarks.fidelity", argv),
+        "date": date.today().isoformat(),
+        "families": {name: _band_row(group) for name, group in groups.items()},
+        "networks": {name: task_family(name, e.task) for name, e in sorted(ZOO.items())},
+    }
+
+
+def write_bands(data: dict) -> Path:
+    """Write the band table as package data (the only writer of the file)."""
+    from partitioner.error_bands import BANDS_PATH
+
+    BANDS_PATH.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
+    return BANDS_PATH
+
+
 def load_saved() -> dict | None:
     return json.loads(SAVED.read_text()) if SAVED.is_file() else None
 
@@ -345,6 +406,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--dump", type=Path, help="save the runs as JSON lines")
     parser.add_argument("--from", dest="source", type=Path, help="report runs saved by --dump")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
+    parser.add_argument(
+        "--write-bands",
+        action="store_true",
+        help="write the error bands ctxfit compile shows (partitioner/data/error_bands.json)",
+    )
     return parser.parse_args(argv)
 
 
@@ -374,6 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(body))
     if not (args.smoke or args.no_write):
         write_section(SECTION, body)
+    if args.write_bands:
+        print(f"error bands written to {write_bands(error_bands(rows, runs, argv))}")
     return 0
 
 

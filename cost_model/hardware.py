@@ -51,6 +51,21 @@ PCIE_LANES = (1, 2, 4, 8, 16)
 
 HARDWARE_DIR = Path(__file__).with_name("hardware")
 
+# -- power (cost_model/power.py) ----------------------------------------------------------------
+# Hailo-8: "typical power consumption 2.5 W" for 26 TOPS (Hailo's product brief; the ~10 TOPS/W
+# behind params.COMPUTE_PJ_PER_MAC) [published].
+HAILO8_TYPICAL_POWER_W = 2.5
+# Static share: what the part draws with a network loaded and no frame moving (leakage, clocks,
+# PCIe link, the on-chip MCUs). Hailo publishes no idle figure [assumption: 40% of the typical
+# figure]. What would decide it: the M.2 module's own power sensor (hailortcli's power
+# measurement) read idle and while running one network at two rates; the intercept of watts
+# against FPS is the static power, the slope the dynamic energy per frame.
+STATIC_POWER_SHARE = 0.4
+# Hailo-8L: no power figure in the sources of docs/HAILO.md [assumption: 1.5 W typical, 60% of
+# Hailo-8's for half the clusters, as the PCIe link, MCUs and I/O do not halve]; the same
+# measurement on a Hailo-8L module would decide it.
+HAILO8L_TYPICAL_POWER_W = 1.5
+
 
 @dataclass(frozen=True, kw_only=True)
 class PcieLink:
@@ -150,6 +165,9 @@ class HardwareSpec:
     pcie_row_overhead_s: float = params.PCIE_ROW_OVERHEAD_S
     pcie_transfer_overhead_s: float = params.PCIE_TRANSFER_OVERHEAD_S
     compute_pj_per_mac: float = params.COMPUTE_PJ_PER_MAC
+    # -- power (see the constants above and cost_model/power.py) ---------------------------
+    typical_power_w: float = HAILO8_TYPICAL_POWER_W
+    static_power_w: float = STATIC_POWER_SHARE * HAILO8_TYPICAL_POWER_W
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
@@ -273,7 +291,12 @@ HAILO8L = replace(
     input_aligners_total=128,  # [assumption] half of 256
     l4_cuts_total=14,  # [assumption] half of 28
     link=PcieLink(generation=3, lanes=2),  # Hailo-8L M.2 modules are Gen3 x2
-    notes=("APU, input-aligner and L4-cut totals assumed half of Hailo-8's",),
+    typical_power_w=HAILO8L_TYPICAL_POWER_W,  # [assumption], see the constant
+    static_power_w=STATIC_POWER_SHARE * HAILO8L_TYPICAL_POWER_W,  # [assumption]
+    notes=(
+        "APU, input-aligner and L4-cut totals assumed half of Hailo-8's",
+        "typical and static power assumed (not published for Hailo-8L)",
+    ),
 )
 
 PRESETS: dict[str, HardwareSpec] = {"hailo8": HAILO8, "hailo8l": HAILO8L}

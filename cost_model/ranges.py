@@ -167,6 +167,8 @@ HARDWARE_RANGES: dict[str, NumberRange] = {
     "pcie_row_overhead_s": NumberRange(low=0.0, high=1.0, unit="s"),
     "pcie_transfer_overhead_s": NumberRange(low=0.0, high=1.0, unit="s"),  # a field on main
     "compute_pj_per_mac": NumberRange(low=0.0, high=1e6, unit="pJ"),
+    "typical_power_w": NumberRange(low=0.0, high=1e4, unit="W"),
+    "static_power_w": NumberRange(low=0.0, high=1e4, unit="W"),
     "link.efficiency": fraction(),
     "link.bytes_per_s": NumberRange(low=1e6, high=1e12, unit="bytes/s"),
 }

@@ -192,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument(
         "--emit-script",
         metavar="FILE.alls",
-        help="write the chosen partition as context_N = context([...]) lines",
+        help="write a model script: the settings that produced the partition (caps, "
+        "precisions, compression, batch) and its context_N = context([...]) lines",
     )
     comp.add_argument("--json", metavar="PATH|-", help="write the result as JSON (schema 1)")
     comp.add_argument(
@@ -220,6 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--clusters",
         action="store_true",
         help="also print each context's Control / Compute / Memory utilization per cluster",
+    )
+    # -- i17-layers: per-layer costs (partitioner/layer_table.py, report.layer_table) --
+    comp.add_argument(
+        "--layers",
+        action="store_true",
+        help="also print every layer: context, op, SCs, LCUs, L3 cuts, precision and the FPS "
+        "it was allocated for",
     )
     comp.set_defaults(handler=_cmd_compile)
     for module_name in PLUGIN_COMMANDS:
@@ -380,7 +388,7 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
     from cost_model.hardware import load_hardware
     from partitioner.compile import DEFAULT_BATCHES, compile_network
     from partitioner.compile_request import prepare_compile
-    from partitioner.model_script import check_emittable, emit_partition_script, read_model_script
+    from partitioner.model_script import check_emittable, read_model_script
     from partitioner.models import load_network
     from partitioner.outputs import check_outputs, hardware_files, model_file, write_text
     from partitioner.report import context_table, summary_table, timing_table
@@ -434,6 +442,13 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
             log=log,
             progress=status.update,
             flow=settings.flow,
+            zoo_name=zoo_name(args.model),  # i17-layers: the error band of its task family
+            knobs={
+                "width": args.width,
+                "depth": args.depth,
+                "resolution": args.resolution,
+                "input_shape": args.input_shape,
+            },
         )
     if args.html:
         from partitioner.html_report import write_html
@@ -441,10 +456,9 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
         write_html(args.html, report, net)
         log(f"HTML report written to {args.html}")
     if args.emit_script:
-        contexts = [c.layers for c in report.contexts]
-        header = f"ctxfit partition of {net.name} on {hw.name}: {len(contexts)} context(s)"
-        text = emit_partition_script(contexts, header=header)
-        write_text("--emit-script", args.emit_script, text)
+        from partitioner.emit_script import compile_script  # i17-layers: settings + contexts
+
+        write_text("--emit-script", args.emit_script, compile_script(report))
     if args.json:
         data = report.to_dict()
         if settings.target_fps is not None:
@@ -459,6 +473,10 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
         for table in cluster_tables(report):
             console.print(table)
     console.print(timing_table(report))
+    if args.layers:
+        from partitioner.report import layer_table  # i17-layers
+
+        console.print(layer_table(report))
     console.print(summary_table(report))
     if settings.target_fps is not None:
         b = settings.options.batch

@@ -2,20 +2,23 @@
 
 :func:`compile_network` runs :func:`partitioner.search.search`, passes the chosen partition to
 the independent validator (every reported partition passes it, in this code path), and turns the
-validated per-context timings into FPS per batch, latency, PCIe traffic and energy with
-:mod:`cost_model.throughput`. :meth:`CompileReport.to_dict` is the stable JSON contract
+validated per-context timings into FPS per batch, latency, PCIe traffic, dynamic energy and
+power with :mod:`cost_model.throughput` and :mod:`cost_model.power`, with every layer's cost at
+its context's rate (:mod:`partitioner.layer_table`) and the calibration's error band
+(:mod:`partitioner.error_bands`). :meth:`CompileReport.to_dict` is the stable JSON contract
 (``schema`` 1, documented in README.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from cost_model.caps import ResourceCaps
 from cost_model.context import utilization
 from cost_model.hardware import HardwareSpec
+from cost_model.power import PowerEstimate, context_running_power_w, partition_power
 from cost_model.resources import Resources
 from cost_model.throughput import (
     ContextTiming,
@@ -25,8 +28,11 @@ from cost_model.throughput import (
     latency_s,
     switch_time_s,
 )
+from partitioner.error_bands import ErrorBand, band_for
 from partitioner.flows import REQUIRED_FPS_MULTI_LINE, Flow
 from partitioner.graph import Network
+from partitioner.layer_table import LayerRow, layer_rows
+from partitioner.pin_check import check_pinned_contexts
 from partitioner.pricing import validate_result
 from partitioner.search import Iteration, Log, OnProgress, SearchOptions, SearchResult, search
 from partitioner.validator import ContextCheck, ValidationReport, check_partition
@@ -51,6 +57,8 @@ class ContextReport:
             and outputs included).
         edge_layers: tensors into or out of it.
         binding: what stops its rate rising (resource name, ``layer`` or ``pcie``).
+        power_w: watts while it runs its frames, static included
+            (:func:`cost_model.power.context_running_power_w`).
     """
 
     index: int
@@ -69,11 +77,21 @@ class ContextReport:
     boundary_out_bytes: int
     edge_layers: int
     binding: str
+    power_w: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
 class CompileReport:
-    """Everything ``ctxfit compile`` reports about one model on one part."""
+    """Everything ``ctxfit compile`` reports about one model on one part.
+
+    ``energy_mj_per_frame`` is dynamic energy only; ``power`` adds the part's static power
+    (:func:`cost_model.power.partition_power`) at each batch. ``layers`` holds every layer at
+    its context's rate; ``error_band`` the calibration's |FPS error| for this kind of network
+    (``None`` without the band table); ``options`` the search settings used (budget, batch,
+    seed, workers); ``input_shapes`` the network's inputs (C, H, W); ``knobs`` what the user
+    asked of the model (``width``, ``depth``, ``resolution``, ``input_shape``; ``None`` =
+    the model's own).
+    """
 
     model: str
     hardware: HardwareSpec
@@ -88,6 +106,12 @@ class CompileReport:
     reload_bytes_per_batch: int
     inter_context_bytes_per_frame: int
     energy_mj_per_frame: dict[int, float]
+    power: dict[int, PowerEstimate] = field(default_factory=dict)
+    layers: tuple[LayerRow, ...] = ()
+    error_band: ErrorBand | None = None
+    options: SearchOptions | None = None
+    input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    knobs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_contexts(self) -> int:
@@ -141,7 +165,64 @@ class CompileReport:
             },
             "validated": self.validation.valid,
             "flow": None if self.flow is None else _flow_dict(self.flow),
+            **self._details_dict(),
         }
+
+    def _details_dict(self) -> dict[str, Any]:
+        """Power, the error band, the settings used and every layer (issue 17)."""
+        b = self.search.batch
+        return {
+            "energy_is": "dynamic (compute + PCIe); static power is in power_w",
+            "power_w": {str(k): _power_dict(p) for k, p in self.power.items()},
+            "static_power_w": self.hardware.static_power_w,
+            "typical_power_w": self.hardware.typical_power_w,
+            "error_band": None if self.error_band is None else self.error_band.to_dict(),
+            "fps_band_pct": (
+                None
+                if self.error_band is None
+                else {str(k): self.error_band.median_pct(k) for k in self.fps}
+            ),
+            "knobs": dict(self.knobs),
+            "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
+            "precision": _precision_dict(self.layers),
+            "search_budget": None if self.options is None else _options_dict(self.options, b),
+            "layers": [row.to_dict() for row in self.layers],
+        }
+
+
+def _power_dict(p: PowerEstimate) -> dict[str, float]:
+    return {
+        "total": p.total_w,
+        "static": p.static_w,
+        "dynamic": p.dynamic_w,
+        "fps": p.fps,
+        "dynamic_mj_per_frame": p.dynamic_mj_per_frame,
+    }
+
+
+def _precision_dict(rows: Sequence[LayerRow]) -> dict[str, Any]:
+    """Layers per precision, and the names of those not at a8_w8."""
+    counts: dict[str, int] = {}
+    others: dict[str, list[str]] = {}
+    for row in rows:
+        counts[row.precision] = counts.get(row.precision, 0) + 1
+        if row.precision != "a8_w8":
+            others.setdefault(row.precision, []).append(row.name)
+    return {"layers_by_precision": counts, "layers_not_a8_w8": others}
+
+
+def _options_dict(o: SearchOptions, batch: int) -> dict[str, Any]:
+    return {
+        "timeout_s": o.timeout_s,
+        "iteration_timeout_s": o.iteration_timeout_s,
+        "optimize_for_batch": batch,
+        "seed": o.seed,
+        "workers": o.workers,
+        "context_switch": o.context_switch,
+        "min_contexts": o.min_contexts,
+        "max_contexts": o.max_contexts,
+        "pinned_layers": len(o.pins),
+    }
 
 
 def _flow_dict(flow: Flow) -> dict[str, Any]:
@@ -183,6 +264,7 @@ def _context_dict(c: ContextReport) -> dict[str, Any]:
         "boundary_out_bytes": c.boundary_out_bytes,
         "edge_layers": c.edge_layers,
         "binding": c.binding,
+        "power_w_running": c.power_w,
     }
 
 
@@ -209,8 +291,13 @@ def compile_network(
     log: Log = lambda _: None,
     progress: OnProgress | None = None,
     flow: Flow | None = None,
+    zoo_name: str | None = None,
+    knobs: Mapping[str, Any] | None = None,
 ) -> CompileReport:
     """Search, validate and price the chosen partition.
+
+    ``zoo_name`` picks the error band of the network's task family (other models get the band
+    over all rows); ``knobs`` is recorded in the report as given.
 
     With a ``flow`` (:func:`partitioner.flows.resolve_flow`), a single context that fits is
     priced at the flow's raised caps (or at its required FPS), and the contexts of a
@@ -221,6 +308,7 @@ def compile_network(
         InfeasiblePartitionError: from the search (see :func:`partitioner.search.search`), or
             when the validator rejects the chosen partition (a bug, reported with numbers).
     """
+    check_pinned_contexts(net, hw, options)  # a pinned context over a cap fails at once
     found = search(net, hw, options, log=log, progress=progress)
     if found.single_context:
         caps = options.single_caps
@@ -251,6 +339,8 @@ def compile_network(
     )
     all_batches = sorted({*batches, found.batch})
     inter = sum(c.boundary_out_bytes for c in contexts) - _graph_output_bytes(net)
+    rates = [(c.index, c.layers, t.compute_fps) for c, t in zip(contexts, timings, strict=True)]
+    rows = layer_rows(net, hw, rates)
     return CompileReport(
         model=net.name,
         hardware=hw,
@@ -267,6 +357,12 @@ def compile_network(
         ),
         inter_context_bytes_per_frame=inter,
         energy_mj_per_frame={b: energy_per_frame_j(timings, b, hw) * 1e3 for b in all_batches},
+        power={b: partition_power(timings, b, hw) for b in all_batches},
+        layers=rows,
+        error_band=band_for(zoo_name),
+        options=options,
+        input_shapes=dict(net.inputs),
+        knobs=dict(knobs or {}),
     )
 
 
@@ -330,6 +426,7 @@ def _context_report(
         boundary_out_bytes=out_bytes,
         edge_layers=check.edge_layers,
         binding=binding,
+        power_w=context_running_power_w(timing, hw),
     )
 
 

@@ -395,6 +395,99 @@ def emit_partition_script(contexts: Sequence[Sequence[str]], *, header: str | No
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True, kw_only=True)
+class ScriptSettings:
+    """The settings a compile ran with, as model-script commands (see
+    :func:`emit_settings_lines`). ``None`` / empty leaves a command out.
+
+    Attributes:
+        caps: ``resources_param`` caps the user set (explicit caps only: the compiler's own
+            defaults are not a ``resources_param`` line, they change with the flow).
+        optimization_level: ``performance_param(compiler_optimization_level=...)``.
+        context_switch: ``context_switch_param(mode=...)``.
+        compression_level: ``model_optimization_flavor(compression_level=...)``.
+        precision: ``(layer name, mode)`` per layer, one ``quantization_param`` line per mode;
+            names are matched literally (glob characters escaped).
+        optimize_for_batch, target_fps: ``performance_param`` keywords.
+        timeout_s: ``allocator_param(timeout=...)``.
+        comments: ``#`` lines above the commands.
+    """
+
+    caps: CapOverrides = field(default_factory=CapOverrides)
+    optimization_level: str | None = None
+    context_switch: str | None = None
+    compression_level: int | None = None
+    precision: tuple[tuple[str, Precision], ...] = ()
+    optimize_for_batch: int | None = None
+    target_fps: float | None = None
+    timeout_s: float | None = None
+    comments: tuple[str, ...] = ()
+
+
+def emit_settings_lines(settings: ScriptSettings) -> list[str]:
+    """The commands of ``settings``, one per line, that :func:`parse_model_script` reads back
+    to the same values.
+
+    >>> lines = emit_settings_lines(ScriptSettings(
+    ...     caps=CapOverrides(control=0.8), compression_level=0, optimize_for_batch=8,
+    ...     precision=(("conv1", Precision.A8_W4), ("x[0]", Precision.A8_W4)), timeout_s=30.0))
+    >>> print("\\n".join(lines))
+    model_optimization_flavor(compression_level=0)
+    quantization_param([conv1, "x[[]0]"], precision_mode=a8_w4)
+    resources_param(max_control_utilization=0.8)
+    performance_param(optimize_for_batch=8)
+    allocator_param(timeout=30s)
+    >>> s = parse_model_script("\\n".join(lines))
+    >>> s.caps.control, s.precision_of("x[0]"), s.precision_of("x0"), s.timeout_s
+    (0.8, <Precision.A8_W4: 'a8_w4'>, None, 30.0)
+    """
+    lines = [f"# {line}".rstrip() for line in settings.comments]
+    if settings.compression_level is not None:
+        lines.append(f"model_optimization_flavor(compression_level={settings.compression_level})")
+    by_mode: dict[Precision, list[str]] = {}
+    for name, mode in settings.precision:
+        by_mode.setdefault(mode, []).append(_emit_name(_literal_pattern(name)))
+    for mode, names in by_mode.items():
+        lines.append(f"quantization_param([{', '.join(names)}], precision_mode={mode.value})")
+    caps = settings.caps.as_dict()
+    if caps:
+        keyword = {v: k for k, v in _CAP_KEYWORDS.items()}
+        lines.append(
+            "resources_param("
+            + ", ".join(f"{keyword[name]}={_exact(value)}" for name, value in caps.items())
+            + ")"
+        )
+    if settings.optimization_level is not None:
+        lines.append(
+            f"performance_param(compiler_optimization_level={settings.optimization_level})"
+        )
+    if settings.context_switch is not None:
+        lines.append(f"context_switch_param(mode={settings.context_switch})")
+    if settings.optimize_for_batch is not None:
+        lines.append(f"performance_param(optimize_for_batch={settings.optimize_for_batch})")
+    if settings.target_fps is not None:
+        lines.append(f"performance_param(fps={_exact(settings.target_fps)})")
+    if settings.timeout_s is not None:
+        lines.append(f"allocator_param(timeout={_exact(settings.timeout_s)}s)")
+    return lines
+
+
+def _exact(value: float) -> str:
+    """The shortest text that reads back to exactly ``value`` (a cap of 0.7500000000000001 is
+    not 0.75: x 128 LCUs it allows 97, not 96).
+
+    >>> _exact(0.8), _exact(30.0), _exact(0.8500000000000005)
+    ('0.8', '30', '0.8500000000000005')
+    """
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
+
+
+def _literal_pattern(name: str) -> str:
+    """``name`` as a glob that matches only itself (``*``, ``?`` and ``[`` in brackets)."""
+    return "".join(f"[{c}]" if c in _GLOB_CHARS else c for c in name)
+
+
 def check_emittable(layer_names: Iterable[str]) -> None:
     """Raise before a long compile when ``--emit-script`` could not write a layer's name.
 

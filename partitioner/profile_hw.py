@@ -1,7 +1,10 @@
 """``ctxfit profile --hw``: per-layer resources at the single-context FPS, and the verdict.
 
 The single-context flow of the compiler (HAILO.md section 2): every layer in one context at the
-single-context caps (75%), utilization raised to the highest FPS at which everything fits.
+single-context caps (75%), utilization raised to the highest FPS at which everything fits. Each
+layer's row gives its SCs, LCUs, L3 cuts and precision; the table's footer totals them, and the
+verdict says the context and the FPS every layer is priced at (or, when one context is not
+enough, that every layer is at its lowest demand).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from cost_model.context import ContextFit, context_fit
 from cost_model.hardware import load_hardware
 from cost_model.resources import COMPILER_LABELS, format_over
 from partitioner.graph import Network
+from partitioner.layer_table import rows_from_costs
 from partitioner.user_text import visible
 
 
@@ -37,26 +41,32 @@ def verdict_text(fit: ContextFit, hw_name: str) -> Text:
         return Text.assemble(
             ("Single context: fits ", "bold green"),
             f"on {hw_name} at {fit.fps:,.1f} FPS (binding: {binding}); "
-            f"Control {u.control:.1%}, Compute {u.compute:.1%}, Memory {u.memory:.1%}",
+            f"Control {u.control:.1%}, Compute {u.compute:.1%}, Memory {u.memory:.1%}; "
+            f"every layer in context_0, priced at {fit.fps:,.1f} FPS",
         )
     return Text.assemble(
         ("Single context: does not fit ", "bold yellow"),
         f"on {hw_name} at the single-context caps ({format_over(fit.over)}); "
+        "every layer priced at its lowest demand (one SC, no rate); "
         "`ctxfit compile` splits it into contexts",
     )
 
 
 def price_profile(net: Network, hw_spec: str) -> tuple[dict[str, list[str]], Text]:
-    """Extra profile columns (SCs, LCUs, L3 cuts per layer, in topological order) and verdict.
+    """Extra profile columns (SCs, LCUs, L3 cuts and precision per layer, in topological
+    order) and the verdict, which says the context and the rate every layer is priced at (one
+    context: the same for all layers, so not a column).
 
     When the network does not fit, the columns show each layer at its lowest demand.
     """
     fit = single_context_fit(net, hw_spec)
     by_name = {cost.layer: cost for cost in fit.layer_costs}
     costs = [by_name[layer.name] for layer in net.layers]
+    rows = rows_from_costs(net, costs, 0 if fit.fits else None, fps=None if fit.fits else 0.0)
     columns = {
-        "SCs": [str(c.resources.subclusters) for c in costs],
-        "LCUs": [str(c.resources.lcus) for c in costs],
-        "L3 cuts": [str(c.resources.l3_cuts) for c in costs],
+        "SCs": [str(r.resources.subclusters) for r in rows],
+        "LCUs": [str(r.resources.lcus) for r in rows],
+        "L3 cuts": [str(r.resources.l3_cuts) for r in rows],
+        "precision": [r.precision for r in rows],
     }
     return columns, verdict_text(fit, load_hardware(hw_spec).name)

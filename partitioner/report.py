@@ -88,7 +88,7 @@ def profile_table(net: Network, extra: dict[str, Sequence[str]] | None = None) -
     """One row per layer (name, op, output shape, params, MACs, output bytes) and a total row.
 
     ``extra`` adds columns (name -> one string per layer, in topological order), used by
-    ``--hw`` for the per-layer resources.
+    ``--hw`` for the per-layer resources; a column of whole numbers is totalled in the footer.
     """
     extra = extra or {}
     table = Table(
@@ -105,8 +105,8 @@ def profile_table(net: Network, extra: dict[str, Sequence[str]] | None = None) -
         justify="right",
         footer=fmt_bytes(sum(layer.output_bytes for layer in net.layers)),
     )
-    for name in extra:
-        table.add_column(name, justify="right")
+    for name, column in extra.items():
+        table.add_column(name, justify="right", footer=_whole_total(column))
     columns = list(extra.values())
     for i, layer in enumerate(net.layers):
         op = layer.op.value + (f"+{layer.activation}" if layer.activation else "")
@@ -123,6 +123,73 @@ def profile_table(net: Network, extra: dict[str, Sequence[str]] | None = None) -
             *(col[i] for col in columns),
         )
     return table
+
+
+def _whole_total(column: Sequence[str]) -> str:
+    """The sum of a column of whole numbers (``""`` for any other column).
+
+    >>> _whole_total(["3", "4"]), _whole_total(["context_0", "context_0"]), _whole_total([])
+    ('7', '', '')
+    """
+    if not column or not all(cell.isdigit() for cell in column):
+        return ""
+    return str(sum(int(cell) for cell in column))
+
+
+def fmt_rate(fps: float) -> str:
+    """A layer's allocated rate: ``1,036.2`` FPS, ``-`` for a lowest-demand row (no rate).
+
+    >>> fmt_rate(1036.25), fmt_rate(0.0)
+    ('1,036.2', '-')
+    """
+    return f"{fps:,.1f}" if fps > 0 else "-"
+
+
+def layer_table(report: Any) -> Table:
+    """``compile --layers``: every layer with its context, op, SCs, LCUs, L3 cuts, precision and
+    the rate it was allocated for (its context's), and the totals of the whole partition."""
+    rows = report.layers
+    table = Table(
+        title=text(f"{report.model} on {report.hardware.name}: {len(rows)} layers"),
+        title_justify="left",
+        caption="each layer at its context's rate (FPS); totals over all contexts",
+        caption_justify="left",
+        show_footer=True,
+    )
+    table.add_column("#", justify="right", footer="")
+    table.add_column("layer", footer="total", overflow="fold")  # names whole, over lines
+    table.add_column("context", footer="")
+    table.add_column("op", footer="", overflow="fold")
+    for name, key in (("SCs", "subclusters"), ("LCUs", "lcus"), ("L3 cuts", "l3_cuts")):
+        total = sum(getattr(r.resources, key) for r in rows)
+        table.add_column(name, justify="right", footer=str(total), no_wrap=True)
+    table.add_column("precision", footer="", no_wrap=True)
+    table.add_column("FPS", justify="right", footer="", no_wrap=True)
+    for i, r in enumerate(rows):
+        table.add_row(
+            str(i),
+            text(r.name),
+            "-" if r.context is None else str(r.context),
+            text(r.op),
+            str(r.resources.subclusters),
+            str(r.resources.lcus),
+            str(r.resources.l3_cuts),
+            r.precision,
+            fmt_rate(r.fps),
+        )
+    return table
+
+
+def band_text(band: Any, batch: int) -> str:
+    """``±12%`` typical |FPS error| of the band at ``batch``.
+
+    >>> from partitioner.error_bands import ErrorBand
+    >>> band = ErrorBand(family="detection", rows=48, median_b1=12.2, median_b8=14.8,
+    ...                  p90_b1=40.6, p90_b8=40.6, single_multi_right=0.94)
+    >>> band_text(band, 1), band_text(band, 8)
+    ('±12%', '±15%')
+    """
+    return f"±{band.median_pct(batch):.0f}%"
 
 
 def _pct(x: float) -> str:
@@ -181,14 +248,30 @@ def timing_table(report: Any) -> Table:
 
 
 def summary_table(report: Any) -> Table:
-    """The headline figures of a compile: contexts, FPS per batch, latency, PCIe, energy, solver."""
+    """The headline figures of a compile: contexts, FPS per batch (with the calibration's typical
+    error and the watts), power, latency, PCIe, dynamic energy, the error band, solver."""
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column("what", style="bold")
     table.add_column("value")
     flow = "single context" if report.single_context else "multi-context"
     table.add_row("contexts", f"{report.num_contexts} ({flow})")
+    band = getattr(report, "error_band", None)
+    powers = getattr(report, "power", {})
     for batch, fps in report.fps.items():
-        table.add_row(f"FPS at batch {batch}", f"{fps:,.1f} FPS")
+        value = f"{fps:,.1f} FPS"
+        if band is not None:
+            value = f"about {value} (typical error {band_text(band, batch)})"
+        if batch in powers:
+            value += f", {powers[batch].total_w:.2f} W"
+        table.add_row(f"FPS at batch {batch}", value)
+    b = report.search.batch
+    power = powers.get(b)
+    if power is not None:
+        table.add_row(
+            f"power (batch {b})",
+            f"{power.total_w:.2f} W = {power.static_w:.2f} W static + {power.dynamic_w:.2f} W "
+            f"dynamic at {power.fps:,.1f} FPS",
+        )
     table.add_row("latency (batch 1)", f"{report.latency_ms:.2f} ms")
     link = report.hardware.link
     table.add_row(
@@ -196,8 +279,18 @@ def summary_table(report: Any) -> Table:
         f"{link.bytes_per_s / 1e9:.2f} GB/s; reload {fmt_bytes(report.reload_bytes_per_batch)} "
         f"per batch; inter-context {fmt_bytes(report.inter_context_bytes_per_frame)} per frame",
     )
-    b = report.search.batch
-    table.add_row(f"energy (batch {b})", f"{report.energy_mj_per_frame[b]:.3f} mJ per frame")
+    table.add_row(
+        f"dynamic energy (batch {b})", f"{report.energy_mj_per_frame[b]:.3f} mJ per frame"
+    )
+    if band is not None:
+        where = band.note or f"{band.family} networks"
+        table.add_row(
+            "error band",
+            f"|FPS error| median {band.median_b1:.0f}% at batch 1, {band.median_b8:.0f}% at "
+            f"batch 8; 90% of rows within {band.p90_b1:.0f}% / {band.p90_b8:.0f}%; "
+            f"single/multi right {band.single_multi_right:.0%} ({where}; {band.rows} Model Zoo "
+            f"rows, {band.measured or 'measured'})",
+        )
     s = report.search
     bound = "-" if s.bound_s is None else f"{s.bound_s * 1e3:.3f} ms"
     gap = "-" if s.gap is None else f"{s.gap:.2%}"

@@ -1,0 +1,230 @@
+"""Issue 17's details of a compile: power in watts (static + dynamic), every layer's cost at its
+context's rate, the calibration's error band, and ``profile --hw``'s totals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cost_model.hardware import preset
+from cost_model.power import context_running_power_w, partition_power
+from cost_model.resources import Resources
+from cost_model.throughput import ContextTiming
+from partitioner.cli import main
+from partitioner.compile import compile_network
+from partitioner.error_bands import NOT_IN_TABLE, band_for, load_table
+from partitioner.search import SearchOptions
+from tests.nets import conv_chain
+
+HW = preset("hailo8")
+
+
+@pytest.fixture(autouse=True)
+def fixed_width(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+
+
+@pytest.fixture(scope="module")
+def multi():
+    """120 one-LCU convs: over the single-context 96 LCUs, so two contexts of <= 77."""
+    net = conv_chain(120)
+    return net, compile_network(net, HW, SearchOptions(timeout_s=2))
+
+
+# -- power -----------------------------------------------------------------------------------------
+def test_power_of_a_two_context_partition_by_hand():
+    link = HW.link.__class__(generation=3, lanes=4, measured_bytes_per_s=1e9)
+    hw = HW.with_params(link=link, context_switch_overhead_s=0.0, pipeline_fill_frames=0.0)
+    a = ContextTiming(
+        compute_fps=1000.0,
+        weight_bytes=1_000_000,
+        config_bytes=0,
+        pcie_bytes_per_frame=0,
+        macs_per_frame=1_000_000_000,
+    )
+    b = ContextTiming(
+        compute_fps=500.0,
+        weight_bytes=1_000_000,
+        config_bytes=0,
+        pcie_bytes_per_frame=0,
+        macs_per_frame=2_000_000_000,
+    )
+    # switch: 1 MB / 1 GB/s = 1 ms each; frames 1 ms and 2 ms:
+    # T(8) = (1 + 8 x 1) + (1 + 8 x 2) = 26 ms, FPS = 8 / 0.026
+    fps = 8 / 0.026
+    # dynamic energy per frame: 3 GMAC x 0.2 pJ + 2 MB reloaded x 25 pJ/B / 8 frames
+    energy_j = 3e9 * 0.2e-12 + 2e6 * 25e-12 / 8
+    p = partition_power([a, b], 8, hw)
+    assert p.fps == pytest.approx(fps)
+    assert p.dynamic_mj_per_frame == pytest.approx(energy_j * 1e3)
+    assert p.static_w == 1.0  # 40% of Hailo-8's published typical 2.5 W
+    assert p.total_w == pytest.approx(1.0 + energy_j * fps)  # 1.18654 W
+    assert p.total_w == pytest.approx(1.186538, abs=1e-6)
+    # while context b runs: 1.0 W + 2 GMAC x 0.2 pJ / 2 ms = 1.2 W
+    assert context_running_power_w(b, hw) == pytest.approx(1.2)
+
+
+def test_power_parameters_of_the_parts():
+    assert (HW.typical_power_w, HW.static_power_w) == (2.5, 1.0)
+    h8l = preset("hailo8l")
+    assert h8l.typical_power_w == 1.5 and h8l.static_power_w == pytest.approx(0.6)
+    assert any("power" in note for note in h8l.notes)  # the assumption is said
+
+
+def test_power_parameters_from_a_hardware_file():
+    from cost_model.errors import HardwareSpecError
+    from cost_model.hardware import hardware_from_dict
+
+    part = hardware_from_dict({"base": "hailo8", "static_power_w": 0.5, "typical_power_w": 2.0})
+    assert (part.static_power_w, part.typical_power_w) == (0.5, 2.0)
+    with pytest.raises(HardwareSpecError, match="static_power_w = -1"):
+        hardware_from_dict({"base": "hailo8", "static_power_w": -1})
+
+
+def test_compile_reports_power_as_static_plus_dynamic(multi):
+    _, report = multi
+    for b, p in report.power.items():
+        assert p.static_w == HW.static_power_w
+        assert p.total_w == pytest.approx(
+            HW.static_power_w + report.energy_mj_per_frame[b] * 1e-3 * report.fps[b]
+        )
+    data = report.to_dict()
+    assert data["power_w"]["8"]["static"] == 1.0
+    assert data["energy_is"].startswith("dynamic")
+
+
+# -- per-layer costs -------------------------------------------------------------------------------
+def test_layer_rows_add_up_to_each_context(multi):
+    net, report = multi
+    assert report.num_contexts >= 2
+    assert [r.name for r in report.layers] == [n for c in report.contexts for n in c.layers]
+    assert sorted(r.name for r in report.layers) == sorted(net.topological_order())
+    for c, timing in zip(report.contexts, report.timings, strict=True):
+        rows = [r for r in report.layers if r.context == c.index]
+        assert sum((r.resources for r in rows), Resources.zeros()) == c.usage
+        assert {r.fps for r in rows} == {timing.compute_fps}
+        assert {r.precision for r in rows} == {"a8_w8"}
+    layers = report.to_dict()["layers"]
+    assert sum(row["lcus"] for row in layers) == sum(c.usage.lcus for c in report.contexts) == 120
+
+
+def test_compile_json_carries_the_settings_used(multi):
+    _, report = multi
+    data = report.to_dict()
+    assert data["input_shapes"] == {"images": [3, 32, 32]}
+    assert data["search_budget"]["timeout_s"] == 2
+    assert data["search_budget"]["optimize_for_batch"] == 8
+    assert data["precision"]["layers_by_precision"] == {"a8_w8": 120}
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_compile_layers_prints_every_layer_with_totals(capsys, tmp_path):
+    path = tmp_path / "chain.json"
+    conv_chain(4).save(path)
+    code, out, err = run(capsys, "compile", path, "--layers", "--quiet")
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if "│ 0       │ conv" in line]
+    assert len(rows) == 4
+    sc = [int(line.split("│")[5]) for line in rows]
+    total = next(line for line in out.splitlines() if "│ total " in line)
+    assert int(total.split("│")[5]) == sum(sc)
+    assert "a8_w8" in rows[0]
+
+
+def test_profile_hw_fills_its_totals_and_names_the_rate(capsys, tmp_path):
+    from partitioner.profile_hw import price_profile, single_context_fit
+
+    net = conv_chain(4)
+    path = tmp_path / "chain.json"
+    net.save(path)
+    code, out, _ = run(capsys, "profile", path, "--hw", "hailo8")
+    assert code == 0
+    columns, verdict = price_profile(net, "hailo8")
+    total = next(line for line in out.splitlines() if "│ total " in line)
+    cells = [cell.strip() for cell in total.split("│")]
+    for name in ("SCs", "LCUs", "L3 cuts"):
+        assert str(sum(int(v) for v in columns[name])) in cells
+    assert set(columns["precision"]) == {"a8_w8"}
+    fps = single_context_fit(net, "hailo8").fps
+    assert f"every layer in context_0, priced at {fps:,.1f} FPS" in " ".join(out.split())
+
+
+# -- error bands -----------------------------------------------------------------------------------
+def test_shipped_band_table_covers_its_families():
+    table = load_table()
+    assert table is not None and table["pass"] == "loo"
+    families = table["families"]
+    assert "all" in families
+    assert set(table["networks"].values()) <= set(families)
+    assert families["all"]["rows"] == sum(
+        row["rows"] for name, row in families.items() if name != "all"
+    )
+
+
+def test_zoo_network_takes_its_family_band_and_others_the_overall_one():
+    table = load_table()
+    detection = band_for("yolov8n")
+    assert detection.family == "detection" and detection.note == ""
+    assert detection.median_b1 == table["families"]["detection"]["median_b1_pct"]
+    other = band_for(None)
+    assert other.family == "all" and other.note == NOT_IN_TABLE
+    assert band_for("no_such_net").family == "all"
+
+
+def test_band_generator_by_hand():
+    from benchmarks.calibrate import Row
+    from benchmarks.fidelity import Run, error_bands
+
+    def row(net, b1, b8, task):
+        return Row(device="hailo8", network=net, task=task, fps_b1=b1, fps_b8=b8)
+
+    def loo(net, b1, b8, contexts):
+        return Run(device="hailo8", network=net, mode="loo", contexts=contexts, fps_b1=b1,
+                   fps_b8=b8)  # fmt: skip
+
+    rows = [
+        row("yolov8n", 100, 100, "object_detection"),
+        row("yolov8s", 100, 200, "object_detection"),
+        row("resnet_v1_50", 100, 100, "classification"),
+        row("resnet_v1_18", 100, 100, "classification"),
+    ]
+    runs = [
+        loo("yolov8n", 110, 110, 1),  # +10% / +10%
+        loo("yolov8s", 80, 200, 3),  # -20% / 0%
+        loo("resnet_v1_50", 130, 130, 1),  # +30% / +30%
+        loo("resnet_v1_18", 60, 70, 2),  # -40% / -30%, multi where the zoo is single
+        Run(device="hailo8", network="yolov8n", mode="insample", contexts=1, fps_b1=1, fps_b8=1),
+    ]
+    data = error_bands(rows, runs, [])
+    overall = data["families"]["all"]
+    # b1: |10, 20, 30, 40|: median 25; 90th percentile (inclusive) at 0.9 x 3 = 2.7: 30 + 0.7 x 10
+    assert overall == {"rows": 4, "median_b1_pct": 25.0, "p90_b1_pct": 37.0,
+                       "median_b8_pct": 20.0, "p90_b8_pct": 30.0,
+                       "single_multi_right": 0.75}  # fmt: skip
+    detection = data["families"]["detection"]
+    assert (detection["median_b1_pct"], detection["p90_b1_pct"]) == (15.0, 19.0)
+    assert data["families"]["classification"]["single_multi_right"] == 0.5
+    assert data["pass"] == "loo" and data["networks"]["yolov8n"] == "detection"
+
+
+def test_compile_output_shows_the_band(capsys, tmp_path):
+    path = tmp_path / "chain.json"
+    conv_chain(4).save(path)
+    code, out, _ = run(capsys, "compile", path, "--quiet", "--json", "-")
+    data = json.loads(out)
+    assert code == 0
+    band = data["error_band"]
+    assert band["family"] == "all" and band["note"] == NOT_IN_TABLE
+    assert data["fps_band_pct"]["8"] == band["median_abs_fps_error_pct"]["8"]
+    code, out, _ = run(capsys, "compile", path, "--quiet")
+    text = " ".join(out.split())
+    typical = round(band["median_abs_fps_error_pct"]["8"])
+    assert f"(typical error ±{typical}%)" in text
+    assert f"({NOT_IN_TABLE}; {band['rows']} Model Zoo rows" in text
+    assert "W static +" in text and "dynamic energy (batch 8)" in text
