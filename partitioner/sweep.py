@@ -75,7 +75,8 @@ COST_MODEL_VERSION = source_digest(Path(cost_model.__file__).parent)
 to the cost model changes it, and with it every cache key."""
 
 
-def _ctxfit_version() -> str:
+def ctxfit_version() -> str:
+    """The installed ctxfit's version (``0+unknown`` from a source tree not installed)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -203,7 +204,7 @@ class SweepPlan:
         return {
             "sweep_schema": SWEEP_SCHEMA,
             "cost_model": COST_MODEL_VERSION,
-            "ctxfit": _ctxfit_version(),
+            "ctxfit": ctxfit_version(),
             "model": self.model_id,
             "input_shape": list(self.input_shape) if self.input_shape else None,
             **point.as_dict(),
