@@ -94,7 +94,7 @@ def load_network(
     if lower.endswith(".json"):
         _reject_knobs(request, "a saved .json layer graph")
         _reject_onnx_options(request)
-        return Network.load(_existing(spec))
+        return Network.load(existing_file(spec))
     if lower.endswith(".onnx"):
         _reject_knobs(request, "an .onnx file")
         return _load_onnx(request, on_message)
@@ -104,7 +104,7 @@ def load_network(
     return _load_zoo(request)
 
 
-def _existing(path_text: str) -> Path:
+def existing_file(path_text: str) -> Path:
     """``path_text`` as a path if it is a regular file (checked without opening it: a FIFO
     would block).
 
@@ -153,7 +153,7 @@ def _reject_onnx_options(request: ModelRequest) -> None:
 def _load_onnx(request: ModelRequest, on_message: Callable[[str], None] | None) -> Network:
     from partitioner.importers.onnx_import import import_onnx
 
-    path = _existing(request.spec)
+    path = existing_file(request.spec)
     return import_onnx(
         path,
         input_shape=request.input_shape,
