@@ -3,8 +3,8 @@
 ``width`` and ``depth`` are relative to the published network (1.0 is the Model Zoo's model:
 ``--width 0.5`` halves its channel gain, it does not set a channel count); ``resolution`` is the
 input height in pixels. For a zoo model the values are the effective ones (the published value
-of a knob not given); a ``file.py:factory`` shows what was passed to it (``None``: the factory's
-own default); ONNX files and saved graphs have no knobs.
+of a knob not given); a ``file.py:factory`` shows the knobs passed to it (the others keep the
+factory's own defaults); ONNX files and saved graphs have no knobs.
 
 >>> knobs_text({"width": 0.5, "depth": 1.0, "resolution": 640}, [(1, 3, 640, 640)])
 'width 0.5, depth 1, resolution 640; input 1x3x640x640'
@@ -26,14 +26,13 @@ KNOBS = ("width", "depth", "resolution")
 
 def model_knobs(request: Any) -> dict[str, float | int | None]:
     """The knobs of a :class:`~partitioner.models.ModelRequest`: effective values for a zoo
-    model (only the knobs its family has), the values given for a factory, none for a file."""
+    model (only the knobs its family has), the values given to a factory, none for a file."""
     spec = str(request.spec)
     lower = spec.lower()
     if lower.endswith((".onnx", ".json")):
         return {}
-    given = {k: getattr(request, k) for k in KNOBS}
     if ".py:" in spec or lower.endswith(".py"):
-        return given
+        return {k: getattr(request, k) for k in KNOBS if getattr(request, k) is not None}
     from partitioner.zoo import check_knobs
 
     resolution = request.resolution

@@ -58,9 +58,9 @@ SHORT_BINDING: dict[str, str] = {
 
 
 def compact_table(title: str, caption: str | None = None) -> Table:
-    """A table that fits 80 columns: a rule under the header, no outer edges, one space of
-    padding. Add number columns with :func:`add_number_column` (never cut) and text columns
-    with ``overflow="fold"`` (wrapped)."""
+    """A table that fits 80 columns: a rule under the header, no outer edges, one space
+    between columns. Add number columns with :func:`add_number_column` (never cut) and text
+    columns with ``overflow="fold"`` (wrapped)."""
     return Table(
         title=text(title),
         title_justify="left",
@@ -68,7 +68,7 @@ def compact_table(title: str, caption: str | None = None) -> Table:
         caption_justify="left",
         box=box.SIMPLE_HEAD,
         show_edge=False,
-        padding=(0, 1, 0, 0),
+        padding=(0, 0),
     )
 
 
@@ -88,13 +88,13 @@ def parts_table(reports: Sequence[Any], *, model: str) -> Table:
         "context's rate, or for several contexts the resource furthest over one context's "
         "limit; gap: the solver's proven distance to the optimum",
     )
-    table.add_column("part", overflow="fold")
-    table.add_column("link", overflow="fold")
+    table.add_column("part", overflow="fold")  # the one column that wraps
+    table.add_column("link", no_wrap=True)
     add_number_column(table, "contexts")
     for b in batches:
         add_number_column(table, f"FPS\nbatch {b}")
     add_number_column(table, "latency\nms")
-    table.add_column("binding", overflow="fold")
+    table.add_column("binding", no_wrap=True)
     table.add_column("solver", no_wrap=True)
     add_number_column(table, "gap")
     for r in reports:

@@ -125,8 +125,8 @@ def test_plan_rejects_what_the_model_lacks(tmp_path):
         plan_sweep("vit_tiny", hardware=h8, resolutions=(200,))
     with pytest.raises(UsageError, match="at most two"):
         plan_sweep("yolov8n", hardware=h8, widths=(1.0,), depths=(1.0,), resolutions=(320,))
-    with pytest.raises(UsageError, match="at least one"):
-        plan_sweep("yolov8n", hardware=h8)
+    parts_alone = plan_sweep("yolov8n", hardware=h8)  # no knob: the parts alone, one point
+    assert parts_alone.swept == () and parts_alone.points() == [Point()]
     with pytest.raises(UsageError, match="no width, depth or resolution knob"):
         plan_sweep(str(tmp_path / "m.onnx"), hardware=h8, widths=(0.5,))
     factory = tmp_path / "f.py"
@@ -234,9 +234,11 @@ def test_cli_writes_its_files_and_leaves_others_alone(local, tmp_path, capsys):
     rows = (out / "sweep.csv").read_text().splitlines()
     assert rows[0] == (
         "model,hardware,width,depth,resolution,status,contexts,single_context,fps_b1,fps_b8,"
-        "binding,error"
+        "binding,solver_status,gap,error"
     )
-    assert len(rows) == 5 and rows[1].startswith("resnet_v1_18,hailo8l-32k,0.75,,64,ok,1,true,")
+    # the depth not swept holds ResNet-18's published value (1.0)
+    assert len(rows) == 5 and rows[1].startswith("resnet_v1_18,hailo8l-32k,0.75,1,64,ok,1,true,")
+    assert rows[1].endswith(",OPTIMAL,0.0,")  # one context: proven at once, no gap
     data = json.loads((out / "sweep.json").read_text())
     assert data["kind"] == "ctxfit.sweep" and data["complete"] is True
     assert data["axes"] == {"width": [0.75, 1.0], "resolution": [64, 96]}
