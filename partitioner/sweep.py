@@ -47,8 +47,9 @@ from partitioner.flows import FLOW_PARAMS
 
 SWEEP_SCHEMA = 1
 RECORD_VERSION = 2
-"""The fields of a record (2: ``solver_status``, ``gap``, ``knobs``, ``input_shapes``); part of
-every cache key, so that records of older fields are computed again."""
+"""The fields and the flow of a record (2: ``solver_status``, ``gap``, ``knobs``,
+``input_shapes``, compiled as ``ctxfit compile --compiler-defaults``); part of every cache key,
+so that older records are computed again."""
 KNOBS = ("width", "depth", "resolution")
 OUTPUT_FILES = ("sweep.json", "sweep.csv", "fitmap.png", "fitmap.svg")
 """The files a sweep writes into its output folder (``sweep.json`` marks the folder as one)."""
@@ -412,23 +413,18 @@ def _request(task: SweepTask) -> Any:
 def run_task(task: SweepTask) -> tuple[dict[str, Any], ...]:
     """Build the point's network once and compile it on each part: one record per part, in
     ``task.hardware`` order. A ctxfit error (the model cannot be built at this point, no
-    partition within the timeout) becomes a record with ``status`` ``"failed"``."""
+    partition within the timeout) becomes a record with ``status`` ``"failed"``.
+
+    Each part compiles as ``ctxfit compile MODEL --compiler-defaults --workers 1`` does: the
+    compiler's default flow (its caps and its implicit 4-bit share, as a compile with a GPU),
+    without a script: a grid point is not the published network, so a zoo model's Model Zoo
+    script is not applied."""
     from partitioner.compile import compile_network
-    from partitioner.flows import resolve_flow
+    from partitioner.compile_request import prepare_compile
     from partitioner.knobs import input_shapes, model_knobs
     from partitioner.models import load_network
     from partitioner.parts_summary import headline_binding
-    from partitioner.search import SearchOptions
 
-    options = SearchOptions(
-        timeout_s=task.timeout_s,
-        batch=OPTIMIZE_FOR_BATCH,
-        seed=task.seed,
-        workers=SOLVER_WORKERS,
-    )
-    # the compiler's default flow, as `ctxfit compile` runs it without a script: a grid point
-    # is not the published network, so the Model Zoo script of a zoo model is not applied
-    flow = resolve_flow(None)
     try:
         request = _request(task)
         net = load_network(request)
@@ -441,7 +437,19 @@ def run_task(task: SweepTask) -> tuple[dict[str, Any], ...]:
         hw = dataclasses.replace(hw)  # re-hash here: a pickled hash is the sender's
         started = time.perf_counter()
         try:
-            report = compile_network(net, hw, options, batches=task.batches, flow=flow)
+            prepared = prepare_compile(
+                net,
+                hw,
+                None,
+                optimize_for_batch=OPTIMIZE_FOR_BATCH,
+                timeout_s=task.timeout_s,
+                seed=task.seed,
+                workers=SOLVER_WORKERS,
+            )
+            settings = prepared.settings
+            report = compile_network(
+                prepared.net, hw, settings.options, batches=task.batches, flow=settings.flow
+            )
         except CtxfitError as err:
             records.append(_failed(task, hw, err))
             continue
