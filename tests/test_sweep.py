@@ -21,8 +21,8 @@ from cost_model.hardware import load_hardware, preset
 from partitioner.cli import main
 from partitioner.cmd_sweep import boundary_segments, grid_values
 from partitioner.compile import compile_network
-from partitioner.errors import UsageError
 from partitioner.compile_request import prepare_compile
+from partitioner.errors import UsageError
 from partitioner.models import ModelRequest, load_network
 from partitioner.sweep import (
     CACHE_DIR,
@@ -180,7 +180,8 @@ def test_a_record_is_the_partitioners_answer(local):
     assert record["knobs"] == {"width": 1.25, "depth": 1, "resolution": 64}
     assert record["input_shapes"] == [[1, 3, 64, 64]]
     (over,) = report.search.single_fit.over
-    assert over[0] == "l3_cuts" and over[2] == cap_limit(options.single_caps.memory, hw.l3_cuts_total)
+    limit = cap_limit(options.single_caps.memory, hw.l3_cuts_total)
+    assert over[0] == "l3_cuts" and over[2] == limit
 
 
 def test_rerun_reads_everything_from_the_cache(local):
