@@ -349,7 +349,8 @@ def write_json(target: str, data: Any, *, protect: Sequence[str | None] = ()) ->
 # -- commands ------------------------------------------------------------------------------------
 def _cmd_zoo(args: argparse.Namespace, console: Console) -> int:
     from partitioner.outputs import check_outputs
-    from partitioner.report import source_family, zoo_table
+    from partitioner.report import source_family
+    from partitioner.zoo_listing import zoo_listing
     from partitioner.zoo import ZOO
 
     entries = list(ZOO.values())
@@ -374,7 +375,7 @@ def _cmd_zoo(args: argparse.Namespace, console: Console) -> int:
         )
         if args.json == "-":
             return 0
-    console.print(zoo_table(entries))
+    console.print(zoo_listing(entries, width=console.width))
     return 0
 
 

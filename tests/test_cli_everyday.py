@@ -248,3 +248,35 @@ def test_sweep_rejects_a_knob_on_a_file(resnet_graph, tmp_path):
         plan_sweep(str(resnet_graph), hardware=[preset("hailo8")], widths=(0.5,))
     with pytest.raises(ModelNotFoundError):
         plan_sweep(str(tmp_path / "missing.onnx"), hardware=[preset("hailo8")])
+
+
+def test_zoo_listing_is_whole_at_80_columns(capsys):
+    code, out, _ = run(capsys, "zoo")
+    assert code == 0 and "…" not in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    row = next(line.split() for line in out.splitlines() if line.startswith("yolov8n "))
+    # the Model Zoo v2.18 row: 3.2M params, 8.74 GOPs = 4.37 GMACs
+    assert row == ["yolov8n", "object_detection", "3x640x640", "3.20M", "4.37", "w", "d", "r"]
+
+
+def test_square_only_modules_are_the_builders_without_input_hw():
+    import importlib
+    import inspect
+
+    from partitioner.zoo import _RECIPES, SQUARE_ONLY_MODULES
+
+    square = set()
+    for module_name, function_name, _ in _RECIPES.values():
+        module = importlib.import_module(f"partitioner.zoo.{module_name}")
+        declared = inspect.signature(getattr(module, function_name)).parameters
+        if "resolution" in declared and "input_hw" not in declared:
+            square.add(module_name)
+    assert square == set(SQUARE_ONLY_MODULES)
+
+
+def test_non_square_zoo_inputs_are_cached_apart():
+    square = load_network(ModelRequest(spec="mobilenet_v1", input_shape=(1, 3, 96, 96)))
+    wide = load_network(ModelRequest(spec="mobilenet_v1", input_shape=(1, 3, 96, 160)))
+    again = load_network(ModelRequest(spec="mobilenet_v1", input_shape=(1, 3, 96, 160)))
+    assert square.layers[0].output_shape == (32, 48, 48)
+    assert wide.layers[0].output_shape == again.layers[0].output_shape == (32, 48, 80)
