@@ -350,8 +350,8 @@ def write_json(target: str, data: Any, *, protect: Sequence[str | None] = ()) ->
 def _cmd_zoo(args: argparse.Namespace, console: Console) -> int:
     from partitioner.outputs import check_outputs
     from partitioner.report import source_family
-    from partitioner.zoo_listing import zoo_listing
     from partitioner.zoo import ZOO
+    from partitioner.zoo_listing import zoo_listing
 
     entries = list(ZOO.values())
     check_outputs([("--json", args.json)], inputs=[])

@@ -16,7 +16,6 @@ from rich.table import Table
 from partitioner.parts_summary import add_number_column, compact_table
 from partitioner.report import fmt_count, fmt_shape, source_family
 
-
 WIDE = 120
 """Terminal width from which the listing also shows the source family and the aliases."""
 
