@@ -567,29 +567,52 @@ def _compile_parts(
     inputs: Sequence[str | None],
 ) -> int:
     """``compile MODEL --hw A B ...``: the model on each part in turn, one summary row per part
-    (``--json``: an array with one compile result per part). A Ctrl-C during one part's search
-    keeps its best partition and skips the parts after it."""
-    from partitioner.parts_summary import parts_table
+    (``--json``: an array with one compile result per part). A part whose compile fails (no
+    partition, a context-switch mode it cannot meet) gets a ``failed`` row, an ``error:`` line
+    on stderr and exit code 2; the other parts are still reported. A Ctrl-C during one part's
+    search keeps its best partition and skips the parts after it.
+
+    Raises:
+        CtxfitError: every part failed (the first part's error).
+    """
+    from partitioner.parts_summary import PartFailure, parts_table
 
     log_console = Console(stderr=True, highlight=False) if args.json == "-" else console
     request = request_from_args(args)
-    results = []
+    rows: list[Any] = []
+    data: list[dict[str, Any]] = []
+    errors: list[CtxfitError] = []
+    compiled = net
     for hw in hws:
         log(f"Part {hw.name} ({hw.link.label}):")
-        results.append(_compile_on(args, net, hw, script, batches, log, log_console))
-        if results[-1][0].search.interrupted:
+        try:
+            report, settings, compiled = _compile_on(
+                args, net, hw, script, batches, log, log_console
+            )
+        except CtxfitError as err:
+            errors.append(err)
+            rows.append(PartFailure(hardware=hw, error=str(err)))
+            data.append({"schema": 1, "hardware": hw.name, "status": "failed", "error": str(err)})
+            continue
+        rows.append(report)
+        data.append(_result_dict(report, settings, request, compiled))
+        if report.search.interrupted:
             break
-    reports = [report for report, _, _ in results]
+    if len(errors) == len(rows):
+        raise errors[0]
+    interrupted = any(getattr(r, "search", None) and r.search.interrupted for r in rows)
+    code = EXIT_INTERRUPTED if interrupted else EXIT_USER_ERROR if errors else 0
+    stderr = Console(stderr=True, highlight=False)
     if args.json:
-        data = [_result_dict(*result[:2], request, result[2]) for result in results]
         write_json(args.json, data, protect=inputs)
-        if args.json == "-":
-            _print_caveats(Console(stderr=True, highlight=False), caveats)
-            return _compile_exit_code(reports[-1])
-    console.print(parts_table(reports, model=results[0][2].name))
-    _print_knobs(console, request, results[0][2])
-    _print_caveats(console, caveats)
-    return _compile_exit_code(reports[-1])
+    if args.json != "-":
+        console.print(parts_table(rows, model=compiled.name))
+        _print_knobs(console, request, compiled)
+    _print_caveats(console if args.json != "-" else stderr, caveats)
+    for row in rows:
+        if isinstance(row, PartFailure):
+            print_error(stderr, f"on {row.hardware.name}: {row.error}")
+    return code
 
 
 def _result_dict(report: Any, settings: Any, request: Any, compiled: Any) -> dict[str, Any]:

@@ -15,12 +15,21 @@ Functions build rich renderables; the CLI prints them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rich import box
 from rich.table import Table
 
 from partitioner.user_text import text
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartFailure:
+    """A part on which the compile failed: the part (a ``HardwareSpec``) and the message."""
+
+    hardware: Any
+    error: str
 
 
 def headline_binding(report: Any) -> str:
@@ -79,9 +88,10 @@ def add_number_column(table: Table, header: str) -> None:
 
 def parts_table(reports: Sequence[Any], *, model: str) -> Table:
     """One row per ``CompileReport`` (one per part): part, link, contexts, FPS at each batch,
-    latency at batch 1, binding resource, solver status and gap. Units are in the headers, so
+    latency at batch 1, binding resource, solver status and gap; a :class:`PartFailure` is a
+    ``failed`` row. Units are in the headers, so
     that the numbers stay whole at 80 columns."""
-    batches = sorted({b for r in reports for b in r.fps})
+    batches = sorted({b for r in reports if not isinstance(r, PartFailure) for b in r.fps})
     table = compact_table(
         f"{model} on {len(reports)} parts",
         caption="FPS: the whole network's, at each batch size; binding: what limits the one "
@@ -99,6 +109,15 @@ def parts_table(reports: Sequence[Any], *, model: str) -> Table:
     add_number_column(table, "gap")
     for r in reports:
         link = r.hardware.link
+        if isinstance(r, PartFailure):
+            table.add_row(
+                text(r.hardware.name),
+                f"Gen{link.generation} x{link.lanes}",
+                *["-"] * (3 + len(batches)),
+                "failed",
+                "-",
+            )
+            continue
         binding = headline_binding(r)
         table.add_row(
             text(r.hardware.name),
@@ -115,6 +134,7 @@ def parts_table(reports: Sequence[Any], *, model: str) -> Table:
 
 __all__ = [
     "SHORT_BINDING",
+    "PartFailure",
     "add_number_column",
     "compact_table",
     "headline_binding",

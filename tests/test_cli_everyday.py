@@ -90,6 +90,24 @@ def test_several_parts_print_one_row_each_at_80_columns(resnet_graph, two_parts,
     assert "context_0" not in out  # no per-context tables for several parts
 
 
+def test_a_part_that_fails_is_a_row_and_exit_2(resnet_graph, capsys):
+    argv = ["compile", resnet_graph, "--hw", "hailo8", PART, "--context-switch", "disabled"]
+    code, out, err = run(capsys, *argv, *SEARCH, "--json", "-")
+    assert code == 2
+    ok, failed = json.loads(out)
+    assert ok["hardware"] == "hailo8" and ok["num_contexts"] == 1
+    assert failed["hardware"] == "hailo8l-32k" and failed["status"] == "failed"
+    assert "Context switch is disabled" in failed["error"]
+    assert err.startswith("error: on hailo8l-32k: Context switch is disabled")
+    code, out, _ = run(capsys, *argv, *SEARCH)
+    row = next(line.split() for line in out.splitlines() if line.startswith("hailo8l-32k"))
+    assert code == 2 and row[-2:] == ["failed", "-"]
+    code, out, err = run(capsys, "compile", resnet_graph, "--hw", PART, "hailo8l",
+                         "--context-switch", "disabled", *SEARCH)  # fmt: skip
+    assert code == 2 and out == ""  # every part failed: the first one's error, one line
+    assert err.startswith("error: Context switch is disabled") and err.count("error:") == 1
+
+
 def test_one_partition_flags_take_one_part(resnet_graph, tmp_path, capsys):
     script = tmp_path / "p.alls"
     code, _, err = run(capsys, "compile", resnet_graph, "--hw", "hailo8", "hailo8l",
