@@ -1,8 +1,9 @@
 """``ctxfit sweep MODEL --width A:B:S --res A:B:S``: the grid of contexts, FPS and binding
 resource into ``sweep.csv`` / ``sweep.json``, and the fit map (``fitmap.png`` / ``fitmap.svg``:
 FPS as a heat map, contexts in each cell, the one-context boundary drawn). Without a knob it
-sweeps the parts alone (``ctxfit sweep model.onnx --hw hailo8 hailo8l rpi5_hailo8l``). At the
-end it prints a compact results table: one row per (point, part).
+sweeps the parts alone (``ctxfit sweep model.onnx --hw hailo8 hailo8l rpi5_hailo8l``), and the
+"fit map" is a bar chart of FPS per part. At the end it prints a compact results table: one row
+per (point, part).
 
 The computation, cache and executors are :mod:`partitioner.sweep`; this module parses the
 arguments, shows the progress bar and draws the map (matplotlib's Agg canvas, no pyplot state).
@@ -368,7 +369,10 @@ def _differs(a: int | None, b: int | None) -> bool:
 
 def fit_map(plan: SweepPlan, run: SweepRun) -> Figure:
     """One panel per part (rows) and batch (columns): FPS as colour, contexts in each cell, the
-    one-context boundary as a thick black line; grey cells failed or were not computed."""
+    one-context boundary as a thick black line; grey cells failed or were not computed. A sweep
+    of the parts alone draws :func:`parts_chart` instead."""
+    if not plan.swept:
+        return parts_chart(plan, run)
     from matplotlib import colormaps
     from matplotlib.colors import LogNorm, Normalize
     from matplotlib.figure import Figure
@@ -421,6 +425,43 @@ def fit_map(plan: SweepPlan, run: SweepRun) -> Figure:
         fontsize=8,
     )
     figure.suptitle(f"{plan.model}: FPS (numbers: contexts)", fontsize=10)
+    return figure
+
+
+def parts_chart(plan: SweepPlan, run: SweepRun) -> Figure:
+    """A sweep of the parts alone: one panel per batch, one bar per part (its FPS, a log axis
+    when the FPS span more than 10x), the contexts written on each bar; a failed part has no
+    bar and ``failed`` written in its place."""
+    from matplotlib.figure import Figure
+
+    parts = [hw.name for hw in plan.hardware]
+    by_part = {r["hardware"]: r for r in run.records}
+    batches = list(plan.batches)
+    figure = Figure(
+        figsize=(max(4.5, 1.1 * len(parts) + 2) * len(batches), 3.6), layout="constrained"
+    )
+    axes = figure.subplots(1, len(batches), squeeze=False)[0]
+    for ax, batch in zip(axes, batches, strict=True):
+        heights = []
+        for part in parts:
+            r = by_part.get(part)
+            ok = r is not None and r["status"] == "ok"
+            heights.append(r["fps"][str(batch)] if ok else 0.0)  # type: ignore[index]
+        bars = ax.bar(range(len(parts)), heights, color="#3b7dd8")
+        finite = [h for h in heights if h > 0]
+        if finite and max(finite) > 10 * min(finite):
+            ax.set_yscale("log")
+        for i, (bar, part) in enumerate(zip(bars, parts, strict=True)):
+            r = by_part.get(part)
+            label = (
+                f"{r['num_contexts']} ctx" if r is not None and r["status"] == "ok" else "failed"
+            )
+            y = bar.get_height() if heights[i] > 0 else (min(finite) if finite else 1.0)
+            ax.text(i, y, label, ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(range(len(parts)), parts, fontsize=7, rotation=20, ha="right")
+        ax.set_ylabel("FPS")
+        ax.set_title(f"batch {batch}: FPS per part", fontsize=9)
+    figure.suptitle(f"{plan.model}: FPS per part (on each bar: contexts)", fontsize=10)
     return figure
 
 

@@ -298,3 +298,20 @@ def test_non_square_zoo_inputs_are_cached_apart():
     again = load_network(ModelRequest(spec="mobilenet_v1", input_shape=(1, 3, 96, 160)))
     assert square.layers[0].output_shape == (32, 48, 48)
     assert wide.layers[0].output_shape == again.layers[0].output_shape == (32, 48, 80)
+
+
+def test_a_parts_alone_sweep_draws_one_bar_per_part():
+    from partitioner.cmd_sweep import fit_map
+    from partitioner.sweep import SweepRun, plan_sweep
+
+    plan = plan_sweep("yolov8n", hardware=[preset("hailo8"), preset("hailo8l")], batches=(1, 8))
+    records = tuple(
+        {"hardware": name, "status": "ok", "num_contexts": k, "fps": {"1": f1, "8": f8}}
+        for name, k, f1, f8 in (("hailo8", 1, 877.2, 877.2), ("hailo8l", 3, 154.0, 288.9))
+    )
+    run = SweepRun(records=records, total=2, cached=0, computed=2, failed=0)
+    figure = fit_map(plan, run)
+    panels = figure.axes
+    assert [ax.get_title() for ax in panels] == ["batch 1: FPS per part", "batch 8: FPS per part"]
+    assert [round(bar.get_height(), 1) for bar in panels[1].patches] == [877.2, 288.9]
+    assert [t.get_text() for t in panels[1].texts] == ["1 ctx", "3 ctx"]
