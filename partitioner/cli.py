@@ -426,14 +426,14 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
     parts = list(dict.fromkeys(args.hw))
     inputs = [model_file(args.model), args.script, *hardware_files(parts)]
     outputs = [("--json", args.json), ("--emit-script", args.emit_script), ("--html", args.html)]
-    if len(parts) > 1:
-        _check_multi_part_flags(args)
+    hws = list(dict.fromkeys(load_hardware(part) for part in parts))  # hailo8 = HAILO8
+    if len(hws) > 1:
+        _check_multi_part_flags(args, len(hws))
     check_outputs(outputs, inputs=inputs)  # before the long work, never onto an input
     if args.html:
         from partitioner.html_report import check_target
 
         check_target(args.html)  # fail before a long compile, not after it
-    hws = [load_hardware(part) for part in parts]
     script = read_model_script(args.script) if args.script else None
     caveats: list[str] = []
     request = request_from_args(args)
@@ -448,7 +448,7 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
             print_info(log_console, message)
 
     batches = tuple(args.batch or DEFAULT_BATCHES)
-    if len(parts) > 1:
+    if len(hws) > 1:
         return _compile_parts(args, console, log, net, hws, script, batches, caveats, inputs)
     hw = hws[0]
     report, settings, compiled = _compile_on(args, net, hw, script, batches, log, log_console)
@@ -545,12 +545,12 @@ MULTI_PART_FLAGS = (
 """Flags that describe one partition, so they take one part."""
 
 
-def _check_multi_part_flags(args: argparse.Namespace) -> None:
+def _check_multi_part_flags(args: argparse.Namespace, parts: int) -> None:
     """Raises UsageError for a one-partition flag given with several parts."""
     for dest, flag in MULTI_PART_FLAGS:
         if getattr(args, dest, None):
             raise UsageError(
-                f"{flag} describes one partition but --hw names {len(set(args.hw))} parts; "
+                f"{flag} describes one partition but --hw names {parts} parts; "
                 f"run it with one --hw PART"
             )
 
