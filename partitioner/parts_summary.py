@@ -8,8 +8,8 @@ limit (what keeps the network from one context). ``ctxfit sweep`` records the sa
 
 Functions build rich renderables; the CLI prints them.
 
->>> solver_text("OPTIMAL", 0.001), solver_text("FEASIBLE", None), solver_text("FEASIBLE", 0.2345)
-('OPTIMAL (gap 0.10%)', 'FEASIBLE', 'FEASIBLE (gap 23.45%)')
+>>> SHORT_BINDING["l3_cuts"], SHORT_BINDING["lcus"]
+('Memory', 'Control')
 """
 
 from __future__ import annotations
@@ -41,17 +41,6 @@ def headline_binding(report: Any) -> str:
     if not over:
         return ""
     return str(max(over, key=lambda o: o[1] / max(o[2], 1))[0])
-
-
-def solver_text(status: str, gap: float | None) -> str:
-    """The solver's status with its gap, when it has one."""
-    return status if gap is None else f"{status} (gap {gap:.2%})"
-
-
-def link_text(hw: Any) -> str:
-    """``Gen3 x4, 3.55 GB/s``: the part's host link and its payload bandwidth."""
-    link = hw.link
-    return f"Gen{link.generation} x{link.lanes}, {link.bytes_per_s / 1e9:.2f} GB/s"
 
 
 SHORT_BINDING: dict[str, str] = {
@@ -138,7 +127,5 @@ __all__ = [
     "add_number_column",
     "compact_table",
     "headline_binding",
-    "link_text",
     "parts_table",
-    "solver_text",
 ]
