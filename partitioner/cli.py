@@ -616,16 +616,18 @@ def _compile_parts(
 
 
 def _result_dict(report: Any, settings: Any, request: Any, compiled: Any) -> dict[str, Any]:
-    """The compile result as JSON data: the report's, the required FPS, the knob values, the
-    input shape and the layers per precision mode."""
+    """The compile result as JSON data: the report's, the required FPS, ``knob_values`` (the
+    effective knob values, a zoo model's published one for a knob not given) and, where the
+    report does not carry them, the input shapes and the layers per precision mode."""
     from partitioner.knobs import input_shapes, model_knobs, precision_counts
 
     data: dict[str, Any] = report.to_dict()
     if settings.target_fps is not None:
         data["target_fps"] = settings.target_fps
-    data.setdefault("knobs", model_knobs(request))
+    data["knob_values"] = model_knobs(request)
     data.setdefault("input_shapes", [list(s) for s in input_shapes(compiled)])
-    data.setdefault("precision_layers", precision_counts(compiled))
+    if "precision" not in data:
+        data["precision_layers"] = precision_counts(compiled)
     return data
 
 

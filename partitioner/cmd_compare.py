@@ -253,6 +253,19 @@ def solver_status(result: Mapping[str, Any]) -> str | None:
     return str(status) if gap is None else f"{status} (gap {float(gap):.2%})"
 
 
+def precision_layers(result: Mapping[str, Any]) -> dict[str, int] | None:
+    """Layers per precision mode: ``precision.layers_by_precision`` (the compile JSON's
+    settings), else ``precision_layers``; None when the result has neither.
+
+    >>> precision_layers({"precision": {"layers_by_precision": {"a8_w8": 9}}})
+    {'a8_w8': 9}
+    """
+    layers = _get(result, "precision", "layers_by_precision")
+    if layers is None:
+        layers = _get(result, "precision_layers")
+    return dict(layers) if isinstance(layers, Mapping) else None
+
+
 def precision_text(result: Mapping[str, Any]) -> str | None:
     """The precision settings: layers per mode, and the 4-bit share of the parameters the
     flow compresses.
@@ -261,26 +274,59 @@ def precision_text(result: Mapping[str, Any]) -> str | None:
     ...                 "flow": {"compression_fraction": 0.2}})
     'a8_w8 x50, a8_w4 x3; 4-bit share 20%'
     """
-    layers = _get(result, "precision_layers")
+    layers = precision_layers(result)
     share = _get(result, "flow", "compression_fraction")
     parts = []
-    if isinstance(layers, Mapping) and layers:
+    if layers:
         parts.append(", ".join(f"{mode} x{n}" for mode, n in layers.items()))
     if share is not None:
         parts.append(f"4-bit share {float(share):.0%}")
     return "; ".join(parts) or None
 
 
+def input_shapes_of(result: Mapping[str, Any]) -> list[list[int]] | None:
+    """The input shapes with the batch first (``[[1, 3, 640, 640]]``), from ``input_shapes``
+    as a list of NCHW shapes or a mapping of input name to CHW; None when absent.
+
+    >>> input_shapes_of({"input_shapes": {"images": [3, 64, 64]}})
+    [[1, 3, 64, 64]]
+    >>> input_shapes_of({"input_shapes": [[1, 3, 64, 64]]})
+    [[1, 3, 64, 64]]
+    """
+    shapes = _get(result, "input_shapes")
+    if isinstance(shapes, Mapping):
+        return [[1, *map(int, shape)] for shape in shapes.values()]
+    if isinstance(shapes, list):
+        return [[int(d) for d in shape] for shape in shapes]
+    return None
+
+
+def knob_values(result: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The knob values: ``knob_values`` (the effective ones ``ctxfit compile`` writes), else
+    the width, depth and resolution given in ``knobs``; None when the result has neither.
+
+    >>> knob_values({"knobs": {"width": 0.5, "depth": None, "input_shape": None}})
+    {'width': 0.5}
+    """
+    values = _get(result, "knob_values")
+    if isinstance(values, Mapping):
+        return dict(values)
+    given = _get(result, "knobs")
+    if not isinstance(given, Mapping):
+        return None
+    return {k: given[k] for k in ("width", "depth", "resolution") if given.get(k) is not None}
+
+
 def knobs_summary(result: Mapping[str, Any]) -> str | None:
     """The knob values and input shape the result was computed at.
 
-    >>> knobs_summary({"knobs": {"width": 0.5, "resolution": 640},
+    >>> knobs_summary({"knob_values": {"width": 0.5, "resolution": 640},
     ...                "input_shapes": [[1, 3, 640, 640]]})
     'width 0.5, resolution 640; input 1x3x640x640'
     """
     from partitioner.knobs import knobs_text
 
-    knobs, shapes = _get(result, "knobs"), _get(result, "input_shapes")
+    knobs, shapes = knob_values(result), input_shapes_of(result)
     if knobs is None and shapes is None:
         return None
     return knobs_text(knobs or {}, shapes or []) or "-"
@@ -300,7 +346,7 @@ def _unit(fmt: str) -> Any:
 
 _EXTRA_ROWS: tuple[tuple[str, Any, Any, bool], ...] = (
     ("link bandwidth", _number("pcie", "bandwidth_gbps"), _unit("{:.2f} GB/s"), True),
-    ("energy per frame", _number("energy_mj_per_frame"), _unit("{:.3f} mJ"), True),
+    ("dynamic energy per frame", _number("energy_mj_per_frame"), _unit("{:.3f} mJ"), True),
     ("precision", precision_text, lambda v: v or "-", False),
     ("knobs", knobs_summary, lambda v: v or "-", False),
     ("solver", solver_status, lambda v: v or "-", False),
@@ -415,13 +461,13 @@ def compare_dict(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
         "solver": [_solver_dict(a), _solver_dict(b)],
         "bandwidth_gbps": [_get(a, "pcie", "bandwidth_gbps"), _get(b, "pcie", "bandwidth_gbps")],
         "energy_mj_per_frame": [_get(a, "energy_mj_per_frame"), _get(b, "energy_mj_per_frame")],
-        "precision_layers": [_get(a, "precision_layers"), _get(b, "precision_layers")],
+        "precision_layers": [precision_layers(a), precision_layers(b)],
         "compression_fraction": [
             _get(a, "flow", "compression_fraction"),
             _get(b, "flow", "compression_fraction"),
         ],
-        "knobs": [_get(a, "knobs"), _get(b, "knobs")],
-        "input_shapes": [_get(a, "input_shapes"), _get(b, "input_shapes")],
+        "knob_values": [knob_values(a), knob_values(b)],
+        "input_shapes": [input_shapes_of(a), input_shapes_of(b)],
     }
 
 
@@ -471,11 +517,14 @@ __all__ = [
     "compare_renderables",
     "contexts_table",
     "fps_by_batch",
+    "input_shapes_of",
+    "knob_values",
     "knobs_summary",
     "layer_moves",
     "load_result",
     "moves_table",
     "placement",
+    "precision_layers",
     "precision_text",
     "register",
     "run",

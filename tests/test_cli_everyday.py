@@ -17,6 +17,7 @@ import pytest
 
 from cost_model.hardware import PCIE_LANE_RAW_BYTES_PER_S, load_hardware, preset
 from partitioner.cli import caveat_line, main
+from partitioner.cmd_compare import input_shapes_of, precision_layers
 from partitioner.errors import ModelNotFoundError, UsageError
 from partitioner.models import ModelRequest, load_network
 from partitioner.sweep import COST_MODEL_VERSION
@@ -69,7 +70,7 @@ def test_several_parts_give_an_array_equal_to_single_part_runs(two_parts):
         assert [c["layers"] for c in multi["contexts"]] == [c["layers"] for c in single["contexts"]]
         assert multi["solver"]["status"] == single["solver"]["status"]
     assert both[0]["num_contexts"] == 1 and both[1]["num_contexts"] >= 2
-    assert both[0]["knobs"] == {} and both[0]["input_shapes"] == [[1, 3, 64, 64]]
+    assert both[0]["knob_values"] == {} and input_shapes_of(both[0]) == [[1, 3, 64, 64]]
 
 
 def test_several_parts_print_one_row_each_at_80_columns(resnet_graph, two_parts, capsys):
@@ -136,6 +137,7 @@ def test_compare_shows_solver_link_energy_precision_and_knobs(two_parts, capsys)
     code, out, _ = run(capsys, "compare", paths["hailo8"], paths["32k"], "--json", "-")
     assert code == 0
     cmp = json.loads(out)
+    b = data["32k"]
     assert cmp["solver"] == [
         {"status": d["solver"]["status"], "gap": d["solver"]["gap"]}
         for d in (data["hailo8"], data["32k"])
@@ -144,7 +146,8 @@ def test_compare_shows_solver_link_energy_precision_and_knobs(two_parts, capsys)
                                      load_hardware(PART).link.bytes_per_s / 1e9]  # fmt: skip
     assert cmp["energy_mj_per_frame"] == [data["hailo8"]["energy_mj_per_frame"],
                                           data["32k"]["energy_mj_per_frame"]]  # fmt: skip
-    layers = sum(data["hailo8"]["precision_layers"].values())
+    assert cmp["precision_layers"] == [precision_layers(data["hailo8"]), precision_layers(b)]
+    layers = sum(precision_layers(data["hailo8"]).values())
     assert layers == sum(len(c["layers"]) for c in data["hailo8"]["contexts"])
     code, out, _ = run(capsys, "compare", paths["hailo8"], paths["32k"])
     assert code == 0
@@ -176,8 +179,9 @@ def test_compile_shows_and_writes_the_knob_values(capsys):
     code, out, _ = run(capsys, *argv, "--json", "-")
     assert code == 0
     data = json.loads(out)
-    assert data["knobs"] == {"width": 0.5, "resolution": 96}  # mobilenet_v1 has no depth knob
-    assert data["input_shapes"] == [[1, 3, 96, 96]]
+    # the effective values; mobilenet_v1 has no depth knob
+    assert data["knob_values"] == {"width": 0.5, "resolution": 96}
+    assert input_shapes_of(data) == [[1, 3, 96, 96]]
     code, out, _ = run(capsys, *argv)
     assert code == 0
     assert "knobs: width 0.5, resolution 96; input 1x3x96x96" in out
