@@ -541,6 +541,7 @@ MULTI_PART_FLAGS = (
     ("emit_script", "--emit-script"),
     ("html", "--html"),
     ("clusters", "--clusters"),
+    ("layers", "--layers"),  # i17-layers' flag, when present
 )
 """Flags that describe one partition, so they take one part."""
 
