@@ -26,6 +26,7 @@ PLUGIN_COMMANDS: tuple[str, ...] = (
     "partitioner.cmd_explain",
     "partitioner.cmd_sweep",
     "partitioner.cmd_compare",
+    "partitioner.cmd_parts",
 )
 """Modules that add sub-commands: each has ``register(subparsers) -> None`` which adds its
 parser and sets ``handler`` (``(args, console) -> int``). Keep their top-level imports light."""
@@ -54,13 +55,21 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="input shape with batch, e.g. 1x3x640x640 (needed for file.py:factory)",
     )
     parser.add_argument(
-        "--width", type=positive_float, help="width multiplier (zoo models, factories)"
+        "--width",
+        type=positive_float,
+        help="width multiplier relative to the published model (1.0 = the Model Zoo's network; "
+        "0.5 halves its channel gain); zoo models, factories",
     )
     parser.add_argument(
-        "--depth", type=positive_float, help="depth multiplier (zoo models, factories)"
+        "--depth",
+        type=positive_float,
+        help="depth multiplier relative to the published model (1.0 = its block counts)",
     )
     parser.add_argument(
-        "--resolution", type=positive_int, help="input resolution in pixels (square inputs)"
+        "--resolution",
+        type=positive_int,
+        help="input height in pixels (a zoo model keeps its input's aspect ratio; for another "
+        "width give --input-shape 1x3xHxW)",
     )
     onnx = parser.add_argument_group("ONNX models")
     onnx.add_argument(
@@ -91,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Hailo-8 / Hailo-8L, and the FPS it reaches.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="print ctxfit's and the cost model's version"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     zoo = sub.add_parser("zoo", help="list the built-in reference models")
@@ -121,9 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(comp)
     comp.add_argument(
         "--hw",
-        default="hailo8",
-        metavar="hailo8|hailo8l|FILE.toml",
-        help="target part and host link (default: hailo8)",
+        nargs="+",
+        default=["hailo8"],
+        metavar="PART",
+        help="target part and host link: hailo8 (default), hailo8l, a bundled part by name "
+        "(see `ctxfit parts`) or FILE.toml; several parts print one summary row each",
     )
     comp.add_argument(
         "--batch",
@@ -220,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument(
         "--clusters",
         action="store_true",
-        help="also print each context's Control / Compute / Memory utilization per cluster",
+        help="also print each context's Control / Compute / Memory utilization per cluster "
+        "(the spread over clusters is synthetic: an even split of the context's usage)",
     )
     # -- i17-layers: per-layer costs (partitioner/layer_table.py, report.layer_table) --
     comp.add_argument(
@@ -232,7 +247,30 @@ def build_parser() -> argparse.ArgumentParser:
     comp.set_defaults(handler=_cmd_compile)
     for module_name in PLUGIN_COMMANDS:
         importlib.import_module(module_name).register(sub)
+    for command in sub.choices.values():  # --debug also after the sub-command
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: ctxfit's version and the cost model's source digest, then exit 0."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        sys.stdout.write(version_text() + "\n")
+        parser.exit()
+
+
+def version_text() -> str:
+    """``ctxfit 0.1.0 (cost model 1a2b3c4d5e6f)``: the package version and the digest of the
+    ``cost_model`` sources (what sweep caches are keyed by)."""
+    from partitioner.sweep import COST_MODEL_VERSION, ctxfit_version
+
+    return f"ctxfit {ctxfit_version()} (cost model {COST_MODEL_VERSION})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -319,8 +357,9 @@ def write_json(target: str, data: Any, *, protect: Sequence[str | None] = ()) ->
 # -- commands ------------------------------------------------------------------------------------
 def _cmd_zoo(args: argparse.Namespace, console: Console) -> int:
     from partitioner.outputs import check_outputs
-    from partitioner.report import source_family, zoo_table
+    from partitioner.report import source_family
     from partitioner.zoo import ZOO
+    from partitioner.zoo_listing import zoo_listing
 
     entries = list(ZOO.values())
     check_outputs([("--json", args.json)], inputs=[])
@@ -344,7 +383,7 @@ def _cmd_zoo(args: argparse.Namespace, console: Console) -> int:
         )
         if args.json == "-":
             return 0
-    console.print(zoo_table(entries))
+    console.print(zoo_listing(entries, width=console.width))
     return 0
 
 
@@ -386,23 +425,27 @@ def zoo_name(model: str) -> str | None:
 
 def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
     from cost_model.hardware import load_hardware
-    from partitioner.compile import DEFAULT_BATCHES, compile_network
-    from partitioner.compile_request import prepare_compile
+    from partitioner.compile import DEFAULT_BATCHES
     from partitioner.model_script import check_emittable, read_model_script
     from partitioner.models import load_network
     from partitioner.outputs import check_outputs, hardware_files, model_file, write_text
     from partitioner.report import context_table, summary_table, timing_table
 
-    inputs = [model_file(args.model), args.script, *hardware_files([args.hw])]
+    parts = list(dict.fromkeys(args.hw))
+    inputs = [model_file(args.model), args.script, *hardware_files(parts)]
     outputs = [("--json", args.json), ("--emit-script", args.emit_script), ("--html", args.html)]
+    hws = list(dict.fromkeys(load_hardware(part) for part in parts))  # hailo8 = HAILO8
+    if len(hws) > 1:
+        _check_multi_part_flags(args, len(hws))
     check_outputs(outputs, inputs=inputs)  # before the long work, never onto an input
     if args.html:
         from partitioner.html_report import check_target
 
         check_target(args.html)  # fail before a long compile, not after it
-    hw = load_hardware(args.hw)
     script = read_model_script(args.script) if args.script else None
-    net = load_network(request_from_args(args), on_message=None if args.quiet else stderr_info)
+    caveats: list[str] = []
+    request = request_from_args(args)
+    net = load_network(request, on_message=caveats.append if args.quiet else stderr_info)
     if args.emit_script:
         check_emittable(net.topological_order())  # a name no script can hold: fail before
     log_console = Console(stderr=True, highlight=False) if args.json == "-" else console
@@ -411,6 +454,67 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
     def log(message: str) -> None:
         if not quiet:
             print_info(log_console, message)
+
+    batches = tuple(args.batch or DEFAULT_BATCHES)
+    if len(hws) > 1:
+        return _compile_parts(args, console, log, net, hws, script, batches, caveats, inputs)
+    hw = hws[0]
+    report, settings, compiled = _compile_on(args, net, hw, script, batches, log, log_console)
+    if args.html:
+        from partitioner.html_report import write_html
+
+        write_html(args.html, report, compiled)
+        log(f"HTML report written to {args.html}")
+    if args.emit_script:
+        from partitioner.emit_script import compile_script  # i17-layers: settings + contexts
+
+        write_text("--emit-script", args.emit_script, compile_script(report))
+    if args.json:
+        data = _result_dict(report, settings, request, compiled)
+        write_json(args.json, data, protect=inputs)
+        if args.json == "-":
+            _print_caveats(Console(stderr=True, highlight=False), caveats)
+            return _compile_exit_code(report)
+    console.print(context_table(report))
+    if args.clusters:
+        from partitioner.clusters import SYNTHETIC_NOTE, cluster_tables
+
+        for table in cluster_tables(report):
+            console.print(table)
+        console.print(SYNTHETIC_NOTE)
+    console.print(timing_table(report))
+    if args.layers:
+        from partitioner.report import layer_table  # i17-layers
+
+        console.print(layer_table(report))
+    console.print(summary_table(report))
+    _print_knobs(console, request, compiled)
+    if settings.target_fps is not None:
+        b = settings.options.batch
+        reached = report.fps[b] >= settings.target_fps
+        console.print(
+            f"performance_param(fps={settings.target_fps:g}): "
+            + ("reached" if reached else "NOT reached")
+            + f" at batch {b} ({report.fps[b]:,.1f} FPS)"
+        )
+    _print_caveats(console, caveats)
+    return _compile_exit_code(report)
+
+
+def _compile_on(
+    args: argparse.Namespace,
+    net: Any,
+    hw: Any,
+    script: Any,
+    batches: tuple[int, ...],
+    log: Callable[[str], None],
+    log_console: Console,
+) -> tuple[Any, Any, Any]:
+    """Prepare (zoo script, flow, precisions) and compile ``net`` on ``hw``: the report, the
+    merged settings and the network as compiled."""
+    from partitioner.compile import compile_network
+    from partitioner.compile_request import prepare_compile
+    from partitioner.live import LiveStatus
 
     prepared = prepare_compile(
         net,
@@ -428,17 +532,15 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
         performance=args.performance,
         gpu=not args.no_gpu,
     )
-    net, settings = prepared.net, prepared.settings
+    compiled, settings = prepared.net, prepared.settings
     for line in prepared.log_lines:
         log(line)
-    from partitioner.live import LiveStatus
-
-    with LiveStatus(log_console, enabled=not quiet) as status:
+    with LiveStatus(log_console, enabled=not args.quiet) as status:
         report = compile_network(
-            net,
+            compiled,
             hw,
             settings.options,
-            batches=tuple(args.batch or DEFAULT_BATCHES),
+            batches=batches,
             log=log,
             progress=status.update,
             flow=settings.flow,
@@ -450,43 +552,134 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
                 "input_shape": args.input_shape,
             },
         )
-    if args.html:
-        from partitioner.html_report import write_html
+    return report, settings, compiled
 
-        write_html(args.html, report, net)
-        log(f"HTML report written to {args.html}")
-    if args.emit_script:
-        from partitioner.emit_script import compile_script  # i17-layers: settings + contexts
 
-        write_text("--emit-script", args.emit_script, compile_script(report))
+MULTI_PART_FLAGS = (
+    ("emit_script", "--emit-script"),
+    ("html", "--html"),
+    ("clusters", "--clusters"),
+    ("layers", "--layers"),  # i17-layers' flag, when present
+)
+"""Flags that describe one partition, so they take one part."""
+
+
+def _check_multi_part_flags(args: argparse.Namespace, parts: int) -> None:
+    """Raises UsageError for a one-partition flag given with several parts."""
+    for dest, flag in MULTI_PART_FLAGS:
+        if getattr(args, dest, None):
+            raise UsageError(
+                f"{flag} describes one partition but --hw names {parts} parts; "
+                f"run it with one --hw PART"
+            )
+
+
+def _compile_parts(
+    args: argparse.Namespace,
+    console: Console,
+    log: Callable[[str], None],
+    net: Any,
+    hws: Sequence[Any],
+    script: Any,
+    batches: tuple[int, ...],
+    caveats: Sequence[str],
+    inputs: Sequence[str | None],
+) -> int:
+    """``compile MODEL --hw A B ...``: the model on each part in turn, one summary row per part
+    (``--json``: an array with one compile result per part). A part whose compile fails (no
+    partition, a context-switch mode it cannot meet) gets a ``failed`` row, an ``error:`` line
+    on stderr and exit code 2; the other parts are still reported. A Ctrl-C during one part's
+    search keeps its best partition and skips the parts after it.
+
+    Raises:
+        CtxfitError: every part failed (the first part's error).
+    """
+    from partitioner.parts_summary import PartFailure, parts_table
+
+    log_console = Console(stderr=True, highlight=False) if args.json == "-" else console
+    request = request_from_args(args)
+    rows: list[Any] = []
+    data: list[dict[str, Any]] = []
+    errors: list[CtxfitError] = []
+    compiled = net
+    for hw in hws:
+        log(f"Part {hw.name} ({hw.link.label}):")
+        try:
+            report, settings, compiled = _compile_on(
+                args, net, hw, script, batches, log, log_console
+            )
+        except CtxfitError as err:
+            errors.append(err)
+            rows.append(PartFailure(hardware=hw, error=str(err)))
+            data.append({"schema": 1, "hardware": hw.name, "status": "failed", "error": str(err)})
+            continue
+        rows.append(report)
+        data.append(_result_dict(report, settings, request, compiled))
+        if report.search.interrupted:
+            break
+    if len(errors) == len(rows):
+        raise errors[0]
+    interrupted = any(getattr(r, "search", None) and r.search.interrupted for r in rows)
+    code = EXIT_INTERRUPTED if interrupted else EXIT_USER_ERROR if errors else 0
+    stderr = Console(stderr=True, highlight=False)
     if args.json:
-        data = report.to_dict()
-        if settings.target_fps is not None:
-            data["target_fps"] = settings.target_fps
         write_json(args.json, data, protect=inputs)
-        if args.json == "-":
-            return _compile_exit_code(report)
-    console.print(context_table(report))
-    if args.clusters:
-        from partitioner.clusters import cluster_tables
+    if args.json != "-":
+        console.print(parts_table(rows, model=compiled.name))
+        _print_knobs(console, request, compiled)
+    _print_caveats(console if args.json != "-" else stderr, caveats)
+    for row in rows:
+        if isinstance(row, PartFailure):
+            print_error(stderr, f"on {row.hardware.name}: {row.error}")
+    return code
 
-        for table in cluster_tables(report):
-            console.print(table)
-    console.print(timing_table(report))
-    if args.layers:
-        from partitioner.report import layer_table  # i17-layers
 
-        console.print(layer_table(report))
-    console.print(summary_table(report))
+def _result_dict(report: Any, settings: Any, request: Any, compiled: Any) -> dict[str, Any]:
+    """The compile result as JSON data: the report's, the required FPS, ``knob_values`` (the
+    effective knob values, a zoo model's published one for a knob not given) and, where the
+    report does not carry them, the input shapes and the layers per precision mode."""
+    from partitioner.knobs import input_shapes, model_knobs, precision_counts
+
+    data: dict[str, Any] = report.to_dict()
     if settings.target_fps is not None:
-        b = settings.options.batch
-        reached = report.fps[b] >= settings.target_fps
-        console.print(
-            f"performance_param(fps={settings.target_fps:g}): "
-            + ("reached" if reached else "NOT reached")
-            + f" at batch {b} ({report.fps[b]:,.1f} FPS)"
-        )
-    return _compile_exit_code(report)
+        data["target_fps"] = settings.target_fps
+    data["knob_values"] = model_knobs(request)
+    data.setdefault("input_shapes", [list(s) for s in input_shapes(compiled)])
+    if "precision" not in data:
+        data["precision_layers"] = precision_counts(compiled)
+    return data
+
+
+def _print_knobs(console: Console, request: Any, compiled: Any) -> None:
+    """``knobs: width 1, depth 1, resolution 640; input 1x3x640x640``."""
+    from partitioner.knobs import input_shapes, knobs_text, model_knobs
+    from partitioner.user_text import text
+
+    console.print(text("knobs: " + knobs_text(model_knobs(request), input_shapes(compiled))))
+
+
+def caveat_line(messages: Sequence[str]) -> str:
+    """The importer's modelling caveats (graph cut, ops priced as generic, untested opset) as
+    one line: each message up to its first ``:`` or ``;``.
+
+    >>> caveat_line(["cut the graph at 3 head outputs: the last 40 nodes ...",
+    ...              "priced 2 Foo nodes (first 'f') as generic elementwise layers; rough"])
+    "caveats: cut the graph at 3 head outputs; priced 2 Foo nodes (first 'f') as generic \
+elementwise layers (details without --quiet)"
+    """
+    heads = []
+    for message in messages:
+        cut = min((i for i in (message.find(":"), message.find(";")) if i > 0), default=None)
+        heads.append(message[:cut].strip())
+    return "caveats: " + "; ".join(heads) + " (details without --quiet)"
+
+
+def _print_caveats(console: Console, messages: Sequence[str]) -> None:
+    """Under ``--quiet``, the importer's caveats as one line (nothing when there are none)."""
+    from partitioner.user_text import text
+
+    if messages:
+        console.print(text(caveat_line(messages)), soft_wrap=True)
 
 
 def _compile_exit_code(report: Any) -> int:

@@ -1,7 +1,8 @@
 """``ctxfit compare A.json B.json``: two compile results side by side.
 
 It reads two files written by ``ctxfit compile --json`` (schema 1) and shows: the headline
-figures (contexts, FPS per batch, latency, what binds) with the change from A to B, each
+figures (contexts, FPS per batch, latency, what binds, link bandwidth, energy per frame,
+precision settings, knob values, solver status and gap) with the change from A to B, each
 context's utilization and binding, and which layers moved between contexts. Runs of layers
 that moved together are shown as one row (``conv3 .. conv9``).
 
@@ -217,8 +218,140 @@ def summary_table(
             "",
         )
     if "caps" in a and "caps" in b:
-        table.add_row("caps (control/compute/memory)", _caps(a["caps"]), _caps(b["caps"]), "")
+        table.add_row("caps (control / compute / memory)", _caps(a["caps"]), _caps(b["caps"]), "")
+    for label, read, show, change in _EXTRA_ROWS:
+        va, vb = read(a), read(b)
+        if va is None and vb is None:
+            continue
+        delta = _change(va, vb) if change and va is not None and vb is not None else ""
+        if not change and va != vb:
+            delta = "differs"
+        table.add_row(label, text(show(va)), text(show(vb)), delta)
     return table
+
+
+def _get(result: Mapping[str, Any], *keys: str) -> Any:
+    """``result[k1][k2]...``, or None where a key is missing (results of older ctxfits)."""
+    value: Any = result
+    for key in keys:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def solver_status(result: Mapping[str, Any]) -> str | None:
+    """``OPTIMAL (gap 0.10%)``: the solver's status and gap.
+
+    >>> solver_status({"solver": {"status": "FEASIBLE", "gap": 0.0512}})
+    'FEASIBLE (gap 5.12%)'
+    """
+    status = _get(result, "solver", "status")
+    if status is None:
+        return None
+    gap = _get(result, "solver", "gap")
+    return str(status) if gap is None else f"{status} (gap {float(gap):.2%})"
+
+
+def precision_layers(result: Mapping[str, Any]) -> dict[str, int] | None:
+    """Layers per precision mode: ``precision.layers_by_precision`` (the compile JSON's
+    settings), else ``precision_layers``; None when the result has neither.
+
+    >>> precision_layers({"precision": {"layers_by_precision": {"a8_w8": 9}}})
+    {'a8_w8': 9}
+    """
+    layers = _get(result, "precision", "layers_by_precision")
+    if layers is None:
+        layers = _get(result, "precision_layers")
+    return dict(layers) if isinstance(layers, Mapping) else None
+
+
+def precision_text(result: Mapping[str, Any]) -> str | None:
+    """The precision settings: layers per mode, and the 4-bit share of the parameters the
+    flow compresses.
+
+    >>> precision_text({"precision_layers": {"a8_w8": 50, "a8_w4": 3},
+    ...                 "flow": {"compression_fraction": 0.2}})
+    'a8_w8 x50, a8_w4 x3; 4-bit share 20%'
+    """
+    layers = precision_layers(result)
+    share = _get(result, "flow", "compression_fraction")
+    parts = []
+    if layers:
+        parts.append(", ".join(f"{mode} x{n}" for mode, n in layers.items()))
+    if share is not None:
+        parts.append(f"4-bit share {float(share):.0%}")
+    return "; ".join(parts) or None
+
+
+def input_shapes_of(result: Mapping[str, Any]) -> list[list[int]] | None:
+    """The input shapes with the batch first (``[[1, 3, 640, 640]]``), from ``input_shapes``
+    as a list of NCHW shapes or a mapping of input name to CHW; None when absent.
+
+    >>> input_shapes_of({"input_shapes": {"images": [3, 64, 64]}})
+    [[1, 3, 64, 64]]
+    >>> input_shapes_of({"input_shapes": [[1, 3, 64, 64]]})
+    [[1, 3, 64, 64]]
+    """
+    shapes = _get(result, "input_shapes")
+    if isinstance(shapes, Mapping):
+        return [[1, *map(int, shape)] for shape in shapes.values()]
+    if isinstance(shapes, list):
+        return [[int(d) for d in shape] for shape in shapes]
+    return None
+
+
+def knob_values(result: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The knob values: ``knob_values`` (the effective ones ``ctxfit compile`` writes), else
+    the width, depth and resolution given in ``knobs``; None when the result has neither.
+
+    >>> knob_values({"knobs": {"width": 0.5, "depth": None, "input_shape": None}})
+    {'width': 0.5}
+    """
+    values = _get(result, "knob_values")
+    if isinstance(values, Mapping):
+        return dict(values)
+    given = _get(result, "knobs")
+    if not isinstance(given, Mapping):
+        return None
+    return {k: given[k] for k in ("width", "depth", "resolution") if given.get(k) is not None}
+
+
+def knobs_summary(result: Mapping[str, Any]) -> str | None:
+    """The knob values and input shape the result was computed at.
+
+    >>> knobs_summary({"knob_values": {"width": 0.5, "resolution": 640},
+    ...                "input_shapes": [[1, 3, 640, 640]]})
+    'width 0.5, resolution 640; input 1x3x640x640'
+    """
+    from partitioner.knobs import knobs_text
+
+    knobs, shapes = knob_values(result), input_shapes_of(result)
+    if knobs is None and shapes is None:
+        return None
+    return knobs_text(knobs or {}, shapes or []) or "-"
+
+
+def _number(*keys: str) -> Any:
+    def read(result: Mapping[str, Any]) -> float | None:
+        value = _get(result, *keys)
+        return None if value is None else float(value)
+
+    return read
+
+
+def _unit(fmt: str) -> Any:
+    return lambda v: "-" if v is None else fmt.format(v)
+
+
+_EXTRA_ROWS: tuple[tuple[str, Any, Any, bool], ...] = (
+    ("link bandwidth", _number("pcie", "bandwidth_gbps"), _unit("{:.2f} GB/s"), True),
+    ("dynamic energy per frame", _number("energy_mj_per_frame"), _unit("{:.3f} mJ"), True),
+    ("precision", precision_text, lambda v: v or "-", False),
+    ("knobs", knobs_summary, lambda v: v or "-", False),
+    ("solver", solver_status, lambda v: v or "-", False),
+)
+"""Rows after the caps: (label, read from a result, show, whether to show the change)."""
 
 
 def _caps(caps: Mapping[str, float]) -> str:
@@ -231,12 +364,17 @@ def contexts_table(
     """Per context index, a row for A and a row for B: layers, Control / Compute / Memory
     utilization (of the whole chip), FPS and binding (``-`` where a result has fewer
     contexts)."""
-    table = Table(title="per context", title_justify="left")
-    table.add_column("context")
-    table.add_column("result")
-    for name in ("layers", "Control", "Compute", "Memory", "FPS"):
-        table.add_column(name, justify="right")
-    table.add_column("binding")
+    table = Table(
+        title="per context",
+        title_justify="left",
+        caption="context rate: frames per second of that context alone while it runs",
+        caption_justify="left",
+    )
+    table.add_column("context", no_wrap=True)
+    table.add_column("result", overflow="fold")
+    for name in ("layers", "Control", "Compute", "Memory", "context\nrate FPS"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("binding", overflow="fold")
     rows = max(len(a["contexts"]), len(b["contexts"]))
     for i in range(rows):
         for side, (label, result) in enumerate(((label_a, a), (label_b, b))):
@@ -253,7 +391,7 @@ def contexts_table(
                 f"{u['control']:.1%}",
                 f"{u['compute']:.1%}",
                 f"{u['memory']:.1%}",
-                f"{float(c['fps']):,.1f} FPS",
+                f"{float(c['fps']):,.1f}",
                 text(BINDING_WORDS.get(c["binding"], c["binding"])),
                 end_section=side == 1,
             )
@@ -320,7 +458,21 @@ def compare_dict(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
         ],
         "only_in_a": list(only_a),
         "only_in_b": list(only_b),
+        "solver": [_solver_dict(a), _solver_dict(b)],
+        "bandwidth_gbps": [_get(a, "pcie", "bandwidth_gbps"), _get(b, "pcie", "bandwidth_gbps")],
+        "energy_mj_per_frame": [_get(a, "energy_mj_per_frame"), _get(b, "energy_mj_per_frame")],
+        "precision_layers": [precision_layers(a), precision_layers(b)],
+        "compression_fraction": [
+            _get(a, "flow", "compression_fraction"),
+            _get(b, "flow", "compression_fraction"),
+        ],
+        "knob_values": [knob_values(a), knob_values(b)],
+        "input_shapes": [input_shapes_of(a), input_shapes_of(b)],
     }
+
+
+def _solver_dict(result: Mapping[str, Any]) -> dict[str, Any]:
+    return {"status": _get(result, "solver", "status"), "gap": _get(result, "solver", "gap")}
 
 
 # -- the sub-command -----------------------------------------------------------------------------
@@ -330,8 +482,8 @@ def register(subparsers: Any) -> None:
         "compare",
         help="two compile results (--json files) side by side",
         description="Show two results of `ctxfit compile ... --json FILE` side by side: "
-        "contexts, FPS per batch, latency, binding resources, and which layers moved between "
-        "contexts.",
+        "contexts, FPS per batch, latency, binding resources, link bandwidth, energy, precision "
+        "settings, knob values, solver status and gap, and which layers moved between contexts.",
     )
     parser.add_argument("a", metavar="A.json", help="the first compile result")
     parser.add_argument("b", metavar="B.json", help="the second compile result")
@@ -365,12 +517,18 @@ __all__ = [
     "compare_renderables",
     "contexts_table",
     "fps_by_batch",
+    "input_shapes_of",
+    "knob_values",
+    "knobs_summary",
     "layer_moves",
     "load_result",
     "moves_table",
     "placement",
+    "precision_layers",
+    "precision_text",
     "register",
     "run",
+    "solver_status",
     "summary_table",
     "unmatched_layers",
 ]

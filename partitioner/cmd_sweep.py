@@ -1,6 +1,9 @@
 """``ctxfit sweep MODEL --width A:B:S --res A:B:S``: the grid of contexts, FPS and binding
 resource into ``sweep.csv`` / ``sweep.json``, and the fit map (``fitmap.png`` / ``fitmap.svg``:
-FPS as a heat map, contexts in each cell, the one-context boundary drawn).
+FPS as a heat map, contexts in each cell, the one-context boundary drawn). Without a knob it
+sweeps the parts alone (``ctxfit sweep model.onnx --hw hailo8 hailo8l rpi5_hailo8l``), and the
+"fit map" is a bar chart of FPS per part. At the end it prints a compact results table: one row
+per (point, part).
 
 The computation, cache and executors are :mod:`partitioner.sweep`; this module parses the
 arguments, shows the progress bar and draws the map (matplotlib's Agg canvas, no pyplot state).
@@ -30,18 +33,29 @@ def register(subparsers: Any) -> None:
 
     parser = subparsers.add_parser(
         "sweep",
-        help="contexts and FPS over a grid of width / depth / resolution, with a fit map",
+        help="contexts and FPS over a grid of width / depth / resolution and over parts, "
+        "with a fit map",
         description="Compile the model at every point of a grid of up to two knobs on each "
-        "part; write sweep.csv, sweep.json and the fit map (fitmap.png, fitmap.svg) into --out. "
-        "Results are cached in --out/.ctxfit-cache: a rerun skips finished points.",
+        "part (no knob: the parts alone); write sweep.csv, sweep.json and the fit map "
+        "(fitmap.png, fitmap.svg) into --out, and print a compact results table. Results are "
+        "cached in --out/.ctxfit-cache: a rerun skips finished points.",
     )
     parser.add_argument(
         "model",
         metavar="MODEL",
-        help="zoo name, or path/to/file.py:factory taking width / depth / resolution keywords",
+        help="zoo name, path/to/file.py:factory taking width / depth / resolution keywords, "
+        "or (parts alone) an .onnx file or a saved .json graph",
     )
-    parser.add_argument("--width", metavar="START:STOP:STEP", help="width multipliers")
-    parser.add_argument("--depth", metavar="START:STOP:STEP", help="depth multipliers")
+    parser.add_argument(
+        "--width",
+        metavar="START:STOP:STEP",
+        help="width multipliers, relative to the published model (1.0 = its channels)",
+    )
+    parser.add_argument(
+        "--depth",
+        metavar="START:STOP:STEP",
+        help="depth multipliers, relative to the published model (1.0 = its block counts)",
+    )
     parser.add_argument(
         "--res", "--resolution", dest="res", metavar="START:STOP:STEP", help="input sides (px)"
     )
@@ -53,7 +67,8 @@ def register(subparsers: Any) -> None:
         nargs="+",
         default=["hailo8"],
         metavar="PART",
-        help="parts: hailo8, hailo8l or FILE.toml (default: hailo8)",
+        help="parts: hailo8, hailo8l, a bundled part by name (see `ctxfit parts`) or "
+        "FILE.toml (default: hailo8)",
     )
     parser.add_argument(
         "--batch",
@@ -166,11 +181,59 @@ def run(args: argparse.Namespace, console: Console) -> int:
             + ", ".join(str(f) for f in files)
         )
     )
+    if result.records:
+        console.print(results_table(plan, result))
     for record in result.records:
         if record["status"] != "ok":
             knobs = ", ".join(f"{k} {record[k]}" for k in plan.swept)
             console.print(text(f"  failed: {record['hardware']} {knobs}: {record['error']}"))
     return 0
+
+
+MAX_TABLE_ROWS = 60
+"""Rows the results table prints; the rest are in sweep.csv."""
+
+
+def results_table(plan: SweepPlan, run: SweepRun, *, max_rows: int = MAX_TABLE_ROWS) -> Any:
+    """One compact row per (point, part): the part, each knob's value, contexts, FPS at each
+    batch, binding resource, solver status and gap; fits 80 columns."""
+    from partitioner.parts_summary import SHORT_BINDING, add_number_column, compact_table
+    from partitioner.sweep import KNOBS, knob_value
+
+    shown = run.records[:max_rows]
+    knobs = [k for k in KNOBS if any(knob_value(r, k) is not None for r in run.records)]
+    more = len(run.records) - len(shown)
+    shapes = {str(r.get("input_shapes")) for r in run.records if r.get("input_shapes")}
+    inputs = ""
+    if len(shapes) == 1:  # one input shape over the sweep: say it once
+        first = next(r["input_shapes"] for r in run.records if r.get("input_shapes"))
+        inputs = " (input " + ", ".join("x".join(str(d) for d in s) for s in first) + ")"
+    table = compact_table(
+        f"{plan.model}: results{inputs}",
+        caption=f"{more} more row(s) in sweep.csv" if more else None,
+    )
+    table.add_column("part", overflow="fold")
+    for knob in knobs:
+        add_number_column(table, "res" if knob == "resolution" else knob)
+    add_number_column(table, "contexts")
+    for b in plan.batches:
+        add_number_column(table, f"FPS\nbatch {b}")
+    table.add_column("binding", overflow="fold")
+    table.add_column("solver", no_wrap=True)
+    add_number_column(table, "gap")
+    for r in shown:
+        ok = r["status"] == "ok"
+        gap = r.get("gap")
+        table.add_row(
+            text(r["hardware"]),
+            *("-" if knob_value(r, k) is None else f"{knob_value(r, k):g}" for k in knobs),
+            str(r["num_contexts"]) if ok else "-",
+            *(f"{r['fps'][str(b)]:,.1f}" if ok else "-" for b in plan.batches),
+            SHORT_BINDING.get(r["binding"], r["binding"]) or "-",
+            r.get("solver_status", "") if ok else "failed",
+            "-" if gap is None else f"{gap:.2%}",
+        )
+    return table
 
 
 class _Progress:
@@ -246,6 +309,8 @@ def _render(figure: Figure, fmt: str) -> bytes:
 def grid_axes(plan: SweepPlan) -> tuple[str | None, str | None]:
     """``(y knob, x knob)`` of the map: the swept knobs (resolution on x when swept)."""
     swept = list(plan.swept)
+    if not swept:  # the parts alone: one cell per panel
+        return None, None
     if len(swept) == 1:
         return None, swept[0]
     return swept[0], swept[1]
@@ -304,7 +369,10 @@ def _differs(a: int | None, b: int | None) -> bool:
 
 def fit_map(plan: SweepPlan, run: SweepRun) -> Figure:
     """One panel per part (rows) and batch (columns): FPS as colour, contexts in each cell, the
-    one-context boundary as a thick black line; grey cells failed or were not computed."""
+    one-context boundary as a thick black line; grey cells failed or were not computed. A sweep
+    of the parts alone draws :func:`parts_chart` instead."""
+    if not plan.swept:
+        return parts_chart(plan, run)
     from matplotlib import colormaps
     from matplotlib.colors import LogNorm, Normalize
     from matplotlib.figure import Figure
@@ -357,6 +425,43 @@ def fit_map(plan: SweepPlan, run: SweepRun) -> Figure:
         fontsize=8,
     )
     figure.suptitle(f"{plan.model}: FPS (numbers: contexts)", fontsize=10)
+    return figure
+
+
+def parts_chart(plan: SweepPlan, run: SweepRun) -> Figure:
+    """A sweep of the parts alone: one panel per batch, one bar per part (its FPS, a log axis
+    when the FPS span more than 10x), the contexts written on each bar; a failed part has no
+    bar and ``failed`` written in its place."""
+    from matplotlib.figure import Figure
+
+    parts = [hw.name for hw in plan.hardware]
+    by_part = {r["hardware"]: r for r in run.records}
+    batches = list(plan.batches)
+    figure = Figure(
+        figsize=(max(4.5, 1.1 * len(parts) + 2) * len(batches), 3.6), layout="constrained"
+    )
+    axes = figure.subplots(1, len(batches), squeeze=False)[0]
+    for ax, batch in zip(axes, batches, strict=True):
+        heights = []
+        for part in parts:
+            r = by_part.get(part)
+            ok = r is not None and r["status"] == "ok"
+            heights.append(r["fps"][str(batch)] if ok else 0.0)  # type: ignore[index]
+        bars = ax.bar(range(len(parts)), heights, color="#3b7dd8")
+        finite = [h for h in heights if h > 0]
+        if finite and max(finite) > 10 * min(finite):
+            ax.set_yscale("log")
+        for i, (bar, part) in enumerate(zip(bars, parts, strict=True)):
+            r = by_part.get(part)
+            label = (
+                f"{r['num_contexts']} ctx" if r is not None and r["status"] == "ok" else "failed"
+            )
+            y = bar.get_height() if heights[i] > 0 else (min(finite) if finite else 1.0)
+            ax.text(i, y, label, ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(range(len(parts)), parts, fontsize=7, rotation=20, ha="right")
+        ax.set_ylabel("FPS")
+        ax.set_title(f"batch {batch}: FPS per part", fontsize=9)
+    figure.suptitle(f"{plan.model}: FPS per part (on each bar: contexts)", fontsize=10)
     return figure
 
 

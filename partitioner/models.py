@@ -94,7 +94,7 @@ def load_network(
     if lower.endswith(".json"):
         _reject_knobs(request, "a saved .json layer graph")
         _reject_onnx_options(request)
-        return Network.load(_existing(spec))
+        return Network.load(existing_file(spec))
     if lower.endswith(".onnx"):
         _reject_knobs(request, "an .onnx file")
         return _load_onnx(request, on_message)
@@ -104,7 +104,7 @@ def load_network(
     return _load_zoo(request)
 
 
-def _existing(path_text: str) -> Path:
+def existing_file(path_text: str) -> Path:
     """``path_text`` as a path if it is a regular file (checked without opening it: a FIFO
     would block).
 
@@ -153,7 +153,7 @@ def _reject_onnx_options(request: ModelRequest) -> None:
 def _load_onnx(request: ModelRequest, on_message: Callable[[str], None] | None) -> Network:
     from partitioner.importers.onnx_import import import_onnx
 
-    path = _existing(request.spec)
+    path = existing_file(request.spec)
     return import_onnx(
         path,
         input_shape=request.input_shape,
@@ -237,6 +237,7 @@ def _load_zoo(request: ModelRequest) -> Network:
 
     entry = resolve_name(request.spec)
     resolution = request.resolution
+    input_width: int | None = None
     if request.input_shape is not None:
         shape = request.input_shape
         if len(shape) != 4:
@@ -254,25 +255,24 @@ def _load_zoo(request: ModelRequest) -> Network:
                 f"--input-shape {_shape_text(shape)} has {' and '.join(wrong)}; "
                 f"pass {_shape_text((1, channels, h, w))}"
             )
-        if (h, w) != entry.input_hw_at(h):
-            want_h, want_w = entry.input_hw_at(h)
-            raise UsageError(
-                f"--input-shape {_shape_text(shape)}: zoo model {entry.name!r} keeps its input's "
-                f"aspect ratio ({entry.input_chw[1]}x{entry.input_chw[2]}); at height {h} give "
-                f"width {want_w}: --input-shape 1x{entry.input_chw[0]}x{want_h}x{want_w}"
-            )
         if resolution is not None and resolution != h:
             raise UsageError("--resolution and --input-shape disagree; give one of them")
         if (h, w) != entry.input_chw[1:]:
             resolution = h
+        if (h, w) != entry.input_hw_at(h):
+            input_width = w  # an input of its own aspect ratio (1x3x384x640 for a 640x640 model)
     width, depth = request.width, request.depth
-    _, effective = check_knobs(entry.name, width=width, depth=depth, resolution=resolution)
+    _, effective = check_knobs(
+        entry.name, width=width, depth=depth, resolution=resolution, input_width=input_width
+    )
 
     def build() -> Network:
         from partitioner.importers.torch_fx import import_module
         from partitioner.zoo import build_module
 
-        module, shape = build_module(entry.name, width=width, depth=depth, resolution=resolution)
+        module, shape = build_module(
+            entry.name, width=width, depth=depth, resolution=resolution, input_width=input_width
+        )
         return import_module(module, shape, name=entry.name)
 
     return cached_network(entry.name, effective, build)

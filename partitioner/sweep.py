@@ -2,6 +2,8 @@
 
 A sweep is a :class:`SweepPlan`: a model, the values of up to two of ``width``, ``depth`` and
 ``resolution`` (:func:`parse_range` reads ``START:STOP:STEP``), the parts and the batch sizes.
+With no knob it sweeps the parts alone (one point: the model as given), which is how ONNX files
+and saved ``.json`` graphs, which have no knobs, are swept.
 Each grid point is one :class:`SweepTask` for :func:`run_task`, a top-level function, so that the
 same task runs inline, in a :class:`~concurrent.futures.ProcessPoolExecutor` (``--jobs``) or on a
 Dask cluster (``--executor dask://HOST:PORT``, the ``ctxfit[cluster]`` extra). A task builds the
@@ -14,9 +16,11 @@ the search settings, :data:`COST_MODEL_VERSION` and ctxfit's version. A rerun sk
 points; an interrupted sweep loses nothing finished; a cost-model change invalidates the cache.
 
 The record of a point (``sweep.json`` ``points``, ``sweep.csv`` rows): ``num_contexts``,
-``single_context``, ``fps`` per batch, and ``binding``: for one context, what stops its FPS rising
+``single_context``, ``fps`` per batch, ``binding``: for one context, what stops its FPS rising
 (a resource, ``layer`` at its split limit, or ``pcie``); for several, the resource furthest over
-its single-context limit (what keeps the network from one context).
+its single-context limit (what keeps the network from one context); the solver's
+``solver_status`` and ``gap``; and ``knobs``, the effective knob values (a zoo model's published
+value for a knob not swept) with ``input_shapes``.
 """
 
 from __future__ import annotations
@@ -42,6 +46,10 @@ from partitioner.errors import CtxfitError, UsageError
 from partitioner.flows import FLOW_PARAMS
 
 SWEEP_SCHEMA = 1
+RECORD_VERSION = 2
+"""The fields and the flow of a record (2: ``solver_status``, ``gap``, ``knobs``,
+``input_shapes``, compiled as ``ctxfit compile --compiler-defaults``); part of every cache key,
+so that older records are computed again."""
 KNOBS = ("width", "depth", "resolution")
 OUTPUT_FILES = ("sweep.json", "sweep.csv", "fitmap.png", "fitmap.svg")
 """The files a sweep writes into its output folder (``sweep.json`` marks the folder as one)."""
@@ -75,7 +83,8 @@ COST_MODEL_VERSION = source_digest(Path(cost_model.__file__).parent)
 to the cost model changes it, and with it every cache key."""
 
 
-def _ctxfit_version() -> str:
+def ctxfit_version() -> str:
+    """The installed ctxfit's version (``0+unknown`` from a source tree not installed)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -202,8 +211,9 @@ class SweepPlan:
         """Everything a point's result depends on (hashed by :func:`cache_key`)."""
         return {
             "sweep_schema": SWEEP_SCHEMA,
+            "record_version": RECORD_VERSION,
             "cost_model": COST_MODEL_VERSION,
-            "ctxfit": _ctxfit_version(),
+            "ctxfit": ctxfit_version(),
             "model": self.model_id,
             "input_shape": list(self.input_shape) if self.input_shape else None,
             **point.as_dict(),
@@ -253,19 +263,18 @@ def plan_sweep(
 ) -> SweepPlan:
     """Check a sweep request and return its plan.
 
+    No knob sweeps the parts alone: one point, the model as given.
+
     Raises:
-        UsageError: no knob or three knobs swept; a knob the model does not have (every zoo
-            entry lists its knobs; a factory must take the keyword); a value the zoo rejects
-            (multipliers in (0, 4], resolutions a multiple of 32, 16 for ViT); a model that is
-            neither a zoo name nor ``file.py:factory``; ``--input-shape`` with a zoo
-            resolution sweep.
-        ModelNotFoundError: an unknown zoo name, or a factory file or function that does not
-            exist.
+        UsageError: three knobs swept; a knob the model does not have (every zoo entry lists its
+            knobs; a factory must take the keyword; ONNX files and saved graphs have none); a
+            value the zoo rejects (multipliers in (0, 4], resolutions a multiple of 32, 16 for
+            ViT); ``--input-shape`` with a zoo resolution sweep.
+        ModelNotFoundError: an unknown zoo name, or a model file, factory file or function that
+            does not exist.
     """
     given = {"width": widths, "depth": depths, "resolution": resolutions}
     swept = [k for k in KNOBS if given[k]]
-    if not swept:
-        raise UsageError("give at least one of --width, --depth, --res to sweep")
     if len(swept) == 3:
         raise UsageError(
             "sweep at most two of --width, --depth, --res at once (the fit map is 2-D); "
@@ -294,10 +303,13 @@ def _check_model(
 ) -> str:
     lower = model.lower()
     if lower.endswith((".onnx", ".json")):
-        raise UsageError(
-            f"{model!r} has no width, depth or resolution knob to sweep; sweeps change zoo "
-            "models and file.py:factory functions that accept those keywords"
-        )
+        if values:
+            raise UsageError(
+                f"{model!r} has no width, depth or resolution knob to sweep; sweep its parts "
+                "alone (no --width/--depth/--res), or sweep a zoo model or a file.py:factory "
+                "that accepts those keywords"
+            )
+        return _file_id(model)
     if ".py:" in model or lower.endswith(".py"):
         return _check_factory(model, values)
     from partitioner.zoo import MULTIPLIER_MAX, RESOLUTION_MAX, resolve_name
@@ -327,6 +339,22 @@ def _check_model(
             "--input-shape fixes the resolution of a zoo model; drop it to sweep --res"
         )
     return f"zoo:{entry.name}"
+
+
+def _file_id(model: str) -> str:
+    """``file:PATH@HASH`` of an ONNX file or saved graph (its content is in every cache key).
+
+    Raises:
+        ModelNotFoundError: no regular file at ``model``.
+    """
+    from partitioner.models import existing_file
+
+    path = existing_file(model).resolve()
+    try:
+        content = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError as err:
+        raise UsageError(f"cannot read model file {model!r}: {err.strerror}") from err
+    return f"file:{path}@{content}"
 
 
 def _check_factory(model: str, values: dict[str, tuple[Any, ...]]) -> str:
@@ -385,39 +413,46 @@ def _request(task: SweepTask) -> Any:
 def run_task(task: SweepTask) -> tuple[dict[str, Any], ...]:
     """Build the point's network once and compile it on each part: one record per part, in
     ``task.hardware`` order. A ctxfit error (the model cannot be built at this point, no
-    partition within the timeout) becomes a record with ``status`` ``"failed"``."""
-    from partitioner.compile import compile_network
-    from partitioner.flows import resolve_flow
-    from partitioner.models import load_network
-    from partitioner.search import SearchOptions
+    partition within the timeout) becomes a record with ``status`` ``"failed"``.
 
-    options = SearchOptions(
-        timeout_s=task.timeout_s,
-        batch=OPTIMIZE_FOR_BATCH,
-        seed=task.seed,
-        workers=SOLVER_WORKERS,
-    )
-    # the compiler's default flow, as `ctxfit compile` runs it without a script: a grid point
-    # is not the published network, so the Model Zoo script of a zoo model is not applied
-    flow = resolve_flow(None)
+    Each part compiles as ``ctxfit compile MODEL --compiler-defaults --workers 1`` does: the
+    compiler's default flow (its caps and its implicit 4-bit share, as a compile with a GPU),
+    without a script: a grid point is not the published network, so a zoo model's Model Zoo
+    script is not applied."""
+    from partitioner.compile import compile_network
+    from partitioner.compile_request import prepare_compile
+    from partitioner.knobs import input_shapes, model_knobs
+    from partitioner.models import load_network
+    from partitioner.parts_summary import headline_binding
+
     try:
-        net = load_network(_request(task))
+        request = _request(task)
+        net = load_network(request)
+        knobs = model_knobs(request)
     except CtxfitError as err:
         return tuple(_failed(task, hw, err) for hw in task.hardware)
+    shapes = [list(shape) for shape in input_shapes(net)]
     records = []
     for hw in task.hardware:
         hw = dataclasses.replace(hw)  # re-hash here: a pickled hash is the sender's
         started = time.perf_counter()
         try:
-            report = compile_network(net, hw, options, batches=task.batches, flow=flow)
+            prepared = prepare_compile(
+                net,
+                hw,
+                None,
+                optimize_for_batch=OPTIMIZE_FOR_BATCH,
+                timeout_s=task.timeout_s,
+                seed=task.seed,
+                workers=SOLVER_WORKERS,
+            )
+            settings = prepared.settings
+            report = compile_network(
+                prepared.net, hw, settings.options, batches=task.batches, flow=settings.flow
+            )
         except CtxfitError as err:
             records.append(_failed(task, hw, err))
             continue
-        fit = report.search.single_fit
-        if report.single_context:
-            binding = report.contexts[0].binding
-        else:
-            binding = max(fit.over, key=lambda o: o[1] / max(o[2], 1))[0] if fit.over else ""
         records.append(
             {
                 **_base_record(task, hw),
@@ -425,7 +460,11 @@ def run_task(task: SweepTask) -> tuple[dict[str, Any], ...]:
                 "num_contexts": report.num_contexts,
                 "single_context": report.single_context,
                 "fps": {str(b): report.fps[b] for b in task.batches},
-                "binding": binding,
+                "binding": headline_binding(report),
+                "solver_status": report.search.status,
+                "gap": report.search.gap,
+                "knobs": knobs,
+                "input_shapes": shapes,
                 "error": "",
                 "seconds": time.perf_counter() - started,
             }
@@ -450,12 +489,27 @@ def _failed(task: SweepTask, hw: HardwareSpec, err: Exception) -> dict[str, Any]
         "single_context": None,
         "fps": {},
         "binding": "",
+        "solver_status": "",
+        "gap": None,
+        "knobs": {},
+        "input_shapes": [],
         "error": str(err),
         "seconds": 0.0,
     }
 
 
-RESULT_FIELDS = ("status", "num_contexts", "single_context", "fps", "binding", "error")
+RESULT_FIELDS = (
+    "status",
+    "num_contexts",
+    "single_context",
+    "fps",
+    "binding",
+    "solver_status",
+    "gap",
+    "knobs",
+    "input_shapes",
+    "error",
+)
 """The fields of a record that are results (the rest say which point and part it is)."""
 
 
@@ -753,30 +807,46 @@ def sweep_document(plan: SweepPlan, run: SweepRun) -> dict[str, Any]:
 
 
 def csv_text(plan: SweepPlan, run: SweepRun) -> str:
-    """``sweep.csv``: one row per finished (point, part); ``fps_bN`` per batch; knobs not
-    swept are empty (the model's own value)."""
+    """``sweep.csv``: one row per finished (point, part); ``fps_bN`` per batch; a knob not
+    swept holds its effective value (a zoo model's published one), empty where the model has
+    no such knob or a factory keeps its own default; ``gap`` is the solver's."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     fps_cols = [f"fps_b{b}" for b in plan.batches]
     writer.writerow(
         ["model", "hardware", *KNOBS, "status", "contexts", "single_context", *fps_cols]
-        + ["binding", "error"]
+        + ["binding", "solver_status", "gap", "error"]
     )
     for r in run.records:
         writer.writerow(
             [
                 r["model"],
                 r["hardware"],
-                *("" if r[k] is None else r[k] for k in KNOBS),
+                *("" if knob_value(r, k) is None else knob_value(r, k) for k in KNOBS),
                 r["status"],
                 "" if r["num_contexts"] is None else r["num_contexts"],
                 "" if r["single_context"] is None else str(r["single_context"]).lower(),
                 *(repr(r["fps"][str(b)]) if str(b) in r["fps"] else "" for b in plan.batches),
                 r["binding"],
+                r.get("solver_status", ""),
+                "" if r.get("gap") is None else repr(r["gap"]),
                 r["error"],
             ]
         )
     return out.getvalue()
+
+
+def knob_value(record: dict[str, Any], knob: str) -> Any:
+    """The record's value of ``knob``: the swept value, else the effective one.
+
+    >>> knob_value({"width": None, "knobs": {"width": 1}}, "width")
+    1
+    >>> knob_value({"width": 0.5, "knobs": {}}, "width"), knob_value({"depth": None}, "depth")
+    (0.5, None)
+    """
+    if record.get(knob) is not None:
+        return record[knob]
+    return (record.get("knobs") or {}).get(knob)
 
 
 def default_out_dir(model: str) -> Path:
@@ -784,9 +854,13 @@ def default_out_dir(model: str) -> Path:
 
     >>> default_out_dir("yolov8n"), default_out_dir("models/my net.py:build")
     (PosixPath('sweep-yolov8n'), PosixPath('sweep-my_net-build'))
+    >>> default_out_dir("exports/yolov8n.onnx")
+    PosixPath('sweep-yolov8n')
     """
     path_text, sep, func = model.rpartition(":")
     stem = f"{Path(path_text).stem}-{func}" if sep and path_text.endswith(".py") else model
+    if model.lower().endswith((".onnx", ".json")):
+        stem = Path(model).stem
     return Path("sweep-" + re.sub(r"[^A-Za-z0-9._-]+", "_", stem))
 
 
@@ -866,6 +940,7 @@ __all__ = [
     "iter_dask",
     "iter_inline",
     "iter_processes",
+    "knob_value",
     "parse_range",
     "plan_sweep",
     "run_sweep",

@@ -122,9 +122,9 @@ def test_contexts_table_pairs_each_context_of_a_and_b():
     text = render(contexts_table(a, b, label_a="a.json", label_b="b.json"))
     rows = [cells(line) for line in text.splitlines() if line.startswith("│")]
     assert rows == [
-        ["context_0", "a.json", "4", "50.0%", "25.0%", "12.5%", "1,000.0 FPS", "PCIe"],
-        ["", "b.json", "10", "50.0%", "25.0%", "12.5%", "1,000.0 FPS", "Control (LCUs)"],
-        ["context_1", "a.json", "6", "50.0%", "25.0%", "12.5%", "1,000.0 FPS", "Compute (SCs)"],
+        ["context_0", "a.json", "4", "50.0%", "25.0%", "12.5%", "1,000.0", "PCIe"],
+        ["", "b.json", "10", "50.0%", "25.0%", "12.5%", "1,000.0", "Control (LCUs)"],
+        ["context_1", "a.json", "6", "50.0%", "25.0%", "12.5%", "1,000.0", "Compute (SCs)"],
         ["", "b.json", "-", "-", "-", "-", "-", "-"],
     ]
 

@@ -1,9 +1,9 @@
 """``ctxfit sweep``: grids, cache keys, the resumable cache, the process pool and the outputs.
 
 The grid used end to end is ResNet-18 on Hailo-8L with 32 KiB L3 cuts (``tests/data/
-hailo8l_32k.toml``) at width {0.75, 1.0} x resolution {64, 96}: at width 1 its weights need more
-L3 cuts than one context allows (384 = ceil(0.75 x 512)), at 0.75 (0.56 x the weights) they fit,
-so the one-context boundary runs between the two rows.
+hailo8l_32k.toml``) at width {1.0, 1.25} x resolution {64, 96}, compiled as ``ctxfit compile
+--compiler-defaults``: at width 1.25 its weights (1.56 x those at width 1) need more L3 cuts than
+one context allows, at width 1 they fit, so the one-context boundary runs between the two rows.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from cost_model.hardware import load_hardware, preset
 from partitioner.cli import main
 from partitioner.cmd_sweep import boundary_segments, grid_values
 from partitioner.compile import compile_network
+from partitioner.compile_request import prepare_compile
 from partitioner.errors import UsageError
-from partitioner.flows import resolve_flow
 from partitioner.models import ModelRequest, load_network
-from partitioner.search import SearchOptions
 from partitioner.sweep import (
     CACHE_DIR,
     COST_MODEL_VERSION,
@@ -50,7 +49,7 @@ PART = Path(__file__).parent / "data" / "hailo8l_32k.toml"
 PART_NAME = "hailo8l-32k"
 
 
-def resnet_plan(widths=(0.75, 1.0), resolutions=(64, 96)):
+def resnet_plan(widths=(1.0, 1.25), resolutions=(64, 96)):
     return plan_sweep(
         "resnet_v1_18",
         hardware=[load_hardware(str(PART))],
@@ -125,8 +124,8 @@ def test_plan_rejects_what_the_model_lacks(tmp_path):
         plan_sweep("vit_tiny", hardware=h8, resolutions=(200,))
     with pytest.raises(UsageError, match="at most two"):
         plan_sweep("yolov8n", hardware=h8, widths=(1.0,), depths=(1.0,), resolutions=(320,))
-    with pytest.raises(UsageError, match="at least one"):
-        plan_sweep("yolov8n", hardware=h8)
+    parts_alone = plan_sweep("yolov8n", hardware=h8)  # no knob: the parts alone, one point
+    assert parts_alone.swept == () and parts_alone.points() == [Point()]
     with pytest.raises(UsageError, match="no width, depth or resolution knob"):
         plan_sweep(str(tmp_path / "m.onnx"), hardware=h8, widths=(0.5,))
     factory = tmp_path / "f.py"
@@ -155,10 +154,10 @@ def test_local_run_has_the_boundary_between_the_widths(local):
     for r in run.records:
         assert r["status"] == "ok" and r["cost_model_version"] == COST_MODEL_VERSION
         by_width.setdefault(r["width"], []).append(r)
-    for r in by_width[0.75]:  # one context: the same FPS at every batch (HAILO.md section 3)
+    for r in by_width[1.0]:  # one context: the same FPS at every batch (HAILO.md section 3)
         assert r["single_context"] and r["num_contexts"] == 1
         assert r["fps"]["1"] == r["fps"]["8"]
-    for r in by_width[1.0]:  # several contexts: faster at batch 8 (the switch cost is shared)
+    for r in by_width[1.25]:  # several contexts: faster at batch 8 (the switch cost is shared)
         assert not r["single_context"] and r["num_contexts"] >= 2
         assert r["fps"]["8"] > r["fps"]["1"]
         assert r["binding"] == "l3_cuts"  # what keeps it from one context
@@ -169,15 +168,20 @@ def test_local_run_has_the_boundary_between_the_widths(local):
 
 def test_a_record_is_the_partitioners_answer(local):
     _, run, _ = local
-    record = next(r for r in run.records if r["width"] == 1.0 and r["resolution"] == 64)
-    net = load_network(ModelRequest(spec="resnet_v1_18", width=1.0, resolution=64))
+    record = next(r for r in run.records if r["width"] == 1.25 and r["resolution"] == 64)
+    net = load_network(ModelRequest(spec="resnet_v1_18", width=1.25, resolution=64))
     hw = load_hardware(str(PART))
-    options = SearchOptions(timeout_s=TIMEOUT_S, workers=1)
-    report = compile_network(net, hw, options, batches=(1, 8), flow=resolve_flow(None))
+    prepared = prepare_compile(net, hw, None, timeout_s=TIMEOUT_S, workers=1)
+    options, flow = prepared.settings.options, prepared.settings.flow
+    report = compile_network(prepared.net, hw, options, batches=(1, 8), flow=flow)
     assert record["num_contexts"] == report.num_contexts
     assert record["fps"] == {"1": report.fps[1], "8": report.fps[8]}
+    assert (record["solver_status"], record["gap"]) == (report.search.status, report.search.gap)
+    assert record["knobs"] == {"width": 1.25, "depth": 1, "resolution": 64}
+    assert record["input_shapes"] == [[1, 3, 64, 64]]
     (over,) = report.search.single_fit.over
-    assert over[0] == "l3_cuts" and over[2] == cap_limit(0.75, hw.l3_cuts_total)
+    limit = cap_limit(options.single_caps.memory, hw.l3_cuts_total)
+    assert over[0] == "l3_cuts" and over[2] == limit
 
 
 def test_rerun_reads_everything_from_the_cache(local):
@@ -210,12 +214,12 @@ def test_an_interrupted_sweep_keeps_what_finished(local, tmp_path):
 
 def test_tasks_are_picklable_and_a_process_pool_gives_the_same_record(local):
     plan, run, _ = local
-    task = plan.task(plan.points()[2], plan.hardware)  # width 1.0, resolution 64: 2+ contexts
+    task = plan.task(plan.points()[2], plan.hardware)  # width 1.25, resolution 64: 2+ contexts
     assert pickle.loads(pickle.dumps(task)) == task
     ((done, (record,)),) = list(iter_processes([task], jobs=1))  # a fresh spawned process
     assert done == task
     expected = run.records[2]
-    assert (expected["width"], expected["resolution"]) == (1.0, 64)
+    assert (expected["width"], expected["resolution"]) == (1.25, 64)
     assert {k: record[k] for k in RESULT_FIELDS} == {k: expected[k] for k in RESULT_FIELDS}
 
 
@@ -225,7 +229,7 @@ def test_cli_writes_its_files_and_leaves_others_alone(local, tmp_path, capsys):
     out = tmp_path / "out"
     shutil.copytree(root, out / CACHE_DIR)  # finished points: the command only reads them
     (out / "notes.txt").write_text("mine")
-    args = ["sweep", "resnet_v1_18", "--width", "0.75:1.0:0.25", "--res", "64:96:32"]
+    args = ["sweep", "resnet_v1_18", "--width", "1.0:1.25:0.25", "--res", "64:96:32"]
     args += ["--hw", str(PART), "--out", str(out), "--jobs", "1", "--timeout", str(TIMEOUT_S)]
     assert main(args) == 0
     assert "0 computed, 4 from the cache, 0 failed" in capsys.readouterr().out
@@ -234,12 +238,14 @@ def test_cli_writes_its_files_and_leaves_others_alone(local, tmp_path, capsys):
     rows = (out / "sweep.csv").read_text().splitlines()
     assert rows[0] == (
         "model,hardware,width,depth,resolution,status,contexts,single_context,fps_b1,fps_b8,"
-        "binding,error"
+        "binding,solver_status,gap,error"
     )
-    assert len(rows) == 5 and rows[1].startswith("resnet_v1_18,hailo8l-32k,0.75,,64,ok,1,true,")
+    # the depth not swept holds ResNet-18's published value (1.0)
+    assert len(rows) == 5 and rows[1].startswith("resnet_v1_18,hailo8l-32k,1.0,1,64,ok,1,true,")
+    assert rows[1].endswith(",OPTIMAL,0.0,")  # one context: proven at once, no gap
     data = json.loads((out / "sweep.json").read_text())
     assert data["kind"] == "ctxfit.sweep" and data["complete"] is True
-    assert data["axes"] == {"width": [0.75, 1.0], "resolution": [64, 96]}
+    assert data["axes"] == {"width": [1.0, 1.25], "resolution": [64, 96]}
     assert [p["num_contexts"] == 1 for p in data["points"]] == [True, True, False, False]
     assert (out / "fitmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in (out / "fitmap.svg").read_bytes()[:400]

@@ -42,12 +42,12 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def plan():
-    # ResNet-18 on Hailo-8L with 32 KiB L3 cuts at 64 px: width 0.75 fits one context, width
-    # 1.0 needs several (see tests/test_sweep.py)
+    # ResNet-18 on Hailo-8L with 32 KiB L3 cuts at 64 px: width 1.0 fits one context, width
+    # 1.25 needs several (see tests/test_sweep.py)
     return plan_sweep(
         "resnet_v1_18",
         hardware=[load_hardware(str(PART))],
-        widths=(0.75, 1.0),
+        widths=(1.0, 1.25),
         resolutions=(64,),
         timeout_s=TIMEOUT_S,
     )
@@ -79,7 +79,7 @@ def test_cli_on_the_cluster_computes_only_what_is_missing(cluster, plan, work, c
     cache = SweepCache(out / CACHE_DIR)
     cache.path(cache_key(plan.key_data(plan.points()[1], plan.hardware[0]))).unlink()
     executor = cluster.scheduler_address.replace("tcp://", "dask://")
-    args = ["sweep", "resnet_v1_18", "--width", "0.75:1.0:0.25", "--res", "64", "--hw"]
+    args = ["sweep", "resnet_v1_18", "--width", "1.0:1.25:0.25", "--res", "64", "--hw"]
     args += [str(PART), "--out", str(out), "--timeout", str(TIMEOUT_S), "--executor", executor]
     assert main(args) == 0
     assert "1 computed, 1 from the cache, 0 failed" in capsys.readouterr().out

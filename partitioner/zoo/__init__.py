@@ -45,6 +45,9 @@ from partitioner.zoo.entry import HAILO_CSV, KNOBS, NO_DEPTH, ZooEntry, zoo_entr
 
 MULTIPLIER_MAX = 4.0  # width and depth are accepted in (0, 4]
 RESOLUTION_MAX = 2048  # pixels per side
+SQUARE_ONLY_MODULES = frozenset({"vit"})
+"""Family modules whose builders take one side (``resolution``), not ``input_hw``: their
+networks take square inputs only (tests/test_zoo.py checks the list against the builders)."""
 
 ULTRALYTICS_YOLO11 = "Ultralytics docs, models/yolo11 (params M; FLOPs B / 2 = MACs, at 640)"
 
@@ -261,16 +264,21 @@ def build_module(
     width: float | None = None,
     depth: float | None = None,
     resolution: int | None = None,
+    input_width: int | None = None,
 ) -> tuple[nn.Module, tuple[int, int, int, int]]:
     """Build zoo network ``name`` (eval mode, uninitialized weights) and its input shape
     ``(1, C, H, W)``.
 
-    ``None`` leaves a knob at the published network's value.
+    ``None`` leaves a knob at the published network's value. ``input_width`` gives the input a
+    width of its own (``--input-shape 1x3x384x640``); by default the width keeps the published
+    input's aspect ratio at ``resolution`` (:meth:`ZooEntry.input_hw_at`).
 
     Raises:
         ModelNotFoundError: ``name`` is no zoo name or alias.
         UsageError: a knob the family does not have; ``width`` or ``depth`` outside (0, 4];
-            ``resolution`` not a multiple of 32 (16 for ViT) between that step and 2048.
+            ``resolution`` or ``input_width`` not a multiple of 32 (16 for ViT) between that
+            step and 2048; a width other than the height for a network built for square inputs
+            only (ViT's position table).
 
     >>> build_module("mobilenet_v1", depth=2.0)
     Traceback (most recent call last):
@@ -278,10 +286,20 @@ def build_module(
     partitioner.errors.UsageError: model 'mobilenet_v1' has no depth knob; its knobs are width, \
 resolution
     """
-    entry, knobs = check_knobs(name, width=width, depth=depth, resolution=resolution)
+    entry, knobs = check_knobs(
+        name, width=width, depth=depth, resolution=resolution, input_width=input_width
+    )
     module = _build(entry, knobs)
-    h, w = entry.input_hw_at(int(knobs["resolution"]))
+    h, w = _input_hw(entry, knobs)
     return module.eval(), (1, entry.input_chw[0], h, w)
+
+
+def _input_hw(entry: ZooEntry, knobs: Mapping[str, float]) -> tuple[int, int]:
+    """The input ``(H, W)`` of checked ``knobs``: the given width, else the aspect ratio's."""
+    h = int(knobs["resolution"])
+    if "input_width" in knobs:
+        return h, int(knobs["input_width"])
+    return entry.input_hw_at(h)
 
 
 def check_knobs(
@@ -290,10 +308,12 @@ def check_knobs(
     width: float | None = None,
     depth: float | None = None,
     resolution: int | None = None,
+    input_width: int | None = None,
 ) -> tuple[ZooEntry, dict[str, float]]:
     """The entry of ``name`` and the knobs :func:`build_module` builds it with, checked the same
     way, without importing torch: ``{"width": ..., "depth": ..., "resolution": ...}``, a knob
-    left ``None`` at the published network's value.
+    left ``None`` at the published network's value, plus ``input_width`` when one is given
+    that differs from the aspect ratio's width.
 
     Raises:
         ModelNotFoundError, UsageError: as :func:`build_module`.
@@ -311,7 +331,27 @@ def check_knobs(
     w = _check_multiplier(entry, "width", width)
     d = _check_multiplier(entry, "depth", depth)
     side = _check_resolution(entry, resolution)
-    return entry, {"width": w, "depth": d, "resolution": side}
+    knobs = {"width": w, "depth": d, "resolution": side}
+    if input_width is not None and input_width != entry.input_hw_at(side)[1]:
+        knobs["input_width"] = _check_input_width(entry, input_width, side)
+    return entry, knobs
+
+
+def _check_input_width(entry: ZooEntry, value: int, height: int) -> int:
+    """An input width of its own: a multiple of the entry's step, up to 2048, and the height
+    for a network whose builder takes one square side (``resolution``, not ``input_hw``)."""
+    step = entry.resolution_step
+    if not isinstance(value, int) or value % step or not step <= value <= RESOLUTION_MAX:
+        raise UsageError(
+            f"input width {value!r} for model {entry.name!r} is not accepted; use a multiple of "
+            f"{step} between {step} and {RESOLUTION_MAX}"
+        )
+    if _RECIPES[entry.name][0] in SQUARE_ONLY_MODULES and value != height:
+        raise UsageError(
+            f"model {entry.name!r} takes square inputs only (its position table is built for "
+            f"one side); give --input-shape 1x{entry.input_chw[0]}x{height}x{height}"
+        )
+    return value
 
 
 def _build(entry: ZooEntry, knobs: Mapping[str, float]) -> nn.Module:
@@ -325,7 +365,7 @@ def _build(entry: ZooEntry, knobs: Mapping[str, float]) -> nn.Module:
     declared = inspect.signature(build).parameters
     given = {k: v for k, v in knobs.items() if k in declared}
     if "input_hw" in declared:
-        given["input_hw"] = entry.input_hw_at(int(knobs["resolution"]))
+        given["input_hw"] = _input_hw(entry, knobs)
     import torch
 
     with torch.device("meta"):  # no data, so no random init (2-3x the rest of the build)
