@@ -186,7 +186,9 @@ def _monotone(prices: LevelPrices) -> tuple[tuple, tuple]:
     """
     reach = np.logical_and.accumulate(prices.reachable, axis=0)
     demand = np.maximum.accumulate(prices.demand, axis=0).tolist()
-    config = np.where(reach, np.maximum.accumulate(prices.config_bytes, axis=0), prices.config_bytes)
+    config = np.where(
+        reach, np.maximum.accumulate(prices.config_bytes, axis=0), prices.config_bytes
+    )
     rows = tuple(
         tuple(tuple(d) if ok else None for d, ok in zip(level, oks, strict=True))
         for level, oks in zip(demand, reach.tolist(), strict=True)
