@@ -33,10 +33,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from cost_model.caps import CAP_RESOURCE, ResourceCaps, limits
-from cost_model.hardware import HardwareSpec
 import numpy as np
 
+from cost_model.caps import CAP_RESOURCE, ResourceCaps, limits
+from cost_model.hardware import HardwareSpec
 from cost_model.lowering import LevelPrices, max_layer_fps, price_matrix, tensor_rows
 from cost_model.resources import COMPILER_LABELS, RESOURCE_NAMES
 from partitioner.errors import InfeasiblePartitionError

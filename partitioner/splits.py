@@ -26,11 +26,9 @@ from functools import lru_cache
 import numpy as np
 
 from partitioner.problem import (
-    ContextTraffic,
     Partition,
     PartitionProblem,
     batch_time_units,
-    context_frame_units,
     make_partition,
 )
 
