@@ -82,12 +82,14 @@ LP_BUDGET_FRACTION = 0.3
 the root LP and early cuts, and while it runs it slows the search (measured 1.4x on YOLO11x with
 both on this 2-core machine), so it ends early and leaves the search alone for the rest."""
 WALL_SAFETY_FACTOR = 2.0
-EXACT_PAIRS_MAX = 20_000
+EXACT_PAIRS_MAX = 8_000
 """(layer, context) pairs in the windows above which a model searches the neighbourhood of its
-starting partition instead (:class:`PartitionModel`). The zoo's models stay exact (at most
-~4,000 pairs: ~400 layers, windows of <= 10 contexts); on the synthetic networks of
-``benchmarks/scaling.py`` a 1,000-layer chain has ~11,000 pairs, a 1,000-layer transformer
-~38,000, and 5,000 layers 170,000-190,000 (exact models of 10^7 cap terms)."""
+starting partition instead (:class:`PartitionModel`). The zoo's models stay exact (at most 263
+layers, windows of <= 10 contexts: ~2,600 pairs). On the synthetic networks of
+``benchmarks/scaling.py`` (Hailo-8, batch 8, K = the DP split's count) a 500-layer chain has
+3,600 pairs, a 500-layer transformer 9,200, 1,000-layer ones 11,000-38,000 and 5,000-layer ones
+170,000-190,000 (exact models of 10^7 cap terms); the exact models of 9,000-14,000 pairs gave
+no CP-SAT solution within 20 s (the presolve) where the neighbourhood gives one in 2-5 s."""
 NEIGHBOURHOOD_CONTEXTS = 2
 """Contexts each side of a layer's starting context that a neighbourhood model allows: the
 model then has at most 5 x layers (layer, context) pairs, so it grows linearly."""
@@ -902,8 +904,10 @@ class PartitionModel:
             if self.neighbourhood is not None:
                 # measured on 1,000-5,000-layer synthetic networks: the presolve takes 6-20 s
                 # (and 10 s of a 5,000-layer chain's 10 s) before the hint is even loaded, and
-                # neither with nor without it did the search improve on the DP split in 15 s
+                # neither with nor without it did the search improve on the DP split in 15 s;
+                # the symmetry detection took 22 s on a 5,000-layer transformer (415 contexts)
                 params.cp_model_presolve = False
+                params.symmetry_level = 0
         if deterministic:
             params.max_deterministic_time = rate * time_limit_s
             params.max_time_in_seconds = WALL_SAFETY_FACTOR * time_limit_s
