@@ -433,3 +433,14 @@ def test_without_a_starting_partition_the_model_stays_exact():
     model = PartitionModel(p, num_contexts=3, use_hint=False, max_exact_pairs=0)
     assert model.neighbourhood is None
     assert model.solve(time_limit_s=5).status is Status.OPTIMAL
+
+
+def test_a_neighbourhood_with_nothing_under_the_cutoff_proves_nothing():
+    # the DP split (0, 0, 1, 1) takes 1000 units; nothing in its neighbourhood is under 999
+    p = chain_problem(lcus=(30, 40, 40, 30), limit=77)
+    exact = PartitionModel(p, num_contexts=3, cutoff_units=998).solve(time_limit_s=5)
+    assert exact.from_hint and exact.bound_units == 999  # proven: no partition under 999
+    near = PartitionModel(p, num_contexts=3, cutoff_units=998, neighbourhood=1)
+    result = near.solve(time_limit_s=5)
+    assert result.partition.context_of == (0, 0, 1, 1) and result.from_hint
+    assert result.status is Status.FEASIBLE and result.bound_units is None
