@@ -506,6 +506,8 @@ def goals(rows: Sequence[ScalingRow]) -> list[str]:
 
 
 def section(rows: Sequence[ScalingRow], args: argparse.Namespace, head: Sequence[str]) -> list[str]:
+    from partitioner.cpsat_model import EXACT_PAIRS_MAX
+
     mode = "each size in a fresh process" if not args.smoke else "in one process"
     return [
         *head,
@@ -522,7 +524,10 @@ def section(rows: Sequence[ScalingRow], args: argparse.Namespace, head: Sequence
         "how much shorter the batch time is than the DP split's. Peak MB is the process's peak "
         "RSS (Python, ortools, numpy and networkx loaded: the *above start* column removes them); "
         "a process past the memory limit is stopped, and its row keeps the phases it finished. "
-        "*load*: the 1-minute load average (2 CPUs) when the size started.",
+        "*load*: the 1-minute load average (2 CPUs) when the size started. *neighbourhood r* in "
+        f"the status: above {EXACT_PAIRS_MAX:,} (layer, context) pairs the model allows each "
+        "layer only its DP context +- r (a heuristic: one worker, no presolve, no bound, never "
+        "OPTIMAL; its final gap is -).",
         "",
         *table(rows),
         "",
