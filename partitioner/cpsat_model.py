@@ -89,7 +89,8 @@ layers, windows of <= 10 contexts: ~2,600 pairs). On the synthetic networks of
 ``benchmarks/scaling.py`` (Hailo-8, batch 8, K = the DP split's count) a 500-layer chain has
 3,600 pairs, a 500-layer transformer 9,200, 1,000-layer ones 11,000-38,000 and 5,000-layer ones
 170,000-190,000 (exact models of 10^7 cap terms); the exact models of 9,000-14,000 pairs gave
-no CP-SAT solution within 20 s (the presolve) where the neighbourhood gives one in 2-5 s."""
+no CP-SAT solution within 20 s (the presolve), where a neighbourhood model gives its first
+0.2-2 s after it is built (load ~10 on 2 cores)."""
 NEIGHBOURHOOD_CONTEXTS = 2
 """Contexts each side of a layer's starting context that a neighbourhood model allows: the
 model then has at most 5 x layers (layer, context) pairs, so it grows linearly."""
