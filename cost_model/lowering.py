@@ -510,7 +510,7 @@ def price_layers(
     ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LevelPrices:
     """Every layer priced at every rate, as integer arrays (what :func:`lower_layer` gives one
     ``(layer, rate)`` at a time).
