@@ -84,8 +84,9 @@ both on this 2-core machine), so it ends early and leaves the search alone for t
 WALL_SAFETY_FACTOR = 2.0
 EXACT_PAIRS_MAX = 8_000
 """(layer, context) pairs in the windows above which a model searches the neighbourhood of its
-starting partition instead (:class:`PartitionModel`). The zoo's models stay exact (at most 263
-layers, windows of <= 10 contexts: ~2,600 pairs). On the synthetic networks of
+starting partition instead (:class:`PartitionModel`). The zoo's models stay exact (measured at
+the multi-context caps, batch 1 and 8: YOLO11x has 605 pairs at its DP split's K on Hailo-8 and
+2,043 on Hailo-8L, 3,621 at K = 20; ViT-Base on Hailo-8L 998). On the synthetic networks of
 ``benchmarks/scaling.py`` (Hailo-8, batch 8, K = the DP split's count) a 500-layer chain has
 3,600 pairs, a 500-layer transformer 9,200, 1,000-layer ones 11,000-38,000 and 5,000-layer ones
 170,000-190,000 (exact models of 10^7 cap terms); the exact models of 9,000-14,000 pairs gave
