@@ -89,7 +89,7 @@ the multi-context caps, batch 1 and 8: YOLO11x has 605 pairs at its DP split's K
 2,043 on Hailo-8L, 3,621 at K = 20; ViT-Base on Hailo-8L 998). On the synthetic networks of
 ``benchmarks/scaling.py`` (Hailo-8, batch 8, K = the DP split's count) a 500-layer chain has
 3,600 pairs, a 500-layer transformer 9,200, 1,000-layer ones 11,000-38,000 and 5,000-layer ones
-170,000-190,000 (exact models of 10^7 cap terms); the exact models of 9,000-14,000 pairs gave
+270,000-940,000 (K - k0 grows with n: the exact model grows as n^2); the exact models of 9,000-14,000 pairs gave
 no CP-SAT solution within 20 s (the presolve), where a neighbourhood model gives its first
 0.2-2 s after it is built (load ~10 on 2 cores)."""
 NEIGHBOURHOOD_CONTEXTS = 2
@@ -646,8 +646,8 @@ class PartitionModel:
             hold more than ``max_exact_pairs`` (layer, context) pairs is built on the
             neighbourhood :data:`NEIGHBOURHOOD_CONTEXTS` of its starting partition, when it
             has one: the exact model grows as layers x (K - k0), i.e. as n^2 on large networks
-            (a 5,000-layer chain has ~35 contexts in each layer's window, 19 levels and 98
-            contexts: 10^7 cap terms, minutes to build and GBs to solve).
+            (a 5,000-layer chain at its DP split's K = 136 has 344,563 pairs, 69 contexts per
+            layer, each pair with a cap term per level and resource).
         max_exact_pairs: see ``neighbourhood``; ``None`` always builds the exact model.
 
     Raises:
