@@ -89,9 +89,9 @@ the multi-context caps, batch 1 and 8: YOLO11x has 605 pairs at its DP split's K
 2,043 on Hailo-8L, 3,621 at K = 20; ViT-Base on Hailo-8L 998). On the synthetic networks of
 ``benchmarks/scaling.py`` (Hailo-8, batch 8, K = the DP split's count) a 500-layer chain has
 3,600 pairs, a 500-layer transformer 9,200, 1,000-layer ones 11,000-38,000 and 5,000-layer ones
-270,000-940,000 (K - k0 grows with n: the exact model grows as n^2); the exact models of 9,000-14,000 pairs gave
-no CP-SAT solution within 20 s (the presolve), where a neighbourhood model gives its first
-0.2-2 s after it is built (load ~10 on 2 cores)."""
+270,000-940,000 (K - k0 grows with n: the exact model grows as n^2); the exact models of
+9,000-14,000 pairs gave no CP-SAT solution within 20 s (the presolve), where a neighbourhood
+model gives its first 0.2-2 s after it is built (load ~10 on 2 cores)."""
 NEIGHBOURHOOD_CONTEXTS = 2
 """Contexts each side of a layer's starting context that a neighbourhood model allows: the
 model then has at most 5 x layers (layer, context) pairs, so it grows linearly."""
