@@ -7,9 +7,12 @@ batch 8, each size in a fresh process (so its peak memory is its own), and write
 iteration of ``ctxfit compile``'s multi-context flow runs:
 
 1. *pricing*: :func:`partitioner.pricing.build_problem` (level grid and integer demands);
-2. *baselines*: greedy and DP (:mod:`partitioner.baselines`); the DP split is the first valid
+2. *baselines*: greedy and DP (:mod:`partitioner.splits`, the answers of
+   :mod:`partitioner.baselines` in time linear in the layers); the DP split is the first valid
    partition ctxfit holds, and the CP-SAT hint;
-3. *model*: :class:`~partitioner.cpsat_model.PartitionModel` for K = the DP's context count;
+3. *model*: :class:`~partitioner.cpsat_model.PartitionModel` for K = the DP's context count
+   (above ``EXACT_PAIRS_MAX`` (layer, context) pairs, the neighbourhood of the DP split: the
+   status column then says ``neighbourhood``);
 4. *solve*: CP-SAT (the tool's settings: deterministic, 2 workers, seed 0) with the
    ``on_solution`` events giving the time of the first solution and of the first solution
    within 1% of the bound; the solve stops there, or at the time limit.
@@ -133,11 +136,11 @@ def measure(
     from benchmarks.synthetic import generate
     from cost_model.caps import MULTI_CONTEXT_CAPS
     from cost_model.hardware import preset
-    from partitioner.baselines import dp_partition, greedy_partition
     from partitioner.cpsat_model import PartitionModel, SolutionEvent
     from partitioner.pricing import build_problem
     from partitioner.problem import batch_time_units, violations
     from partitioner.search import resource_lower_bound
+    from partitioner.splits import dp_split, greedy_split
 
     rss_base = peak_rss_mb()
     measured_at, load_1m = _now(), os.getloadavg()[0]
@@ -147,9 +150,9 @@ def measure(
     problem = build_problem(net, hw, MULTI_CONTEXT_CAPS, batch=batch)
     t1 = time.perf_counter()
     progress({"pricing_s": t1 - t0, "k0": resource_lower_bound(problem)[0]})
-    greedy_partition(problem)
+    greedy_split(problem)
     t2 = time.perf_counter()
-    dp = dp_partition(problem)
+    dp = dp_split(problem)
     t3 = time.perf_counter()
     if dp is None:
         raise RuntimeError(f"{family} {n}: no contiguous split fits the caps")
@@ -196,7 +199,9 @@ def measure(
         first_solution_s=events[0].wall_seconds if events else None,
         gap_s=result.wall_seconds if at_end else gap_s,
         gap_at_end_only=at_end,
-        status=result.status.value + (" (hint)" if result.from_hint else ""),
+        status=result.status.value
+        + (" (hint)" if result.from_hint else "")
+        + (f" (neighbourhood {result.neighbourhood})" if result.neighbourhood is not None else ""),
         final_gap=result.gap,
         dp_units=dp_units,
         objective_units=result.objective_units,
@@ -501,6 +506,8 @@ def goals(rows: Sequence[ScalingRow]) -> list[str]:
 
 
 def section(rows: Sequence[ScalingRow], args: argparse.Namespace, head: Sequence[str]) -> list[str]:
+    from partitioner.cpsat_model import EXACT_PAIRS_MAX
+
     mode = "each size in a fresh process" if not args.smoke else "in one process"
     return [
         *head,
@@ -517,7 +524,10 @@ def section(rows: Sequence[ScalingRow], args: argparse.Namespace, head: Sequence
         "how much shorter the batch time is than the DP split's. Peak MB is the process's peak "
         "RSS (Python, ortools, numpy and networkx loaded: the *above start* column removes them); "
         "a process past the memory limit is stopped, and its row keeps the phases it finished. "
-        "*load*: the 1-minute load average (2 CPUs) when the size started.",
+        "*load*: the 1-minute load average (2 CPUs) when the size started. *neighbourhood r* in "
+        f"the status: above {EXACT_PAIRS_MAX:,} (layer, context) pairs the model allows each "
+        "layer only its DP context +- r (a heuristic: one worker, no presolve, no bound, never "
+        "OPTIMAL; its final gap is -).",
         "",
         *table(rows),
         "",

@@ -523,16 +523,53 @@ def price_layers(
     ]
 
 
+@dataclass(frozen=True, kw_only=True)
+class LevelPrices:
+    """Every layer priced at every rate, as integer arrays (what :func:`lower_layer` gives one
+    ``(layer, rate)`` at a time).
+
+    Attributes:
+        demand: ``(levels, layers, 5)`` resources in ``RESOURCE_NAMES`` order
+            (``LayerCost.resources``).
+        config_bytes: ``(levels, layers)`` configuration bytes (``LayerCost.config_bytes``).
+        reachable: ``(levels, layers)`` the rate is within the layer's ``max_fps``
+            (``LayerCost.reachable``).
+    """
+
+    demand: np.ndarray
+    config_bytes: np.ndarray
+    reachable: np.ndarray
+
+
+def price_matrix(
+    layers: Sequence[tuple[Layer, int]], hw: HardwareSpec, levels: Sequence[float]
+) -> LevelPrices:
+    """:func:`lower_layer` for every ``(layer, fan_out)`` pair at every rate in one vectorised
+    pass: the same numbers, ``O(levels x layers)`` numpy work instead of as many Python calls.
+
+    Raises:
+        PricingError: as :func:`lower_layer`.
+    """
+    for fps in levels:
+        _check_fps(fps)
+    table = ProfileTable.from_profiles(
+        [profile_layer(layer, hw, fan_out) for layer, fan_out in layers]
+    )
+    rates = np.asarray(levels, dtype=np.float64).reshape(-1, 1)
+    lowered = lower_table(table, hw, rates)
+    return LevelPrices(
+        demand=lowered.demand,
+        config_bytes=lowered.nodes * hw.config_bytes_per_node,
+        reachable=rates <= table.max_fps * (1 + _EPS),
+    )
+
+
 def demand_matrix(
     layers: Sequence[tuple[Layer, int]], hw: HardwareSpec, levels: Sequence[float]
 ) -> np.ndarray:
     """Integer demands of every layer at every rate: shape ``(levels, layers, 5)``, resources in
     ``RESOURCE_NAMES`` order. Same numbers as :func:`lower_layer`, computed in one pass."""
-    for fps in levels:
-        _check_fps(fps)
-    profiles = [profile_layer(layer, hw, fan_out) for layer, fan_out in layers]
-    rates = np.asarray(levels, dtype=np.float64).reshape(-1, 1)
-    return lower_table(ProfileTable.from_profiles(profiles), hw, rates).demand
+    return price_matrix(layers, hw, levels).demand
 
 
 def max_layer_fps(layer: Layer, hw: HardwareSpec) -> float:

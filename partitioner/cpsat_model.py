@@ -46,7 +46,6 @@ from dataclasses import dataclass, replace
 
 from ortools.sat.python import cp_model
 
-from partitioner.baselines import dp_partition, greedy_partition
 from partitioner.errors import GraphError, InfeasiblePartitionError
 from partitioner.problem import (
     Partition,
@@ -62,6 +61,7 @@ from partitioner.problem import (
     traffic,
     violations,
 )
+from partitioner.splits import dp_split, greedy_split
 
 DETERMINISTIC_UNITS_PER_S = 0.3
 """CP-SAT deterministic-time units per second of ``time_limit_s`` for the search (one worker,
@@ -82,6 +82,19 @@ LP_BUDGET_FRACTION = 0.3
 the root LP and early cuts, and while it runs it slows the search (measured 1.4x on YOLO11x with
 both on this 2-core machine), so it ends early and leaves the search alone for the rest."""
 WALL_SAFETY_FACTOR = 2.0
+EXACT_PAIRS_MAX = 8_000
+"""(layer, context) pairs in the windows above which a model searches the neighbourhood of its
+starting partition instead (:class:`PartitionModel`). The zoo's models stay exact (measured at
+the multi-context caps, batch 1 and 8: YOLO11x has 605 pairs at its DP split's K on Hailo-8 and
+2,043 on Hailo-8L, 3,621 at K = 20; ViT-Base on Hailo-8L 998). On the synthetic networks of
+``benchmarks/scaling.py`` (Hailo-8, batch 8, K = the DP split's count) a 500-layer chain has
+3,600 pairs, a 500-layer transformer 9,200, 1,000-layer ones 11,000-38,000 and 5,000-layer ones
+270,000-940,000 (K - k0 grows with n: the exact model grows as n^2); the exact models of
+9,000-14,000 pairs gave no CP-SAT solution within 20 s (the presolve), where a neighbourhood
+model gives its first 0.2-2 s after it is built (load ~10 on 2 cores)."""
+NEIGHBOURHOOD_CONTEXTS = 2
+"""Contexts each side of a layer's starting context that a neighbourhood model allows: the
+model then has at most 5 x layers (layer, context) pairs, so it grows linearly."""
 
 _STATUS = {
     cp_model.OPTIMAL: Status.OPTIMAL,
@@ -108,13 +121,20 @@ class ContextVars:
     Layers may be given by index (problem order) or by name.
     """
 
-    def __init__(self, model: cp_model.CpModel, problem: PartitionProblem, k: int) -> None:
+    def __init__(
+        self,
+        model: cp_model.CpModel,
+        problem: PartitionProblem,
+        k: int,
+        *,
+        windows: Sequence[tuple[int, int]] | None = None,
+    ) -> None:
         self.model, self.problem, self.k = model, problem, k
-        self.windows = context_windows(problem, k)
-        self._members = [
-            [i for i, (first, last) in enumerate(self.windows) if first <= c <= last]
-            for c in range(k)
-        ]
+        self.windows = tuple(windows) if windows is not None else context_windows(problem, k)
+        self._members: list[list[int]] = [[] for _ in range(k)]
+        for i, (first, last) in enumerate(self.windows):
+            for c in range(max(0, first), min(k - 1, last) + 1):
+                self._members[c].append(i)
         self._le = [self._make_le(i) for i in range(problem.num_layers)]
         self._x = [self._make_x(i) for i in range(problem.num_layers)]
         self._used = [model.new_bool_var(f"used_c{c}") for c in range(k)]
@@ -125,6 +145,7 @@ class ContextVars:
         self._cin: dict[tuple[int, int], Lit] = {}
         self._cout: dict[tuple[int, int], Lit] = {}
         self._gin: dict[tuple[int, int], Lit] = {}
+        self._crossing_at: list[list[tuple[str, int, Lit]]] = [[] for _ in range(k)]
         self.horizon = max(problem.frame_units[0], problem.pcie_units(_max_context_bytes(problem)))
         self._t = [model.new_int_var(0, self.horizon, f"t_c{c}") for c in range(k)]
         fill = problem.fill_fraction
@@ -238,12 +259,15 @@ class ContextVars:
         """Graph input ``g`` is read in context ``c``."""
         if (g, c) not in self._gin:
             name = self.problem.graph_inputs[g].name
-            self._gin[(g, c)] = self.model.new_bool_var(f"gin_{name}_c{c}")
+            lit = self._gin[(g, c)] = self.model.new_bool_var(f"gin_{name}_c{c}")
+            self._crossing_at[c].append(("gin", g, lit))
         return self._gin[(g, c)]
 
     def _crossing(self, table: dict[tuple[int, int], Lit], kind: str, u: int, c: int) -> Lit:
         if (u, c) not in table:
-            table[(u, c)] = self.model.new_bool_var(f"{kind}_{self.problem.layer_names[u]}_c{c}")
+            name = f"{kind}_{self.problem.layer_names[u]}_c{c}"
+            lit = table[(u, c)] = self.model.new_bool_var(name)
+            self._crossing_at[c].append((kind, u, lit))
         return table[(u, c)]
 
     def all_crossings(self) -> list[tuple[tuple[str, int, int], Lit]]:
@@ -257,8 +281,8 @@ class ContextVars:
         direction."""
         p = self.problem
         out = []
-        for (kind, i, cc), lit in self.all_crossings():
-            if cc != c or (direction is not None and (kind == "out") != (direction == "out")):
+        for kind, i, lit in sorted(self._crossing_at[c], key=lambda t: _KIND_ORDER[t[0]]):
+            if direction is not None and (kind == "out") != (direction == "out"):
                 continue
             out.append((p.input_load[i] if kind == "gin" else p.output_load[i], lit))
         return out
@@ -287,6 +311,30 @@ class ContextVars:
             last - sum(int(solver.boolean_value(v)) for v in le.values())
             for (_, last), le in zip(self.windows, self._le, strict=True)
         )
+
+
+_KIND_ORDER = {"in": 0, "out": 1, "gin": 2}  # the order of all_crossings()
+
+
+def window_pairs(windows: Sequence[tuple[int, int]], k: int) -> int:
+    """(layer, context) pairs the windows allow among contexts ``0..k-1``: the model's size
+    (its x, le and crossing literals, and each cap's terms per level, grow with it)."""
+    return sum(max(0, min(k - 1, last) - max(0, first) + 1) for first, last in windows)
+
+
+def around(
+    context_of: Sequence[int], windows: Sequence[tuple[int, int]], radius: int
+) -> tuple[tuple[int, int], ...]:
+    """Each layer's window cut to ``radius`` contexts either side of its context in
+    ``context_of`` (which must lie in the window).
+
+    >>> around((0, 1, 3), ((0, 4), (0, 4), (2, 3)), 1)
+    ((0, 1), (0, 2), (2, 3))
+    """
+    return tuple(
+        (max(first, c - radius), min(last, c + radius))
+        for c, (first, last) in zip(context_of, windows, strict=True)
+    )
 
 
 def _max_context_bytes(problem: PartitionProblem) -> int:
@@ -321,9 +369,12 @@ def add_order_encoding(model: cp_model.CpModel, v: ContextVars) -> None:
 
 
 def add_precedence(model: cp_model.CpModel, v: ContextVars) -> None:
-    """Data flows forward: ``le[w][c] -> le[u][c]`` for every edge u -> w."""
+    """Data flows forward: ``le[w][c] -> le[u][c]`` for every edge u -> w (only the contexts
+    where the clause is not a constant: ``le[w][c]`` is False before w's window and ``le[u][c]``
+    True from the end of u's)."""
+    windows = v.windows
     for u, w in v.problem.edges:
-        for c in range(v.k - 1):
+        for c in range(max(0, windows[w][0]), min(v.k - 1, windows[u][1])):
             _implies(model, v.at_or_before(w, c), v.at_or_before(u, c))
 
 
@@ -588,6 +639,16 @@ class PartitionModel:
             (YOLO11x on Hailo-8, 6 contexts after the 5-context optimum: 0.9 s instead of 8 s),
             because the many partitions within a hair of the optimum need not be refuted one by
             one. Needs a starting partition.
+        neighbourhood: search only within this many contexts of the starting partition's
+            context of each layer (a large-neighbourhood step; ``None``: every context of the
+            layer's window). A heuristic: the result is never ``OPTIMAL`` and has no bound.
+            By default (``neighbourhood=None``, ``max_exact_pairs`` given) a model whose windows
+            hold more than ``max_exact_pairs`` (layer, context) pairs is built on the
+            neighbourhood :data:`NEIGHBOURHOOD_CONTEXTS` of its starting partition, when it
+            has one: the exact model grows as layers x (K - k0), i.e. as n^2 on large networks
+            (a 5,000-layer chain at its DP split's K = 136 has 344,563 pairs, 69 contexts per
+            layer, each pair with a cap term per level and resource).
+        max_exact_pairs: see ``neighbourhood``; ``None`` always builds the exact model.
 
     Raises:
         GraphError / InfeasiblePartitionError: a bad pin (see :func:`add_pins`).
@@ -605,6 +666,8 @@ class PartitionModel:
         use_hint: bool = True,
         cutoff_units: int | None = None,
         min_contexts: int = 1,
+        neighbourhood: int | None = None,
+        max_exact_pairs: int | None = EXACT_PAIRS_MAX,
     ) -> None:
         if num_contexts < max(1, min_contexts):
             raise ValueError(
@@ -614,7 +677,18 @@ class PartitionModel:
         self.min_contexts = min_contexts
         self.pins = dict(pins or {})
         self.model = cp_model.CpModel()
-        self.vars = ContextVars(self.model, problem, num_contexts)
+        self._windows = context_windows(problem, num_contexts)  # sound: every partition's
+        self.hint: Partition | None = None
+        if use_hint:
+            self.hint = self._best_start(hint)
+        if neighbourhood is None and max_exact_pairs is not None and self.hint is not None:
+            if window_pairs(self._windows, num_contexts) > max_exact_pairs:
+                neighbourhood = NEIGHBOURHOOD_CONTEXTS
+        self.neighbourhood = neighbourhood if self.hint is not None else None
+        windows = self._windows
+        if self.neighbourhood is not None:
+            windows = around(self.hint.context_of, self._windows, self.neighbourhood)  # type: ignore[union-attr]
+        self.vars = ContextVars(self.model, problem, num_contexts, windows=windows)
         if any(first > last for first, last in self.vars.windows):
             self.model.add_bool_or([])  # some layer fits no context: infeasible for this K
         for add in CONSTRAINTS:
@@ -623,9 +697,6 @@ class PartitionModel:
         add_pins(self.model, self.vars, self.pins)
         objective = batch_time_expr(self.vars, exact=exact)
         self.model.minimize(objective)
-        self.hint: Partition | None = None
-        if use_hint:
-            self.hint = self._best_start(hint)
         if self.hint is not None:
             self._add_hint(self.hint)
         self.cutoff_units = cutoff_units
@@ -641,8 +712,8 @@ class PartitionModel:
         """The better of greedy and DP among those that fit K (exactly K if ``exact``), the
         pins and the windows; ``None`` if neither does."""
         candidates = [
-            greedy_partition(self.problem),
-            dp_partition(self.problem, max_contexts=self.k),
+            greedy_split(self.problem),
+            dp_split(self.problem, max_contexts=self.k),
         ]
         ok = [c for c in candidates if c is not None and self._hint_fits(c)]
         return min(ok, key=lambda c: batch_time_units(self.problem, c), default=None)
@@ -665,7 +736,7 @@ class PartitionModel:
             and all(hint.assignment.get(name) == c for name, c in self.pins.items())
             and all(
                 first <= c <= last
-                for c, (first, last) in zip(hint.context_of, self.vars.windows, strict=True)
+                for c, (first, last) in zip(hint.context_of, self._windows, strict=True)
             )
         )
 
@@ -683,6 +754,9 @@ class PartitionModel:
             m.add_hint(lit, key in crossing)
         flows = traffic(p, hint.context_of)
         multi, configs = hint.num_contexts > 1, 0
+        members: list[list[int]] = [[] for _ in range(hint.num_contexts)]
+        for i, ci in enumerate(hint.context_of):
+            members[ci].append(i)
         for c in range(self.k):
             used = c < hint.num_contexts
             level = hint.level_of[c] if used else 0
@@ -692,7 +766,7 @@ class PartitionModel:
             t = context_frame_units(p, level, flows[c]) if used else 0
             m.add_hint(v.frame_time(c), t)
             m.add_hint(v.fill_units(c), p.fill_units(t) if multi else 0)
-            config = config_bytes_of(p, hint.layers_in(c), level) if used else 0
+            config = config_bytes_of(p, members[c], level) if used else 0
             m.add_hint(v.config_bytes(c), config)
             configs += config
         m.add_hint(v.reload_units(), p.reload_units(configs) if multi else 0)
@@ -731,6 +805,9 @@ class PartitionModel:
         Hailo-8L's ViTs and large YOLOs the LP bound is within 8-27% where the search's own is
         50-77% off).
 
+        A neighbourhood model (see :class:`PartitionModel`) runs the search alone: the LP
+        solve's bound would hold only for the neighbourhood.
+
         With ``deterministic`` each solve stops after its deterministic budget,
         ``DETERMINISTIC_UNITS_PER_S x time_limit_s`` units for the search and
         ``PORTFOLIO_UNITS_PER_S x LP_BUDGET_FRACTION x time_limit_s`` for the LP solve: the same
@@ -750,7 +827,7 @@ class PartitionModel:
             time_limit_s, workers=1, seed=seed, lp=False, deterministic=deterministic, log=log
         )
         bounder = None
-        if workers > 1:
+        if workers > 1 and self.neighbourhood is None:  # a neighbourhood's bound proves nothing
             bounder = self._solver_for(
                 LP_BUDGET_FRACTION * time_limit_s,
                 workers=workers - 1,
@@ -826,6 +903,13 @@ class PartitionModel:
         else:
             params.linearization_level = 0
             rate = DETERMINISTIC_UNITS_PER_S
+            if self.neighbourhood is not None:
+                # measured on 1,000-5,000-layer synthetic networks: the presolve takes 6-20 s
+                # (and 10 s of a 5,000-layer chain's 10 s) before the hint is even loaded, and
+                # neither with nor without it did the search improve on the DP split in 15 s;
+                # the symmetry detection took 22 s on a 5,000-layer transformer (415 contexts)
+                params.cp_model_presolve = False
+                params.symmetry_level = 0
         if deterministic:
             params.max_deterministic_time = rate * time_limit_s
             params.max_time_in_seconds = WALL_SAFETY_FACTOR * time_limit_s
@@ -881,6 +965,11 @@ class PartitionModel:
                 if solver_optimum or (bound is not None and bound >= objective)
                 else Status.FEASIBLE
             )
+        if self.neighbourhood is not None:
+            # the model saw only part of the partitions: its bound and a proof of optimality
+            # or infeasibility hold for that part alone
+            bound = None
+            status = Status.FEASIBLE if partition is not None else Status.UNKNOWN
         return PartitionResult(
             status=status,
             partition=partition,
@@ -890,6 +979,7 @@ class PartitionModel:
             num_contexts=self.k,
             batch=self.problem.batch,
             from_hint=from_hint,
+            neighbourhood=self.neighbourhood,
         )
 
 

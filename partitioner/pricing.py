@@ -1,7 +1,8 @@
 """The bridge from a network and the cost model to a :class:`PartitionProblem`.
 
 This is the only place that prices layers for the solver: every layer is lowered at every FPS
-level with :func:`cost_model.lowering.lower_layer` (its fan-out decides the shortcut node), and
+level at once with :func:`cost_model.lowering.price_matrix` (the numbers of
+:func:`~cost_model.lowering.lower_layer`; its fan-out decides the shortcut node), and
 the integer demands, configuration bytes, caps and link figures are copied into the problem.
 
 The level grid (:func:`level_grid`) is geometric. The full span of rates a layer can take is too
@@ -14,6 +15,7 @@ with one coarse step of margin on each side.
 >>> from cost_model.caps import MULTI_CONTEXT_CAPS
 >>> from cost_model.hardware import preset
 >>> from cost_model.layer import Layer, OpKind
+>>> from cost_model.lowering import lower_layer
 >>> from partitioner.graph import Network
 >>> conv = Layer(name="conv", op=OpKind.CONV, inputs=("x",), input_shapes=((64, 56, 56),),
 ...              output_shape=(64, 56, 56), kernel=(3, 3), params=36928, macs=115_605_504)
@@ -31,14 +33,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 from cost_model.caps import CAP_RESOURCE, ResourceCaps, limits
 from cost_model.hardware import HardwareSpec
-from cost_model.lowering import lower_layer, max_layer_fps, tensor_rows
+from cost_model.lowering import LevelPrices, max_layer_fps, price_matrix, tensor_rows
 from cost_model.resources import COMPILER_LABELS, RESOURCE_NAMES
-from partitioner.baselines import dp_partition
 from partitioner.errors import InfeasiblePartitionError
 from partitioner.graph import Network
 from partitioner.problem import GraphInput, PartitionProblem, PartitionResult
+from partitioner.splits import dp_split
 from partitioner.validator import DEFAULT_TOLERANCE, ValidationReport, check_partition
 
 MAX_LEVELS = 24  # model size grows with the level count; 24 keeps 400-layer models compact
@@ -94,13 +98,13 @@ def level_grid(
     """The FPS levels for ``network``: a coarse pass, then a fine grid around its contexts.
 
     Coarse: ``COARSE_LEVELS`` rates from :func:`minimum_rate` to :func:`maximum_rate`. The best
-    contiguous split on that grid (:func:`~partitioner.baselines.dp_partition`) runs its contexts
+    contiguous split on that grid (:func:`~partitioner.splits.dp_split`) runs its contexts
     at coarse levels ``a..b``; the fine grid spans ``coarse[a-1]`` to ``coarse[b+1]`` (clamped
     to the span). If no split is valid, the coarse grid is returned (pricing will say why).
     """
     lo, hi = minimum_rate(network, hw), maximum_rate(network, hw)
     coarse = geometric(lo, hi, COARSE_LEVELS)
-    split = dp_partition(_build(network, hw, caps, batch=batch, levels=coarse))
+    split = dp_split(_build(network, hw, caps, batch=batch, levels=coarse))
     if split is None:
         return coarse
     first, last = min(split.level_of), max(split.level_of)
@@ -138,15 +142,8 @@ def _build(
     order = network.topological_order()
     index = {name: i for i, name in enumerate(order)}
     layers = [network.layer(name) for name in order]
-    fan_out = [network.fan_out(name) for name in order]
-    demand, config = [], []
-    for fps in levels:
-        costs = [
-            lower_layer(layer, hw, fps, fan_out=f) for layer, f in zip(layers, fan_out, strict=True)
-        ]
-        demand.append([c.resources.as_tuple() if c.reachable else None for c in costs])
-        config.append([c.config_bytes for c in costs])
-    _make_monotone(demand, config)
+    pairs = [(layer, network.fan_out(name)) for layer, name in zip(layers, order, strict=True)]
+    demand, config = _monotone(price_matrix(pairs, hw, levels))
     return PartitionProblem(
         name=network.name,
         layer_names=order,
@@ -164,9 +161,9 @@ def _build(
             for name, shape in network.inputs.items()
         ),
         weight_bytes=tuple(layer.weight_bytes for layer in layers),
-        config_bytes=tuple(tuple(row) for row in config),
+        config_bytes=config,
         levels_fps=tuple(float(f) for f in levels),
-        demand=tuple(tuple(row) for row in demand),
+        demand=demand,
         resource_names=RESOURCE_NAMES,
         limits=limits(caps, hw).as_tuple(),
         edge_layer_limit=hw.edge_layers_per_context,
@@ -179,18 +176,24 @@ def _build(
     )
 
 
-def _make_monotone(demand: list[list], config: list[list]) -> None:
-    """Running maximum over the levels (the cost model's demands already never decrease; this
-    keeps the problem's invariant if a rule ever breaks it), and unreachable stays unreachable
-    above the first unreachable level."""
-    for lv in range(1, len(demand)):
-        for i, d in enumerate(demand[lv]):
-            below = demand[lv - 1][i]
-            if below is None or d is None:
-                demand[lv][i] = None
-                continue
-            demand[lv][i] = tuple(max(a, b) for a, b in zip(d, below, strict=True))
-            config[lv][i] = max(config[lv][i], config[lv - 1][i])
+def _monotone(prices: LevelPrices) -> tuple[tuple, tuple]:
+    """The problem's ``demand`` and ``config_bytes`` rows from the priced arrays.
+
+    A layer is unreachable from its first unreachable level up; where reachable, its demand and
+    configuration are the running maximum over the levels (the cost model's demands already never
+    decrease; this keeps the problem's invariant if a rule ever breaks it). An unreachable entry's
+    configuration stays as priced (no reader uses it).
+    """
+    reach = np.logical_and.accumulate(prices.reachable, axis=0)
+    demand = np.maximum.accumulate(prices.demand, axis=0).tolist()
+    config = np.where(
+        reach, np.maximum.accumulate(prices.config_bytes, axis=0), prices.config_bytes
+    )
+    rows = tuple(
+        tuple(tuple(d) if ok else None for d, ok in zip(level, oks, strict=True))
+        for level, oks in zip(demand, reach.tolist(), strict=True)
+    )
+    return rows, tuple(tuple(row) for row in config.tolist())
 
 
 def _check_single_layers(problem: PartitionProblem, caps: ResourceCaps, hw: HardwareSpec) -> None:

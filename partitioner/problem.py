@@ -382,8 +382,14 @@ def _closure_sums(
         reach[i, i] = True
         for j in links[i]:
             reach[i] |= reach[j]
-    sums = reach.astype(np.int64) @ np.asarray(base, dtype=np.int64).reshape(n, -1)
+    weights = np.asarray(base, dtype=np.int64).reshape(n, -1)
+    sums = np.empty((n, weights.shape[1]), dtype=np.int64)
+    for lo in range(0, n, _CLOSURE_BLOCK):  # in blocks: an int64 copy of reach is 8 n^2 bytes
+        sums[lo : lo + _CLOSURE_BLOCK] = reach[lo : lo + _CLOSURE_BLOCK].astype(np.int64) @ weights
     return [tuple(int(x) for x in row) for row in sums]
+
+
+_CLOSURE_BLOCK = 256
 
 
 def redundant_resources(problem: PartitionProblem) -> frozenset[int]:
@@ -458,6 +464,10 @@ class PartitionResult:
             :meth:`~partitioner.cpsat_model.PartitionModel.solve`); the wall time when the solve
             was not deterministic. The search charges its budget with it, so that the same input
             gives the same answer on any load.
+        neighbourhood: the model searched only within this many contexts of its starting
+            partition's context of each layer (a heuristic for large networks, see
+            :class:`~partitioner.cpsat_model.PartitionModel`); the status is then never
+            ``OPTIMAL`` and ``bound_units`` is ``None``. ``None``: the exact model.
     """
 
     status: Status
@@ -469,6 +479,7 @@ class PartitionResult:
     batch: int
     from_hint: bool = False
     work_seconds: float = 0.0
+    neighbourhood: int | None = None
 
     @property
     def gap(self) -> float | None:
@@ -599,9 +610,8 @@ def batch_time_units(problem: PartitionProblem, partition: Partition) -> int:
     ]
     if k == 1:
         return problem.batch * frames[0]
-    config = sum(
-        config_bytes_of(problem, partition.layers_in(c), partition.level_of[c]) for c in range(k)
-    )
+    rows, levels = problem.config_bytes, partition.level_of
+    config = sum(rows[levels[c]][i] for i, c in enumerate(partition.context_of))
     return (
         k * problem.switch_fixed_units
         + problem.reload_units(config)
@@ -661,9 +671,11 @@ def make_partition(problem: PartitionProblem, context_of: Sequence[int]) -> Part
     renumber = {c: k for k, c in enumerate(used)}
     contexts = tuple(renumber[c] for c in context_of)
     flows = traffic(problem, contexts)
+    members: list[list[int]] = [[] for _ in used]
+    for i, c in enumerate(contexts):
+        members[c].append(i)
     levels = []
-    for c in range(len(used)):
-        layers = [i for i, x in enumerate(contexts) if x == c]
+    for c, layers in enumerate(members):
         top = best_level(problem, layers)
         if top is None:
             return None

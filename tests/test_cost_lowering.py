@@ -22,6 +22,7 @@ from cost_model.lowering import (
     lower_table,
     max_layer_fps,
     price_layers,
+    price_matrix,
     profile_layer,
 )
 from cost_model.resources import Resources
@@ -417,3 +418,20 @@ def test_vectorised_and_scalar_lowering_agree_with_every_knob(
     table = ProfileTable.from_profiles([profile_layer(layer, hw, fan_out)])
     vector = tuple(int(v) for v in lower_table(table, hw, f).demand[0])
     assert vector == lower_layer(layer, hw, f, fan_out=fan_out).resources.as_tuple()
+
+
+def test_price_matrix_is_lower_layer_at_every_level():
+    # a 3x3 conv of 64 -> 64 channels at 56x56 caps out near 1.3e5 FPS on Hailo-8, so the
+    # top rate is priced but unreachable; the 32 -> 128 conv fans out (a shortcut node)
+    layers = [(conv(name="a"), 1), (conv(32, 128, 28, 28, 3, name="b"), 2)]
+    levels = [10.0, 500.0, 3000.0, 1e7]
+    prices = price_matrix(layers, HW, levels)
+    assert prices.demand.shape == (4, 2, 5)
+    assert prices.config_bytes.shape == prices.reachable.shape == (4, 2)
+    for lv, f in enumerate(levels):
+        for i, (layer, fan_out) in enumerate(layers):
+            single = lower_layer(layer, HW, f, fan_out=fan_out)
+            assert tuple(prices.demand[lv, i]) == single.resources.as_tuple()
+            assert prices.config_bytes[lv, i] == single.config_bytes
+            assert bool(prices.reachable[lv, i]) == single.reachable
+    assert prices.reachable[:3].all() and not prices.reachable[3].any()

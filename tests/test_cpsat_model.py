@@ -394,3 +394,53 @@ def test_combine_takes_the_higher_bound_and_the_faster_partition():
     assert both.partition is two and both.bound_units == 1000 and both.status is Status.OPTIMAL
     # neither has a partition: no bound either
     assert _combine(result(None, 300), result(None, 700)).bound_units is None
+
+
+# -- large networks: the neighbourhood of the starting partition --------------------------------
+def test_a_model_over_the_pair_limit_searches_the_neighbourhood_and_claims_no_proof():
+    # 30 + 40 + 40 + 30 LCUs, limit 77, K = 3: every layer's window is 2 contexts wide (8 pairs)
+    p = chain_problem(lcus=(30, 40, 40, 30), limit=77)
+    exact = PartitionModel(p, num_contexts=3).solve(time_limit_s=5)
+    assert exact.status is Status.OPTIMAL and exact.neighbourhood is None
+    model = PartitionModel(p, num_contexts=3, max_exact_pairs=7)
+    assert model.neighbourhood == 2
+    result = model.solve(time_limit_s=5)
+    # the same partition (the DP split (0, 0, 1, 1) is optimal), but the model saw only part
+    # of the partitions: no bound, and never OPTIMAL
+    assert result.partition.context_of == exact.partition.context_of == (0, 0, 1, 1)
+    assert result.objective_units == exact.objective_units == 1000
+    assert result.status is Status.FEASIBLE
+    assert result.bound_units is None and result.gap is None
+    assert result.neighbourhood == 2
+
+
+def test_a_neighbourhood_of_zero_keeps_every_layer_in_its_starting_context():
+    p = chain_problem(lcus=(30, 40, 40, 30), limit=77)
+    model = PartitionModel(p, num_contexts=3, neighbourhood=0)
+    assert model.vars.windows == ((0, 0), (0, 0), (1, 1), (1, 1))  # the DP split's contexts
+    assert model.solve(time_limit_s=5).partition.context_of == (0, 0, 1, 1)
+
+
+def test_a_neighbourhood_never_leaves_the_sound_window():
+    # windows ((0, 1), (0, 1), (1, 2), (1, 2)) at K = 3; radius 5 adds nothing to them
+    p = chain_problem(lcus=(30, 40, 40, 30), limit=77)
+    model = PartitionModel(p, num_contexts=3, neighbourhood=5)
+    assert model.vars.windows == context_windows(p, 3)
+
+
+def test_without_a_starting_partition_the_model_stays_exact():
+    p = chain_problem(lcus=(30, 40, 40, 30), limit=77)
+    model = PartitionModel(p, num_contexts=3, use_hint=False, max_exact_pairs=0)
+    assert model.neighbourhood is None
+    assert model.solve(time_limit_s=5).status is Status.OPTIMAL
+
+
+def test_a_neighbourhood_with_nothing_under_the_cutoff_proves_nothing():
+    # the DP split (0, 0, 1, 1) takes 1000 units; nothing in its neighbourhood is under 999
+    p = chain_problem(lcus=(30, 40, 40, 30), limit=77)
+    exact = PartitionModel(p, num_contexts=3, cutoff_units=998).solve(time_limit_s=5)
+    assert exact.from_hint and exact.bound_units == 999  # proven: no partition under 999
+    near = PartitionModel(p, num_contexts=3, cutoff_units=998, neighbourhood=1)
+    result = near.solve(time_limit_s=5)
+    assert result.partition.context_of == (0, 0, 1, 1) and result.from_hint
+    assert result.status is Status.FEASIBLE and result.bound_units is None
