@@ -30,6 +30,9 @@ from partitioner.tweaks import Atom, conflicts
 MAX_ROUNDS = 4
 """Greedy rounds (build, check, go on from the real usage) before giving up."""
 
+MAX_PRUNE = 4
+"""Changes of a fitting combination tried without (each one build and check)."""
+
 CHANGE_COST = 0.02
 """Cost of one more change in the greedy's ratio, so that fewer changes win at equal MACs."""
 
@@ -110,6 +113,42 @@ def measure(atoms: Sequence[Atom], base: Evaluated, evaluate: Evaluate, log: Log
     return out
 
 
+def estimate(
+    atoms: Sequence[Atom],
+    base: Evaluated,
+    removed: Callable[[Atom], Any],
+    evaluate: Evaluate,
+    log: Log,
+) -> list[Measured]:
+    """Each change's savings estimated from the unchanged network's layer costs when
+    ``removed(atom)`` names the layers it removes (``(names, factor)``: a narrowed block keeps
+    ``factor`` of its SCs and L3 cuts), else built and checked (:func:`measure`)."""
+    costs = {c.layer: c.resources for c in base.fit.layer_costs}
+    total = max(base.net.total_macs, 1)
+    out = []
+    exact = []
+    for a in atoms:
+        found = removed(a)
+        if found is None:
+            exact.append(a)
+            continue
+        names, factor = found
+        if factor < 1.0:
+            names = [n for n in base.net.topological_order() if n.startswith(a.block + ".")]
+            share = 1.0 - factor
+            saves = {r: 0 for r in RESOURCE_NAMES}
+            for r in ("subclusters", "l3_cuts"):
+                saves[r] = int(share * sum(getattr(costs[n], r) for n in names if n in costs))
+            kept = 1 - share * sum(base.net.layer(n).macs for n in names) / total
+        else:
+            saves = {
+                r: sum(getattr(costs[n], r) for n in names if n in costs) for r in RESOURCE_NAMES
+            }
+            kept = 1 - sum(base.net.layer(n).macs for n in names) / total
+        out.append(Measured(atom=a, saves=saves, macs_kept=kept, fits=False))
+    return out + measure(exact, base, evaluate, log)
+
+
 def greedy(
     measured: Sequence[Measured],
     base: Evaluated,
@@ -167,7 +206,7 @@ def prune(found: Evaluated, evaluate: Evaluate, log: Log) -> Evaluated:
     atoms = list(found.atoms)
     if len(atoms) < 2:
         return found
-    for a in sorted(atoms, key=lambda a: a.kind != "head"):
+    for a in sorted(atoms, key=lambda a: a.kind != "head")[:MAX_PRUNE]:
         if len(atoms) < 2:
             break
         rest = [x for x in atoms if x != a]
@@ -182,6 +221,7 @@ __all__ = [
     "MIN_MACS_KEPT",
     "Evaluated",
     "Measured",
+    "estimate",
     "greedy",
     "measure",
     "prune",

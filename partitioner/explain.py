@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -67,8 +68,14 @@ from partitioner.settings import compression_precision
 
 JSON_SCHEMA = 1
 
-KINDS: tuple[str, ...] = ("blocks", "caps", "width", "resolution", "precision", "depth", "cut")
-"""Every kind of change, in the order they are reported."""
+KINDS: tuple[str, ...] = ("blocks", "caps", "precision", "cut", "width", "depth", "resolution")
+"""Every kind of change, in the order they are searched and reported (the ones that rebuild the
+model many times last, so that the time budget cuts those first)."""
+
+SEARCH_BUDGET_S = 25.0
+"""Wall time for the searches of one explanation (the unchanged model's compile runs alongside):
+a kind not started by then is reported as not searched. Rebuilt networks are kept in the
+network cache, so a second run gets further."""
 
 MULTIPLIER_STEP = 1 / 16
 """Grid of the width and depth multipliers searched (0.0625, 0.125, ..., below the current)."""
@@ -81,6 +88,9 @@ on control only, unexplained; ctxfit does not suggest caps above 100%)."""
 DEFAULT_SPEEDUP = 1.25
 """Goal for a model that already fits one context: this many times its FPS."""
 
+
+W4_BLOCKS = 8
+"""Blocks (the largest L3 users) offered 4-bit weights when L3 cuts do not fit."""
 
 TOP_LAYERS = 3
 """Layers listed per context as the largest users of its binding resource."""
@@ -619,6 +629,7 @@ class _Explorer:
         self.zoo_name = zoo_name
         self.compiler_defaults = compiler_defaults
         self.flags = dict(flags or {})
+        self.deadline = time.monotonic() + SEARCH_BUDGET_S
         self.base_script = script
         if script is None and zoo_name is not None and not compiler_defaults:
             from partitioner.compile_request import chip_of
@@ -631,6 +642,10 @@ class _Explorer:
         self._networks: dict[Any, Network | CtxfitError] = {}
         self._checks: dict[Any, _Check] = {}
         self._keys: dict[ModelRequest, Any] = {}
+
+    def out_of_time(self) -> bool:
+        """The search budget is spent."""
+        return time.monotonic() > self.deadline
 
     def key(self, request: ModelRequest) -> Any:
         """What identifies the network of ``request``: its module signature when it can be
@@ -887,9 +902,15 @@ def _search_all(
         and report.single_context
         and (goal_fps is None or min(report.fps.values()) >= goal_fps)
     )
-    for kind in () if met else kinds:
+    for kind in () if met else [k for k in KINDS if k in kinds]:
         found: Suggestion | Unreachable | list[Suggestion | Unreachable] | None
-        if kind in ("width", "depth", "resolution"):
+        if explorer.out_of_time() and kind != "caps":
+            found = Unreachable(
+                kind=kind,
+                reason=f"not searched: explain's search budget ({SEARCH_BUDGET_S:g} s) ran out; "
+                f"run again (rebuilt networks are cached) or with --only {kind}",
+            )
+        elif kind in ("width", "depth", "resolution"):
             if kind not in knobs:
                 continue
             found = _search_knob(explorer, knobs[kind], net)
@@ -1083,6 +1104,7 @@ def _search_caps(
     if flow.min_contexts > 1 or base.settings.options.max_contexts < 1:
         return Unreachable(kind="caps", reason="the script forces several contexts")
     caps: dict[str, float] = {name: getattr(flow.single_caps, name) for name in flow.explicit}
+    changed: dict[str, float] = {}  # what the suggestion changes (the script keeps the rest)
     fit, fps_report, prepared = single, report, base
     for _ in range(4 * len(CAP_RESOURCE) * round(1 / CAP_STEP)):
         settings = prepared.settings
@@ -1104,6 +1126,7 @@ def _search_caps(
             new = _next_cap(getattr(current, name), getattr(CAP_LIMITS, name))
             if new is not None:
                 caps[name] = new
+                changed[name] = new
                 raised = True
         if not raised:
             labels = ", ".join(COMPILER_LABELS[r] for r in resources)
@@ -1123,8 +1146,12 @@ def _search_caps(
                 max(caps.values()),
                 net,
                 check,
-                change=", ".join(f"{name} cap -> {u:g}" for name, u in caps.items()),
-                apply=line,
+                change=", ".join(
+                    f"{name} cap {_cap_text(flow.single_caps, name)} -> {u:g}"
+                    for name, u in changed.items()
+                ),
+                apply=caps_line(changed),
+                note=_full_caps_note(explorer, net) if explorer.target_fps is not None else "",
             )
         assert check.fit is not None and check.prepared is not None
         fit, prepared = check.fit, check.prepared
@@ -1132,6 +1159,22 @@ def _search_caps(
         if fit.fits and fps_report is None:
             fps_report = explorer.compile(prepared)
     return None
+
+
+def _cap_text(caps: ResourceCaps, name: str) -> str:
+    return f"{getattr(caps, name):g}"
+
+
+def _full_caps_note(explorer: _Explorer, net: Network) -> str:
+    """The FPS with every cap at 100% (``resources_param(max_utilization=1.0)``), compiled."""
+    from partitioner.model_script import CapOverrides
+
+    every = dict.fromkeys(CAP_RESOURCE, 1.0)
+    check = explorer.check(caps_line(every), net, {"caps": CapOverrides(**every)})
+    if check.report is None or not check.report.single_context:
+        return ""
+    fps = min(check.report.fps.values())
+    return f"with every cap at 100% ({caps_line(every)}): {fps:,.1f} FPS in one context"
 
 
 def _fps_short(report: CompileReport | None, goal: float | None) -> str:
@@ -1197,9 +1240,16 @@ def _search_blocks(
 ) -> list[Suggestion | Unreachable]:
     """Block-level changes (:mod:`partitioner.tweaks`, :mod:`partitioner.block_search`), each
     compiled."""
-    from partitioner.block_search import Evaluated, greedy, measure, prune, strongest
+    from partitioner.block_search import Evaluated, estimate, greedy, prune, strongest
     from partitioner.blocks import largest_blocks
-    from partitioner.tweaks import GraphSpace, YoloSpace, apply_lines, w4_rules, yolo_recipe
+    from partitioner.tweaks import (
+        Atom,
+        GraphSpace,
+        YoloSpace,
+        apply_lines,
+        w4_rules,
+        yolo_recipe,
+    )
 
     space: Any
     if yolo_recipe(explorer.request.spec) is not None:
@@ -1214,6 +1264,13 @@ def _search_blocks(
         )
     )
     atoms = space.atoms(net, heavy)
+    if "l3_cuts" in over:  # 4-bit weights of more blocks: exact and cheap (no rebuild)
+        more = [r.block for r in largest_blocks(rows, "l3_cuts", W4_BLOCKS) if r.params]
+        atoms += [
+            Atom(kind="w4", target=b, value=None, block=b, change=f"4-bit weights in {b}")
+            for b in more
+            if b not in heavy
+        ]
     if not atoms:
         return [Unreachable(kind="blocks", reason="no block of this network can be changed")]
     base_precision = explorer.base_script.precision if explorer.base_script else ()
@@ -1222,6 +1279,8 @@ def _search_blocks(
 
     def evaluate(chosen: Sequence[Any]) -> Evaluated:
         key = frozenset(chosen)
+        if key not in cache and explorer.out_of_time():
+            raise _OutOfTime
         if key not in cache:
             changed = space.build(net, chosen)
             rules = w4_rules(changed, chosen)
@@ -1250,15 +1309,26 @@ def _search_blocks(
             )
         ]
     quiet = explorer.log
-    measured = measure(atoms, base, evaluate, quiet)
     found: list[Evaluated] = []
-    alone = sorted((m for m in measured if m.fits), key=lambda m: -m.macs_kept)
-    found += [evaluate([m.atom]) for m in alone[:2]]
-    architecture = [m for m in measured if m.atom.kind != "w4"]
-    for pool in (architecture, measured):
-        combo = greedy(pool, base, evaluate, quiet)
-        if combo is not None:
-            found.append(prune(combo, evaluate, quiet))
+    try:
+        measured = estimate(atoms, base, lambda a: space.removed_layers(a, net), evaluate, quiet)
+        missing = {r: used - limit for r, used, limit in single.over if r in RESOURCE_NAMES}
+        alone = sorted(
+            (m for m in measured if m.fits or all(m.saves[r] >= v for r, v in missing.items())),
+            key=lambda m: -m.macs_kept,
+        )
+        for m in alone[:2]:
+            ev = evaluate([m.atom])
+            quiet(f"{m.atom.change}: {'fits' if ev.fits else 'no'} ({len(ev.net)} layers)")
+            if ev.fits:
+                found.append(ev)
+        architecture = [m for m in measured if m.atom.kind != "w4"]
+        for pool in (architecture, measured) if len(architecture) < len(measured) else [measured]:
+            combo = greedy(pool, base, evaluate, quiet)
+            if combo is not None:
+                found.append(prune(combo, evaluate, quiet))
+    except _OutOfTime:
+        quiet(f"block changes: the search budget ({SEARCH_BUDGET_S:g} s) ran out")
     out: list[Suggestion | Unreachable] = []
     seen: set[frozenset[Any]] = set()
     for ev in found:
@@ -1284,9 +1354,34 @@ def _search_blocks(
                 approximate=space.approximate,
             )
         )
-    if not out:
-        out.append(Unreachable(kind="blocks", reason="no combination of block changes fits"))
+    out.sort(key=lambda o: -min(o.fps.values()) if isinstance(o, Suggestion) else 0.0)
+    kept = [o.macs / max(net.total_macs, 1) for o in out if isinstance(o, Suggestion)]
+    if not kept:
+        out.append(Unreachable(kind="blocks", reason="no combination of block changes found fits"))
+    elif max(kept) < MIN_MACS_KEPT:
+        why = [f"the best found keeps {max(kept):.0%} of the MACs"]
+        if "l3_cuts" in over:
+            every = [Atom(kind="w4", target=r.block, value=None, block=r.block, change="")
+                     for r in rows if r.params]  # fmt: skip
+            try:
+                all_w4 = evaluate(every)
+                l3 = [(u, lim) for r, u, lim in all_w4.fit.over if r == "l3_cuts"]
+                if l3:
+                    why.append(f"even every weight in 4 bits leaves L3 cuts {l3[0][0]}/{l3[0][1]}")
+            except _OutOfTime:
+                pass
+        out.append(
+            Unreachable(
+                kind="blocks",
+                reason="none found that fits one context keeping >= 90% of the MACs: "
+                + "; ".join(why),
+            )
+        )
     return out
+
+
+class _OutOfTime(Exception):
+    """The search budget ran out (caught inside the block search)."""
 
 
 __all__ = [

@@ -235,6 +235,47 @@ class YoloSpace:
             out.append(_w4_atom(block))
         return out  # fmt: skip
 
+    def removed_layers(self, atom: Atom, net: Network) -> tuple[list[str], float] | None:
+        """The layers of ``net`` (the unchanged network) that ``atom`` removes, and the share
+        of the rest's demand it keeps (a narrowed row keeps ``factor`` of its SCs and L3); the
+        cheap estimate the greedy ranks changes by (each combination is then built). ``None``
+        for ``w4`` atoms (checked exactly instead)."""
+        i = atom.target
+        names = net.topological_order()
+        if atom.kind == "drop":
+            return [n for n in names if block_of(n) == atom.block], 1.0
+        if atom.kind == "repeats":
+            gone = [f"model.{i}.m.{j}." for j in range(atom.value, self.repeats(i))]
+            return [n for n in names if n.startswith(tuple(gone))], 1.0
+        if atom.kind == "plain":
+            keep = (f"model.{i}.cv1.", f"model.{i}.m.")
+            return [n for n in names if block_of(n) == atom.block and not n.startswith(keep)], 1.0
+        if atom.kind == "head":
+            dead, head = self._dead_blocks(), len(self.rows) - 1
+            last = str(len(_sources(self.rows[head][0], head)) - 1)
+            return [
+                n
+                for n in names
+                if block_of(n) in dead
+                or (block_of(n) == f"model.{head}" and n.split(".")[3:4] == [last])
+            ], 1.0
+        if atom.kind == "narrow":
+            return [], atom.value
+        return None
+
+    def _dead_blocks(self) -> set[str]:
+        """Blocks only the head's last scale reads."""
+        head = len(self.rows) - 1
+        sources = list(_sources(self.rows[head][0], head))[:-1]
+        needed: set[int] = set()
+        while sources:
+            row = sources.pop()
+            if row < 0 or row in needed:
+                continue
+            needed.add(row)
+            sources += _sources(self.rows[row][0], row)
+        return {f"model.{r}" for r in range(head) if r not in needed}
+
     def how(self, atoms: Sequence[Atom]) -> str:
         """How to get the change: the zoo knob (``YoloEdits``) of ``partitioner.zoo``."""
         edits = self.edits(atoms)
@@ -304,6 +345,12 @@ class YoloSpace:
             return import_module(module, shape, name=self.entry.name)
 
         return cached_network(self.entry.name, key, build)
+
+
+def _sources(source: Any, row: int) -> list[int]:
+    """Absolute row numbers of a table row's ``source`` (``-1`` is the previous row)."""
+    listed = (source,) if isinstance(source, int) else tuple(source)
+    return [row - 1 if s == -1 else s for s in listed]
 
 
 def _row_of(block: str) -> int | None:
@@ -405,6 +452,10 @@ class GraphSpace:
             if len(names) < len(net) and bypassable(net, names) is not None
         ]  # fmt: skip
         return out + [_w4_atom(b) for b in heavy_blocks]
+
+    def removed_layers(self, atom: Atom, net: Network) -> None:
+        """Bypasses are checked exactly (cheap on the layer graph): no estimate."""
+        return None
 
     def how(self, atoms: Sequence[Atom]) -> str:
         """What to remove from the model."""
