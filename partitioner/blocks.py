@@ -113,6 +113,10 @@ def block_table(net: Network, fit: ContextFit) -> tuple[BlockRow, ...]:
 _RESOURCES = ("lcus", "subclusters", "l3_cuts", "apus", "input_aligners")
 
 
+def _layers(n: int) -> str:
+    return f"{n} layer" if n == 1 else f"{n} layers"
+
+
 def largest_blocks(
     rows: Sequence[BlockRow], resource: str, top: int = TOP_BLOCKS
 ) -> tuple[BlockRow, ...]:
@@ -151,7 +155,7 @@ def reason_lines(
         if resource in PER_LAYER_RESOURCES and takers > limit:
             lines.append(
                 f"{label}: {takers} of the {len(net)} fused layers take at least one {label[:-1]} "
-                f"each ({used} in all); {allows}: {takers - limit} layers too many. Width, "
+                f"each ({used} in all); {allows}: {_layers(takers - limit)} too many. Width, "
                 f"resolution and 4-bit weights change {label} per layer, not the layer count: "
                 "fewer layers (blocks) or a higher cap can"
             )

@@ -72,6 +72,10 @@ KINDS: tuple[str, ...] = ("blocks", "caps", "precision", "cut", "width", "depth"
 """Every kind of change, in the order they are searched and reported (the ones that rebuild the
 model many times last, so that the time budget cuts those first)."""
 
+REBUILDING_KINDS = ("width", "depth", "resolution")
+"""Kinds that import the model again per candidate: skipped once the budget is spent (the
+others check the layer graph only, or, for blocks, stop where the budget ends)."""
+
 SEARCH_BUDGET_S = 25.0
 """Wall time for the searches of one explanation (the unchanged model's compile runs alongside):
 a kind not started by then is reported as not searched. Rebuilt networks are kept in the
@@ -904,7 +908,7 @@ def _search_all(
     )
     for kind in () if met else [k for k in KINDS if k in kinds]:
         found: Suggestion | Unreachable | list[Suggestion | Unreachable] | None
-        if explorer.out_of_time() and kind != "caps":
+        if explorer.out_of_time() and kind in REBUILDING_KINDS:
             found = Unreachable(
                 kind=kind,
                 reason=f"not searched: explain's search budget ({SEARCH_BUDGET_S:g} s) ran out; "
@@ -1329,6 +1333,8 @@ def _search_blocks(
                 found.append(prune(combo, evaluate, quiet))
     except _OutOfTime:
         quiet(f"block changes: the search budget ({SEARCH_BUDGET_S:g} s) ran out")
+    if not found:
+        found.append(everything)  # built and checked: it fits
     out: list[Suggestion | Unreachable] = []
     seen: set[frozenset[Any]] = set()
     for ev in found:
@@ -1350,6 +1356,7 @@ def _search_blocks(
                 change=label,
                 apply=how,
                 note=f"{len(ev.net)} layers instead of {len(net)}"
+                + (PLAIN_NOTE if any(a.kind == "plain" for a in ev.atoms) else "")
                 + ("; applied to the layer graph: an approximation" if space.approximate else ""),
                 approximate=space.approximate,
             )
@@ -1378,6 +1385,9 @@ def _search_blocks(
             )
         )
     return out
+
+
+PLAIN_NOTE = "; plain block: a 1x1 conv, then the bottlenecks (1x1 + 3x3) on its output"
 
 
 class _OutOfTime(Exception):

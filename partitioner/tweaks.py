@@ -185,7 +185,7 @@ class YoloSpace:
                                 target=i,
                                 value=k,
                                 block=block,
-                                change=f"{block} ({kind}): {n} -> {k} repeats",
+                                change=f"{block} {kind}: {n} -> {k} repeats",
                             )
                         )
                 out.append(
@@ -194,8 +194,7 @@ class YoloSpace:
                         target=i,
                         value=None,
                         block=block,
-                        change=f"{block} ({kind}) as a plain conv block "
-                        "(1x1 conv + bottlenecks, no split/concat)",
+                        change=f"{block} {kind} -> plain block (no split/concat)",
                     )
                 )
             elif kind in OPTIONAL_KINDS:
@@ -205,7 +204,7 @@ class YoloSpace:
                         target=i,
                         value=None,
                         block=block,
-                        change=f"drop {block} ({kind})",
+                        change=f"drop {block} {kind}",
                     )
                 )
         head = len(self.rows) - 1
@@ -229,7 +228,7 @@ class YoloSpace:
                         target=row,
                         value=factor,
                         block=block,
-                        change=f"narrow {block} ({self.rows[row][2]}) to {factor:g} x its channels",
+                        change=f"narrow {block} {self.rows[row][2]} to {factor:g}x channels",
                     )
                 )
             out.append(_w4_atom(block))
