@@ -848,9 +848,7 @@ def explain(
     suggestions, unreachable, goal_fps, met = found
     unreachable = [n for n in notes if n.kind in kinds] + unreachable
     goal = "one context" if goal_fps is None else f"one context at >= {goal_fps:,.1f} FPS"
-    ordered = [s for s in suggestions if s.macs_kept >= MIN_MACS_KEPT] + [
-        s for s in suggestions if s.macs_kept < MIN_MACS_KEPT
-    ]
+    ordered = order_suggestions(suggestions)
     return Explanation(
         model=net.name,
         hardware=hw.name,
@@ -872,6 +870,13 @@ def explain(
         unreachable=tuple(unreachable),
         knobs={name: k.current for name, k in knobs.items()},
     )
+
+
+def order_suggestions(suggestions: Sequence[Suggestion]) -> tuple[Suggestion, ...]:
+    """Suggestions keeping at least :data:`MIN_MACS_KEPT` of the MACs on the chip first, the
+    others last (each group in search order)."""
+    keep = [s for s in suggestions if s.macs_kept >= MIN_MACS_KEPT]
+    return (*keep, *(s for s in suggestions if s.macs_kept < MIN_MACS_KEPT))
 
 
 def _result(pending: Future[CompileReport]) -> tuple[CompileReport | None, str | None]:
@@ -1416,6 +1421,7 @@ __all__ = [
     "fmt_value",
     "model_knobs",
     "module_signature",
+    "order_suggestions",
     "multiplier_candidates",
     "prefix_network",
     "resolution_candidates",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,7 @@ from partitioner.explain import (
     first_passing,
     model_knobs,
     multiplier_candidates,
+    order_suggestions,
     prefix_network,
     resolution_candidates,
 )
@@ -299,9 +301,7 @@ def test_resnet18_width_and_depth_suggestions():
     # script (explain runs compile's flow, whose default decides one context at raised caps).
     request = ModelRequest(spec="resnet_v1_18", resolution=64)
     at_75 = parse_model_script("resources_param(max_utilization=0.75)")
-    e = explain(
-        request, pinned("hailo8l"), kinds=("width", "depth"), timeout_s=1.0, script=at_75
-    )
+    e = explain(request, pinned("hailo8l"), kinds=("width", "depth"), timeout_s=1.0, script=at_75)
     assert [s.kind for s in e.suggestions] == ["width", "depth"]
     width, depth = e.suggestions
     assert depth.value == 0.6875 and depth.num_contexts == 1
@@ -367,3 +367,13 @@ def test_cli_errors_exit_2(chain75, capsys):
     err = capsys.readouterr().err
     assert "--width cannot change an .onnx file" in err
     assert "unknown kind of change 'colour'" in err
+
+
+def test_suggestions_below_90_percent_of_the_macs_come_last_and_are_marked(chain75_on_hailo8l):
+    blocks, caps, cut = chain75_on_hailo8l.suggestions
+    low = replace(cut, macs_kept=0.5)
+    assert order_suggestions([low, blocks, caps]) == (blocks, caps, low)
+    shown = replace(chain75_on_hailo8l, suggestions=(blocks, caps, low))
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    console.print(explanation_view(shown))
+    assert "[!] keeps only 50% of the MACs on the chip" in console.file.getvalue()

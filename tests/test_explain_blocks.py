@@ -28,12 +28,12 @@ from partitioner.graph import Network
 from partitioner.importers.torch_fx import import_module
 from partitioner.models import ModelRequest
 from partitioner.tweaks import bypass, bypassable, sub_block_of
-from partitioner.zoo.yolo import YoloEdits, yolov8
+from partitioner.zoo.yolo import NO_EDITS, YoloEdits, yolov8
 
 RAISED = ResourceCaps(control=1.1, compute=0.75, memory=0.92, apu=1.1, input_aligner=1.1)
 
 
-def v8n(edits: YoloEdits = YoloEdits()) -> Network:
+def v8n(edits: YoloEdits = NO_EDITS) -> Network:
     return import_module(yolov8("n", width=1.0, depth=1.0, edits=edits).eval(),
                          (1, 3, 640, 640), name="yolov8n")  # fmt: skip
 
