@@ -1250,7 +1250,7 @@ def _search_blocks(
     """Block-level changes (:mod:`partitioner.tweaks`, :mod:`partitioner.block_search`), each
     compiled."""
     from partitioner.block_search import Evaluated, estimate, greedy, prune, strongest
-    from partitioner.blocks import largest_blocks
+    from partitioner.blocks import block_of, largest_blocks
     from partitioner.tweaks import (
         Atom,
         GraphSpace,
@@ -1308,7 +1308,18 @@ def _search_blocks(
         return cache[key]
 
     base = Evaluated(atoms=(), net=net, fit=single, prepared=None)
-    everything = evaluate(strongest(atoms))
+    every_w4 = [
+        Atom(
+            kind="w4",
+            target=r.block,
+            value=None,
+            block=r.block,
+            change=f"4-bit weights in {r.block}",
+        )
+        for r in rows
+        if r.params and "l3_cuts" in over
+    ]
+    everything = evaluate(strongest([*atoms, *every_w4]))
     if not everything.fits:
         return [
             Unreachable(
@@ -1347,7 +1358,8 @@ def _search_blocks(
             continue
         seen.add(frozenset(ev.atoms))
         how = "; ".join(x for x in [space.how(ev.atoms), *apply_lines(ev.net, ev.atoms)] if x)
-        label = "; ".join(a.change for a in ev.atoms)
+        live = {block_of(n) for n in ev.net.topological_order()}
+        label = "; ".join(a.change for a in ev.atoms if a.kind != "w4" or a.block in live)
         check = _Check(passed=True, fit=ev.fit, reason="", prepared=ev.prepared)
         if explorer.target_fps is not None:
             continue
