@@ -54,6 +54,7 @@ from typing import Any
 from cost_model.caps import CAP_RESOURCE, SINGLE_CONTEXT_CAPS, ResourceCaps  # noqa: F401
 from cost_model.context import ContextFit, context_fit
 from cost_model.hardware import HardwareSpec
+from cost_model.layer import OpKind
 from cost_model.resources import COMPILER_LABELS, EDGE_LAYERS, RESOURCE_NAMES, format_over
 from partitioner.block_search import MIN_MACS_KEPT
 from partitioner.blocks import BlockRow
@@ -1384,6 +1385,11 @@ def _search_blocks(
         out.append(Unreachable(kind="blocks", reason="no combination of block changes found fits"))
     elif max(kept) < MIN_MACS_KEPT:
         why = [f"the best found keeps {max(kept):.0%} of the MACs"]
+        why += [
+            f"{COMPILER_LABELS[r]}: {used - limit} over"
+            for r, used, limit in single.over
+            if r in RESOURCE_NAMES and r != "l3_cuts"
+        ]
         if "l3_cuts" in over:
             every = [Atom(kind="w4", target=r.block, value=None, block=r.block, change="")
                      for r in rows if r.params]  # fmt: skip
@@ -1401,7 +1407,35 @@ def _search_blocks(
                 + "; ".join(why),
             )
         )
+    note = activation_note(net)
+    if note:
+        out.append(Unreachable(kind="blocks", reason=note))
     return out
+
+
+def activation_note(net: Network) -> str:
+    """Why swapping the activation (SiLU -> ReLU) changes nothing here, or what it would save:
+    a fused activation is part of its conv's layer; a standalone one is a layer of its own.
+
+    >>> from cost_model.layer import Layer, OpKind
+    >>> conv = Layer(name="c", op=OpKind.CONV, inputs=("x",), input_shapes=((8, 4, 4),),
+    ...              output_shape=(8, 4, 4), activation="silu")
+    >>> activation_note(Network("n", [conv], inputs={"x": (8, 4, 4)}, outputs=["c"]))[:48]
+    'SiLU -> ReLU changes no resource here: all 1 act'
+    """
+    fused = sum(1 for x in net.layers if x.activation not in (None, "relu"))
+    alone = sum(1 for x in net.layers if x.op is OpKind.ACTIVATION)
+    if alone:
+        return (
+            f"{alone} activations are layers of their own (not fused into a conv): each takes "
+            "an LCU; an activation the compiler fuses (right after a conv) saves one layer each"
+        )
+    if fused:
+        return (
+            f"SiLU -> ReLU changes no resource here: all {fused} activations are fused into "
+            "their layers (one layer either way)"
+        )
+    return ""
 
 
 PLAIN_NOTE = "; plain block: a 1x1 conv, then the bottlenecks (1x1 + 3x3) on its output"
