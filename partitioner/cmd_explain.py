@@ -257,11 +257,11 @@ def suggestion_table(result: Explanation) -> Table:
         if s.note:
             cell.append(f"\n{visible(s.note, keep_newlines=True)}", style="italic")
         if s.macs_kept < MIN_MACS_KEPT:
-            cell.append(f"\n[!] keeps only {s.macs_kept:.0%} of the MACs on the chip")
+            cell.append(f"\n[!] keeps only {s.macs_kept:.1%} of the MACs on the chip")
         table.add_row(
             cell,
             fmt_count(s.params),
-            f"{s.macs_kept:.0%}",
+            f"{s.macs_kept:.1%}",
             str(s.num_contexts),
             *(f"{s.fps[b]:,.1f}" if b in s.fps else "-" for b in batches),
         )

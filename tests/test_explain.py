@@ -376,4 +376,4 @@ def test_suggestions_below_90_percent_of_the_macs_come_last_and_are_marked(chain
     shown = replace(chain75_on_hailo8l, suggestions=(blocks, caps, low))
     console = Console(file=io.StringIO(), width=100, color_system=None)
     console.print(explanation_view(shown))
-    assert "[!] keeps only 50% of the MACs on the chip" in console.file.getvalue()
+    assert "[!] keeps only 50.0% of the MACs on the chip" in console.file.getvalue()
