@@ -26,10 +26,12 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "explain",
         help="what must change so the model fits one context (verified suggestions)",
-        description="For a model that needs several contexts: what binds each context, and the "
-        "smallest change of each kind (width, resolution, 4-bit weights, depth, caps, cutting "
-        "the graph) that makes it fit one context, each compiled for its FPS. For a model that "
-        "already fits: the smallest changes that make it faster by --target-fps.",
+        description="For a model that needs several contexts: why (one line per resource the "
+        "single context lacks), where the budget goes (per block), what binds each context, and "
+        "the smallest change of each kind (block-level changes, caps, width, resolution, 4-bit "
+        "weights, depth, cutting the graph) that makes it fit one context, each compiled for its "
+        "FPS with the same flow and budget as ctxfit compile. For a model that already fits: "
+        "the smallest changes that make it faster by --target-fps.",
     )
     add_model_arguments(parser)
     parser.add_argument(
@@ -57,16 +59,41 @@ def register(subparsers: Any) -> None:
         "--only",
         nargs="+",
         metavar="KIND",
-        help="search only these kinds of change: width resolution precision depth caps cut",
+        help="search only these kinds of change: blocks caps width resolution precision depth cut",
     )
     parser.add_argument(
         "--timeout",
         type=cli_values.timeout_seconds,
-        default=5.0,
         metavar="S",
-        help="search budget of the unchanged model's multi-context compile, 0.1 to 86400 s "
-        "(default 5)",
+        help="search budget of the unchanged model's multi-context compile, as ctxfit compile's, "
+        "0.1 to 86400 s (default: 10, or the script's allocator_param)",
     )
+    parser.add_argument(
+        "--script",
+        metavar="FILE.alls",
+        help="a Hailo model script to apply (for a zoo model, instead of its Model Zoo script)",
+    )
+    parser.add_argument(
+        "--compiler-defaults",
+        action="store_true",
+        help="for a zoo model, the compiler's defaults instead of its Model Zoo script",
+    )
+    parser.add_argument(
+        "--max-utilization",
+        type=cli_values.utilization_cap,
+        metavar="U",
+        help="cap every resource at U in both flows, as ctxfit compile --max-utilization",
+    )
+    parser.add_argument(
+        "--performance", action="store_true", help="the Performance Flow, as ctxfit compile"
+    )
+    parser.add_argument(
+        "--no-gpu", action="store_true", help="a compile without a GPU (no 4-bit compression)"
+    )
+    parser.add_argument(
+        "--seed", type=cli_values.seed, default=0, help="CP-SAT random seed (default 0)"
+    )
+    parser.add_argument("--workers", type=cli_values.workers, help="CP-SAT workers (default 2)")
     parser.add_argument("--json", metavar="PATH|-", help="write the explanation as JSON")
     parser.add_argument("--quiet", action="store_true", help="do not log every check")
     parser.set_defaults(handler=run)
@@ -78,11 +105,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from partitioner.cli import request_from_args, write_json
     from partitioner.compile import DEFAULT_BATCHES
     from partitioner.explain import KINDS, explain
+    from partitioner.model_script import read_model_script
     from partitioner.outputs import check_outputs, hardware_files, model_file
 
-    inputs = [model_file(args.model), *hardware_files([args.hw])]
+    inputs = [model_file(args.model), args.script, *hardware_files([args.hw])]
     check_outputs([("--json", args.json)], inputs=inputs)
     hw = load_hardware(args.hw)
+    script = read_model_script(args.script) if args.script else None
     request = request_from_args(args)
     log_console = Console(stderr=True, highlight=False) if args.json == "-" else console
     quiet = args.quiet
@@ -97,8 +126,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
         batches=tuple(args.batch or DEFAULT_BATCHES),
         target_fps=args.target_fps,
         kinds=tuple(args.only or KINDS),
+        script=script,
+        compiler_defaults=args.compiler_defaults,
         timeout_s=args.timeout,
         log=log,
+        max_utilization=args.max_utilization,
+        performance=args.performance,
+        gpu=not args.no_gpu,
+        seed=args.seed,
+        workers=args.workers,
     )
     if args.json:
         write_json(args.json, result.to_dict(), protect=inputs)
@@ -126,8 +162,44 @@ def headline(result: Explanation) -> Text:
         line.append(f"{r.num_contexts} context{plural}, {_fps_text(r.fps)}")
     fit = result.single_fit
     if not fit.fits:
-        line.append(f"\nOne context at the 75% caps needs {format_over(fit.over)}")
+        line.append(f"\nOne context ({result.flow} flow) needs {format_over(fit.over)}")
+    for reason in result.reasons:
+        line.append(f"\n- {visible(reason)}")
     return line
+
+
+def block_view(result: Explanation, limit: int = 40) -> Table:
+    """Per block: its layers, LCUs, SCs and L3 cuts at the single-context rate, and MACs."""
+    from partitioner.report import fmt_count
+
+    rate = "the lowest rate" if not result.single_fit.fits else "the single-context rate"
+    table = Table(
+        title=f"Where the single-context budget goes (per block, at {rate})", title_justify="left"
+    )
+    for name in ("block", "layers", "LCUs", "SCs", "L3 cuts", "MACs"):
+        table.add_column(name, justify="left" if name == "block" else "right")
+    rows = sorted(result.blocks, key=lambda r: (-r.lcus, -r.l3_cuts, r.block))[:limit]
+    for r in sorted(rows, key=lambda r: result.blocks.index(r)):
+        table.add_row(
+            text(r.block),
+            str(r.layers),
+            str(r.lcus),
+            str(r.subclusters),
+            str(r.l3_cuts),
+            fmt_count(r.macs),
+        )
+    table.add_row(
+        "total",
+        str(sum(r.layers for r in result.blocks)),
+        str(sum(r.lcus for r in result.blocks)),
+        str(sum(r.subclusters for r in result.blocks)),
+        str(sum(r.l3_cuts for r in result.blocks)),
+        fmt_count(result.macs),
+        style="bold",
+    )
+    if len(result.blocks) > limit:
+        table.caption = f"the {limit} blocks with most LCUs of {len(result.blocks)}"
+    return table
 
 
 def binding_table(result: Explanation) -> Table:
@@ -165,6 +237,7 @@ def binding_table(result: Explanation) -> Table:
 def suggestion_table(result: Explanation) -> Table:
     """The verified suggestions: the change, how to ask for it and a note under it; then size,
     contexts and FPS per batch."""
+    from partitioner.block_search import MIN_MACS_KEPT
     from partitioner.report import fmt_count
 
     batches = sorted({b for s in result.suggestions for b in s.fps})
@@ -174,6 +247,7 @@ def suggestion_table(result: Explanation) -> Table:
     )
     table.add_column("change / how to ask for it", overflow="fold", ratio=1)
     table.add_column("params", justify="right", no_wrap=True)
+    table.add_column("MACs kept", justify="right", no_wrap=True)
     table.add_column("contexts", justify="right", no_wrap=True)
     for b in batches:
         table.add_column(f"FPS b{b}", justify="right", no_wrap=True)
@@ -182,9 +256,12 @@ def suggestion_table(result: Explanation) -> Table:
         cell.append(f"\n{visible(s.apply, keep_newlines=True)}", style="")
         if s.note:
             cell.append(f"\n{visible(s.note, keep_newlines=True)}", style="italic")
+        if s.macs_kept < MIN_MACS_KEPT:
+            cell.append(f"\n[!] keeps only {s.macs_kept:.1%} of the MACs on the chip")
         table.add_row(
             cell,
             fmt_count(s.params),
+            f"{s.macs_kept:.1%}",
             str(s.num_contexts),
             *(f"{s.fps[b]:,.1f}" if b in s.fps else "-" for b in batches),
         )
@@ -194,6 +271,8 @@ def suggestion_table(result: Explanation) -> Table:
 def explanation_view(result: Explanation) -> Group:
     """Everything ``ctxfit explain`` prints."""
     parts: list[Any] = [headline(result)]
+    if result.blocks and not result.goal_met:
+        parts.append(block_view(result))
     if result.contexts:
         parts.append(binding_table(result))
     if result.goal_met:

@@ -1,24 +1,39 @@
-"""``ctxfit explain``: what must change so a model fits one context, or runs faster.
+"""``ctxfit explain``: why a model takes several contexts, and the smallest verified changes
+that make it fit one (or run faster).
+
+The model is prepared and compiled exactly as ``ctxfit compile`` does it
+(:func:`~partitioner.compile_request.prepare_compile`: a zoo model's Model Zoo script, the flow,
+its caps and search budget), so explain's contexts and FPS are compile's. The explanation
+starts with the reason: one line per resource the single context lacks, in numbers
+(:func:`partitioner.blocks.reason_lines`: on these chips every fused layer takes at least one
+LCU, so width, resolution and 4-bit weights cannot help when the layer count alone is over),
+and the network's blocks with their share of the budget (:func:`partitioner.blocks.block_table`).
 
 For a model that needs several contexts, each *kind* of change is searched for the smallest
-change that makes the single-context flow succeed (the compiler keeps one context whenever it
-fits, at the single-context caps of 75%):
+change that makes the single-context attempt succeed at the flow's caps:
 
+* ``blocks``: block-level changes (:mod:`partitioner.tweaks`, :mod:`partitioner.block_search`):
+  fewer repeats in one stage, a CSP block without its split and concat, an optional block
+  dropped (SPPF, C2PSA), the largest-stride head scale dropped, one stage narrowed, 4-bit
+  weights in one block. Zoo YOLO detectors are rebuilt from the source; other models have the
+  change applied to the layer graph (said to be an approximation);
+* ``caps``: the cap of what binds raised in steps of :data:`CAP_STEP`, following the next
+  binding resource, up to :data:`CAP_LIMITS` (``resources_param(max_..._utilization=u)``);
 * ``width`` / ``depth``: a lower multiplier, in steps of :data:`MULTIPLIER_STEP` (zoo models and
   ``file.py:factory`` functions that take the keyword);
 * ``resolution``: a lower input side, in steps of the family's stride (32, 16 for ViT);
 * ``precision``: 4-bit weights for the largest layers,
   ``model_optimization_flavor(compression_level=N)`` with N = 1..5;
-* ``caps``: a higher cap on the resources that do not fit, 0.80 to 1.00 in steps of
-  :data:`CAP_STEP` (``resources_param(max_..._utilization=u)``);
 * ``cut``: end the graph earlier (Hailo's ``--end-node-names``), the longest prefix of the layer
-  order that fits, with at most ``edge_layers_per_context`` tensors in and out.
+  order that fits, with at most ``edge_layers_per_context`` tensors in and out; the rest runs on
+  the host.
 
 A model that already fits one context is asked to run faster instead: the goal becomes one
-context at :data:`DEFAULT_SPEEDUP` times its FPS (or ``target_fps``), and the cut is not offered.
+context at :data:`DEFAULT_SPEEDUP` times its FPS (or ``target_fps``); blocks and the cut are
+not offered. Suggestions keeping less than 90% of the MACs on the chip are listed last.
 
-Each kind's candidates are ordered from the smallest change to the largest. The goal is taken as
-monotone along them (a larger change never needs more resources), so :func:`first_passing`
+Each knob's candidates are ordered from the smallest change to the largest. The goal is taken
+as monotone along them (a larger change never needs more resources), so :func:`first_passing`
 checks the largest change, then gallops out from the smallest and bisects. Every check runs the
 cost model on the changed network (re-imported for the architecture knobs, once per distinct
 module: :func:`module_signature`). The chosen change is then compiled by the partitioner
@@ -30,26 +45,42 @@ from __future__ import annotations
 
 import inspect
 import math
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from cost_model.caps import CAP_RESOURCE, SINGLE_CONTEXT_CAPS, ResourceCaps
+from cost_model.caps import CAP_RESOURCE, SINGLE_CONTEXT_CAPS, ResourceCaps  # noqa: F401
 from cost_model.context import ContextFit, context_fit
 from cost_model.hardware import HardwareSpec
+from cost_model.layer import OpKind
 from cost_model.resources import COMPILER_LABELS, EDGE_LAYERS, RESOURCE_NAMES, format_over
+from partitioner.block_search import MIN_MACS_KEPT
+from partitioner.blocks import BlockRow
 from partitioner.compile import DEFAULT_BATCHES, CompileReport, compile_network
+from partitioner.compile_request import PreparedCompile, prepare_compile
 from partitioner.errors import CtxfitError, InfeasiblePartitionError
 from partitioner.flows import COMPRESSION_FRACTION
 from partitioner.graph import Network
+from partitioner.model_script import ModelScript
 from partitioner.models import ModelRequest, load_network
-from partitioner.search import SearchOptions
 from partitioner.settings import compression_precision
 
 JSON_SCHEMA = 1
 
-KINDS: tuple[str, ...] = ("width", "resolution", "precision", "depth", "caps", "cut")
-"""Every kind of change, in the order they are reported."""
+KINDS: tuple[str, ...] = ("blocks", "caps", "precision", "cut", "width", "depth", "resolution")
+"""Every kind of change, in the order they are searched and reported (the ones that rebuild the
+model many times last, so that the time budget cuts those first)."""
+
+REBUILDING_KINDS = ("width", "depth", "resolution")
+"""Kinds that import the model again per candidate: skipped once the budget is spent (the
+others check the layer graph only, or, for blocks, stop where the budget ends)."""
+
+SEARCH_BUDGET_S = 25.0
+"""Wall time for the searches of one explanation (the unchanged model's compile runs alongside):
+a kind not started by then is reported as not searched. Rebuilt networks are kept in the
+network cache, so a second run gets further."""
 
 MULTIPLIER_STEP = 1 / 16
 """Grid of the width and depth multipliers searched (0.0625, 0.125, ..., below the current)."""
@@ -62,9 +93,9 @@ on control only, unexplained; ctxfit does not suggest caps above 100%)."""
 DEFAULT_SPEEDUP = 1.25
 """Goal for a model that already fits one context: this many times its FPS."""
 
-DEFAULT_TIMEOUT_S = 5.0
-"""Budget of the multi-context search of the unchanged model (suggestions fit one context and
-need no search)."""
+
+W4_BLOCKS = 8
+"""Blocks (the largest L3 users) offered 4-bit weights when L3 cuts do not fit."""
 
 TOP_LAYERS = 3
 """Layers listed per context as the largest users of its binding resource."""
@@ -132,6 +163,26 @@ class Suggestion:
     params: int
     macs: int
     note: str = ""
+    macs_kept: float = 1.0
+    approximate: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        return {
+            "kind": self.kind,
+            "value": self.value,
+            "change": self.change,
+            "apply": self.apply,
+            "num_contexts": self.num_contexts,
+            "fps": {str(b): f for b, f in self.fps.items()},
+            "layers": self.layers,
+            "params": self.params,
+            "macs": self.macs,
+            "macs_kept": self.macs_kept,
+            "below_macs_kept": self.macs_kept < MIN_MACS_KEPT,
+            "approximate": self.approximate,
+            "note": self.note,
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,7 +199,10 @@ class Explanation:
 
     Attributes:
         model, hardware: the unchanged model and the part.
+        flow, caps: the compile flow's name and the caps deciding one context.
         single_fit: the single-context attempt of the unchanged model.
+        reasons: one line per resource over its single-context limit: what drives it.
+        blocks: the network's blocks and their share of the single-context budget.
         report: its compile (``None`` when the search found no partition: see ``error``).
         goal: ``"one context"`` or ``"one context at >= F FPS"``.
         target_fps: F, when the goal has one.
@@ -164,7 +218,11 @@ class Explanation:
     layers: int
     params: int
     macs: int
+    flow: str
+    caps: ResourceCaps
     single_fit: ContextFit
+    reasons: tuple[str, ...]
+    blocks: tuple[BlockRow, ...]
     report: CompileReport | None
     error: str | None
     goal: str
@@ -187,7 +245,11 @@ class Explanation:
             "params": self.params,
             "macs": self.macs,
             "knobs": dict(self.knobs),
+            "flow": self.flow,
+            "single_context_caps": asdict(self.caps),
             "single_context": self.single_fit.fits,
+            "reasons": list(self.reasons),
+            "blocks": [b.to_dict() for b in self.blocks],
             "single_context_over": [
                 {"resource": name, "used": used, "limit": limit}
                 for name, used, limit in self.single_fit.over
@@ -210,21 +272,7 @@ class Explanation:
                 }
                 for c in self.contexts
             ],
-            "suggestions": [
-                {
-                    "kind": s.kind,
-                    "value": s.value,
-                    "change": s.change,
-                    "apply": s.apply,
-                    "num_contexts": s.num_contexts,
-                    "fps": {str(b): f for b, f in s.fps.items()},
-                    "layers": s.layers,
-                    "params": s.params,
-                    "macs": s.macs,
-                    "note": s.note,
-                }
-                for s in self.suggestions
-            ],
+            "suggestions": [s.to_dict() for s in self.suggestions],
             "unreachable": [{"kind": u.kind, "reason": u.reason} for u in self.unreachable],
         }
 
@@ -408,7 +456,7 @@ def context_bindings(
                     layers=len(ctx.layers),
                     binding=ctx.binding,
                     unit=COMPILER_LABELS[ctx.binding],
-                    used=getattr(check.fit.usage, ctx.binding),
+                    used=getattr(ctx.usage, ctx.binding),  # compile's context table
                     limit=getattr(ctx.limits, ctx.binding),
                     top_layers=_top(costs, ctx.binding, top),
                 )
@@ -422,7 +470,7 @@ def context_bindings(
                     layers=len(ctx.layers),
                     binding="layer",
                     unit="SCs",
-                    used=check.fit.usage.subclusters,
+                    used=ctx.usage.subclusters,
                     limit=None,
                     top_layers=(LayerShare(layer=name, units=scs.get(name, 0)),),
                 )
@@ -553,13 +601,16 @@ class _Check:
     fit: ContextFit | None
     reason: str
     report: CompileReport | None = None
+    prepared: PreparedCompile | None = None
 
 
 class _Explorer:
-    """Runs the checks of one explanation. Every distinct network is imported and checked once:
-    a candidate is first built as a module (cheap), and candidates whose modules have the same
-    parameter shapes, module types and input shape (depth 0.9375 and 0.75 both give ResNet-18's
-    2 units per stage) share one import and one check."""
+    """Runs the checks of one explanation, each through :func:`prepare_compile` and
+    :func:`compile_network` as ``ctxfit compile`` runs them (same script, flow, caps, budget).
+    Every distinct network is imported and checked once: a candidate is first built as a module
+    (cheap), and candidates whose modules have the same parameter shapes, module types and input
+    shape (depth 0.9375 and 0.75 both give ResNet-18's 2 units per stage) share one import and
+    one check."""
 
     def __init__(
         self,
@@ -568,18 +619,38 @@ class _Explorer:
         *,
         batches: Sequence[int],
         target_fps: float | None,
-        timeout_s: float,
         log: Log,
+        script: ModelScript | None = None,
+        zoo_name: str | None = None,
+        compiler_defaults: bool = False,
+        flags: dict[str, Any] | None = None,
     ) -> None:
         self.request = request
         self.hw = hw
         self.batches = tuple(batches)
         self.target_fps = target_fps
-        self.timeout_s = timeout_s
         self.log = log
+        self.script = script
+        self.zoo_name = zoo_name
+        self.compiler_defaults = compiler_defaults
+        self.flags = dict(flags or {})
+        self.deadline = time.monotonic() + SEARCH_BUDGET_S
+        self.base_script = script
+        if script is None and zoo_name is not None and not compiler_defaults:
+            from partitioner.compile_request import chip_of
+            from partitioner.model_script import parse_model_script
+            from partitioner.zoo_scripts import zoo_script
+
+            zoo = zoo_script(zoo_name, chip_of(hw))
+            if zoo is not None:
+                self.base_script = parse_model_script(zoo.text, source=zoo.row.script)
         self._networks: dict[Any, Network | CtxfitError] = {}
         self._checks: dict[Any, _Check] = {}
         self._keys: dict[ModelRequest, Any] = {}
+
+    def out_of_time(self) -> bool:
+        """The search budget is spent."""
+        return time.monotonic() > self.deadline
 
     def key(self, request: ModelRequest) -> Any:
         """What identifies the network of ``request``: its module signature when it can be
@@ -605,24 +676,64 @@ class _Explorer:
             raise found
         return found
 
-    def compile(self, net: Network, caps: ResourceCaps) -> CompileReport:
-        """The partitioner's answer for ``net`` at single-context ``caps`` (search + validator)."""
-        options = SearchOptions(single_caps=caps, timeout_s=self.timeout_s)
-        return compile_network(net, self.hw, options, batches=self.batches)
+    def prepare(self, net: Network, changes: dict[str, Any] | None = None) -> PreparedCompile:
+        """``net`` as ``ctxfit compile`` prepares it; with ``changes``, the model script (the
+        user's, the zoo model's, or an empty one) with those :class:`ModelScript` fields
+        replaced (caps, compression level, precision rules)."""
+        if changes is None:
+            return prepare_compile(
+                net,
+                self.hw,
+                self.script,
+                zoo_name=self.zoo_name,
+                compiler_defaults=self.compiler_defaults,
+                **self.flags,
+            )
+        script = replace(self.base_script or ModelScript(), **changes)
+        flags = dict(self.flags)
+        if "caps" in changes:
+            flags["max_utilization"] = None  # the changed caps carry the user's
+        return prepare_compile(net, self.hw, script, **flags)
 
-    def check(self, label: str, net: Network, caps: ResourceCaps) -> _Check:
-        """Does ``net`` at ``caps`` reach the goal? The cost model decides whether it fits; with
-        an FPS goal the partitioner's single-context FPS (the same at every batch) is compared."""
-        fit = context_fit([(x, net.fan_out(x.name)) for x in net.layers], self.hw, caps)
+    def fit(self, prepared: PreparedCompile) -> ContextFit:
+        """The single-context attempt of ``prepared`` at its flow's caps (the cost model)."""
+        net = prepared.net
+        caps = prepared.settings.options.single_caps
+        return context_fit([(x, net.fan_out(x.name)) for x in net.layers], self.hw, caps)
+
+    def compile(self, prepared: PreparedCompile) -> CompileReport:
+        """The partitioner's answer for ``prepared``, as ``ctxfit compile`` computes it."""
+        return compile_network(
+            prepared.net,
+            self.hw,
+            prepared.settings.options,
+            batches=self.batches,
+            flow=prepared.settings.flow,
+        )
+
+    def check(self, label: str, net: Network, changes: dict[str, Any] | None = None) -> _Check:
+        """Does ``net`` (with script ``changes``) reach the goal? The cost model decides whether
+        it fits; with an FPS goal the partitioner's single-context FPS (the same at every
+        batch) is compared."""
+        prepared = self.prepare(net, changes)
+        fit = self.fit(prepared)
         if not fit.fits:
-            result = _Check(passed=False, fit=fit, reason=format_over(fit.over))
+            result = _Check(passed=False, fit=fit, reason=format_over(fit.over), prepared=prepared)
         elif self.target_fps is None:
-            result = _Check(passed=True, fit=fit, reason=f"fits at {fit.fps:,.1f} FPS")
+            result = _Check(
+                passed=True, fit=fit, reason=f"fits at {fit.fps:,.1f} FPS", prepared=prepared
+            )
         else:
-            report = self.compile(net, caps)
+            report = self.compile(prepared)
             fps = min(report.fps.values())
             passed = report.single_context and fps >= self.target_fps
-            result = _Check(passed=passed, fit=fit, reason=f"{fps:,.1f} FPS", report=report)
+            result = _Check(
+                passed=passed,
+                fit=fit,
+                reason=f"{fps:,.1f} FPS",
+                report=report,
+                prepared=prepared,
+            )
         self.log(f"{label}: {'reaches the goal' if result.passed else 'no'} ({result.reason})")
         return result
 
@@ -641,7 +752,7 @@ class _Explorer:
             self.log(f"{label}: cannot be built ({err})")
             result = _Check(passed=False, fit=None, reason=f"cannot be built: {err}")
         else:
-            result = self.check(label, net, SINGLE_CONTEXT_CAPS)
+            result = self.check(label, net)
         self._checks[key] = result
         return result
 
@@ -681,17 +792,27 @@ def explain(
     batches: Sequence[int] = DEFAULT_BATCHES,
     target_fps: float | None = None,
     kinds: Sequence[str] = KINDS,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
+    script: ModelScript | None = None,
+    compiler_defaults: bool = False,
+    timeout_s: float | None = None,
     log: Log = lambda _: None,
+    **flags: Any,
 ) -> Explanation:
     """Explain why ``request`` takes the contexts it takes on ``hw``, and the smallest verified
     change of each kind in ``kinds`` that makes it fit one context (or, when it already does,
     reach ``target_fps``, by default :data:`DEFAULT_SPEEDUP` times its FPS).
 
+    The model is prepared as ``ctxfit compile`` prepares it (:func:`prepare_compile`: a zoo
+    model's Model Zoo script unless ``script`` or ``compiler_defaults``; ``flags`` are the
+    keyword arguments of :func:`~partitioner.settings.merge_settings`), so its flow, budget
+    (``timeout_s``, else the script's or the compiler's default) and numbers are compile's.
+
     Raises:
         ModelNotFoundError, ModelImportError, UsageError: the unchanged model cannot be loaded.
         UsageError: an unknown kind.
+        ModelScriptError: from the script.
     """
+    from partitioner.blocks import block_table, reason_lines
     from partitioner.errors import UsageError
 
     unknown = [k for k in kinds if k not in KINDS]
@@ -699,64 +820,142 @@ def explain(
         raise UsageError(f"unknown kind of change {unknown[0]!r}; use one of {', '.join(KINDS)}")
     net = load_network(request)
     knobs, notes = model_knobs(request)
-    layers = [(x, net.fan_out(x.name)) for x in net.layers]
-    single = context_fit(layers, hw, SINGLE_CONTEXT_CAPS)
     explorer = _Explorer(
-        request, hw, batches=batches, target_fps=None, timeout_s=timeout_s, log=log
+        request,
+        hw,
+        batches=batches,
+        target_fps=None,
+        log=log,
+        script=script,
+        zoo_name=zoo_model_name(request.spec),
+        compiler_defaults=compiler_defaults,
+        flags={**flags, "timeout_s": timeout_s},
     )
     explorer.remember(request, net)
-    report, error = None, None
-    try:
-        report = explorer.compile(net, SINGLE_CONTEXT_CAPS)
-    except InfeasiblePartitionError as err:
-        error = str(err)
-    goal_fps = target_fps
-    if goal_fps is None and single.fits and report is not None:
-        goal_fps = min(report.fps.values()) * DEFAULT_SPEEDUP
-    explorer.target_fps = goal_fps
+    prepared = explorer.prepare(net)
+    for line in prepared.log_lines:
+        log(line)
+    single = explorer.fit(prepared)
+    caps = prepared.settings.options.single_caps
+    rows = block_table(prepared.net, single)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the unchanged model's multi-context search runs while the changes are searched (they
+        # need it only when the model fits one context, and then it takes no search)
+        pending = pool.submit(explorer.compile, prepared)
+        if single.fits:
+            report, error = _result(pending)
+        found = _search_all(explorer, net, single, rows, kinds, knobs, target_fps, pending)
+        report, error = _result(pending)
+    suggestions, unreachable, goal_fps, met = found
+    unreachable = [n for n in notes if n.kind in kinds] + unreachable
     goal = "one context" if goal_fps is None else f"one context at >= {goal_fps:,.1f} FPS"
-    log(f"goal: {goal}")
-    suggestions: list[Suggestion] = []
-    unreachable: list[Unreachable] = [n for n in notes if n.kind in kinds]
-    met = (
-        report is not None
-        and report.single_context
-        and (goal_fps is None or min(report.fps.values()) >= goal_fps)
-    )
-    for kind in () if met else kinds:
-        if kind in ("width", "depth", "resolution"):
-            if kind not in knobs:
-                continue
-            found = _search_knob(explorer, knobs[kind], net)
-        elif kind == "precision":
-            found = _search_precision(explorer, net)
-        elif kind == "caps":
-            found = _search_caps(explorer, net, single)
-        else:
-            if single.fits:
-                continue  # cutting removes work: not a way to run the same network faster
-            found = _search_cut(explorer, net)
-        if isinstance(found, Suggestion):
-            suggestions.append(found)
-        elif found is not None:
-            unreachable.append(found)
+    ordered = order_suggestions(suggestions)
     return Explanation(
         model=net.name,
         hardware=hw.name,
         layers=len(net),
         params=net.total_params,
         macs=net.total_macs,
+        flow=prepared.settings.flow.name,
+        caps=caps,
         single_fit=single,
+        reasons=reason_lines(prepared.net, single, rows, hw, caps),
+        blocks=rows,
         report=report,
         error=error,
         goal=goal,
         target_fps=goal_fps,
         goal_met=met,
-        contexts=() if report is None else context_bindings(net, report),
-        suggestions=tuple(suggestions),
+        contexts=() if report is None else context_bindings(prepared.net, report),
+        suggestions=tuple(ordered),
         unreachable=tuple(unreachable),
         knobs={name: k.current for name, k in knobs.items()},
     )
+
+
+def order_suggestions(suggestions: Sequence[Suggestion]) -> tuple[Suggestion, ...]:
+    """Suggestions keeping at least :data:`MIN_MACS_KEPT` of the MACs on the chip first, the
+    others last (each group in search order)."""
+    keep = [s for s in suggestions if s.macs_kept >= MIN_MACS_KEPT]
+    return (*keep, *(s for s in suggestions if s.macs_kept < MIN_MACS_KEPT))
+
+
+def _result(pending: Future[CompileReport]) -> tuple[CompileReport | None, str | None]:
+    try:
+        return pending.result(), None
+    except InfeasiblePartitionError as err:
+        return None, str(err)
+
+
+def _search_all(
+    explorer: _Explorer,
+    net: Network,
+    single: ContextFit,
+    rows: Sequence[BlockRow],
+    kinds: Sequence[str],
+    knobs: dict[str, Knob],
+    target_fps: float | None,
+    pending: Future[CompileReport],
+) -> tuple[list[Suggestion], list[Unreachable], float | None, bool]:
+    """Every kind's search: suggestions, unreachable kinds, the FPS goal, goal met."""
+    report = pending.result() if single.fits else None
+    goal_fps = target_fps
+    if goal_fps is None and single.fits and report is not None:
+        goal_fps = min(report.fps.values()) * DEFAULT_SPEEDUP
+    explorer.target_fps = goal_fps
+    goal = "one context" if goal_fps is None else f"one context at >= {goal_fps:,.1f} FPS"
+    explorer.log(f"goal: {goal}")
+    suggestions: list[Suggestion] = []
+    unreachable: list[Unreachable] = []
+    met = (
+        report is not None
+        and report.single_context
+        and (goal_fps is None or min(report.fps.values()) >= goal_fps)
+    )
+    for kind in () if met else [k for k in KINDS if k in kinds]:
+        found: Suggestion | Unreachable | list[Suggestion | Unreachable] | None
+        if explorer.out_of_time() and kind in REBUILDING_KINDS:
+            found = Unreachable(
+                kind=kind,
+                reason=f"not searched: explain's search budget ({SEARCH_BUDGET_S:g} s) ran out; "
+                f"run again (rebuilt networks are cached) or with --only {kind}",
+            )
+        elif kind in ("width", "depth", "resolution"):
+            if kind not in knobs:
+                continue
+            found = _search_knob(explorer, knobs[kind], net)
+        elif kind == "precision":
+            found = _search_precision(explorer, net)
+        elif kind == "caps":
+            found = _search_caps(explorer, net, single, report)
+        elif kind == "blocks":
+            if single.fits:
+                continue  # block changes remove work: asked only to fit one context
+            found = _search_blocks(explorer, net, single, rows)
+        else:
+            if single.fits:
+                continue  # cutting removes work: not a way to run the same network faster
+            found = _search_cut(explorer, net)
+        for item in found if isinstance(found, list) else [found]:
+            if isinstance(item, Suggestion):
+                suggestions.append(replace(item, macs_kept=item.macs / max(net.total_macs, 1)))
+            elif item is not None:
+                unreachable.append(item)
+    return suggestions, unreachable, goal_fps, met
+
+
+def zoo_model_name(spec: str) -> str | None:
+    """The zoo name ``spec`` resolves to, or None for a file, a factory or an unknown name."""
+    from pathlib import Path
+
+    from partitioner.zoo import resolve_name
+
+    if Path(spec).exists() or ":" in spec or spec.lower().endswith((".onnx", ".json")):
+        return None
+    try:
+        return resolve_name(spec).name
+    except CtxfitError:
+        return None
 
 
 def _suggestion(
@@ -764,15 +963,16 @@ def _suggestion(
     kind: str,
     value: float | int,
     net: Network,
-    caps: ResourceCaps,
     check: _Check,
     *,
     change: str,
     apply: str,
     note: str = "",
+    approximate: bool = False,
 ) -> Suggestion | Unreachable:
     """Compile the chosen change; drop it (as unreachable) if the partitioner disagrees."""
-    report = check.report or explorer.compile(net, caps)
+    assert check.prepared is not None
+    report = check.report or explorer.compile(check.prepared)
     if not report.single_context:
         return Unreachable(
             kind=kind,
@@ -790,6 +990,7 @@ def _suggestion(
         params=net.total_params,
         macs=net.total_macs,
         note=note,
+        approximate=approximate,
     )
 
 
@@ -828,7 +1029,6 @@ def _search_knob(explorer: _Explorer, knob: Knob, base: Network) -> Suggestion |
         knob.name,
         value,
         net,
-        SINGLE_CONTEXT_CAPS,
         checks[i],
         change=f"{knob.name} {fmt_value(knob.current)} -> {fmt_value(value)}",
         apply=flag if ".py:" not in explorer.request.spec else f"{knob.name}={fmt_value(value)}",
@@ -838,14 +1038,11 @@ def _search_knob(explorer: _Explorer, knob: Knob, base: Network) -> Suggestion |
 
 def _search_precision(explorer: _Explorer, net: Network) -> Suggestion | Unreachable | None:
     levels = [lv for lv in sorted(COMPRESSION_FRACTION) if lv > 0]
-    variants = [
-        net.with_precision(compression_precision(net, COMPRESSION_FRACTION[lv])) for lv in levels
-    ]
     checks: dict[int, _Check] = {}
 
     def passes(i: int) -> bool:
         checks[i] = explorer.check(
-            f"compression_level={levels[i]}", variants[i], SINGLE_CONTEXT_CAPS
+            f"compression_level={levels[i]}", net, {"compression_level": levels[i]}
         )
         return checks[i].passed
 
@@ -862,8 +1059,7 @@ def _search_precision(explorer: _Explorer, net: Network) -> Suggestion | Unreach
         explorer,
         "precision",
         levels[i],
-        variants[i],
-        SINGLE_CONTEXT_CAPS,
+        net,
         checks[i],
         change=f"4-bit weights for the {len(chosen)} largest layers",
         apply=f"model_optimization_flavor(compression_level={levels[i]})",
@@ -871,47 +1067,130 @@ def _search_precision(explorer: _Explorer, net: Network) -> Suggestion | Unreach
     )
 
 
+CAP_LIMITS = ResourceCaps(control=1.2, compute=1.0, memory=1.0, apu=1.2, input_aligner=1.2)
+"""[assumption] The highest cap explain suggests per resource: 100% of compute and memory, 120%
+of the per-cluster control structures (the Model Zoo's highest, ``max_control_utilization=1.2``,
+"142/154 LCUs"; APUs and input aligners are taken alike)."""
+
+
+def _next_cap(current: float, limit: float) -> float | None:
+    """The next multiple of :data:`CAP_STEP` above ``current``, or ``None`` above ``limit``.
+
+    >>> _next_cap(0.75, 1.0), _next_cap(0.92, 1.0), _next_cap(1.0, 1.0)
+    (0.8, 0.95, None)
+    """
+    k = math.floor(current / CAP_STEP + 1e-9) + 1
+    u = round(k * CAP_STEP, 10)
+    return u if u <= limit + 1e-9 else None
+
+
+def caps_line(caps: dict[str, float]) -> str:
+    """The ``resources_param`` line setting ``caps`` (``max_utilization`` when all five are
+    equal).
+
+    >>> caps_line({"compute": 1.0, "memory": 0.95})
+    'resources_param(max_compute_utilization=1, max_memory_utilization=0.95)'
+    >>> caps_line(dict.fromkeys(("control", "compute", "memory", "apu", "input_aligner"), 1.0))
+    'resources_param(max_utilization=1)'
+    """
+    values = set(caps.values())
+    if len(caps) == len(CAP_RESOURCE) and len(values) == 1:
+        return f"resources_param(max_utilization={values.pop():g})"
+    parts = [f"max_{name}_utilization={u:g}" for name, u in caps.items()]
+    return f"resources_param({', '.join(parts)})"
+
+
 def _search_caps(
-    explorer: _Explorer, net: Network, single: ContextFit
+    explorer: _Explorer, net: Network, single: ContextFit, report: CompileReport | None
 ) -> Suggestion | Unreachable | None:
-    if single.fits:
-        if single.binding not in RESOURCE_NAMES:
-            what = "PCIe" if single.binding == "pcie" else f"layer {single.capping_layer!r}"
-            return Unreachable(kind="caps", reason=f"FPS is bound by {what}, not by a cap")
-        resources = [single.binding]
-    else:
-        resources = [name for name, _, _ in single.over if name in RESOURCE_NAMES]
-        if not resources:
-            return Unreachable(kind="caps", reason="edge layers bind, and no cap changes them")
-    candidates = cap_candidates(SINGLE_CONTEXT_CAPS, resources)
-    checks: dict[int, _Check] = {}
+    """Raise the cap of what binds, step by step, following the next binding resource, until
+    the goal is reached or every binding cap is at :data:`CAP_LIMITS`."""
+    from partitioner.model_script import CapOverrides
 
-    def passes(i: int) -> bool:
-        checks[i] = explorer.check(caps_script(candidates[i], resources), net, candidates[i])
-        return checks[i].passed
+    base = explorer.prepare(net)
+    flow = base.settings.flow
+    if flow.level == "max":
+        return Unreachable(kind="caps", reason="the Performance Flow sets its caps itself")
+    if flow.min_contexts > 1 or base.settings.options.max_contexts < 1:
+        return Unreachable(kind="caps", reason="the script forces several contexts")
+    caps: dict[str, float] = {name: getattr(flow.single_caps, name) for name in flow.explicit}
+    changed: dict[str, float] = {}  # what the suggestion changes (the script keeps the rest)
+    fit, fps_report, prepared = single, report, base
+    for _ in range(4 * len(CAP_RESOURCE) * round(1 / CAP_STEP)):
+        settings = prepared.settings
+        if not fit.fits:
+            resources = [r for r, _, _ in fit.over if r in RESOURCE_NAMES]
+            current = settings.flow.single_caps
+            if not resources:
+                return Unreachable(kind="caps", reason="edge layers bind, and no cap changes them")
+        else:
+            binding = fps_report.contexts[0].binding if fps_report is not None else fit.binding
+            if binding not in RESOURCE_NAMES:
+                what = "PCIe" if binding == "pcie" else f"layer {fit.capping_layer!r}"
+                return Unreachable(kind="caps", reason=f"FPS is bound by {what}, not by a cap")
+            resources = [binding]
+            current = settings.flow.single_fps_caps
+        raised = False
+        for r in resources:
+            name = CAP_OPTION[r]
+            new = _next_cap(getattr(current, name), getattr(CAP_LIMITS, name))
+            if new is not None:
+                caps[name] = new
+                changed[name] = new
+                raised = True
+        if not raised:
+            labels = ", ".join(COMPILER_LABELS[r] for r in resources)
+            where = caps_line(caps) if caps else "the flow's caps"
+            why = format_over(fit.over) if not fit.fits else f"{labels} bind"
+            return Unreachable(
+                kind="caps",
+                reason=f"{labels} at the highest cap explain suggests ({where}): {why}"
+                + ("" if not fit.fits else _fps_short(fps_report, explorer.target_fps)),
+            )
+        line = caps_line(caps)
+        check = explorer.check(line, net, {"caps": CapOverrides(**caps)})
+        if check.passed:
+            return _suggestion(
+                explorer,
+                "caps",
+                max(caps.values()),
+                net,
+                check,
+                change=", ".join(
+                    f"{name} cap {_cap_text(flow.single_caps, name)} -> {u:g}"
+                    for name, u in changed.items()
+                ),
+                apply=caps_line(changed),
+                note=_full_caps_note(explorer, net) if explorer.target_fps is not None else "",
+            )
+        assert check.fit is not None and check.prepared is not None
+        fit, prepared = check.fit, check.prepared
+        fps_report = check.report
+        if fit.fits and fps_report is None:
+            fps_report = explorer.compile(prepared)
+    return None
 
-    i = first_passing(len(candidates), passes)
-    if i is None:
-        if not candidates:
-            return None
-        return Unreachable(
-            kind="caps",
-            reason=f"even {caps_script(candidates[-1], resources)}: "
-            + _why_not(checks[len(candidates) - 1], explorer.target_fps),
-        )
-    caps = candidates[i]
-    u = getattr(caps, CAP_OPTION[resources[0]])
-    labels = ", ".join(COMPILER_LABELS[r] for r in resources)
-    return _suggestion(
-        explorer,
-        "caps",
-        u,
-        net,
-        caps,
-        checks[i],
-        change=f"{labels} cap 0.75 -> {fmt_value(u)}",
-        apply=caps_script(caps, resources),
-    )
+
+def _cap_text(caps: ResourceCaps, name: str) -> str:
+    return f"{getattr(caps, name):g}"
+
+
+def _full_caps_note(explorer: _Explorer, net: Network) -> str:
+    """The FPS with every cap at 100% (``resources_param(max_utilization=1.0)``), compiled."""
+    from partitioner.model_script import CapOverrides
+
+    every = dict.fromkeys(CAP_RESOURCE, 1.0)
+    check = explorer.check(caps_line(every), net, {"caps": CapOverrides(**every)})
+    if check.report is None or not check.report.single_context:
+        return ""
+    fps = min(check.report.fps.values())
+    return f"with every cap at 100% ({caps_line(every)}): {fps:,.1f} FPS in one context"
+
+
+def _fps_short(report: CompileReport | None, goal: float | None) -> str:
+    if report is None or goal is None:
+        return ""
+    return f" ({min(report.fps.values()):,.1f} < {goal:,.1f} FPS)"
 
 
 def _search_cut(explorer: _Explorer, net: Network) -> Suggestion | Unreachable | None:
@@ -919,9 +1198,7 @@ def _search_cut(explorer: _Explorer, net: Network) -> Suggestion | Unreachable |
     checks: dict[int, _Check] = {}
 
     def passes(i: int) -> bool:
-        checks[i] = explorer.check(
-            f"first {keeps[i]} layers", prefix_network(net, keeps[i]), SINGLE_CONTEXT_CAPS
-        )
+        checks[i] = explorer.check(f"first {keeps[i]} layers", prefix_network(net, keeps[i]))
         return checks[i].passed
 
     i = first_passing(len(keeps), passes)
@@ -935,24 +1212,24 @@ def _search_cut(explorer: _Explorer, net: Network) -> Suggestion | Unreachable |
         return Unreachable(kind="cut", reason=f"even the first {keeps[-1]} layers do not fit")
     keep = keeps[i]
     cut, apply = _verified_cut(explorer, net, keep)
-    share = cut.total_macs / max(net.total_macs, 1)
+    host = 1 - cut.total_macs / max(net.total_macs, 1)
     return _suggestion(
         explorer,
         "cut",
         keep,
         cut,
-        SINGLE_CONTEXT_CAPS,
-        _Check(passed=True, fit=None, reason=""),  # compiled again: it may be re-imported
+        explorer.check(f"first {keep} layers as cut", cut),  # compiled: it may be re-imported
         change=f"end the graph after {keep} of {len(net)} layers",
         apply=apply,
-        note=f"keeps {share:.0%} of the MACs; {len(net) - keep} layers run elsewhere",
+        note=f"the host runs the other {len(net) - keep} layers ({host:.0%} of the MACs)",
     )
 
 
 def _verified_cut(explorer: _Explorer, net: Network, keep: int) -> tuple[Network, str]:
     """The cut network and how to ask for it. For an ONNX model the file is imported again
     with ``end_nodes`` (the last ONNX node fused into each end layer) and that network is used
-    when it holds the same layers; otherwise the prefix is cut from the layer graph."""
+    when it holds the same layers; otherwise the prefix is cut from the layer graph and its
+    end layers are named."""
     cut = prefix_network(net, keep)
     ends = end_layers(net, keep)
     if explorer.request.spec.lower().endswith(".onnx"):
@@ -966,6 +1243,206 @@ def _verified_cut(explorer: _Explorer, net: Network, keep: int) -> tuple[Network
                 return imported, f"--end-nodes {','.join(nodes)}"
             explorer.log(f"--end-nodes {','.join(nodes)} imports other layers; cut kept")
     return cut, f"end nodes (Hailo's --end-node-names): {' '.join(ends)}"
+
+
+def _search_blocks(
+    explorer: _Explorer, net: Network, single: ContextFit, rows: Sequence[Any]
+) -> list[Suggestion | Unreachable]:
+    """Block-level changes (:mod:`partitioner.tweaks`, :mod:`partitioner.block_search`), each
+    compiled."""
+    from partitioner.block_search import Evaluated, estimate, greedy, prune, strongest
+    from partitioner.blocks import block_of, largest_blocks
+    from partitioner.tweaks import (
+        Atom,
+        GraphSpace,
+        YoloSpace,
+        apply_lines,
+        w4_rules,
+        yolo_recipe,
+    )
+
+    space: Any
+    if yolo_recipe(explorer.request.spec) is not None:
+        space = YoloSpace(explorer.request)
+    else:
+        space = GraphSpace(net)
+    over = {r for r, _, _ in single.over}
+    heavy = list(
+        dict.fromkeys(
+            [r.block for r in largest_blocks(rows, "l3_cuts")] * ("l3_cuts" in over)
+            + [r.block for r in largest_blocks(rows, "subclusters")] * ("subclusters" in over)
+        )
+    )
+    atoms = space.atoms(net, heavy)
+    if "l3_cuts" in over:  # 4-bit weights of more blocks: exact and cheap (no rebuild)
+        more = [r.block for r in largest_blocks(rows, "l3_cuts", W4_BLOCKS) if r.params]
+        atoms += [
+            Atom(kind="w4", target=b, value=None, block=b, change=f"4-bit weights in {b}")
+            for b in more
+            if b not in heavy
+        ]
+    if not atoms:
+        return [Unreachable(kind="blocks", reason="no block of this network can be changed")]
+    base_precision = explorer.base_script.precision if explorer.base_script else ()
+    base_lines = explorer.base_script.precision_lines if explorer.base_script else ()
+    cache: dict[frozenset[Any], Evaluated] = {}
+
+    def evaluate(chosen: Sequence[Any]) -> Evaluated:
+        key = frozenset(chosen)
+        if key not in cache and explorer.out_of_time():
+            raise _OutOfTime
+        if key not in cache:
+            changed = space.build(net, chosen)
+            rules = w4_rules(changed, chosen)
+            prepared = explorer.prepare(
+                changed,
+                {
+                    "precision": base_precision + rules,
+                    "precision_lines": base_lines + (0,) * len(rules),
+                }
+                if rules
+                else None,
+            )
+            cache[key] = Evaluated(
+                atoms=tuple(chosen), net=changed, fit=explorer.fit(prepared), prepared=prepared
+            )
+        return cache[key]
+
+    base = Evaluated(atoms=(), net=net, fit=single, prepared=None)
+    every_w4 = [
+        Atom(
+            kind="w4",
+            target=r.block,
+            value=None,
+            block=r.block,
+            change=f"4-bit weights in {r.block}",
+        )
+        for r in rows
+        if r.params and "l3_cuts" in over
+    ]
+    everything = evaluate(strongest([*atoms, *every_w4]))
+    if not everything.fits:
+        return [
+            Unreachable(
+                kind="blocks",
+                reason=f"even all {len(everything.atoms)} block-level changes together "
+                f"({len(everything.net)} layers left) need {format_over(everything.fit.over)}",
+            )
+        ]
+    quiet = explorer.log
+    found: list[Evaluated] = []
+    try:
+        measured = estimate(atoms, base, lambda a: space.removed_layers(a, net), evaluate, quiet)
+        missing = {r: used - limit for r, used, limit in single.over if r in RESOURCE_NAMES}
+        alone = sorted(
+            (m for m in measured if m.fits or all(m.saves[r] >= v for r, v in missing.items())),
+            key=lambda m: -m.macs_kept,
+        )
+        for m in alone[:2]:
+            ev = evaluate([m.atom])
+            quiet(f"{m.atom.change}: {'fits' if ev.fits else 'no'} ({len(ev.net)} layers)")
+            if ev.fits:
+                found.append(ev)
+        architecture = [m for m in measured if m.atom.kind != "w4"]
+        for pool in (architecture, measured) if len(architecture) < len(measured) else [measured]:
+            combo = greedy(pool, base, evaluate, quiet)
+            if combo is not None:
+                found.append(prune(combo, evaluate, quiet))
+    except _OutOfTime:
+        quiet(f"block changes: the search budget ({SEARCH_BUDGET_S:g} s) ran out")
+    if not found:
+        found.append(everything)  # built and checked: it fits
+    out: list[Suggestion | Unreachable] = []
+    seen: set[frozenset[Any]] = set()
+    for ev in found:
+        if frozenset(ev.atoms) in seen:
+            continue
+        seen.add(frozenset(ev.atoms))
+        how = "; ".join(x for x in [space.how(ev.atoms), *apply_lines(ev.net, ev.atoms)] if x)
+        live = {block_of(n) for n in ev.net.topological_order()}
+        label = "; ".join(a.change for a in ev.atoms if a.kind != "w4" or a.block in live)
+        check = _Check(passed=True, fit=ev.fit, reason="", prepared=ev.prepared)
+        if explorer.target_fps is not None:
+            continue
+        out.append(
+            _suggestion(
+                explorer,
+                "blocks",
+                len(ev.atoms),
+                ev.net,
+                check,
+                change=label,
+                apply=how,
+                note=f"{len(ev.net)} layers instead of {len(net)}"
+                + (PLAIN_NOTE if any(a.kind == "plain" for a in ev.atoms) else "")
+                + ("; applied to the layer graph: an approximation" if space.approximate else ""),
+                approximate=space.approximate,
+            )
+        )
+    out.sort(key=lambda o: -min(o.fps.values()) if isinstance(o, Suggestion) else 0.0)
+    kept = [o.macs / max(net.total_macs, 1) for o in out if isinstance(o, Suggestion)]
+    if not kept:
+        out.append(Unreachable(kind="blocks", reason="no combination of block changes found fits"))
+    elif max(kept) < MIN_MACS_KEPT:
+        why = [f"the best found keeps {max(kept):.0%} of the MACs"]
+        why += [
+            f"{COMPILER_LABELS[r]}: {used - limit} over"
+            for r, used, limit in single.over
+            if r in RESOURCE_NAMES and r != "l3_cuts"
+        ]
+        if "l3_cuts" in over:
+            every = [Atom(kind="w4", target=r.block, value=None, block=r.block, change="")
+                     for r in rows if r.params]  # fmt: skip
+            try:
+                all_w4 = evaluate(every)
+                l3 = [(u, lim) for r, u, lim in all_w4.fit.over if r == "l3_cuts"]
+                if l3:
+                    why.append(f"even every weight in 4 bits leaves L3 cuts {l3[0][0]}/{l3[0][1]}")
+            except _OutOfTime:
+                pass
+        out.append(
+            Unreachable(
+                kind="blocks",
+                reason="none found that fits one context keeping >= 90% of the MACs: "
+                + "; ".join(why),
+            )
+        )
+    note = activation_note(net)
+    if note:
+        out.append(Unreachable(kind="blocks", reason=note))
+    return out
+
+
+def activation_note(net: Network) -> str:
+    """Why swapping the activation (SiLU -> ReLU) changes nothing here, or what it would save:
+    a fused activation is part of its conv's layer; a standalone one is a layer of its own.
+
+    >>> from cost_model.layer import Layer, OpKind
+    >>> conv = Layer(name="c", op=OpKind.CONV, inputs=("x",), input_shapes=((8, 4, 4),),
+    ...              output_shape=(8, 4, 4), activation="silu")
+    >>> activation_note(Network("n", [conv], inputs={"x": (8, 4, 4)}, outputs=["c"]))[:48]
+    'SiLU -> ReLU changes no resource here: all 1 act'
+    """
+    fused = sum(1 for x in net.layers if x.activation not in (None, "relu"))
+    alone = sum(1 for x in net.layers if x.op is OpKind.ACTIVATION)
+    if alone:
+        return (
+            f"{alone} activations are layers of their own (not fused into a conv): each takes "
+            "an LCU; an activation the compiler fuses (right after a conv) saves one layer each"
+        )
+    if fused:
+        return (
+            f"SiLU -> ReLU changes no resource here: all {fused} activations are fused into "
+            "their layers (one layer either way)"
+        )
+    return ""
+
+
+PLAIN_NOTE = "; plain block: a 1x1 conv, then the bottlenecks (1x1 + 3x3) on its output"
+
+
+class _OutOfTime(Exception):
+    """The search budget ran out (caught inside the block search)."""
 
 
 __all__ = [
@@ -990,6 +1467,7 @@ __all__ = [
     "fmt_value",
     "model_knobs",
     "module_signature",
+    "order_suggestions",
     "multiplier_candidates",
     "prefix_network",
     "resolution_candidates",

@@ -9,6 +9,11 @@ Scaling follows Ultralytics' ``parse_model``: output channels ``ceil8(min(c, max
 width)``, repeats ``round(n x depth)`` for blocks listed more than once. The zoo's ``width`` and
 ``depth`` knobs multiply the scale's own gains (1.0 gives the published network).
 
+:class:`YoloEdits` changes single rows (``ctxfit explain``'s block-level changes): the repeats of
+one CSP block, a CSP block without its split and concat (:class:`PlainBlock`), an optional block
+dropped (SPPF, SPP, C2PSA), the largest-stride head scale dropped, one row narrowed. No edits
+build the published network.
+
 >>> net = yolov8("n", width=1.0, depth=1.0)
 >>> sum(p.numel() for p in net.parameters())  # Ultralytics: 3,157,200 with DFL's 16 weights
 3157184
@@ -33,6 +38,7 @@ from partitioner.zoo.yolo_blocks import (
     DetectV5,
     DetectV8,
     Focus,
+    PlainBlock,
     c3k2,
     leaky_relu,
 )
@@ -151,6 +157,39 @@ YOLOV5_ROWS: tuple[Row, ...] = (
 )
 
 
+CSP_KINDS = ("C2f", "C3k2", "BottleneckCSP")
+"""Row kinds that repeat a bottleneck and split + concatenate around it."""
+
+OPTIONAL_KINDS = ("SPPF", "SPP", "C2PSA")
+"""Row kinds the network still runs without (same channels in and out): replaced by identity."""
+
+HEAD_KINDS = ("DetectV8", "DetectV11", "DetectV5")
+
+
+@dataclass(frozen=True, kw_only=True)
+class YoloEdits:
+    """Row-level changes to a YOLO table (``model.<i>`` is row i); the default changes nothing.
+
+    Attributes:
+        repeats: ``(row, n)``: the CSP block of ``row`` runs ``n`` bottlenecks instead of its
+            scaled count.
+        plain: CSP rows built as :class:`PlainBlock` (no split, no concat).
+        drop: rows of :data:`OPTIONAL_KINDS` replaced by identity (their input passes through).
+        drop_last_scale: the head keeps every scale but the last (largest stride); the rows
+            only that scale read become dead code.
+        narrow: ``(row, factor)``: the row's output channels times ``factor`` (rounded up to 8).
+    """
+
+    repeats: tuple[tuple[int, int], ...] = ()
+    plain: tuple[int, ...] = ()
+    drop: tuple[int, ...] = ()
+    drop_last_scale: bool = False
+    narrow: tuple[tuple[int, float], ...] = ()
+
+
+NO_EDITS = YoloEdits()
+
+
 class YoloNet(nn.Module):
     """Runs ``model[i]`` on the outputs of the layers its row names; returns the head's tuple.
 
@@ -180,25 +219,46 @@ def build_yolo(
     depth: float,
     use_c3k: bool = False,
     make_layer: LayerMaker | None = None,
+    edits: YoloEdits = NO_EDITS,
 ) -> YoloNet:
     """Build a table's network at ``scale`` with the gains multiplied by ``width`` and ``depth``.
 
     ``use_c3k`` forces C3k blocks in every C3k2 (YOLO11 m/l/x, as ``parse_model`` does).
     ``make_layer`` replaces the Ultralytics row kinds by a family's own (``None``: Ultralytics').
+    ``edits`` changes single rows (:class:`YoloEdits`).
+
+    Raises:
+        ValueError: an edit that does not apply to its row's kind (repeats or plain on a row
+            that is no CSP block, drop on a row that is not optional).
     """
     gain_w, gain_d = scale.width * width, scale.depth * depth
-
-    def width_of(c: int) -> int:
-        return round_up(min(c, scale.max_channels) * gain_w)
+    repeats_of, narrow_of = dict(edits.repeats), dict(edits.narrow)
 
     channels: list[int] = []
     layers: list[nn.Module] = []
     sources: list[tuple[int, ...]] = []
     for i, (source, repeats, kind, args) in enumerate(rows):
         absolute = tuple(i - 1 if s == -1 else s for s in _as_tuple(source))
+        if kind in HEAD_KINDS and edits.drop_last_scale:
+            absolute = absolute[:-1]
         c_in = [3 if s < 0 else channels[s] for s in absolute]
-        n = scale_repeats(repeats, gain_d)
-        if make_layer is None:
+        n = repeats_of.get(i, scale_repeats(repeats, gain_d))
+        factor = narrow_of.get(i, 1.0)
+
+        def width_of(c: int, factor: float = factor) -> int:
+            return round_up(min(c, scale.max_channels) * gain_w * factor)
+
+        _check_edit(i, kind, edits)
+        if i in edits.drop:
+            layer, c_out = nn.Identity(), c_in[0]  # SPPF, SPP, C2PSA keep their channels
+        elif i in edits.plain:
+            act: ActFactory = leaky_relu if kind == "BottleneckCSP" else nn.SiLU
+            c_out = width_of(args[0])
+            shortcut = kind != "C2f" or bool(args[1])
+            if kind == "BottleneckCSP":
+                shortcut = args[1] if len(args) > 1 else True
+            layer = PlainBlock(c_in[0], c_out, n, shortcut=shortcut, act=act)
+        elif make_layer is None:
             layer, c_out = _make_layer(kind, args, c_in, n, width_of, use_c3k)
         else:
             layer, c_out = make_layer(kind, args, c_in, n, width_of)
@@ -206,6 +266,14 @@ def build_yolo(
         sources.append(absolute)
         channels.append(c_out)
     return YoloNet(layers, sources)
+
+
+def _check_edit(row: int, kind: str, edits: YoloEdits) -> None:
+    """Raise ValueError when an edit names ``row`` but does not apply to its ``kind``."""
+    if (row in dict(edits.repeats) or row in edits.plain) and kind not in CSP_KINDS:
+        raise ValueError(f"row {row} is a {kind}, not a CSP block ({', '.join(CSP_KINDS)})")
+    if row in edits.drop and kind not in OPTIONAL_KINDS:
+        raise ValueError(f"row {row} is a {kind}; only {', '.join(OPTIONAL_KINDS)} can be dropped")
 
 
 def _as_tuple(source: int | tuple[int, ...]) -> tuple[int, ...]:
@@ -252,18 +320,20 @@ def _make_layer(
     raise ValueError(f"unknown YOLO layer kind {kind!r} in a zoo table")
 
 
-def yolov8(scale: str, *, width: float, depth: float) -> YoloNet:
+def yolov8(scale: str, *, width: float, depth: float, edits: YoloEdits = NO_EDITS) -> YoloNet:
     """YOLOv8 ``n``/``s``/``m``/``l``/``x`` (Ultralytics ``yolov8.yaml``), cut before DFL."""
-    return build_yolo(YOLOV8_ROWS, YOLOV8_SCALES[scale], width=width, depth=depth)
+    return build_yolo(YOLOV8_ROWS, YOLOV8_SCALES[scale], width=width, depth=depth, edits=edits)
 
 
-def yolo11(scale: str, *, width: float, depth: float) -> YoloNet:
+def yolo11(scale: str, *, width: float, depth: float, edits: YoloEdits = NO_EDITS) -> YoloNet:
     """YOLO11 ``n``/``s``/``m``/``l``/``x`` (Ultralytics ``yolo11.yaml``), cut before DFL."""
     use_c3k = scale in "mlx"
-    return build_yolo(YOLO11_ROWS, YOLO11_SCALES[scale], width=width, depth=depth, use_c3k=use_c3k)
+    return build_yolo(
+        YOLO11_ROWS, YOLO11_SCALES[scale], width=width, depth=depth, use_c3k=use_c3k, edits=edits
+    )
 
 
-def yolov5(scale: str, *, width: float, depth: float) -> YoloNet:
+def yolov5(scale: str, *, width: float, depth: float, edits: YoloEdits = NO_EDITS) -> YoloNet:
     """YOLOv5 ``s``/``m`` of release v2.0 (BottleneckCSP, Focus, SPP, LeakyReLU 0.1), anchor-based,
     cut at the three per-scale 1x1 detection convs."""
-    return build_yolo(YOLOV5_ROWS, YOLOV5_SCALES[scale], width=width, depth=depth)
+    return build_yolo(YOLOV5_ROWS, YOLOV5_SCALES[scale], width=width, depth=depth, edits=edits)

@@ -75,6 +75,32 @@ class C2f(nn.Module):
         return self.cv2(torch.cat(ys, 1))
 
 
+class PlainBlock(nn.Module):
+    """What a CSP block (C2f, C3k2, BottleneckCSP) becomes without its split and concat: a 1x1
+    conv to ``c_out`` and ``n`` bottlenecks (1x1 to ``c_out / 2``, 3x3 back) chained on it.
+
+    The bottlenecks' MACs per pixel (``5 c_out^2`` each) are close to C2f's (``4.5 c^2`` for its
+    bottleneck plus its share of the output conv); the split, the concat and the output conv
+    (three fused layers of C2f and C3k2, six of BottleneckCSP) are gone. ``explain`` offers it.
+    """
+
+    def __init__(
+        self, c_in: int, c_out: int, n: int, *, shortcut: bool, act: ActFactory = nn.SiLU
+    ) -> None:
+        super().__init__()
+        self.cv1 = ConvBnAct(c_in, c_out, 1, act=act)
+        self.m = nn.Sequential(
+            *(
+                Bottleneck(c_out, c_out, shortcut=shortcut, kernels=(1, 3), expand=0.5, act=act)
+                for _ in range(n)
+            )
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``m(cv1(x))``."""
+        return self.m(self.cv1(x))
+
+
 class C3(nn.Module):
     """CSP block with 3 convs: ``cv3(cat(m(cv1(x)), cv2(x)))``, m a chain of bottlenecks.
 

@@ -21,7 +21,15 @@ from typing import Any
 from torch import nn
 
 from partitioner.zoo.blocks import Concat, ConvBnAct
-from partitioner.zoo.yolo import YOLOV5_ROWS, YOLOV5_SCALES, Row, YoloNet, build_yolo
+from partitioner.zoo.yolo import (
+    NO_EDITS,
+    YOLOV5_ROWS,
+    YOLOV5_SCALES,
+    Row,
+    YoloEdits,
+    YoloNet,
+    build_yolo,
+)
 from partitioner.zoo.yolo_blocks import BottleneckCSP, DetectV5, Focus, leaky_relu
 
 SPP_ROW = 8  # the v2.0 table's SPP row, a 3x3 conv in the _wo_spp variants
@@ -54,8 +62,15 @@ def _v2_layer(
     raise ValueError(f"unknown YOLOv5 v2.0 layer kind {kind!r} in a zoo table")
 
 
-def yolov5_wo_spp(scale: str, *, width: float, depth: float) -> YoloNet:
+def yolov5_wo_spp(
+    scale: str, *, width: float, depth: float, edits: YoloEdits = NO_EDITS
+) -> YoloNet:
     """YOLOv5 ``s``/``m`` of release v2.0 without SPP, cut at the three 1x1 detection convs."""
     return build_yolo(
-        YOLOV5_WO_SPP_ROWS, YOLOV5_SCALES[scale], width=width, depth=depth, make_layer=_v2_layer
+        YOLOV5_WO_SPP_ROWS,
+        YOLOV5_SCALES[scale],
+        width=width,
+        depth=depth,
+        make_layer=_v2_layer,
+        edits=edits,
     )
