@@ -402,9 +402,17 @@ def _cmd_profile(args: argparse.Namespace, console: Console) -> int:
     extra: dict[str, list[str]] = {}
     verdict = None
     if args.hw:
+        from cost_model.hardware import load_hardware
+        from partitioner.compile_request import prepare_compile
         from partitioner.profile_hw import price_profile
 
-        extra, verdict = price_profile(net, args.hw)
+        # priced as `ctxfit compile` prices one context: a zoo model under its Model Zoo script
+        prepared = prepare_compile(net, load_hardware(args.hw), None, zoo_name=zoo_name(args.model))
+        flow = prepared.settings.flow
+        stderr_info(f"Compile flow: {flow.name} (as `ctxfit compile` with no script)")
+        extra, verdict = price_profile(
+            prepared.net, args.hw, prepared.settings.options.single_caps, flow.single_fps_caps
+        )
     console.print(profile_table(net, extra))
     if verdict is not None:
         console.print(verdict)

@@ -52,14 +52,24 @@ def verdict_text(fit: ContextFit, hw_name: str) -> Text:
     )
 
 
-def price_profile(net: Network, hw_spec: str) -> tuple[dict[str, list[str]], Text]:
+def price_profile(
+    net: Network,
+    hw_spec: str,
+    caps: ResourceCaps = SINGLE_CONTEXT_CAPS,
+    fps_caps: ResourceCaps | None = None,
+) -> tuple[dict[str, list[str]], Text]:
     """Extra profile columns (SCs, LCUs, L3 cuts and precision per layer, in topological
     order) and the verdict, which says the context and the rate every layer is priced at (one
     context: the same for all layers, so not a column).
 
-    When the network does not fit, the columns show each layer at its lowest demand.
+    One context is decided at ``caps`` and, when it fits, priced at ``fps_caps`` (the flow's
+    raised utilization, as ``ctxfit compile`` prices it) if those are given and fit too. When
+    the network does not fit, the columns show each layer at its lowest demand.
     """
-    fit = single_context_fit(net, hw_spec)
+    fit = single_context_fit(net, hw_spec, caps)
+    if fit.fits and fps_caps is not None and fps_caps != caps:
+        raised = single_context_fit(net, hw_spec, fps_caps)
+        fit = raised if raised.fits else fit
     by_name = {cost.layer: cost for cost in fit.layer_costs}
     costs = [by_name[layer.name] for layer in net.layers]
     rows = rows_from_costs(net, costs, 0 if fit.fits else None, fps=None if fit.fits else 0.0)
