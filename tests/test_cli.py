@@ -214,6 +214,7 @@ def test_profile_verdict_when_one_context_is_not_enough(capsys, tmp_path):
     path = tmp_path / "chain170.json"
     # 170 layers, one LCU each; a file compiles at the compiler's defaults, whose single context
     # is decided at the raised control cap: ceil(1.1 x 128) = ceil(140.8) = 141 LCUs
+    conv_chain(170).save(path)
     code, out, _ = run(capsys, "profile", str(path), "--hw", "hailo8")
     assert code == 0
     text = " ".join(out.split())
