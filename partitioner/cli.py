@@ -413,7 +413,7 @@ def _cmd_profile(args: argparse.Namespace, console: Console) -> int:
         extra, verdict = price_profile(
             prepared.net, args.hw, prepared.settings.options.single_caps, flow.single_fps_caps
         )
-    console.print(profile_table(net, extra))
+    console.print(profile_table(net, extra, width=console.width))
     if verdict is not None:
         console.print(verdict)
     return 0

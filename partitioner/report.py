@@ -84,29 +84,39 @@ def zoo_table(entries: Sequence[Any]) -> Table:
     return table
 
 
-def profile_table(net: Network, extra: dict[str, Sequence[str]] | None = None) -> Table:
+def profile_table(
+    net: Network, extra: dict[str, Sequence[str]] | None = None, *, width: int | None = None
+) -> Table:
     """One row per layer (name, op, output shape, params, MACs, output bytes) and a total row.
 
     ``extra`` adds columns (name -> one string per layer, in topological order), used by
     ``--hw`` for the per-layer resources; a column of whole numbers is totalled in the footer.
+    Numbers are never cut; on a terminal narrower than 120 columns (``width``) the table drops
+    its outer edges and padding, and the layer and op names wrap.
     """
     extra = extra or {}
-    table = Table(
-        title=text(f"{net.name}: {len(net)} layers"), title_justify="left", show_footer=True
-    )
-    table.add_column("#", justify="right", footer="")
-    table.add_column("layer", footer="total")
-    table.add_column("op")
-    table.add_column("output", footer="")
-    table.add_column("params", justify="right", footer=fmt_count(net.total_params))
-    table.add_column("MACs", justify="right", footer=fmt_count(net.total_macs))
+    title = f"{net.name}: {len(net)} layers"
+    if width is not None and width < 120:
+        from partitioner.parts_summary import compact_table
+
+        table = compact_table(title)
+        table.show_footer = True
+    else:
+        table = Table(title=text(title), title_justify="left", show_footer=True)
+    table.add_column("#", justify="right", footer="", no_wrap=True)
+    table.add_column("layer", footer="total", overflow="fold")
+    table.add_column("op", overflow="fold")
+    table.add_column("output", footer="", no_wrap=True)
+    table.add_column("params", justify="right", footer=fmt_count(net.total_params), no_wrap=True)
+    table.add_column("MACs", justify="right", footer=fmt_count(net.total_macs), no_wrap=True)
     table.add_column(
         "out bytes",
         justify="right",
         footer=fmt_bytes(sum(layer.output_bytes for layer in net.layers)),
+        no_wrap=True,
     )
     for name, column in extra.items():
-        table.add_column(name, justify="right", footer=_whole_total(column))
+        table.add_column(name, justify="right", footer=_whole_total(column), no_wrap=True)
     columns = list(extra.values())
     for i, layer in enumerate(net.layers):
         op = layer.op.value + (f"+{layer.activation}" if layer.activation else "")
