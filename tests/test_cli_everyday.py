@@ -319,3 +319,20 @@ def test_a_parts_alone_sweep_draws_one_bar_per_part():
     assert [ax.get_title() for ax in panels] == ["batch 1: FPS per part", "batch 8: FPS per part"]
     assert [round(bar.get_height(), 1) for bar in panels[1].patches] == [877.2, 288.9]
     assert [t.get_text() for t in panels[1].texts] == ["1 ctx", "3 ctx"]
+
+
+def test_profile_with_a_part_is_whole_at_80_columns(capsys):
+    code, out, _ = run(capsys, "profile", "yolov8n", "--hw", "hailo8")
+    assert code == 0 and "…" not in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    total = next(line.split() for line in out.splitlines() if line.split()[:1] == ["total"])
+    # the Model Zoo v2.18 row: 3.2M params, 8.74 GOPs = 4.37 GMACs
+    assert total[1:3] == ["3.16M", "4.37G"]
+    # the per-layer SCs, LCUs and L3 cuts add up to compile's single context (same flow)
+    code, out, _ = run(capsys, "compile", "yolov8n", "--hw", "hailo8", "--json", "-", "--quiet")
+    context = json.loads(out)["contexts"][0]
+    assert [int(v) for v in total[-3:]] == [
+        context["subclusters"],
+        context["lcus"],
+        context["l3_cuts"],
+    ]
