@@ -71,6 +71,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="input height in pixels (a zoo model keeps its input's aspect ratio; for another "
         "width give --input-shape 1x3xHxW)",
     )
+    add_onnx_arguments(parser)
+
+
+def add_onnx_arguments(parser: argparse.ArgumentParser) -> None:
+    """The import options of ONNX models (``compile``, ``profile``, ``explain``, ``sweep``)."""
     onnx = parser.add_argument_group("ONNX models")
     onnx.add_argument(
         "--start-nodes",
@@ -307,22 +312,28 @@ def request_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~partitioner.models.ModelRequest` named by the common model arguments."""
     from partitioner.models import ModelRequest, parse_shape
 
-    def nodes(text: str | None) -> tuple[str, ...] | None:
-        if not text:
-            return None
-        return tuple(part.strip() for part in text.split(",") if part.strip()) or None
-
     return ModelRequest(
         spec=args.model,
         input_shape=parse_shape(args.input_shape) if args.input_shape is not None else None,
         width=args.width,
         depth=args.depth,
         resolution=args.resolution,
-        start_nodes=nodes(args.start_nodes),
-        end_nodes=nodes(args.end_nodes),
+        start_nodes=node_list(args.start_nodes),
+        end_nodes=node_list(args.end_nodes),
         allow_unknown=args.allow_unknown,
         keep_postprocess=args.keep_postprocess,
     )
+
+
+def node_list(text: str | None) -> tuple[str, ...] | None:
+    """``--start-nodes`` / ``--end-nodes``: comma-separated names, blanks dropped.
+
+    >>> node_list("a, b,,c"), node_list(""), node_list(None)
+    (('a', 'b', 'c'), None, None)
+    """
+    if not text:
+        return None
+    return tuple(part.strip() for part in text.split(",") if part.strip()) or None
 
 
 def stderr_info(message: str) -> None:

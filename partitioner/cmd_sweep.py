@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 def register(subparsers: Any) -> None:
     """Add the ``sweep`` sub-command."""
     from partitioner import cli_values
-    from partitioner.cli import batch_size
+    from partitioner.cli import add_onnx_arguments, batch_size
 
     parser = subparsers.add_parser(
         "sweep",
@@ -98,6 +98,7 @@ def register(subparsers: Any) -> None:
         metavar="S",
         help="multi-context search budget per point and part, 0.1 to 86400 s (default 5)",
     )
+    add_onnx_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -105,8 +106,9 @@ def plan_from_args(args: argparse.Namespace) -> SweepPlan:
     """The checked :class:`~partitioner.sweep.SweepPlan` of the command line."""
     from cost_model.hardware import load_hardware
     from partitioner.compile import DEFAULT_BATCHES
+    from partitioner.cli import node_list
     from partitioner.models import parse_shape
-    from partitioner.sweep import parse_range, plan_sweep
+    from partitioner.sweep import OnnxOptions, parse_range, plan_sweep
 
     def axis(text: str | None, flag: str, integer: bool = False) -> Any:
         return parse_range(text, flag=flag, integer=integer) if text is not None else None
@@ -123,6 +125,12 @@ def plan_from_args(args: argparse.Namespace) -> SweepPlan:
         input_shape=parse_shape(args.input_shape) if args.input_shape else None,
         batches=tuple(args.batch or DEFAULT_BATCHES),
         timeout_s=args.timeout,
+        onnx_options=OnnxOptions(
+            start_nodes=node_list(args.start_nodes),
+            end_nodes=node_list(args.end_nodes),
+            allow_unknown=args.allow_unknown,
+            keep_postprocess=args.keep_postprocess,
+        ),
     )
 
 

@@ -172,6 +172,20 @@ def _plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OnnxOptions:
+    """How an ONNX model is imported at every point (``--start-nodes``, ``--end-nodes``,
+    ``--allow-unknown``, ``--keep-postprocess``); the defaults import it as given."""
+
+    start_nodes: tuple[str, ...] | None = None
+    end_nodes: tuple[str, ...] | None = None
+    allow_unknown: bool = False
+    keep_postprocess: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
 class SweepPlan:
     """What to sweep. Build it with :func:`plan_sweep`, which checks it.
 
@@ -192,6 +206,7 @@ class SweepPlan:
     batches: tuple[int, ...]
     timeout_s: float = DEFAULT_TIMEOUT_S
     seed: int = 0
+    onnx_options: OnnxOptions = OnnxOptions()
 
     @property
     def swept(self) -> tuple[str, ...]:
@@ -224,6 +239,7 @@ class SweepPlan:
             "seed": self.seed,
             "solver_workers": SOLVER_WORKERS,
             "flow": repr(FLOW_PARAMS),
+            **({"onnx": self.onnx_options.as_dict()} if self.onnx_options != OnnxOptions() else {}),
         }
 
     def task(self, point: Point, hardware: Sequence[HardwareSpec]) -> SweepTask:
@@ -236,6 +252,7 @@ class SweepPlan:
             batches=self.batches,
             timeout_s=self.timeout_s,
             seed=self.seed,
+            onnx_options=self.onnx_options,
         )
 
 
@@ -260,8 +277,12 @@ def plan_sweep(
     batches: Sequence[int] = (1, 8),
     timeout_s: float = DEFAULT_TIMEOUT_S,
     seed: int = 0,
+    onnx_options: OnnxOptions = OnnxOptions(),
 ) -> SweepPlan:
     """Check a sweep request and return its plan.
+
+    ``onnx_options`` import an ``.onnx`` model at every point as ``ctxfit compile`` would with
+    the same flags; they are refused for other models.
 
     No knob sweeps the parts alone: one point, the model as given.
 
@@ -283,6 +304,15 @@ def plan_sweep(
     if not hardware:
         raise UsageError("give at least one part with --hw")
     model_id = _check_model(model, {k: tuple(given[k] or ()) for k in swept}, input_shape)
+    if onnx_options != OnnxOptions() and not model.lower().endswith(".onnx"):
+        flags = {
+            "--start-nodes": onnx_options.start_nodes,
+            "--end-nodes": onnx_options.end_nodes,
+            "--allow-unknown": onnx_options.allow_unknown,
+            "--keep-postprocess": onnx_options.keep_postprocess,
+        }
+        given_flags = ", ".join(flag for flag, value in flags.items() if value)
+        raise UsageError(f"{given_flags} apply to .onnx models only, not {model!r}")
     unique: dict[str, HardwareSpec] = {}
     for hw in hardware:
         unique.setdefault(cache_key(hardware_fingerprint(hw)), hw)
@@ -295,6 +325,7 @@ def plan_sweep(
         batches=tuple(sorted(set(batches))),
         timeout_s=timeout_s,
         seed=seed,
+        onnx_options=onnx_options,
     )
 
 
@@ -392,6 +423,7 @@ class SweepTask:
     batches: tuple[int, ...]
     timeout_s: float
     seed: int = 0
+    onnx_options: OnnxOptions = OnnxOptions()
 
 
 def _request(task: SweepTask) -> Any:
@@ -407,6 +439,7 @@ def _request(task: SweepTask) -> Any:
         width=p.width,
         depth=p.depth,
         resolution=p.resolution,
+        **task.onnx_options.as_dict(),
     )
 
 

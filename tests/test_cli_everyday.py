@@ -336,3 +336,38 @@ def test_profile_with_a_part_is_whole_at_80_columns(capsys):
         context["lcus"],
         context["l3_cuts"],
     ]
+
+
+def test_sweep_imports_an_onnx_file_with_the_compile_flags(tmp_path, capsys):
+    from tests.onnx_fixtures import make_model, node, save, weight
+
+    # conv -> relu -> GridSample: without --allow-unknown the GridSample cannot be priced
+    nodes = [
+        node("Conv", ["x", "w"], ["c0"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        node("Relu", ["c0"], ["r0"]),
+        node("GridSample", ["r0", "grid"], ["y"]),
+    ]
+    model = make_model(
+        nodes, {"x": [1, 3, 8, 8]}, ["y"], [weight("w", 4, 3, 3, 3), weight("grid", 1, 8, 8, 2)]
+    )
+    path = save(model, tmp_path)
+    base = ["sweep", path, "--hw", "hailo8", "--jobs", "1", "--timeout", "5"]
+    code, out, err = run(capsys, *base, "--out", tmp_path / "plain")
+    failed = json.loads((tmp_path / "plain" / "sweep.json").read_text())["points"][0]
+    assert failed["status"] == "failed" and "GridSample" in failed["error"]
+
+    for flags, name in ((["--end-nodes", "r0"], "cut"), (["--allow-unknown"], "all")):
+        code, out, err = run(capsys, *base, "--out", tmp_path / name, *flags)
+        assert code == 0, err
+        point = json.loads((tmp_path / name / "sweep.json").read_text())["points"][0]
+        # the same answer as `ctxfit compile` with the same flags, at the sweep's defaults
+        argv = ["compile", path, *flags, "--compiler-defaults", "--workers", "1", "--timeout", "5"]
+        code, out, err = run(capsys, *argv, "--json", "-", "--quiet")
+        compiled = json.loads(out)
+        assert point["status"] == "ok" and point["num_contexts"] == compiled["num_contexts"] == 1
+        assert point["fps"]["8"] == pytest.approx(compiled["fps"]["8"], rel=1e-9)
+
+
+def test_sweep_refuses_onnx_flags_for_other_models(tmp_path, capsys):
+    code, _, err = run(capsys, "sweep", "yolov8n", "--end-nodes", "x", "--out", tmp_path / "s")
+    assert code == 2 and "--end-nodes apply to .onnx models only" in err
