@@ -105,8 +105,8 @@ def register(subparsers: Any) -> None:
 def plan_from_args(args: argparse.Namespace) -> SweepPlan:
     """The checked :class:`~partitioner.sweep.SweepPlan` of the command line."""
     from cost_model.hardware import load_hardware
-    from partitioner.compile import DEFAULT_BATCHES
     from partitioner.cli import node_list
+    from partitioner.compile import DEFAULT_BATCHES
     from partitioner.models import parse_shape
     from partitioner.sweep import OnnxOptions, parse_range, plan_sweep
 
