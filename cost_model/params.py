@@ -47,26 +47,28 @@ SIXTEEN_BIT_SC_FACTOR = 2  # a16_w16 takes twice the SCs per MAC of a8_w8 [assum
 # Share of an SC's 64 MAC/cycle a dense conv sustains. Starting point: single-context ResNet-50
 # runs 3.49 GMAC x 1372 FPS on 436 SCs (0.85 x 512): 3.49e9 x 1372 / (436 x 64 x 400e6) = 0.43
 # [calibrated].
-COMPUTE_EFFICIENCY = 0.8
+COMPUTE_EFFICIENCY = 0.7225
 # A depthwise conv has no input-channel reduction: of the SC's 64 MAC lanes, which a dense conv
 # fills with input channels, one per output element works, at the dense conv's efficiency:
-# COMPUTE_EFFICIENCY / 64 = 0.0125. Fitted freely under each row's flow it comes out at 0.010,
-# 20% under that mechanism [calibrated].
-DWCONV_EFFICIENCY = 0.01
+# COMPUTE_EFFICIENCY / 64 = 0.0113 for a 3x3 kernel. Fitted freely under each row's flow it
+# comes out at 0.0085, 25% under that mechanism [calibrated].
+DWCONV_EFFICIENCY = 0.0085
 # How a depthwise conv's cost grows with its kernel, relative to a 3x3 one: its work is
 # ``MACs x (9 / (kh x kw)) ** (1 - exponent)``. At 1 every tap costs a MAC lane-cycle (a 5x5 costs
 # 25/9 of a 3x3); at 0 the cost is per output element whatever the kernel (the taps run in
 # parallel in the window). Hailo does not publish it; the networks with 5x5 depthwise convs
-# (FastDepth's decoder, EfficientNet-Lite, MobileNetV3) decide it [calibrated: 0, 0.5 or 1].
-DWCONV_KERNEL_EXPONENT = 1.0
+# (FastDepth's decoder, EfficientNet-Lite, MobileNetV3) decide it. The fit (0.35) puts a 5x5
+# at (25/9) ** 0.35 = 1.44 times a 3x3's cost per output element, not 2.78: the taps are partly
+# parallel [calibrated: grid 0, 0.5, 1, refined].
+DWCONV_KERNEL_EXPONENT = 0.354025
 # Activation x activation products (attention): both operands are activations held whole; the
 # fit takes the lowest value of its grid, an eighth of a dense conv's efficiency (the
 # transformers are the family the model prices worst: see RESULTS.md) [calibrated].
 MATMUL_EFFICIENCY = 0.1
 # Layers without MACs (pool, add, concat, resize, softmax, norm, ...): elements one SC moves
 # per cycle. Like a depthwise conv they use one lane per element: about one element per cycle
-# at about the SC's efficiency (fitted 0.71, COMPUTE_EFFICIENCY 0.8) [calibrated].
-ELEMENTS_PER_SC_PER_CYCLE = 0.70624375
+# at about the SC's efficiency (fitted 0.59, COMPUTE_EFFICIENCY 0.72) [calibrated].
+ELEMENTS_PER_SC_PER_CYCLE = 0.586800275781
 # SC-cycles each layer spends per output row on top of its MACs or elements (row setup, line
 # buffer turnaround): layers on small maps pay it relatively more [calibrated].
 SC_CYCLES_PER_ROW = 5474.0
@@ -75,8 +77,8 @@ SC_CYCLES_PER_ROW = 5474.0
 # A channel split gives each node at least this many output channels; beyond that the split is
 # spatial and the weights are replicated per spatial part [assumption].
 MIN_CHANNELS_PER_NODE = 16
-# Most nodes one layer is defused into (so most SCs: 6 x 8 = 48) [calibrated].
-MAX_NODES_PER_LAYER = 6
+# Most nodes one layer is defused into (so most SCs: 8 x 8 = 64) [calibrated].
+MAX_NODES_PER_LAYER = 8
 # Line buffer: a layer buffers (kernel height + stride + this) rows of each input [assumption].
 LINE_BUFFER_EXTRA_ROWS = 0
 
@@ -89,13 +91,13 @@ CONTEXT_SWITCH_OVERHEAD_S = 0.0
 PIPELINE_FILL_FRAMES = 0.0
 # Fixed cost of each row of a tensor crossing PCIe (graph inputs and outputs, boundary tensors).
 # Alone (the earlier fit: 1.275 us) it capped every 640x640 network at ~860 FPS on Gen3 x4 while
-# the Model Zoo runs YOLOv8n at 1,036; with the per-transfer cost below the fit keeps 0.8 us
-# (a 640-row input: 0.52 ms) [calibrated].
-PCIE_ROW_OVERHEAD_S = 0.805e-6
+# the Model Zoo runs YOLOv8n at 1,036; with the per-transfer cost below the fit keeps 0.85 us
+# (a 640-row input: 0.54 ms) [calibrated].
+PCIE_ROW_OVERHEAD_S = 0.85e-6
 # Fixed cost of each tensor crossing PCIe per frame, in each direction (a DMA transfer's
 # descriptor setup and completion interrupt): small networks stop at ~2,500-3,500 FPS whatever
 # their MACs, while 640x640 detectors with 7 transfers run over 1,000 FPS [calibrated].
-PCIE_TRANSFER_OVERHEAD_S = 95.55e-6
+PCIE_TRANSFER_OVERHEAD_S = 81.2175e-6
 # PCIe payload efficiency (TLP/DLLP overhead): a Raspberry Pi's Gen2 x1 moves ~0.45 GB/s of a
 # raw 0.5 GB/s and its Gen3 x1 ~0.9 of 0.985 GB/s, so ~0.9 [derived].
 PCIE_EFFICIENCY = 0.9
