@@ -135,6 +135,8 @@ class CompileReport:
                 "bound": s.bound_s,
                 "gap": s.gap,
                 "bound_contexts": s.bound_contexts,
+                "stop_reason": s.stop_reason.value,
+                "contexts_tried": list(s.contexts_tried),
                 "wall_seconds": s.wall_seconds,
                 "interrupted": s.interrupted,
                 "iterations": [_iteration_dict(it) for it in s.iterations],

@@ -204,7 +204,7 @@ def summary_table(report: Any) -> Table:
     scope = "" if s.bound_contexts in (None, 1) else f" (over <= {s.bound_contexts} contexts)"
     table.add_row(
         "solver",
-        f"{s.status}; T({b}) = {s.objective_s * 1e3:.3f} ms, bound {bound}{scope}, gap {gap}, "
+        f"{s.status_text}; T({b}) = {s.objective_s * 1e3:.3f} ms, bound {bound}{scope}, gap {gap}, "
         f"{s.wall_seconds:.1f} s" + (" (interrupted)" if s.interrupted else ""),
     )
     return table

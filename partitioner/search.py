@@ -21,6 +21,15 @@ The best partition so far is kept at every moment and returned on timeout or Ctr
 reported is CP-SAT's proven lower bound on ``T(B)`` over every partition into at most
 ``bound_contexts`` contexts (the largest K whose model returned a bound).
 
+Two clocks stop the search (:class:`StopReason`): the *deterministic budget* (``--timeout S`` is
+S seconds of solver work at a calibrated rate, so that the same input gives the same answer on
+any load) and the *wall clock*, a promise: every solve is stopped at ``(1 -``
+:data:`WALL_RESERVE_FRACTION` ``) x S`` wall seconds after the search started, pricing included,
+leaving the rest of S for the baselines and the answer's checks. On an idle machine the budget
+ends first; on a loaded one the wall clock does, and that answer may differ from run to run. The
+log says which one stopped the search, and an answer stopped by either (or by Ctrl-C) is never
+called ``OPTIMAL``: contexts above the last K tried were not looked at.
+
 Nothing here touches CP-SAT variables: :class:`~partitioner.cpsat_model.PartitionModel` does.
 """
 
@@ -30,15 +39,16 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 
 from cost_model.caps import MULTI_CONTEXT_CAPS, SINGLE_CONTEXT_CAPS, ResourceCaps
 from cost_model.context import ContextFit, context_fit, standalone_failure
 from cost_model.hardware import HardwareSpec
 from cost_model.resources import COMPILER_LABELS
 from partitioner.baselines import dp_partition, greedy_partition
-from partitioner.cpsat_model import WALL_SAFETY_FACTOR, PartitionModel, SolutionEvent
+from partitioner.cpsat_model import PartitionModel, SolutionEvent
 from partitioner.errors import InfeasiblePartitionError, UsageError
 from partitioner.graph import Network
 from partitioner.pricing import build_problem
@@ -63,7 +73,53 @@ DEFAULT_WORKERS = 2
 MIN_ITERATION_S = 0.5
 """No iteration is started with less than this left of the global budget."""
 
+WALL_RESERVE_FRACTION = 0.05
+"""Share of ``--timeout`` kept on the wall clock for the work after the last solve (the greedy
+and DP splits, the answer's validation and pricing): the solves are stopped at ``(1 - this) x
+timeout`` wall seconds after the search started."""
+
 CONTEXT_SWITCH_MODES = ("allowed", "enabled", "disabled")
+
+
+class StopReason(str, Enum):
+    """What ended the search (the ``solver.stop_reason`` of the JSON)."""
+
+    SINGLE_CONTEXT = "single context"
+    """The single-context flow succeeded: nothing to search."""
+    PROVEN = "proven"
+    """An iteration proved that more contexts do not help (its optimum left contexts unused, or
+    no partition into its K is faster than the best by more than IMPROVEMENT_EPS)."""
+    NO_IMPROVEMENT = "no improvement"
+    """PATIENCE iterations in a row without a better FPS."""
+    ALL_CONTEXTS = "all contexts"
+    """Every count up to ``max_contexts`` (or one context per layer) was tried."""
+    BUDGET = "deterministic budget"
+    """The deterministic budget (``--timeout`` of solver work) ran out."""
+    WALL_CLOCK = "wall clock"
+    """The wall clock reached ``--timeout`` (less :data:`WALL_RESERVE_FRACTION`)."""
+    CTRL_C = "Ctrl-C"
+    """The user pressed Ctrl-C."""
+
+    @property
+    def by_time(self) -> bool:
+        """The search was cut short (budget, wall clock or Ctrl-C), not ended by its own rule."""
+        return self in (StopReason.BUDGET, StopReason.WALL_CLOCK, StopReason.CTRL_C)
+
+
+def k_ranges(ks: Sequence[int]) -> str:
+    """Context counts as runs: ``2..10, 14``.
+
+    >>> k_ranges([2, 3, 4, 5, 14]), k_ranges([7]), k_ranges([])
+    ('2..5, 14', '7', '-')
+    """
+    runs: list[list[int]] = []
+    for k in sorted(set(ks)):
+        if runs and k == runs[-1][1] + 1:
+            runs[-1][1] = k
+        else:
+            runs.append([k, k])
+    return ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in runs) or "-"
+
 
 Log = Callable[[str], None]
 
@@ -187,13 +243,17 @@ class SearchResult:
         assignment: layer name -> context index (all 0 when single-context).
         status: ``OPTIMAL`` when proven (single context, or CP-SAT proved that no partition
             into at most ``bound_contexts`` contexts is faster by more than
-            :data:`IMPROVEMENT_EPS`, the convention of CP-SAT's relative gap limit; ``gap``
-            has the exact figure), ``FEASIBLE`` otherwise.
+            :data:`IMPROVEMENT_EPS`, the convention of CP-SAT's relative gap limit, and the
+            search ended by its own rule, not by time or Ctrl-C; ``gap`` has the exact
+            figure), ``FEASIBLE`` otherwise.
         objective_s: ``T(B)`` of the chosen partition at ``batch`` in seconds (cost model).
         bound_s: proven lower bound on ``T(B)`` (see the module docstring), or ``None``.
         bound_contexts: the K the bound covers.
         interrupted: the search was stopped by Ctrl-C (the best so far is returned).
         single_fit: the single-context attempt (its binding resource and failure).
+        stop_reason: what ended the search (:class:`StopReason`).
+        contexts_tried: every K the search has a verdict on (solved, or ruled out by the
+            total demand), ascending; ``(1,)`` for a single context.
     """
 
     single_context: bool
@@ -210,6 +270,8 @@ class SearchResult:
     problem: PartitionProblem | None = None
     result: PartitionResult | None = None
     history: tuple[Progress, ...] = ()
+    stop_reason: StopReason = StopReason.SINGLE_CONTEXT
+    contexts_tried: tuple[int, ...] = (1,)
 
     @property
     def num_contexts(self) -> int:
@@ -222,6 +284,28 @@ class SearchResult:
         if self.bound_s is None:
             return None
         return max(0.0, (self.objective_s - self.bound_s) / self.objective_s)
+
+    @property
+    def bound_scope(self) -> str:
+        """What the bound covers, in words (``partitions into at most 10 contexts``)."""
+        if self.bound_s is None or self.bound_contexts is None:
+            return "no bound covers the answer's context count"
+        if self.bound_contexts == 1:
+            return "one context"
+        return f"partitions into at most {self.bound_contexts} contexts"
+
+    @property
+    def stop_text(self) -> str:
+        """How the search ended: ``stopped by wall clock; K tried 2..10``."""
+        return f"stopped by {self.stop_reason.value}; K tried {k_ranges(self.contexts_tried)}"
+
+    @property
+    def status_text(self) -> str:
+        """The status with how the multi-context search ended, for the solver line:
+        ``FEASIBLE (stopped by wall clock; K tried 2..10)``; the bare status for one context."""
+        if self.single_context:
+            return self.status
+        return f"{self.status} ({self.stop_text})"
 
 
 def caps_line(caps: ResourceCaps) -> str:
@@ -324,17 +408,20 @@ def improvement_cutoff(best_units: int) -> int:
     return math.ceil(best_units * (1 - IMPROVEMENT_EPS)) - 1
 
 
-def _budget_left(options: SearchOptions, spent: float, started: float) -> float:
-    """Seconds of the global budget left.
+def _wall_deadline(options: SearchOptions, started: float) -> float:
+    """The ``time.perf_counter()`` at which every solve is stopped: ``(1 -``
+    :data:`WALL_RESERVE_FRACTION` ``) x timeout`` after the search started."""
+    return started + (1 - WALL_RESERVE_FRACTION) * options.timeout_s
 
-    The budget is charged with each solve's deterministic work (``work_seconds``), not its wall
-    time, so that the iterations run, and the answer, do not depend on the machine's load. The
-    wall clock only stops a search that passes ``WALL_SAFETY_FACTOR x timeout`` (a machine much
-    slower than the calibrated rate).
-    """
-    if time.perf_counter() - started > WALL_SAFETY_FACTOR * options.timeout_s:
-        return 0.0
-    return options.timeout_s - spent
+
+def _out_of_time(options: SearchOptions, spent: float, deadline: float) -> StopReason | None:
+    """The clock with less than :data:`MIN_ITERATION_S` left, if one has: the wall clock (up to
+    ``deadline``) or the deterministic budget (``timeout_s`` less the solver work ``spent``)."""
+    if deadline - time.perf_counter() < MIN_ITERATION_S:
+        return StopReason.WALL_CLOCK
+    if options.timeout_s - spent < MIN_ITERATION_S:
+        return StopReason.BUDGET
+    return None
 
 
 def _pins_need_more(options: SearchOptions) -> bool:
@@ -438,20 +525,25 @@ def _iterate(
 
     stale = 0
     interrupted = False
-    spent = 0.0  # solver work charged to the budget (deterministic, see _budget_left)
+    spent = 0.0  # solver work charged to the budget (deterministic, see _out_of_time)
+    deadline = _wall_deadline(options, started)
+    tried = [it.num_contexts for it in iterations]
+    reason = StopReason.ALL_CONTEXTS  # unless the loop stops earlier
     k = first_k
     while k <= min(options.max_contexts, problem.num_layers):
         if ctrl_c.pressed:
-            interrupted = True
+            interrupted, reason = True, StopReason.CTRL_C
             log("Interrupted: keeping the best partition so far")
             break
-        remaining = _budget_left(options, spent, started)
-        if remaining < MIN_ITERATION_S and (best is not None or iterations):
+        late = _out_of_time(options, spent, deadline)
+        if late is not None and (best is not None or iterations):
             # without a best, the greedy and DP splits after the loop still give one if any
             # contiguous split fits; more iterations would overrun the budget (a tight budget
             # on a many-context problem ran 60 s past a 2 s timeout)
-            log(f"Global timeout of {options.timeout_s:g}s reached")
+            reason = late
+            log(f"Global timeout of {options.timeout_s:g}s reached ({late.value})")
             break
+        remaining = options.timeout_s - spent
         limit_s = max(MIN_ITERATION_S, min(options.per_iteration_s, remaining))
         cutoff = None if best is None else improvement_cutoff(best.objective_units)
         model = PartitionModel(
@@ -501,9 +593,12 @@ def _iterate(
         ctrl_c.on_press = model.stop
         if ctrl_c.pressed:
             model.stop()  # pressed while the model was built: return at its first solution
-        result, interrupted = _solve_interruptibly(model, limit_s, options, on_solution)
+        result, interrupted, walled = _solve_interruptibly(
+            model, limit_s, options, deadline, on_solution
+        )
         interrupted = interrupted or ctrl_c.pressed
         spent += result.work_seconds
+        tried.append(k)
         outcome, message = _outcome(result, limit_s, interrupted)
         if result.partition is not None and (
             best is None or result.objective_units < best.objective_units
@@ -547,13 +642,21 @@ def _iterate(
         suffix = f", uses {used}" if used is not None and used < k else ""
         log(f"Iteration #{len(iterations)} - {k} contexts{suffix}, {fps_text}")
         if interrupted:
+            reason = StopReason.CTRL_C
             log("Interrupted: keeping the best partition so far")
             break
         if result.status is Status.OPTIMAL and used is not None and used < k:
-            break  # the optimum for <= K leaves contexts unused: more contexts do not help
+            reason = StopReason.PROVEN  # the optimum for <= K leaves contexts unused
+            break
         if cutoff is not None and result.bound_units is not None and result.bound_units > cutoff:
-            break  # proven: no partition into <= K contexts improves on the best
+            reason = StopReason.PROVEN  # no partition into <= K contexts improves on the best
+            break
+        if walled:
+            reason = StopReason.WALL_CLOCK
+            log(f"Global timeout of {options.timeout_s:g}s reached ({reason.value})")
+            break
         if best is not None and stale >= PATIENCE:
+            reason = StopReason.NO_IMPROVEMENT
             break
         if result.status is Status.INFEASIBLE and best is None and k >= problem.num_layers:
             break
@@ -561,13 +664,15 @@ def _iterate(
 
     best = _no_worse_than_baselines(problem, best, options, log)
     interrupted = interrupted or ctrl_c.pressed
-    remaining = _budget_left(options, spent, started)
+    if interrupted:
+        reason = StopReason.CTRL_C
+    late = _out_of_time(options, spent, deadline)
     if (
         best is not None
         and best.from_hint
         and best.partition is not None
         and (bound_result is None or bound_result.num_contexts < best.partition.num_contexts)
-        and remaining >= MIN_ITERATION_S
+        and late is None
         and not interrupted
     ):
         # a baseline with more contexts than any bound covers won: one CP-SAT iteration at its
@@ -580,8 +685,13 @@ def _iterate(
             cutoff_units=improvement_cutoff(best.objective_units),
         )
         ctrl_c.on_press = model.stop
-        result, interrupted = _solve_interruptibly(model, remaining, options)
+        result, interrupted, walled = _solve_interruptibly(
+            model, options.timeout_s - spent, options, deadline
+        )
         interrupted = interrupted or ctrl_c.pressed
+        tried.append(k)
+        if interrupted or walled:
+            reason = StopReason.CTRL_C if interrupted else StopReason.WALL_CLOCK
         if result.partition is not None and result.objective_units <= best.objective_units:
             best = result
         if result.bound_units is not None:
@@ -607,6 +717,7 @@ def _iterate(
         f"Partitioner finished after {len(iterations)} iterations, "
         f"Time it took: {fmt_duration(wall)}"
     )
+    log(f"Search stopped by {reason.value}; K tried {k_ranges(tried)}")
     if best is None or best.partition is None:
         if interrupted:
             raise KeyboardInterrupt
@@ -627,9 +738,12 @@ def _iterate(
     bound_s = None if bound_result is None else bound_result.bound_units * problem.TIME_UNIT_S
     # optimal only when the bound that covers every count tried is within IMPROVEMENT_EPS of
     # the objective (an optimum proven for K says nothing of K + 1 if that iteration stopped
-    # early); the gap gives the exact figure
-    proven = bound_result is not None and (
-        bound_result.bound_units > improvement_cutoff(best.objective_units)
+    # early) and the search ended by its own rule: stopped by time, the counts above the last
+    # K tried were never looked at; the gap gives the exact figure
+    proven = (
+        bound_result is not None
+        and bound_result.bound_units > improvement_cutoff(best.objective_units)
+        and not reason.by_time
     )
     return SearchResult(
         single_context=False,
@@ -646,6 +760,8 @@ def _iterate(
         problem=problem,
         result=best,
         history=tuple(history),
+        stop_reason=reason,
+        contexts_tried=tuple(sorted(set(tried))),
     )
 
 
@@ -726,9 +842,11 @@ def _solve_interruptibly(
     model: PartitionModel,
     limit_s: float,
     options: SearchOptions,
+    deadline: float,
     on_solution: Callable[[SolutionEvent], None] | None = None,
-) -> tuple[PartitionResult, bool]:
-    """Solve in a worker thread so that Ctrl-C stops the search and keeps its best solution."""
+) -> tuple[PartitionResult, bool, bool]:
+    """Solve in a worker thread so that Ctrl-C and the wall clock stop the search and keep its
+    best solution: ``(result, stopped by Ctrl-C, stopped by the wall clock at deadline)``."""
     box: dict[str, PartitionResult | BaseException] = {}
     done = threading.Event()
 
@@ -747,14 +865,18 @@ def _solve_interruptibly(
 
     thread = threading.Thread(target=run, name="ctxfit-cpsat", daemon=True)
     thread.start()
-    interrupted = False
+    interrupted = walled = False
     # wait on an Event, not Thread.join: a Ctrl-C inside join can leave the thread looking dead
     while not done.is_set():
         try:
-            done.wait(0.1)
+            done.wait(min(0.1, max(0.005, deadline - time.perf_counter())))
         except KeyboardInterrupt:
             interrupted = True
             model.stop()
+        if not done.is_set() and time.perf_counter() >= deadline:
+            # again at every poll: a solver that starts after the first stop is stopped too
+            walled = True
+            model.stop()
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
-    return box["result"], interrupted  # type: ignore[return-value]
+    return box["result"], interrupted, walled  # type: ignore[return-value]
