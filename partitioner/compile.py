@@ -135,6 +135,7 @@ class CompileReport:
                 "bound": s.bound_s,
                 "gap": s.gap,
                 "bound_contexts": s.bound_contexts,
+                "bound_scope": s.bound_scope,
                 "stop_reason": s.stop_reason.value,
                 "contexts_tried": list(s.contexts_tried),
                 "wall_seconds": s.wall_seconds,

@@ -18,8 +18,12 @@
    partition improves on the best, or at ``max_contexts``.
 
 The best partition so far is kept at every moment and returned on timeout or Ctrl-C. The bound
-reported is CP-SAT's proven lower bound on ``T(B)`` over every partition into at most
-``bound_contexts`` contexts (the largest K whose model returned a bound).
+reported is the higher of two proven lower bounds on ``T(B)``: CP-SAT's, over every partition
+into at most ``bound_contexts`` contexts (the largest K whose model returned a bound), and the
+level relaxation's (:mod:`partitioner.bounds`, solved once before the iterations), over every
+multi-context partition whatever its number of contexts (``bound_all_contexts``). When the best
+partition comes within :data:`IMPROVEMENT_EPS` of the latter, the search stops: no count of
+contexts can do better.
 
 Two clocks stop the search (:class:`StopReason`): the *deterministic budget* (``--timeout S`` is
 S seconds of solver work at a calibrated rate, so that the same input gives the same answer on
@@ -48,7 +52,8 @@ from cost_model.context import ContextFit, context_fit, standalone_failure
 from cost_model.hardware import HardwareSpec
 from cost_model.resources import COMPILER_LABELS
 from partitioner.baselines import dp_partition, greedy_partition
-from partitioner.cpsat_model import PartitionModel, SolutionEvent
+from partitioner.bounds import LevelBound, level_bound
+from partitioner.cpsat_model import PartitionModel, SolutionEvent, stop_keeping_bounds
 from partitioner.errors import InfeasiblePartitionError, UsageError
 from partitioner.graph import Network
 from partitioner.pricing import build_problem
@@ -72,6 +77,11 @@ DEFAULT_WORKERS = 2
 
 MIN_ITERATION_S = 0.5
 """No iteration is started with less than this left of the global budget."""
+
+LEVEL_BOUND_MAX_VARIABLES = 20_000
+"""The level relaxation (:func:`~partitioner.bounds.level_bound`) is solved when it has at most
+this many variables (layers x levels; YOLO11x on Hailo-8L has 3,100 and takes 0.3 s), so that a
+very large network does not spend its budget on it."""
 
 WALL_RESERVE_FRACTION = 0.05
 """Share of ``--timeout`` kept on the wall clock for the work after the last solve (the greedy
@@ -251,6 +261,8 @@ class SearchResult:
         bound_contexts: the K the bound covers.
         interrupted: the search was stopped by Ctrl-C (the best so far is returned).
         single_fit: the single-context attempt (its binding resource and failure).
+        bound_all_contexts: the bound covers every partition into two or more contexts, whatever
+            their number (the level relaxation's); ``bound_contexts`` is then ``None``.
         stop_reason: what ended the search (:class:`StopReason`).
         contexts_tried: every K the search has a verdict on (solved, or ruled out by the
             total demand), ascending; ``(1,)`` for a single context.
@@ -270,6 +282,7 @@ class SearchResult:
     problem: PartitionProblem | None = None
     result: PartitionResult | None = None
     history: tuple[Progress, ...] = ()
+    bound_all_contexts: bool = False
     stop_reason: StopReason = StopReason.SINGLE_CONTEXT
     contexts_tried: tuple[int, ...] = (1,)
 
@@ -288,6 +301,8 @@ class SearchResult:
     @property
     def bound_scope(self) -> str:
         """What the bound covers, in words (``partitions into at most 10 contexts``)."""
+        if self.bound_s is not None and self.bound_all_contexts:
+            return "partitions into any number of contexts"
         if self.bound_s is None or self.bound_contexts is None:
             return "no bound covers the answer's context count"
         if self.bound_contexts == 1:
@@ -517,6 +532,7 @@ def _iterate(
     best: PartitionResult | None = None
     bound_result: PartitionResult | None = None
     history: list[Progress] = []
+    relaxed = _relaxation_bound(problem, first_k, log)
 
     def emit(snapshot: Progress) -> None:
         history.append(snapshot)
@@ -651,6 +667,9 @@ def _iterate(
         if cutoff is not None and result.bound_units is not None and result.bound_units > cutoff:
             reason = StopReason.PROVEN  # no partition into <= K contexts improves on the best
             break
+        if _within_relaxation(best, relaxed):
+            reason = StopReason.PROVEN  # no count of contexts does better (the level bound)
+            break
         if walled:
             reason = StopReason.WALL_CLOCK
             log(f"Global timeout of {options.timeout_s:g}s reached ({reason.value})")
@@ -735,15 +754,19 @@ def _iterate(
     log(f"Applying selected partition to {best.partition.num_contexts} contexts...")
     if bound_result is not None and bound_result.num_contexts < best.partition.num_contexts:
         bound_result = None  # its bound covers fewer contexts than the partition reported
-    bound_s = None if bound_result is None else bound_result.bound_units * problem.TIME_UNIT_S
-    # optimal only when the bound that covers every count tried is within IMPROVEMENT_EPS of
-    # the objective (an optimum proven for K says nothing of K + 1 if that iteration stopped
-    # early) and the search ended by its own rule: stopped by time, the counts above the last
-    # K tried were never looked at; the gap gives the exact figure
+    bound_units = None if bound_result is None else bound_result.bound_units
+    all_counts = relaxed is not None and (bound_units is None or relaxed.bound_units >= bound_units)
+    if all_counts:
+        assert relaxed is not None
+        bound_units = min(relaxed.bound_units, best.objective_units)
+    # optimal only when a bound that covers every count tried is within IMPROVEMENT_EPS of the
+    # objective (an optimum proven for K says nothing of K + 1 if that iteration stopped early)
+    # and either it covers every count or the search ended by its own rule (stopped by time,
+    # the counts above the last K tried were never looked at); the gap gives the exact figure
     proven = (
-        bound_result is not None
-        and bound_result.bound_units > improvement_cutoff(best.objective_units)
-        and not reason.by_time
+        bound_units is not None
+        and bound_units > improvement_cutoff(best.objective_units)
+        and (all_counts or not reason.by_time)
     )
     return SearchResult(
         single_context=False,
@@ -751,8 +774,9 @@ def _iterate(
         status=Status.OPTIMAL.value if proven else Status.FEASIBLE.value,
         batch=options.batch,
         objective_s=best.objective_units * problem.TIME_UNIT_S,
-        bound_s=bound_s,
-        bound_contexts=None if bound_result is None else bound_result.num_contexts,
+        bound_s=None if bound_units is None else bound_units * problem.TIME_UNIT_S,
+        bound_contexts=None if bound_result is None or all_counts else bound_result.num_contexts,
+        bound_all_contexts=all_counts,
         wall_seconds=wall,
         iterations=tuple(iterations),
         interrupted=interrupted,
@@ -763,6 +787,26 @@ def _iterate(
         stop_reason=reason,
         contexts_tried=tuple(sorted(set(tried))),
     )
+
+
+def _relaxation_bound(problem: PartitionProblem, min_contexts: int, log: Log) -> LevelBound | None:
+    """The level relaxation's bound over every partition into ``min_contexts`` or more contexts
+    (fewer are ruled out by the total demand), or ``None`` for a problem too large to spend the
+    budget on (:data:`LEVEL_BOUND_MAX_VARIABLES`)."""
+    if problem.num_layers * problem.num_levels > LEVEL_BOUND_MAX_VARIABLES:
+        return None
+    relaxed = level_bound(problem, min_contexts=min_contexts)
+    if relaxed is not None:
+        fps = problem.batch / (max(1, relaxed.bound_units) * problem.TIME_UNIT_S)
+        log(f"Level relaxation: no partition into any number of contexts exceeds {fps:,.1f} FPS")
+    return relaxed
+
+
+def _within_relaxation(best: PartitionResult | None, relaxed: LevelBound | None) -> bool:
+    """The best so far is within IMPROVEMENT_EPS of the level relaxation's bound."""
+    if best is None or best.objective_units is None or relaxed is None:
+        return False
+    return relaxed.bound_units > improvement_cutoff(best.objective_units)
 
 
 def _no_worse_than_baselines(
@@ -874,9 +918,10 @@ def _solve_interruptibly(
             interrupted = True
             model.stop()
         if not done.is_set() and time.perf_counter() >= deadline:
-            # again at every poll: a solver that starts after the first stop is stopped too
+            # again at every poll: a solver that starts after the first stop is stopped too;
+            # the LP solve's bound is kept, as when the budget ends the solve
             walled = True
-            model.stop()
+            stop_keeping_bounds(model)
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box["result"], interrupted, walled  # type: ignore[return-value]
