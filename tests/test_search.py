@@ -342,3 +342,128 @@ def test_each_iteration_starts_from_the_best_so_far_and_looks_below_it(monkeypat
     # the last iteration found nothing under its cutoff: it kept the best and stopped the search
     assert bests[-1] == min(bests) == round(found.objective_s / TIME_UNIT_S)
     assert found.iterations[-1].outcome == "no better"
+
+
+def _no_relaxation(monkeypatch):
+    """The level relaxation off, so that only the iterations decide when the search stops."""
+    from partitioner import search as search_module
+
+    monkeypatch.setattr(search_module, "level_bound", lambda problem, **_: None)
+
+
+def test_the_wall_clock_stops_a_long_solve_and_says_so(monkeypatch):
+    # every solve runs on until the search stops it (a loaded machine, seen from the search):
+    # the wall clock at 95% of --timeout ends the first iteration, whose optimum for its K is
+    # then no proof for the counts above it
+    import threading
+
+    from partitioner import cpsat_model
+    from partitioner.search import StopReason
+
+    _no_relaxation(monkeypatch)
+    solve = cpsat_model.PartitionModel.solve
+
+    class Stuck:
+        def __init__(self) -> None:
+            self.stopped = threading.Event()
+
+        def stop_search(self) -> None:
+            self.stopped.set()
+
+    def stuck_solve(self, **kwargs):
+        result = solve(self, **kwargs)
+        stuck = Stuck()
+        self._solvers.append(stuck)
+        assert stuck.stopped.wait(60), "the search never stopped the solve"
+        return result
+
+    monkeypatch.setattr(cpsat_model.PartitionModel, "solve", stuck_solve)
+    lines: list[str] = []
+    found = search(conv_chain(170), HW, SearchOptions(timeout_s=2), log=lines.append)
+    assert found.stop_reason is StopReason.WALL_CLOCK
+    assert found.status == "FEASIBLE"
+    assert not found.interrupted
+    assert len([it for it in found.iterations if it.outcome != "too many"]) == 1
+    assert f"Search {found.stop_text}" in lines
+    assert found.stop_text.startswith("stopped by wall clock; K tried 2..")
+    assert found.contexts_tried == tuple(range(2, found.iterations[-1].num_contexts + 1))
+
+
+def test_the_deterministic_budget_stops_the_search_and_says_so(monkeypatch):
+    # each solve charges its whole limit to the budget and proves nothing: after the first
+    # iteration's 10 s of solver work there is no budget left
+    from dataclasses import replace
+
+    from partitioner import cpsat_model
+    from partitioner.search import StopReason
+
+    _no_relaxation(monkeypatch)
+    solve = cpsat_model.PartitionModel.solve
+
+    def unproven(self, *, time_limit_s, **kwargs):
+        result = solve(self, time_limit_s=time_limit_s, **kwargs)
+        bound = None if result.objective_units is None else result.objective_units // 2
+        status = cpsat_model.Status.FEASIBLE if result.partition is not None else result.status
+        return replace(result, status=status, bound_units=bound, work_seconds=time_limit_s)
+
+    monkeypatch.setattr(cpsat_model.PartitionModel, "solve", unproven)
+    lines: list[str] = []
+    found = search(conv_chain(170), HW, SearchOptions(timeout_s=600), log=lines.append)
+    assert found.stop_reason is StopReason.BUDGET
+    assert found.status == "FEASIBLE"
+    assert "Global timeout of 600s reached (deterministic budget)" in lines
+    assert found.stop_text.startswith("stopped by deterministic budget; K tried ")
+
+
+def test_never_optimal_when_stopped_by_time_with_contexts_untried(monkeypatch):
+    # the first iteration proves its optimum for K (bound = objective); the budget then ends
+    # the search before K + 1: the answer is FEASIBLE, with its bound over <= K contexts
+    from dataclasses import replace
+
+    from partitioner import cpsat_model
+    from partitioner.search import StopReason
+
+    _no_relaxation(monkeypatch)
+    solve = cpsat_model.PartitionModel.solve
+
+    def proven_but_costly(self, *, time_limit_s, **kwargs):
+        result = solve(self, time_limit_s=time_limit_s, **kwargs)
+        return replace(result, work_seconds=time_limit_s)
+
+    monkeypatch.setattr(cpsat_model.PartitionModel, "solve", proven_but_costly)
+    found = search(conv_chain(170), HW, SearchOptions(timeout_s=30))
+    last = found.iterations[-1]
+    assert found.stop_reason is StopReason.BUDGET
+    assert last.bound_s == pytest.approx(found.objective_s)  # proven for its K ...
+    assert found.status == "FEASIBLE"  # ... but K + 1 was never tried
+    assert found.bound_contexts == last.num_contexts == max(found.contexts_tried)
+    assert found.gap == 0.0
+
+
+def test_a_bound_over_every_count_proves_the_answer_even_when_time_runs_out(monkeypatch):
+    # the level relaxation's bound covers any number of contexts: when the best meets it, the
+    # search stops (nothing to try) and the answer is optimal whatever the clock
+    from partitioner import search as search_module
+    from partitioner.bounds import LevelBound
+    from partitioner.search import StopReason
+
+    first = search(conv_chain(170), HW, SearchOptions(timeout_s=20))
+    units = round(first.objective_s / TIME_UNIT_S)
+    met = LevelBound(bound_units=units, min_contexts=2, contexts=2.0)
+    monkeypatch.setattr(search_module, "level_bound", lambda problem, **_: met)
+    found = search(conv_chain(170), HW, SearchOptions(timeout_s=20))
+    assert found.stop_reason is StopReason.PROVEN
+    assert found.status == "OPTIMAL"
+    assert found.bound_all_contexts and found.bound_contexts is None
+    assert found.bound_scope == "partitions into any number of contexts"
+    assert found.gap == 0.0
+
+
+def test_the_level_bound_never_exceeds_the_answer():
+    from partitioner.bounds import level_bound
+
+    found = search(conv_chain(170), HW, SearchOptions(timeout_s=20))
+    relaxed = level_bound(found.problem, min_contexts=2)
+    assert relaxed is not None
+    assert relaxed.bound_units <= round(found.objective_s / TIME_UNIT_S)
+    assert found.bound_s is not None and found.bound_s <= found.objective_s
