@@ -19,16 +19,21 @@ GLOP's tolerances, taken off by :data:`SAFETY`):
 * minimise ``sum_l n_l x (S0 + B x T_l + fill(T_l)) + (W + sum_il cfg_li y_il) / link``
 
 where ``T_l = max(F_l, P)`` and ``P`` is the PCIe time every context pays
-(:func:`min_context_pcie_units`). Any partition into ``K >= min_contexts`` contexts gives a
+(:func:`min_context_pcie_units`). PCIe classes sharpen it (:func:`pcie_classes`): each ``n_l``
+is split by the PCIe floor ``Q_j`` its contexts pay (``T_lj = max(F_l, Q_j)``), and at most
+``M_j`` contexts pay less than ``Q_j``, because each has its own first layer reading less than
+``Q_j`` and its own last layer writing less (a ViT's contexts all cross a token tensor but the
+first and the last). Any partition into ``K >= min_contexts`` contexts gives a
 solution of the relaxation (``n_l`` = its contexts at level ``l``, ``y_il = 1`` for the level of
 layer ``i``'s context) whose objective is at most its ``T(B)`` (the relaxation drops the roundings
 up), so the relaxation's optimum is a lower bound on every such partition's ``T(B)``.
 
-Measured on Hailo-8L at batch 8 (this 2-core machine, loaded): YOLO11x 9.1% below the best
-partition known (CP-SAT's own bound there: 28%, and only over the K it tried), YOLOv8m 6.5%,
-ViT-Tiny 31% (a ViT's contexts are convex runs of blocks whose slowest layer sets their level;
-the relaxation lets the slow layers share a few contexts). 0.2-0.3 s each. Integer ``n_l``
-(SCIP) gained 0.5 points on YOLO11x for 2.3 s: not worth the budget.
+Measured at batch 8 against the best partition the search found (this 2-core machine, loaded;
+0.5-1.8 s each): YOLO11x on Hailo-8L 9.1% below it (CP-SAT's own bound there: 28%, and only
+over the K it tried), YOLOv8m on Hailo-8L 6.8%, ViT-Tiny 22% on Hailo-8 and 24% on Hailo-8L (31%
+and 28% without the PCIe classes). What it misses: a context is a convex set of the graph, so
+a ViT's slow layers (one per block) cannot share a few slow contexts as the relaxation lets them.
+Integer ``n_l`` (SCIP) gained 0.5 points on YOLO11x for 2.3 s: not worth the budget.
 
 >>> from partitioner.problem import chain_problem
 >>> p = chain_problem(lcus=(30, 40, 40, 30), limit=77)
@@ -38,6 +43,7 @@ the relaxation lets the slow layers share a few contexts). 0.2-0.3 s each. Integ
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -90,6 +96,53 @@ def min_context_pcie_units(problem: PartitionProblem) -> int:
     return max(p.pcie_units(into), p.pcie_units(out))
 
 
+@dataclass(frozen=True, kw_only=True)
+class PcieClass:
+    """Contexts paying at least ``floor_units`` of PCIe per frame; at most ``below_cap``
+    contexts pay less than ``floor_units`` (``None``: no limit, the lowest class)."""
+
+    floor_units: int
+    below_cap: int | None
+
+
+def pcie_classes(problem: PartitionProblem, *, max_classes: int = 8) -> tuple[PcieClass, ...]:
+    """PCIe floors of contexts, ascending, the first :func:`min_context_pcie_units`.
+
+    A context's first layer ``v`` reads ``in(v)`` (its producers' outputs and graph inputs, all
+    from outside), its last layer writes ``out(v)``; it pays at least ``max(in(first),
+    out(last))``. First layers of different contexts are different layers (and last layers),
+    so at most ``min(#{v: in(v) < Q}, #{v: out(v) < Q})`` contexts pay less than ``Q``. The
+    floors ``Q`` are the distinct per-layer values (at most ``max_classes`` of them, spread
+    over their range: any subset gives a valid bound).
+
+    >>> from partitioner.problem import chain_problem
+    >>> [(c.floor_units, c.below_cap) for c in pcie_classes(chain_problem(lcus=(1, 1, 1)))]
+    [(1, None)]
+    """
+    p = problem
+    load, input_load = p.output_load, p.input_load
+    ins = sorted(
+        p.pcie_units(
+            sum(load[u] for u in p.producers[v]) + sum(input_load[g] for g in p.inputs_read[v])
+        )
+        for v in range(p.num_layers)
+    )
+    outs = sorted(
+        p.pcie_units(load[v]) if (p.consumers[v] or p.is_output[v]) else 0
+        for v in range(p.num_layers)
+    )
+    low = max(ins[0], outs[0])
+    floors = sorted({q for q in (*ins, *outs) if q > low})
+    if len(floors) > max_classes - 1:
+        step = len(floors) / (max_classes - 1)
+        floors = sorted({floors[int(j * step)] for j in range(max_classes - 1)})
+    classes = [PcieClass(floor_units=low, below_cap=None)]
+    for q in floors:
+        cap = min(bisect.bisect_left(ins, q), bisect.bisect_left(outs, q))
+        classes.append(PcieClass(floor_units=q, below_cap=cap))
+    return tuple(classes)
+
+
 def level_bound(
     problem: PartitionProblem, *, min_contexts: int = 2, time_limit_s: float = 5.0
 ) -> LevelBound | None:
@@ -102,9 +155,14 @@ def level_bound(
         return None
     solver.SetTimeLimit(max(1, int(time_limit_s * 1000)))
     rate = float(p.link_bytes_per_unit)  # bytes per time unit
-    pcie = min_context_pcie_units(p)
+    classes = pcie_classes(p)
     levels = range(p.num_levels)
-    n = [solver.NumVar(0.0, p.num_layers, f"n_{lv}") for lv in levels]
+    # n_lj: contexts at level l paying PCIe class j's floor; n[lv] their sum
+    n_lj = [
+        [solver.NumVar(0.0, p.num_layers, f"n_{lv}_{j}") for j in range(len(classes))]
+        for lv in levels
+    ]
+    n = [solver.Sum(row) for row in n_lj]
     y = [
         {lv: solver.NumVar(0.0, 1.0, f"y_{i}_{lv}") for lv in range(p.max_level[i] + 1)}
         for i in range(p.num_layers)
@@ -119,10 +177,16 @@ def level_bound(
             if r not in skip and terms:
                 solver.Add(solver.Sum(terms) <= limit * n[lv])
     solver.Add(solver.Sum(n) >= min_contexts)
+    for j, pcie in enumerate(classes):
+        if pcie.below_cap is not None:
+            solver.Add(
+                solver.Sum([n_lj[lv][i] for lv in levels for i in range(j)]) <= pcie.below_cap
+            )
     cost = []
     for lv in levels:
-        t = max(p.frame_units[lv], pcie)
-        cost.append((p.switch_fixed_units + p.batch * t + p.fill_units(t)) * n[lv])
+        for j, pcie in enumerate(classes):
+            t = max(p.frame_units[lv], pcie.floor_units)
+            cost.append((p.switch_fixed_units + p.batch * t + p.fill_units(t)) * n_lj[lv][j])
     config = [
         p.config_bytes[lv][i] / rate * share
         for i, shares in enumerate(y)
@@ -139,8 +203,15 @@ def level_bound(
         # every T(B) is a whole number of units: the bound rounds up
         bound_units=max(0, math.ceil(best - SAFETY * max(1.0, best))),
         min_contexts=min_contexts,
-        contexts=sum(v.solution_value() for v in n),
+        contexts=sum(v.solution_value() for row in n_lj for v in row),
     )
 
 
-__all__ = ["SAFETY", "LevelBound", "level_bound", "min_context_pcie_units"]
+__all__ = [
+    "SAFETY",
+    "LevelBound",
+    "PcieClass",
+    "level_bound",
+    "min_context_pcie_units",
+    "pcie_classes",
+]

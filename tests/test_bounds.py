@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from partitioner.bounds import level_bound, min_context_pcie_units
+from partitioner.bounds import level_bound, min_context_pcie_units, pcie_classes
 from partitioner.problem import (
     Partition,
     PartitionProblem,
@@ -77,6 +77,19 @@ def test_every_context_pays_its_smallest_crossing():
     assert level_bound(p).bound_units == 1000
     fast = replace(p, levels_fps=(1000.0, 400_000.0))  # 3-unit frames at level 1: PCIe binds
     assert level_bound(fast).bound_units == 5 + 5
+
+
+def test_only_one_context_can_skip_the_big_tensors():
+    # the input x and the graph output l3 are 2800 B (1 unit), l0..l2 write 28,000 B (10 units):
+    # a context paying less than 10 units must both start at l0 and end at l3: one at most
+    p = replace(
+        chain_problem(lcus=(30, 40, 40, 30), limit=77, levels_fps=(1000.0, 400_000.0)),
+        output_bytes=(28_000, 28_000, 28_000, 2800),
+    )
+    assert [(c.floor_units, c.below_cap) for c in pcie_classes(p)] == [(1, None), (10, 1)]
+    # two contexts at the 3-unit level: one may pay 3 units, the other pays 10
+    assert level_bound(p).bound_units == 3 + 10
+    assert min(batch_time_units(p, q) for q in every_partition(p, 2)) == 10 + 10
 
 
 def test_switch_costs_and_reload_are_in_the_bound():
