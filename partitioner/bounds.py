@@ -45,10 +45,11 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ortools.linear_solver import pywraplp
 
+from partitioner.baselines import contiguous_multi_cost
 from partitioner.problem import PartitionProblem, redundant_resources
 
 SAFETY = 1e-6
@@ -207,11 +208,149 @@ def level_bound(
     )
 
 
+# -- the path bound ------------------------------------------------------------------------------
+def heaviest_path(problem: PartitionProblem) -> tuple[int, ...]:
+    """The path of direct edges (each layer reads the one before) with the most level-0 demand,
+    each resource counted as a share of its limit: the part of the network that the path bound
+    keeps.
+
+    >>> from partitioner.problem import chain_problem
+    >>> heaviest_path(chain_problem(lcus=(10, 20, 30), edges=((0, 1), (0, 2))))
+    (0, 2)
+    """
+    p = problem
+    weight = [
+        sum(d / lim for d, lim in zip(p.demand[0][i] or (), p.limits, strict=True) if lim) + 1e-9
+        for i in range(p.num_layers)
+    ]
+    best = list(weight)
+    parent = [-1] * p.num_layers
+    for v in range(p.num_layers):
+        for u in p.producers[v]:
+            if best[u] + weight[v] > best[v]:
+                best[v], parent[v] = best[u] + weight[v], u
+    v = max(range(p.num_layers), key=best.__getitem__)
+    path = []
+    while v >= 0:
+        path.append(v)
+        v = parent[v]
+    return tuple(reversed(path))
+
+
+def sub_problem(problem: PartitionProblem, keep: tuple[int, ...]) -> PartitionProblem:
+    """The problem restricted to the layers ``keep`` (ascending): their demands, configuration
+    and edges, the graph inputs they read; the weights of every layer (their reload does not
+    depend on the partition) and the least configuration of each dropped layer are given to
+    the first kept layer. Every multi-context partition of the whole, restricted to ``keep``,
+    is a partition of this one whose multi-context ``T(B)`` is no more (fewer layers, tensors,
+    contexts and bytes), so the least multi-context ``T(B)`` here bounds the whole's.
+    """
+    p = problem
+    index = {old: new for new, old in enumerate(keep)}
+    inputs = tuple(
+        replace(g, consumers=tuple(index[v] for v in g.consumers if v in index))
+        for g in p.graph_inputs
+        if any(v in index for v in g.consumers)
+    )
+    dropped = [v for v in range(p.num_layers) if v not in index]
+    extra_config = sum(min(row[v] for row in p.config_bytes) for v in dropped)
+
+    def pick(values: tuple, extra: int | None = None) -> tuple:
+        out = [values[i] for i in keep]
+        if extra is not None:
+            out[0] += extra
+        return tuple(out)
+
+    return replace(
+        p,
+        name=f"{p.name} (path)",
+        layer_names=pick(p.layer_names),
+        edges=tuple((index[u], index[v]) for u, v in p.edges if u in index and v in index),
+        output_bytes=pick(p.output_bytes),
+        output_rows=pick(p.output_rows) if p.output_rows else (),
+        is_output=pick(p.is_output),
+        graph_inputs=inputs,
+        weight_bytes=pick(p.weight_bytes, sum(p.weight_bytes[v] for v in dropped)),
+        config_bytes=tuple(pick(row, extra_config) for row in p.config_bytes),
+        demand=tuple(pick(row) for row in p.demand),
+    )
+
+
+def path_bound(problem: PartitionProblem) -> int | None:
+    """A lower bound on ``T(B)`` of every partition into two or more contexts, from the
+    heaviest path (:func:`heaviest_path`, :func:`sub_problem`).
+
+    On a path every layer reads the one before, so every partition of it is a contiguous split
+    of its order, and the DP over contiguous splits
+    (:func:`~partitioner.baselines.contiguous_multi_cost`) finds the least multi-context
+    ``T(B)`` to one unit (the reload is rounded once, for all contexts): that, less one unit,
+    bounds the path's partitions and so the whole network's. When the whole network is one path
+    (a ViT: its residual edges join layers of the path) the bound is the optimum, to a unit.
+    ``None`` when the path has no partition (then the network has none either).
+
+    >>> from partitioner.problem import chain_problem
+    >>> path_bound(chain_problem(lcus=(30, 40, 40, 30), limit=77))   # the optimum, 1000, less 1
+    999
+    """
+    sub = sub_problem(problem, heaviest_path(problem))
+    cost = contiguous_multi_cost(sub)
+    if cost is None:
+        return None
+    return max(0, math.ceil(cost - 1 - SAFETY * max(1.0, cost)))
+
+
+# -- both ------------------------------------------------------------------------------------------
+LEVEL_BOUND_MAX_VARIABLES = 20_000
+"""The level relaxation is solved when it has at most this many variables (layers x levels;
+YOLO11x on Hailo-8L has 3,100 and takes 0.3-1.8 s), so that a very large network does not
+spend its budget on it."""
+PATH_BOUND_MAX_LAYERS = 2_000
+"""The path bound is computed for paths of at most this many layers (its DP is quadratic)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnyCountBound:
+    """A lower bound on ``T(B)`` of every partition into ``min_contexts`` or more contexts,
+    whatever their number: the higher of the level relaxation's and the path bound's (each
+    ``None`` when skipped or without an answer)."""
+
+    bound_units: int
+    level_units: int | None
+    path_units: int | None
+
+
+def any_count_bound(problem: PartitionProblem, *, min_contexts: int = 2) -> AnyCountBound | None:
+    """:func:`level_bound` and :func:`path_bound` together (``min_contexts`` >= 2), or ``None``
+    when neither gives a bound.
+
+    >>> from partitioner.problem import chain_problem
+    >>> any_count_bound(chain_problem(lcus=(30, 40, 40, 30), limit=77))
+    AnyCountBound(bound_units=1000, level_units=1000, path_units=999)
+    """
+    level = path = None
+    if problem.num_layers * problem.num_levels <= LEVEL_BOUND_MAX_VARIABLES:
+        relaxed = level_bound(problem, min_contexts=min_contexts)
+        level = None if relaxed is None else relaxed.bound_units
+    if problem.num_layers <= PATH_BOUND_MAX_LAYERS:
+        path = path_bound(problem)
+    found = [b for b in (level, path) if b is not None]
+    if not found:
+        return None
+    return AnyCountBound(bound_units=max(found), level_units=level, path_units=path)
+
+
 __all__ = [
+    "LEVEL_BOUND_MAX_VARIABLES",
+    "PATH_BOUND_MAX_LAYERS",
     "SAFETY",
+    "AnyCountBound",
+    "any_count_bound",
     "LevelBound",
     "PcieClass",
+    "heaviest_path",
     "level_bound",
     "min_context_pcie_units",
+    "path_bound",
+    "sub_problem",
     "pcie_classes",
 ]

@@ -20,10 +20,12 @@
 The best partition so far is kept at every moment and returned on timeout or Ctrl-C. The bound
 reported is the higher of two proven lower bounds on ``T(B)``: CP-SAT's, over every partition
 into at most ``bound_contexts`` contexts (the largest K whose model returned a bound), and the
-level relaxation's (:mod:`partitioner.bounds`, solved once before the iterations), over every
-multi-context partition whatever its number of contexts (``bound_all_contexts``). When the best
-partition comes within :data:`IMPROVEMENT_EPS` of the latter, the search stops: no count of
-contexts can do better.
+bound over every multi-context partition whatever its number of contexts
+(:func:`~partitioner.bounds.any_count_bound`: the level relaxation and the heaviest path,
+computed once before the iterations; ``bound_all_contexts``). When the best partition comes
+within :data:`IMPROVEMENT_EPS` of the latter, the search stops, before the iterations when the
+DP split already does (a ViT, a single path, is solved by the DP): no count of contexts can do
+better.
 
 Two clocks stop the search (:class:`StopReason`): the *deterministic budget* (``--timeout S`` is
 S seconds of solver work at a calibrated rate, so that the same input gives the same answer on
@@ -52,7 +54,7 @@ from cost_model.context import ContextFit, context_fit, standalone_failure
 from cost_model.hardware import HardwareSpec
 from cost_model.resources import COMPILER_LABELS
 from partitioner.baselines import dp_partition, greedy_partition
-from partitioner.bounds import LevelBound, level_bound
+from partitioner.bounds import any_count_bound
 from partitioner.cpsat_model import PartitionModel, SolutionEvent, stop_keeping_bounds
 from partitioner.errors import InfeasiblePartitionError, UsageError
 from partitioner.graph import Network
@@ -78,11 +80,6 @@ DEFAULT_WORKERS = 2
 MIN_ITERATION_S = 0.5
 """No iteration is started with less than this left of the global budget."""
 
-LEVEL_BOUND_MAX_VARIABLES = 20_000
-"""The level relaxation (:func:`~partitioner.bounds.level_bound`) is solved when it has at most
-this many variables (layers x levels; YOLO11x on Hailo-8L has 3,100 and takes 0.3 s), so that a
-very large network does not spend its budget on it."""
-
 WALL_RESERVE_FRACTION = 0.05
 """Share of ``--timeout`` kept on the wall clock for the work after the last solve (the greedy
 and DP splits, the answer's validation and pricing): the solves are stopped at ``(1 - this) x
@@ -96,10 +93,10 @@ class StopReason(str, Enum):
 
     SINGLE_CONTEXT = "single context"
     """The single-context flow succeeded: nothing to search."""
-    PROVEN = "proven"
+    PROVEN = "proof"
     """An iteration proved that more contexts do not help (its optimum left contexts unused, or
     no partition into its K is faster than the best by more than IMPROVEMENT_EPS)."""
-    NO_IMPROVEMENT = "no improvement"
+    NO_IMPROVEMENT = "patience"
     """PATIENCE iterations in a row without a better FPS."""
     ALL_CONTEXTS = "all contexts"
     """Every count up to ``max_contexts`` (or one context per layer) was tried."""
@@ -262,7 +259,8 @@ class SearchResult:
         interrupted: the search was stopped by Ctrl-C (the best so far is returned).
         single_fit: the single-context attempt (its binding resource and failure).
         bound_all_contexts: the bound covers every partition into two or more contexts, whatever
-            their number (the level relaxation's); ``bound_contexts`` is then ``None``.
+            their number (:func:`~partitioner.bounds.any_count_bound`); ``bound_contexts`` is
+            then ``None``.
         stop_reason: what ended the search (:class:`StopReason`).
         contexts_tried: every K the search has a verdict on (solved, or ruled out by the
             total demand), ascending; ``(1,)`` for a single context.
@@ -533,6 +531,7 @@ def _iterate(
     bound_result: PartitionResult | None = None
     history: list[Progress] = []
     relaxed = _relaxation_bound(problem, first_k, log)
+    best = _baseline_meeting(problem, relaxed, options, fewest, log)
 
     def emit(snapshot: Progress) -> None:
         history.append(snapshot)
@@ -547,6 +546,9 @@ def _iterate(
     reason = StopReason.ALL_CONTEXTS  # unless the loop stops earlier
     k = first_k
     while k <= min(options.max_contexts, problem.num_layers):
+        if _within_relaxation(best, relaxed):
+            reason = StopReason.PROVEN  # the DP split meets the bound over every count
+            break
         if ctrl_c.pressed:
             interrupted, reason = True, StopReason.CTRL_C
             log("Interrupted: keeping the best partition so far")
@@ -581,12 +583,17 @@ def _iterate(
             )
         )
 
+        met = threading.Event()  # a solution within IMPROVEMENT_EPS of the bound over every count
+
         def on_solution(
             event: SolutionEvent,
             k: int = k,
             n: int = iteration_no,
             before: float | None = best_fps_now,
+            met: threading.Event = met,
         ) -> None:
+            if relaxed is not None and relaxed > improvement_cutoff(event.objective_units):
+                met.set()
             fps = problem.batch / (event.objective_units * problem.TIME_UNIT_S)
             bound = (
                 problem.batch / (event.bound_units * problem.TIME_UNIT_S)
@@ -610,7 +617,7 @@ def _iterate(
         if ctrl_c.pressed:
             model.stop()  # pressed while the model was built: return at its first solution
         result, interrupted, walled = _solve_interruptibly(
-            model, limit_s, options, deadline, on_solution
+            model, limit_s, options, deadline, on_solution, met
         )
         interrupted = interrupted or ctrl_c.pressed
         spent += result.work_seconds
@@ -691,6 +698,7 @@ def _iterate(
         and best.from_hint
         and best.partition is not None
         and (bound_result is None or bound_result.num_contexts < best.partition.num_contexts)
+        and not _within_relaxation(best, relaxed)
         and late is None
         and not interrupted
     ):
@@ -755,10 +763,10 @@ def _iterate(
     if bound_result is not None and bound_result.num_contexts < best.partition.num_contexts:
         bound_result = None  # its bound covers fewer contexts than the partition reported
     bound_units = None if bound_result is None else bound_result.bound_units
-    all_counts = relaxed is not None and (bound_units is None or relaxed.bound_units >= bound_units)
+    all_counts = relaxed is not None and (bound_units is None or relaxed >= bound_units)
     if all_counts:
         assert relaxed is not None
-        bound_units = min(relaxed.bound_units, best.objective_units)
+        bound_units = min(relaxed, best.objective_units)
     # optimal only when a bound that covers every count tried is within IMPROVEMENT_EPS of the
     # objective (an optimum proven for K says nothing of K + 1 if that iteration stopped early)
     # and either it covers every count or the search ended by its own rule (stopped by time,
@@ -789,24 +797,56 @@ def _iterate(
     )
 
 
-def _relaxation_bound(problem: PartitionProblem, min_contexts: int, log: Log) -> LevelBound | None:
-    """The level relaxation's bound over every partition into ``min_contexts`` or more contexts
-    (fewer are ruled out by the total demand), or ``None`` for a problem too large to spend the
-    budget on (:data:`LEVEL_BOUND_MAX_VARIABLES`)."""
-    if problem.num_layers * problem.num_levels > LEVEL_BOUND_MAX_VARIABLES:
+def _relaxation_bound(problem: PartitionProblem, min_contexts: int, log: Log) -> int | None:
+    """The bound over every partition into ``min_contexts`` or more contexts (fewer are ruled
+    out by the total demand), whatever their number (:func:`~partitioner.bounds.any_count_bound`),
+    in time units."""
+    found = any_count_bound(problem, min_contexts=min_contexts)
+    if found is None:
         return None
-    relaxed = level_bound(problem, min_contexts=min_contexts)
-    if relaxed is not None:
-        fps = problem.batch / (max(1, relaxed.bound_units) * problem.TIME_UNIT_S)
-        log(f"Level relaxation: no partition into any number of contexts exceeds {fps:,.1f} FPS")
-    return relaxed
+    fps = problem.batch / (max(1, found.bound_units) * problem.TIME_UNIT_S)
+    log(f"Bound over any number of contexts: at most {fps:,.1f} FPS")
+    return found.bound_units
 
 
-def _within_relaxation(best: PartitionResult | None, relaxed: LevelBound | None) -> bool:
-    """The best so far is within IMPROVEMENT_EPS of the level relaxation's bound."""
+def _within_relaxation(best: PartitionResult | None, relaxed: int | None) -> bool:
+    """The best so far is within IMPROVEMENT_EPS of the bound over every count of contexts."""
     if best is None or best.objective_units is None or relaxed is None:
         return False
-    return relaxed.bound_units > improvement_cutoff(best.objective_units)
+    return relaxed > improvement_cutoff(best.objective_units)
+
+
+def _baseline_meeting(
+    problem: PartitionProblem,
+    relaxed: int | None,
+    options: SearchOptions,
+    fewest: int,
+    log: Log,
+) -> PartitionResult | None:
+    """The DP split when it is within IMPROVEMENT_EPS of ``relaxed`` (then no iteration can
+    improve on it), else ``None``; never with pins (the DP ignores them)."""
+    if relaxed is None or options.pins:
+        return None
+    split = dp_partition(problem, max_contexts=options.max_contexts)
+    if split is None or split.num_contexts < fewest:
+        return None
+    units = batch_time_units(problem, split)
+    if relaxed <= improvement_cutoff(units):
+        return None
+    log(
+        f"Found valid partition to {split.num_contexts} contexts (the DP split, within "
+        f"{IMPROVEMENT_EPS:.1%} of the bound over any number of contexts)"
+    )
+    return PartitionResult(
+        status=Status.FEASIBLE,
+        partition=split,
+        objective_units=units,
+        bound_units=None,
+        wall_seconds=0.0,
+        num_contexts=split.num_contexts,
+        batch=problem.batch,
+        from_hint=True,
+    )
 
 
 def _no_worse_than_baselines(
@@ -888,9 +928,12 @@ def _solve_interruptibly(
     options: SearchOptions,
     deadline: float,
     on_solution: Callable[[SolutionEvent], None] | None = None,
+    enough: threading.Event | None = None,
 ) -> tuple[PartitionResult, bool, bool]:
     """Solve in a worker thread so that Ctrl-C and the wall clock stop the search and keep its
-    best solution: ``(result, stopped by Ctrl-C, stopped by the wall clock at deadline)``."""
+    best solution: ``(result, stopped by Ctrl-C, stopped by the wall clock at deadline)``.
+    The solve is also stopped, keeping its bounds, once ``enough`` is set (a solution that meets
+    the bound over every count of contexts)."""
     box: dict[str, PartitionResult | BaseException] = {}
     done = threading.Event()
 
@@ -917,6 +960,8 @@ def _solve_interruptibly(
         except KeyboardInterrupt:
             interrupted = True
             model.stop()
+        if not done.is_set() and enough is not None and enough.is_set():
+            stop_keeping_bounds(model)
         if not done.is_set() and time.perf_counter() >= deadline:
             # again at every poll: a solver that starts after the first stop is stopped too;
             # the LP solve's bound is kept, as when the budget ends the solve

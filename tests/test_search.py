@@ -348,7 +348,7 @@ def _no_relaxation(monkeypatch):
     """The level relaxation off, so that only the iterations decide when the search stops."""
     from partitioner import search as search_module
 
-    monkeypatch.setattr(search_module, "level_bound", lambda problem, **_: None)
+    monkeypatch.setattr(search_module, "any_count_bound", lambda problem, **_: None)
 
 
 def test_the_wall_clock_stops_a_long_solve_and_says_so(monkeypatch):
@@ -444,13 +444,13 @@ def test_a_bound_over_every_count_proves_the_answer_even_when_time_runs_out(monk
     # the level relaxation's bound covers any number of contexts: when the best meets it, the
     # search stops (nothing to try) and the answer is optimal whatever the clock
     from partitioner import search as search_module
-    from partitioner.bounds import LevelBound
+    from partitioner.bounds import AnyCountBound
     from partitioner.search import StopReason
 
     first = search(conv_chain(170), HW, SearchOptions(timeout_s=20))
     units = round(first.objective_s / TIME_UNIT_S)
-    met = LevelBound(bound_units=units, min_contexts=2, contexts=2.0)
-    monkeypatch.setattr(search_module, "level_bound", lambda problem, **_: met)
+    met = AnyCountBound(bound_units=units, level_units=units, path_units=None)
+    monkeypatch.setattr(search_module, "any_count_bound", lambda problem, **_: met)
     found = search(conv_chain(170), HW, SearchOptions(timeout_s=20))
     assert found.stop_reason is StopReason.PROVEN
     assert found.status == "OPTIMAL"
@@ -459,11 +459,12 @@ def test_a_bound_over_every_count_proves_the_answer_even_when_time_runs_out(monk
     assert found.gap == 0.0
 
 
-def test_the_level_bound_never_exceeds_the_answer():
-    from partitioner.bounds import level_bound
+def test_the_bound_over_every_count_never_exceeds_the_answer():
+    from partitioner.bounds import any_count_bound
 
     found = search(conv_chain(170), HW, SearchOptions(timeout_s=20))
-    relaxed = level_bound(found.problem, min_contexts=2)
-    assert relaxed is not None
-    assert relaxed.bound_units <= round(found.objective_s / TIME_UNIT_S)
+    relaxed = any_count_bound(found.problem, min_contexts=2)
+    assert relaxed is not None and None not in (relaxed.level_units, relaxed.path_units)
+    # conv_chain is a single path: the path bound is the DP's optimum, to a unit
+    assert relaxed.path_units <= round(found.objective_s / TIME_UNIT_S) <= relaxed.path_units + 1
     assert found.bound_s is not None and found.bound_s <= found.objective_s
