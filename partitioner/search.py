@@ -23,9 +23,9 @@ into at most ``bound_contexts`` contexts (the largest K whose model returned a b
 bound over every multi-context partition whatever its number of contexts
 (:func:`~partitioner.bounds.any_count_bound`: the level relaxation and the heaviest path,
 computed once before the iterations; ``bound_all_contexts``). When the best partition comes
-within :data:`IMPROVEMENT_EPS` of the latter, the search stops, before the iterations when the
-DP split already does (a ViT, a single path, is solved by the DP): no count of contexts can do
-better.
+within :data:`IMPROVEMENT_EPS` of the latter, the search stops (a solve is stopped at such a
+solution): no count of contexts can do better. On a network that is a single path (a ViT) the
+bound is the DP's optimum: the DP split is the answer and no iteration runs.
 
 Two clocks stop the search (:class:`StopReason`): the *deterministic budget* (``--timeout S`` is
 S seconds of solver work at a calibrated rate, so that the same input gives the same answer on
@@ -531,7 +531,6 @@ def _iterate(
     bound_result: PartitionResult | None = None
     history: list[Progress] = []
     relaxed = _relaxation_bound(problem, first_k, log)
-    best = _baseline_meeting(problem, relaxed, options, fewest, log)
 
     def emit(snapshot: Progress) -> None:
         history.append(snapshot)
@@ -544,11 +543,13 @@ def _iterate(
     deadline = _wall_deadline(options, started)
     tried = [it.num_contexts for it in iterations]
     reason = StopReason.ALL_CONTEXTS  # unless the loop stops earlier
-    k = first_k
-    while k <= min(options.max_contexts, problem.num_layers):
-        if _within_relaxation(best, relaxed):
-            reason = StopReason.PROVEN  # the DP split meets the bound over every count
-            break
+    best = _dp_meeting(problem, relaxed, options, first_k, log)
+    if best is not None:
+        reason = StopReason.PROVEN  # no iteration can improve on it
+        tried.append(best.num_contexts)
+    last_k = min(options.max_contexts, problem.num_layers)
+    k = first_k if best is None else last_k + 1  # the DP split met the bound: nothing to try
+    while k <= last_k:
         if ctrl_c.pressed:
             interrupted, reason = True, StopReason.CTRL_C
             log("Interrupted: keeping the best partition so far")
@@ -688,7 +689,8 @@ def _iterate(
             break
         k += 1
 
-    best = _no_worse_than_baselines(problem, best, options, log)
+    if not _within_relaxation(best, relaxed):
+        best = _no_worse_than_baselines(problem, best, options, log)
     interrupted = interrupted or ctrl_c.pressed
     if interrupted:
         reason = StopReason.CTRL_C
@@ -809,33 +811,23 @@ def _relaxation_bound(problem: PartitionProblem, min_contexts: int, log: Log) ->
     return found.bound_units
 
 
-def _within_relaxation(best: PartitionResult | None, relaxed: int | None) -> bool:
-    """The best so far is within IMPROVEMENT_EPS of the bound over every count of contexts."""
-    if best is None or best.objective_units is None or relaxed is None:
-        return False
-    return relaxed > improvement_cutoff(best.objective_units)
-
-
-def _baseline_meeting(
-    problem: PartitionProblem,
-    relaxed: int | None,
-    options: SearchOptions,
-    fewest: int,
-    log: Log,
+def _dp_meeting(
+    problem: PartitionProblem, relaxed: int | None, options: SearchOptions, first_k: int, log: Log
 ) -> PartitionResult | None:
-    """The DP split when it is within IMPROVEMENT_EPS of ``relaxed`` (then no iteration can
-    improve on it), else ``None``; never with pins (the DP ignores them)."""
+    """The DP split when it is within IMPROVEMENT_EPS of the bound over every count (then no
+    iteration can improve on it: the search ends with it), else ``None``. Not with pins (the DP
+    ignores them)."""
     if relaxed is None or options.pins:
         return None
     split = dp_partition(problem, max_contexts=options.max_contexts)
-    if split is None or split.num_contexts < fewest:
+    if split is None or split.num_contexts < first_k:
         return None
     units = batch_time_units(problem, split)
     if relaxed <= improvement_cutoff(units):
         return None
     log(
         f"Found valid partition to {split.num_contexts} contexts (the DP split, within "
-        f"{IMPROVEMENT_EPS:.1%} of the bound over any number of contexts)"
+        f"{IMPROVEMENT_EPS:.1%} of the bound over any number of contexts: no iteration needed)"
     )
     return PartitionResult(
         status=Status.FEASIBLE,
@@ -847,6 +839,13 @@ def _baseline_meeting(
         batch=problem.batch,
         from_hint=True,
     )
+
+
+def _within_relaxation(best: PartitionResult | None, relaxed: int | None) -> bool:
+    """The best so far is within IMPROVEMENT_EPS of the bound over every count of contexts."""
+    if best is None or best.objective_units is None or relaxed is None:
+        return False
+    return relaxed > improvement_cutoff(best.objective_units)
 
 
 def _no_worse_than_baselines(

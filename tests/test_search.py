@@ -31,6 +31,15 @@ from tests.nets import conv_chain, dense_chain
 HW = preset("hailo8")
 
 
+@pytest.fixture
+def iterations_only(monkeypatch):
+    """No bound over every count of contexts: conv_chain is a single path, whose DP split meets
+    that bound and ends the search before any iteration; these tests are about the iterations."""
+    from partitioner import search as search_module
+
+    monkeypatch.setattr(search_module, "any_count_bound", lambda problem, **_: None)
+
+
 def run(net, **options):
     lines: list[str] = []
     report = compile_network(net, HW, SearchOptions(**options), log=lines.append)
@@ -47,7 +56,7 @@ def test_single_context_network_is_batch_independent():
     assert report.validation.valid
 
 
-def test_multi_context_flow_prints_the_compiler_vocabulary():
+def test_multi_context_flow_prints_the_compiler_vocabulary(iterations_only):
     # 170 layers need at least 170 LCUs; the single-context cap is ceil(0.75 x 128) = 96 and the
     # multi-context cap ceil(0.60 x 128) = 77, so K >= ceil(170 / 77) = 3.
     report, lines = run(conv_chain(170), timeout_s=6)
@@ -236,7 +245,7 @@ def test_no_solution_within_the_timeout_is_a_specific_failure(monkeypatch):
     assert any(line.endswith("Timeout after 1.5s") for line in lines)
 
 
-def test_ctrl_c_returns_the_best_partition_so_far(monkeypatch):
+def test_ctrl_c_returns_the_best_partition_so_far(monkeypatch, iterations_only):
     import _thread
     import threading
 
@@ -267,7 +276,9 @@ def test_ctrl_c_returns_the_best_partition_so_far(monkeypatch):
     assert report.valid, report.errors
 
 
-def test_optimal_only_when_the_bound_of_the_last_iteration_meets_the_objective(monkeypatch):
+def test_optimal_only_when_the_bound_of_the_last_iteration_meets_the_objective(
+    monkeypatch, iterations_only
+):
     # the first multi-context iteration proves its optimum; the next one (more contexts) is
     # stopped before its proof: the answer is not proven over the counts tried
     from dataclasses import replace
@@ -292,7 +303,7 @@ def test_optimal_only_when_the_bound_of_the_last_iteration_meets_the_objective(m
     assert found.gap == pytest.approx(0.5, abs=0.01)
 
 
-def test_default_search_proves_the_optimum_over_the_counts_tried():
+def test_default_search_proves_the_optimum_over_the_counts_tried(iterations_only):
     found = search(conv_chain(170), HW, SearchOptions())
     # optimal within IMPROVEMENT_EPS: the last iteration proved that no partition into one more
     # context is faster by more than 0.1%, which bounds T(B) at improvement_cutoff(T) + 1
@@ -311,7 +322,9 @@ def test_improvement_cutoff_is_the_slowest_time_that_counts_as_an_improvement():
         assert cut < best * (1 - IMPROVEMENT_EPS) <= cut + 1
 
 
-def test_each_iteration_starts_from_the_best_so_far_and_looks_below_it(monkeypatch):
+def test_each_iteration_starts_from_the_best_so_far_and_looks_below_it(
+    monkeypatch, iterations_only
+):
     from partitioner import cpsat_model
     from partitioner.problem import batch_time_units
 
@@ -344,14 +357,7 @@ def test_each_iteration_starts_from_the_best_so_far_and_looks_below_it(monkeypat
     assert found.iterations[-1].outcome == "no better"
 
 
-def _no_relaxation(monkeypatch):
-    """The level relaxation off, so that only the iterations decide when the search stops."""
-    from partitioner import search as search_module
-
-    monkeypatch.setattr(search_module, "any_count_bound", lambda problem, **_: None)
-
-
-def test_the_wall_clock_stops_a_long_solve_and_says_so(monkeypatch):
+def test_the_wall_clock_stops_a_long_solve_and_says_so(monkeypatch, iterations_only):
     # every solve runs on until the search stops it (a loaded machine, seen from the search):
     # the wall clock at 95% of --timeout ends the first iteration, whose optimum for its K is
     # then no proof for the counts above it
@@ -360,7 +366,6 @@ def test_the_wall_clock_stops_a_long_solve_and_says_so(monkeypatch):
     from partitioner import cpsat_model
     from partitioner.search import StopReason
 
-    _no_relaxation(monkeypatch)
     solve = cpsat_model.PartitionModel.solve
 
     class Stuck:
@@ -389,7 +394,7 @@ def test_the_wall_clock_stops_a_long_solve_and_says_so(monkeypatch):
     assert found.contexts_tried == tuple(range(2, found.iterations[-1].num_contexts + 1))
 
 
-def test_the_deterministic_budget_stops_the_search_and_says_so(monkeypatch):
+def test_the_deterministic_budget_stops_the_search_and_says_so(monkeypatch, iterations_only):
     # each solve charges its whole limit to the budget and proves nothing: after the first
     # iteration's 10 s of solver work there is no budget left
     from dataclasses import replace
@@ -397,7 +402,6 @@ def test_the_deterministic_budget_stops_the_search_and_says_so(monkeypatch):
     from partitioner import cpsat_model
     from partitioner.search import StopReason
 
-    _no_relaxation(monkeypatch)
     solve = cpsat_model.PartitionModel.solve
 
     def unproven(self, *, time_limit_s, **kwargs):
@@ -415,7 +419,7 @@ def test_the_deterministic_budget_stops_the_search_and_says_so(monkeypatch):
     assert found.stop_text.startswith("stopped by deterministic budget; K tried ")
 
 
-def test_never_optimal_when_stopped_by_time_with_contexts_untried(monkeypatch):
+def test_never_optimal_when_stopped_by_time_with_contexts_untried(monkeypatch, iterations_only):
     # the first iteration proves its optimum for K (bound = objective); the budget then ends
     # the search before K + 1: the answer is FEASIBLE, with its bound over <= K contexts
     from dataclasses import replace
@@ -423,7 +427,6 @@ def test_never_optimal_when_stopped_by_time_with_contexts_untried(monkeypatch):
     from partitioner import cpsat_model
     from partitioner.search import StopReason
 
-    _no_relaxation(monkeypatch)
     solve = cpsat_model.PartitionModel.solve
 
     def proven_but_costly(self, *, time_limit_s, **kwargs):
@@ -456,7 +459,7 @@ def test_a_bound_over_every_count_proves_the_answer_even_when_time_runs_out(monk
     assert found.status == "OPTIMAL"
     assert found.bound_all_contexts and found.bound_contexts is None
     assert found.bound_scope == "partitions into any number of contexts"
-    assert found.gap == 0.0
+    assert found.gap <= IMPROVEMENT_EPS
 
 
 def test_the_bound_over_every_count_never_exceeds_the_answer():
@@ -468,3 +471,16 @@ def test_the_bound_over_every_count_never_exceeds_the_answer():
     # conv_chain is a single path: the path bound is the DP's optimum, to a unit
     assert relaxed.path_units <= round(found.objective_s / TIME_UNIT_S) <= relaxed.path_units + 1
     assert found.bound_s is not None and found.bound_s <= found.objective_s
+
+
+def test_a_single_path_is_answered_by_the_dp_split_without_iterations():
+    # every layer of conv_chain reads the one before: every partition is a contiguous split,
+    # the DP finds the optimum (to one unit) and the path bound proves it over any count
+    lines: list[str] = []
+    found = search(conv_chain(170), HW, SearchOptions(timeout_s=20), log=lines.append)
+    units = round(found.objective_s / TIME_UNIT_S)
+    assert found.status == "OPTIMAL" and found.bound_all_contexts
+    assert units - 1 <= round(found.bound_s / TIME_UNIT_S) <= units
+    assert all(it.outcome == "too many" for it in found.iterations)
+    assert any("(the DP split, within 0.1% of the bound" in line for line in lines)
+    assert found.contexts_tried[-1] == found.num_contexts
