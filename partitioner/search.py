@@ -59,7 +59,13 @@ from partitioner.cpsat_model import PartitionModel, SolutionEvent, stop_keeping_
 from partitioner.errors import InfeasiblePartitionError, UsageError
 from partitioner.graph import Network
 from partitioner.pricing import build_problem
-from partitioner.problem import PartitionProblem, PartitionResult, Status, batch_time_units
+from partitioner.problem import (
+    Partition,
+    PartitionProblem,
+    PartitionResult,
+    Status,
+    batch_time_units,
+)
 from partitioner.validator import validate_partition
 
 PATIENCE = 2
@@ -80,7 +86,7 @@ DEFAULT_WORKERS = 2
 MIN_ITERATION_S = 0.5
 """No iteration is started with less than this left of the global budget."""
 
-WALL_RESERVE_FRACTION = 0.05
+WALL_RESERVE_FRACTION = 0.08
 """Share of ``--timeout`` kept on the wall clock for the work after the last solve (the greedy
 and DP splits, the answer's validation and pricing): the solves are stopped at ``(1 - this) x
 timeout`` wall seconds after the search started."""
@@ -530,12 +536,23 @@ def _iterate(
     best: PartitionResult | None = None
     bound_result: PartitionResult | None = None
     history: list[Progress] = []
-    relaxed = _relaxation_bound(problem, first_k, log)
 
     def emit(snapshot: Progress) -> None:
         history.append(snapshot)
         if progress is not None:
             progress(snapshot)
+
+    # the baselines and the bound over every count come first, as iteration #n at K = k0: when
+    # the DP split meets that bound it is the answer, recorded as that iteration at its K
+    emit(
+        Progress(
+            elapsed_s=time.perf_counter() - started,
+            num_contexts=first_k,
+            iteration=len(iterations) + 1,
+        )
+    )
+    splits = _baselines(problem, options)
+    relaxed = _relaxation_bound(problem, first_k, splits, log)
 
     stale = 0
     interrupted = False
@@ -543,9 +560,10 @@ def _iterate(
     deadline = _wall_deadline(options, started)
     tried = [it.num_contexts for it in iterations]
     reason = StopReason.ALL_CONTEXTS  # unless the loop stops earlier
-    best = _dp_meeting(problem, relaxed, options, first_k, log)
+    best = _dp_meeting(problem, relaxed, splits, first_k, log)
     if best is not None:
         reason = StopReason.PROVEN  # no iteration can improve on it
+        _record_dp(problem, best, relaxed, iterations, started, emit, log)
         tried.append(best.num_contexts)
     last_k = min(options.max_contexts, problem.num_layers)
     k = first_k if best is None else last_k + 1  # the DP split met the bound: nothing to try
@@ -690,7 +708,7 @@ def _iterate(
         k += 1
 
     if not _within_relaxation(best, relaxed):
-        best = _no_worse_than_baselines(problem, best, options, log)
+        best = _no_worse_than_baselines(problem, best, splits, options, log)
     interrupted = interrupted or ctrl_c.pressed
     if interrupted:
         reason = StopReason.CTRL_C
@@ -750,7 +768,7 @@ def _iterate(
     if best is None or best.partition is None:
         if interrupted:
             raise KeyboardInterrupt
-        if any(it.outcome == "timeout" for it in iterations):
+        if reason.by_time or any(it.outcome == "timeout" for it in iterations):
             raise InfeasiblePartitionError(
                 f"no partition found within the timeout of {options.timeout_s:g}s "
                 f"(tried {first_k}..{k} contexts); raise --timeout or the caps"
@@ -799,11 +817,37 @@ def _iterate(
     )
 
 
-def _relaxation_bound(problem: PartitionProblem, min_contexts: int, log: Log) -> int | None:
+Splits = tuple[tuple[str, Partition | None], ...]
+"""The greedy and DP splits of a search, by name (computed once, :func:`_baselines`)."""
+
+
+def _baselines(problem: PartitionProblem, options: SearchOptions) -> Splits:
+    """The greedy split and the DP split into at most ``max_contexts`` contexts, once per
+    search; none with pins (the baselines do not honour them)."""
+    if options.pins:
+        return ()
+    return (
+        ("greedy", greedy_partition(problem)),
+        ("DP", dp_partition(problem, max_contexts=options.max_contexts)),
+    )
+
+
+def _dp_split(splits: Splits, fewest: int) -> Partition | None:
+    """The DP split, when it has at least ``fewest`` contexts."""
+    split = dict(splits).get("DP")
+    return split if split is not None and split.num_contexts >= fewest else None
+
+
+def _relaxation_bound(
+    problem: PartitionProblem, min_contexts: int, splits: Splits, log: Log
+) -> int | None:
     """The bound over every partition into ``min_contexts`` or more contexts (fewer are ruled
     out by the total demand), whatever their number (:func:`~partitioner.bounds.any_count_bound`),
-    in time units."""
-    found = any_count_bound(problem, min_contexts=min_contexts)
+    in time units; the level relaxation is skipped when the path bound already proves the DP
+    split."""
+    split = _dp_split(splits, min_contexts)
+    enough = None if split is None else improvement_cutoff(batch_time_units(problem, split)) + 1
+    found = any_count_bound(problem, min_contexts=min_contexts, enough_units=enough)
     if found is None:
         return None
     fps = problem.batch / (max(1, found.bound_units) * problem.TIME_UNIT_S)
@@ -812,15 +856,12 @@ def _relaxation_bound(problem: PartitionProblem, min_contexts: int, log: Log) ->
 
 
 def _dp_meeting(
-    problem: PartitionProblem, relaxed: int | None, options: SearchOptions, first_k: int, log: Log
+    problem: PartitionProblem, relaxed: int | None, splits: Splits, first_k: int, log: Log
 ) -> PartitionResult | None:
     """The DP split when it is within IMPROVEMENT_EPS of the bound over every count (then no
-    iteration can improve on it: the search ends with it), else ``None``. Not with pins (the DP
-    ignores them)."""
-    if relaxed is None or options.pins:
-        return None
-    split = dp_partition(problem, max_contexts=options.max_contexts)
-    if split is None or split.num_contexts < first_k:
+    iteration can improve on it: the search ends with it), else ``None``."""
+    split = _dp_split(splits, first_k)
+    if relaxed is None or split is None:
         return None
     units = batch_time_units(problem, split)
     if relaxed <= improvement_cutoff(units):
@@ -841,6 +882,36 @@ def _dp_meeting(
     )
 
 
+def _record_dp(
+    problem: PartitionProblem,
+    best: PartitionResult,
+    relaxed: int | None,
+    iterations: list[Iteration],
+    started: float,
+    emit: OnProgress,
+    log: Log,
+) -> None:
+    """The DP split that met the bound over every count, as the search's one iteration: its
+    record, its snapshot (for the live line and the solver history) and its log line."""
+    assert best.partition is not None and best.objective_units is not None
+    k, fps = best.partition.num_contexts, best.fps or 0.0
+    bound = None if relaxed is None else min(relaxed, best.objective_units)
+    bound_s = None if bound is None else bound * problem.TIME_UNIT_S
+    emit(
+        Progress(
+            elapsed_s=time.perf_counter() - started,
+            num_contexts=k,
+            iteration=len(iterations) + 1,
+            fps=fps,
+            best_fps=fps,
+            bound_fps=None if not bound_s else problem.batch / bound_s,
+            gap=None if bound is None else max(0.0, 1 - bound / best.objective_units),
+        )
+    )
+    iterations.append(_record(len(iterations), k, "found", "found", fps, fps, k, bound_s, 0.0))
+    log(f"Iteration #{len(iterations)} - {k} contexts, FPS {fps:,.1f} (best: {fps:,.1f})")
+
+
 def _within_relaxation(best: PartitionResult | None, relaxed: int | None) -> bool:
     """The best so far is within IMPROVEMENT_EPS of the bound over every count of contexts."""
     if best is None or best.objective_units is None or relaxed is None:
@@ -851,6 +922,7 @@ def _within_relaxation(best: PartitionResult | None, relaxed: int | None) -> boo
 def _no_worse_than_baselines(
     problem: PartitionProblem,
     best: PartitionResult | None,
+    splits: Splits,
     options: SearchOptions,
     log: Log,
 ) -> PartitionResult | None:
@@ -860,12 +932,7 @@ def _no_worse_than_baselines(
     than were tried can still be faster, and ctxfit never reports worse than its baselines.
     Pinned layers are honoured by the solver only, so baselines are skipped then.
     """
-    if options.pins:
-        return best
-    for name, partition in (
-        ("greedy", greedy_partition(problem)),
-        ("DP", dp_partition(problem, max_contexts=options.max_contexts)),
-    ):
+    for name, partition in splits:
         if partition is None or partition.num_contexts < max(2, options.min_contexts):
             continue
         units = batch_time_units(problem, partition)

@@ -241,8 +241,8 @@ def test_no_solution_within_the_timeout_is_a_specific_failure(monkeypatch):
     monkeypatch.setattr(search_module, "dp_partition", lambda problem, **_: None)
     lines: list[str] = []
     with pytest.raises(InfeasiblePartitionError, match="no partition found within the timeout"):
-        search(conv_chain(170), HW, SearchOptions(timeout_s=1.5), log=lines.append)
-    assert any(line.endswith("Timeout after 1.5s") for line in lines)
+        search(conv_chain(170), HW, SearchOptions(timeout_s=20), log=lines.append)
+    assert any(line.endswith("Timeout after 20s") for line in lines)
 
 
 def test_ctrl_c_returns_the_best_partition_so_far(monkeypatch, iterations_only):
@@ -473,14 +473,21 @@ def test_the_bound_over_every_count_never_exceeds_the_answer():
     assert found.bound_s is not None and found.bound_s <= found.objective_s
 
 
-def test_a_single_path_is_answered_by_the_dp_split_without_iterations():
+def test_a_single_path_is_answered_by_the_dp_split_without_a_solve(monkeypatch):
     # every layer of conv_chain reads the one before: every partition is a contiguous split,
     # the DP finds the optimum (to one unit) and the path bound proves it over any count
+    from partitioner import cpsat_model
+
+    def no_solve(self, **_):
+        raise AssertionError("CP-SAT was run")
+
+    monkeypatch.setattr(cpsat_model.PartitionModel, "solve", no_solve)
     lines: list[str] = []
     found = search(conv_chain(170), HW, SearchOptions(timeout_s=20), log=lines.append)
     units = round(found.objective_s / TIME_UNIT_S)
     assert found.status == "OPTIMAL" and found.bound_all_contexts
     assert units - 1 <= round(found.bound_s / TIME_UNIT_S) <= units
-    assert all(it.outcome == "too many" for it in found.iterations)
+    (dp,) = [it for it in found.iterations if it.outcome != "too many"]
+    assert dp.num_contexts == found.num_contexts and dp.fps == pytest.approx(8 / found.objective_s)
     assert any("(the DP split, within 0.1% of the bound" in line for line in lines)
     assert found.contexts_tried[-1] == found.num_contexts
