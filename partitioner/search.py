@@ -433,10 +433,13 @@ def _wall_deadline(options: SearchOptions, started: float) -> float:
     return started + (1 - WALL_RESERVE_FRACTION) * options.timeout_s
 
 
-def _out_of_time(options: SearchOptions, spent: float, deadline: float) -> StopReason | None:
+def _out_of_time(
+    options: SearchOptions, spent: float, deadline: float, setup_s: float = 0.0
+) -> StopReason | None:
     """The clock with less than :data:`MIN_ITERATION_S` left, if one has: the wall clock (up to
-    ``deadline``) or the deterministic budget (``timeout_s`` less the solver work ``spent``)."""
-    if deadline - time.perf_counter() < MIN_ITERATION_S:
+    ``deadline``, less ``setup_s``, the expected time to build the next model, which no stop
+    interrupts) or the deterministic budget (``timeout_s`` less the solver work ``spent``)."""
+    if deadline - time.perf_counter() < MIN_ITERATION_S + setup_s:
         return StopReason.WALL_CLOCK
     if options.timeout_s - spent < MIN_ITERATION_S:
         return StopReason.BUDGET
@@ -557,6 +560,7 @@ def _iterate(
     stale = 0
     interrupted = False
     spent = 0.0  # solver work charged to the budget (deterministic, see _out_of_time)
+    build_per_k = 0.0  # wall seconds the last model took to build, per context of its K
     deadline = _wall_deadline(options, started)
     tried = [it.num_contexts for it in iterations]
     reason = StopReason.ALL_CONTEXTS  # unless the loop stops earlier
@@ -572,7 +576,7 @@ def _iterate(
             interrupted, reason = True, StopReason.CTRL_C
             log("Interrupted: keeping the best partition so far")
             break
-        late = _out_of_time(options, spent, deadline)
+        late = _out_of_time(options, spent, deadline, build_per_k * k)
         if late is not None and (best is not None or iterations):
             # without a best, the greedy and DP splits after the loop still give one if any
             # contiguous split fits; more iterations would overrun the budget (a tight budget
@@ -583,6 +587,7 @@ def _iterate(
         remaining = options.timeout_s - spent
         limit_s = max(MIN_ITERATION_S, min(options.per_iteration_s, remaining))
         cutoff = None if best is None else improvement_cutoff(best.objective_units)
+        building = time.perf_counter()
         model = PartitionModel(
             problem,
             num_contexts=k,
@@ -591,6 +596,7 @@ def _iterate(
             cutoff_units=cutoff,
             min_contexts=fewest,
         )
+        build_per_k = (time.perf_counter() - building) / k
         best_fps_now = best.fps if best is not None else None
         iteration_no = len(iterations) + 1
         emit(
@@ -712,7 +718,8 @@ def _iterate(
     interrupted = interrupted or ctrl_c.pressed
     if interrupted:
         reason = StopReason.CTRL_C
-    late = _out_of_time(options, spent, deadline)
+    k_best = best.partition.num_contexts if best is not None and best.partition else 0
+    late = _out_of_time(options, spent, deadline, build_per_k * k_best)
     if (
         best is not None
         and best.from_hint
