@@ -320,21 +320,28 @@ class AnyCountBound:
 
 
 def any_count_bound(
-    problem: PartitionProblem, *, min_contexts: int = 2, enough_units: int | None = None
+    problem: PartitionProblem,
+    *,
+    min_contexts: int = 2,
+    enough_units: int | None = None,
+    with_path: bool = True,
+    with_level: bool = True,
 ) -> AnyCountBound | None:
     """:func:`level_bound` and :func:`path_bound` together (``min_contexts`` >= 2), or ``None``
     when neither gives a bound. The path bound comes first; when it reaches ``enough_units``
     (a bound that already proves what the caller needs) the level relaxation is skipped.
+    ``with_path`` / ``with_level`` turn either off (a search short of time).
 
     >>> from partitioner.problem import chain_problem
     >>> any_count_bound(chain_problem(lcus=(30, 40, 40, 30), limit=77))
     AnyCountBound(bound_units=1000, level_units=1000, path_units=999)
     """
     level = path = None
-    if problem.num_layers <= PATH_BOUND_MAX_LAYERS:
+    if with_path and problem.num_layers <= PATH_BOUND_MAX_LAYERS:
         path = path_bound(problem)
     enough = enough_units is not None and path is not None and path >= enough_units
-    if not enough and problem.num_layers * problem.num_levels <= LEVEL_BOUND_MAX_VARIABLES:
+    small = problem.num_layers * problem.num_levels <= LEVEL_BOUND_MAX_VARIABLES
+    if with_level and not enough and small:
         relaxed = level_bound(problem, min_contexts=min_contexts)
         level = None if relaxed is None else relaxed.bound_units
     found = [b for b in (level, path) if b is not None]

@@ -555,13 +555,13 @@ def _iterate(
         )
     )
     splits = _baselines(problem, options)
-    relaxed = _relaxation_bound(problem, first_k, splits, log)
+    deadline = _wall_deadline(options, started)
+    relaxed = _relaxation_bound(problem, first_k, splits, options, deadline, log)
 
     stale = 0
     interrupted = False
     spent = 0.0  # solver work charged to the budget (deterministic, see _out_of_time)
     build_per_k = 0.0  # wall seconds the last model took to build, per context of its K
-    deadline = _wall_deadline(options, started)
     tried = [it.num_contexts for it in iterations]
     reason = StopReason.ALL_CONTEXTS  # unless the loop stops earlier
     best = _dp_meeting(problem, relaxed, splits, first_k, log)
@@ -833,10 +833,10 @@ def _baselines(problem: PartitionProblem, options: SearchOptions) -> Splits:
     search; none with pins (the baselines do not honour them)."""
     if options.pins:
         return ()
-    return (
-        ("greedy", greedy_partition(problem)),
-        ("DP", dp_partition(problem, max_contexts=options.max_contexts)),
-    )
+    dp = dp_partition(problem)  # any count: much cheaper than with a cap of K rows
+    if dp is not None and dp.num_contexts > options.max_contexts:
+        dp = dp_partition(problem, max_contexts=options.max_contexts)
+    return (("greedy", greedy_partition(problem)), ("DP", dp))
 
 
 def _dp_split(splits: Splits, fewest: int) -> Partition | None:
@@ -846,15 +846,28 @@ def _dp_split(splits: Splits, fewest: int) -> Partition | None:
 
 
 def _relaxation_bound(
-    problem: PartitionProblem, min_contexts: int, splits: Splits, log: Log
+    problem: PartitionProblem,
+    min_contexts: int,
+    splits: Splits,
+    options: SearchOptions,
+    deadline: float,
+    log: Log,
 ) -> int | None:
     """The bound over every partition into ``min_contexts`` or more contexts (fewer are ruled
     out by the total demand), whatever their number (:func:`~partitioner.bounds.any_count_bound`),
     in time units; the level relaxation is skipped when the path bound already proves the DP
-    split."""
+    split, or with less than 30% of the wall budget left (the path bound: 15%), so that a short
+    budget goes to the iterations (under load both take seconds on YOLO11x)."""
     split = _dp_split(splits, min_contexts)
     enough = None if split is None else improvement_cutoff(batch_time_units(problem, split)) + 1
-    found = any_count_bound(problem, min_contexts=min_contexts, enough_units=enough)
+    left = deadline - time.perf_counter()
+    found = any_count_bound(
+        problem,
+        min_contexts=min_contexts,
+        enough_units=enough,
+        with_path=left > 0.15 * options.timeout_s,
+        with_level=left > 0.3 * options.timeout_s,
+    )
     if found is None:
         return None
     fps = problem.batch / (max(1, found.bound_units) * problem.TIME_UNIT_S)
