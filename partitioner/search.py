@@ -175,7 +175,9 @@ class SearchOptions:
         batch: the batch size whose time ``T(B)`` is minimised (``optimize_for_batch``).
         timeout_s: the global budget of the multi-context search, charged with each solve's
             deterministic work at the calibrated rate (about wall seconds on an idle 2-core
-            machine; longer on a busy one), so the answer does not depend on the load.
+            machine), so the answer does not depend on the load; and a wall-clock promise:
+            every solve is stopped ``(1 - WALL_RESERVE_FRACTION) x timeout_s`` wall seconds after
+            the search started (on a busy machine that comes first; see :class:`StopReason`).
         iteration_timeout_s: each iteration's limit; by default an iteration may use all of
             the budget left (an iteration usually ends sooner, at its proven optimum).
         max_contexts: the most contexts tried.
@@ -700,7 +702,7 @@ def _iterate(
             reason = StopReason.PROVEN  # no partition into <= K contexts improves on the best
             break
         if _within_relaxation(best, relaxed):
-            reason = StopReason.PROVEN  # no count of contexts does better (the level bound)
+            reason = StopReason.PROVEN  # no count of contexts does better (any_count_bound)
             break
         if walled:
             reason = StopReason.WALL_CLOCK
