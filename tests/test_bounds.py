@@ -10,7 +10,13 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from partitioner.bounds import level_bound, min_context_pcie_units, pcie_classes
+from partitioner.bounds import (
+    heaviest_path,
+    level_bound,
+    min_context_pcie_units,
+    path_bound,
+    pcie_classes,
+)
 from partitioner.problem import (
     Partition,
     PartitionProblem,
@@ -102,9 +108,22 @@ def test_switch_costs_and_reload_are_in_the_bound():
     assert min(batch_time_units(p, q) for q in every_partition(p, 2)) == 3010
 
 
+def test_the_path_bound_keeps_the_heaviest_path_and_every_weight():
+    # l0 -> l1 -> l3 and l0 -> l2 -> l3: l2 (40 LCUs) is heavier than l1 (10), so the path is
+    # l0, l2, l3; l1's weights still count (their reload does not depend on the partition)
+    p = replace(
+        chain_problem(lcus=(30, 10, 40, 30), limit=77, edges=((0, 1), (1, 3), (0, 2), (2, 3))),
+        weight_bytes=(0, 28_000, 0, 0),
+    )
+    assert heaviest_path(p) == (0, 2, 3)
+    # the path's 100 LCUs need two contexts of 500 units; 28,000 B of weights are 10 units
+    assert path_bound(p) == 500 + 500 + 10 - 1
+    assert min(batch_time_units(p, q) for q in every_partition(p, 2)) == 1010
+
+
 @SETTINGS
 @given(problem=problems(max_layers=5), min_contexts=st.integers(2, 3))
-def test_the_bound_is_never_above_a_partition(problem, min_contexts):
+def test_the_bounds_are_never_above_a_partition(problem, min_contexts):
     bound = level_bound(problem, min_contexts=min_contexts)
     times = [batch_time_units(problem, q) for q in every_partition(problem, min_contexts)]
     if bound is None:
@@ -112,3 +131,6 @@ def test_the_bound_is_never_above_a_partition(problem, min_contexts):
         return
     assert bound.bound_units >= 0
     assert all(t >= bound.bound_units for t in times), (bound, min(times))
+    path = path_bound(problem)  # over two or more contexts: min_contexts 2 and 3 alike
+    assert path is not None  # the path of a problem with partitions has partitions
+    assert all(t >= path for t in times), (path, min(times))
