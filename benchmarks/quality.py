@@ -153,7 +153,11 @@ def compile_row(
     hw = preset(hw_name)
     single_caps, multi_caps = CAPS[caps]
     options = SearchOptions(
-        batch=batch, timeout_s=timeout_s, single_caps=single_caps, multi_caps=multi_caps
+        batch=batch,
+        timeout_s=timeout_s,
+        single_caps=single_caps,
+        multi_caps=multi_caps,
+        wall_clock=True,  # as ctxfit compile --timeout
     )
     report = compile_network(net, hw, options, batches=BATCHES)
     s = report.search
@@ -347,7 +351,8 @@ def section(rows: Sequence[QualityRow], args: argparse.Namespace, head: Sequence
         *([args.note] if args.note else []),
         "",
         f"`ctxfit compile MODEL --hw HW --optimize-for-batch B{flag}` with a {args.timeout:g} s "
-        "search budget (default options otherwise: 2 workers, seed 0, deterministic). "
+        "search budget, a wall-clock promise as in `ctxfit compile` (default options otherwise: "
+        "2 workers, seed 0; a run stopped by the wall clock depends on the load). "
         f"Caps ({caps}). FPS at batch B. "
         "*bound FPS* is the most FPS any partition into at most *bound K* contexts can reach "
         "(the higher of CP-SAT's proven bound on T(B) and the level relaxation's, whose *bound K* "

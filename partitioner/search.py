@@ -29,12 +29,13 @@ bound is the DP's optimum: the DP split is the answer and no iteration runs.
 
 Two clocks stop the search (:class:`StopReason`): the *deterministic budget* (``--timeout S`` is
 S seconds of solver work at a calibrated rate, so that the same input gives the same answer on
-any load) and the *wall clock*, a promise: every solve is stopped at ``(1 -``
-:data:`WALL_RESERVE_FRACTION` ``) x S`` wall seconds after the search started, pricing included,
-leaving the rest of S for the baselines and the answer's checks. On an idle machine the budget
-ends first; on a loaded one the wall clock does, and that answer may differ from run to run. The
-log says which one stopped the search, and an answer stopped by either (or by Ctrl-C) is never
-called ``OPTIMAL``: contexts above the last K tried were not looked at.
+any load) and, with ``SearchOptions.wall_clock`` (``ctxfit compile`` sets it), the *wall clock*,
+a promise: every solve is stopped at ``(1 -`` :data:`WALL_RESERVE_FRACTION` ``) x S`` wall
+seconds after the search started, pricing included, leaving the rest of S for the answer's
+checks. On an idle machine the budget ends first; on a loaded one the wall clock does, and that
+answer may differ from run to run. The log says which one stopped the search, and an answer
+stopped by either (or by Ctrl-C) is never called ``OPTIMAL`` unless a bound over every count of
+contexts proves it: contexts above the last K tried were not looked at.
 
 Nothing here touches CP-SAT variables: :class:`~partitioner.cpsat_model.PartitionModel` does.
 """
@@ -55,7 +56,12 @@ from cost_model.hardware import HardwareSpec
 from cost_model.resources import COMPILER_LABELS
 from partitioner.baselines import dp_partition, greedy_partition
 from partitioner.bounds import any_count_bound
-from partitioner.cpsat_model import PartitionModel, SolutionEvent, stop_keeping_bounds
+from partitioner.cpsat_model import (
+    WALL_SAFETY_FACTOR,
+    PartitionModel,
+    SolutionEvent,
+    stop_keeping_bounds,
+)
 from partitioner.errors import InfeasiblePartitionError, UsageError
 from partitioner.graph import Network
 from partitioner.pricing import build_problem
@@ -175,9 +181,13 @@ class SearchOptions:
         batch: the batch size whose time ``T(B)`` is minimised (``optimize_for_batch``).
         timeout_s: the global budget of the multi-context search, charged with each solve's
             deterministic work at the calibrated rate (about wall seconds on an idle 2-core
-            machine), so the answer does not depend on the load; and a wall-clock promise:
-            every solve is stopped ``(1 - WALL_RESERVE_FRACTION) x timeout_s`` wall seconds after
-            the search started (on a busy machine that comes first; see :class:`StopReason`).
+            machine), so the answer does not depend on the load.
+        wall_clock: ``timeout_s`` is also a wall-clock promise (``ctxfit compile --timeout``
+            and ``allocator_param(timeout=...)`` set it): every solve is stopped ``(1 -
+            WALL_RESERVE_FRACTION) x timeout_s`` wall seconds after the search started, which on
+            a busy machine comes before the budget, and then the answer depends on the load.
+            Without it (the Python API's default, deterministic) the wall clock only stops a
+            search past ``WALL_SAFETY_FACTOR x timeout_s`` (a much slower machine).
         iteration_timeout_s: each iteration's limit; by default an iteration may use all of
             the budget left (an iteration usually ends sooner, at its proven optimum).
         max_contexts: the most contexts tried.
@@ -202,6 +212,7 @@ class SearchOptions:
     seed: int = 0
     workers: int = DEFAULT_WORKERS
     min_contexts: int = 1
+    wall_clock: bool = False
 
     def __post_init__(self) -> None:
         if self.context_switch not in CONTEXT_SWITCH_MODES:
@@ -431,7 +442,10 @@ def improvement_cutoff(best_units: int) -> int:
 
 def _wall_deadline(options: SearchOptions, started: float) -> float:
     """The ``time.perf_counter()`` at which every solve is stopped: ``(1 -``
-    :data:`WALL_RESERVE_FRACTION` ``) x timeout`` after the search started."""
+    :data:`WALL_RESERVE_FRACTION` ``) x timeout`` after the search started with
+    ``options.wall_clock``, else ``WALL_SAFETY_FACTOR x timeout``."""
+    if not options.wall_clock:
+        return started + WALL_SAFETY_FACTOR * options.timeout_s
     return started + (1 - WALL_RESERVE_FRACTION) * options.timeout_s
 
 

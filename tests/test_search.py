@@ -384,7 +384,8 @@ def test_the_wall_clock_stops_a_long_solve_and_says_so(monkeypatch, iterations_o
 
     monkeypatch.setattr(cpsat_model.PartitionModel, "solve", stuck_solve)
     lines: list[str] = []
-    found = search(conv_chain(170), HW, SearchOptions(timeout_s=2), log=lines.append)
+    options = SearchOptions(timeout_s=2, wall_clock=True)
+    found = search(conv_chain(170), HW, options, log=lines.append)
     assert found.stop_reason is StopReason.WALL_CLOCK
     assert found.status == "FEASIBLE"
     assert not found.interrupted
