@@ -239,6 +239,21 @@ def dp_partition(problem: PartitionProblem, *, max_contexts: int | None = None) 
     return None if best[1] is None else _from_cuts(problem, best[1])
 
 
+def contiguous_multi_cost(problem: PartitionProblem) -> float | None:
+    """The least multi-context ``T(B)`` over every contiguous split of the order into one or
+    more chunks, each chunk paying its switch, fill and configuration and the split paying the
+    reload of all weights (one chunk too), before the reload's one rounding: every split's
+    ``T(B)`` with two or more contexts is more than this less one unit. ``None`` when no split
+    is valid.
+
+    >>> from partitioner.problem import chain_problem
+    >>> contiguous_multi_cost(chain_problem(lcus=(30, 40, 40, 30), limit=77))
+    1000.0
+    """
+    multi = _multi_split(problem, [r[1] for r in _chunk_costs(problem)], rows=1, counted=False)
+    return None if multi is None else multi[0]
+
+
 @lru_cache(maxsize=4)  # O(n^2) chunk evaluations, the same for every context cap
 def _chunk_costs(problem: PartitionProblem) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     scanner = ChunkScanner(problem)
@@ -282,4 +297,4 @@ def _multi_split(
     return float(dp[k, n]) + problem.pcie_units(problem.total_weight_bytes), sorted(starts)
 
 
-__all__ = ["Chunk", "ChunkScanner", "dp_partition", "greedy_partition"]
+__all__ = ["Chunk", "ChunkScanner", "contiguous_multi_cost", "dp_partition", "greedy_partition"]

@@ -1078,3 +1078,12 @@ __all__ = [
     "add_work_cuts",
     "batch_time_expr",
 ]
+
+
+def stop_keeping_bounds(model: PartitionModel) -> None:
+    """Stop a running :meth:`PartitionModel.solve` (from another thread) as its time limit
+    would: both solves return their best so far and the answer still takes the better bound of
+    the two. :meth:`PartitionModel.stop` (Ctrl-C's) leaves the LP solve's result unused instead.
+    Call it again while the solve runs: a solver that had not started yet is stopped then."""
+    for solver in list(model._solvers):
+        solver.stop_search()

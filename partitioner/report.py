@@ -310,9 +310,10 @@ def summary_table(report: Any) -> Table:
     bound = "-" if s.bound_s is None else f"{s.bound_s * 1e3:.3f} ms"
     gap = "-" if s.gap is None else f"{s.gap:.2%}"
     scope = "" if s.bound_contexts in (None, 1) else f" (over <= {s.bound_contexts} contexts)"
+    scope = " (over any number of contexts)" if s.bound_all_contexts else scope
     table.add_row(
         "solver",
-        f"{s.status}; T({b}) = {s.objective_s * 1e3:.3f} ms, bound {bound}{scope}, gap {gap}, "
+        f"{s.status_text}; T({b}) = {s.objective_s * 1e3:.3f} ms, bound {bound}{scope}, gap {gap}, "
         f"{s.wall_seconds:.1f} s" + (" (interrupted)" if s.interrupted else ""),
     )
     return table

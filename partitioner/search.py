@@ -18,8 +18,24 @@
    partition improves on the best, or at ``max_contexts``.
 
 The best partition so far is kept at every moment and returned on timeout or Ctrl-C. The bound
-reported is CP-SAT's proven lower bound on ``T(B)`` over every partition into at most
-``bound_contexts`` contexts (the largest K whose model returned a bound).
+reported is the higher of two proven lower bounds on ``T(B)``: CP-SAT's, over every partition
+into at most ``bound_contexts`` contexts (the largest K whose model returned a bound), and the
+bound over every multi-context partition whatever its number of contexts
+(:func:`~partitioner.bounds.any_count_bound`: the level relaxation and the heaviest path,
+computed once before the iterations; ``bound_all_contexts``). When the best partition comes
+within :data:`IMPROVEMENT_EPS` of the latter, the search stops (a solve is stopped at such a
+solution): no count of contexts can do better. On a network that is a single path (a ViT) the
+bound is the DP's optimum: the DP split is the answer and no iteration runs.
+
+Two clocks stop the search (:class:`StopReason`): the *deterministic budget* (``--timeout S`` is
+S seconds of solver work at a calibrated rate, so that the same input gives the same answer on
+any load) and, with ``SearchOptions.wall_clock`` (``ctxfit compile`` sets it), the *wall clock*,
+a promise: every solve is stopped at ``(1 -`` :data:`WALL_RESERVE_FRACTION` ``) x S`` wall
+seconds after the search started, pricing included, leaving the rest of S for the answer's
+checks. On an idle machine the budget ends first; on a loaded one the wall clock does, and that
+answer may differ from run to run. The log says which one stopped the search, and an answer
+stopped by either (or by Ctrl-C) is never called ``OPTIMAL`` unless a bound over every count of
+contexts proves it: contexts above the last K tried were not looked at.
 
 Nothing here touches CP-SAT variables: :class:`~partitioner.cpsat_model.PartitionModel` does.
 """
@@ -30,19 +46,32 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 
 from cost_model.caps import MULTI_CONTEXT_CAPS, SINGLE_CONTEXT_CAPS, ResourceCaps
 from cost_model.context import ContextFit, context_fit, standalone_failure
 from cost_model.hardware import HardwareSpec
 from cost_model.resources import COMPILER_LABELS
 from partitioner.baselines import dp_partition, greedy_partition
-from partitioner.cpsat_model import WALL_SAFETY_FACTOR, PartitionModel, SolutionEvent
+from partitioner.bounds import any_count_bound
+from partitioner.cpsat_model import (
+    WALL_SAFETY_FACTOR,
+    PartitionModel,
+    SolutionEvent,
+    stop_keeping_bounds,
+)
 from partitioner.errors import InfeasiblePartitionError, UsageError
 from partitioner.graph import Network
 from partitioner.pricing import build_problem
-from partitioner.problem import PartitionProblem, PartitionResult, Status, batch_time_units
+from partitioner.problem import (
+    Partition,
+    PartitionProblem,
+    PartitionResult,
+    Status,
+    batch_time_units,
+)
 from partitioner.validator import validate_partition
 
 PATIENCE = 2
@@ -63,7 +92,53 @@ DEFAULT_WORKERS = 2
 MIN_ITERATION_S = 0.5
 """No iteration is started with less than this left of the global budget."""
 
+WALL_RESERVE_FRACTION = 0.08
+"""Share of ``--timeout`` kept on the wall clock for the work after the last solve (the greedy
+and DP splits, the answer's validation and pricing): the solves are stopped at ``(1 - this) x
+timeout`` wall seconds after the search started."""
+
 CONTEXT_SWITCH_MODES = ("allowed", "enabled", "disabled")
+
+
+class StopReason(str, Enum):
+    """What ended the search (the ``solver.stop_reason`` of the JSON)."""
+
+    SINGLE_CONTEXT = "single context"
+    """The single-context flow succeeded: nothing to search."""
+    PROVEN = "proof"
+    """An iteration proved that more contexts do not help (its optimum left contexts unused, or
+    no partition into its K is faster than the best by more than IMPROVEMENT_EPS)."""
+    NO_IMPROVEMENT = "patience"
+    """PATIENCE iterations in a row without a better FPS."""
+    ALL_CONTEXTS = "all contexts"
+    """Every count up to ``max_contexts`` (or one context per layer) was tried."""
+    BUDGET = "deterministic budget"
+    """The deterministic budget (``--timeout`` of solver work) ran out."""
+    WALL_CLOCK = "wall clock"
+    """The wall clock reached ``--timeout`` (less :data:`WALL_RESERVE_FRACTION`)."""
+    CTRL_C = "Ctrl-C"
+    """The user pressed Ctrl-C."""
+
+    @property
+    def by_time(self) -> bool:
+        """The search was cut short (budget, wall clock or Ctrl-C), not ended by its own rule."""
+        return self in (StopReason.BUDGET, StopReason.WALL_CLOCK, StopReason.CTRL_C)
+
+
+def k_ranges(ks: Sequence[int]) -> str:
+    """Context counts as runs: ``2..10, 14``.
+
+    >>> k_ranges([2, 3, 4, 5, 14]), k_ranges([7]), k_ranges([])
+    ('2..5, 14', '7', '-')
+    """
+    runs: list[list[int]] = []
+    for k in sorted(set(ks)):
+        if runs and k == runs[-1][1] + 1:
+            runs[-1][1] = k
+        else:
+            runs.append([k, k])
+    return ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in runs) or "-"
+
 
 Log = Callable[[str], None]
 
@@ -106,7 +181,13 @@ class SearchOptions:
         batch: the batch size whose time ``T(B)`` is minimised (``optimize_for_batch``).
         timeout_s: the global budget of the multi-context search, charged with each solve's
             deterministic work at the calibrated rate (about wall seconds on an idle 2-core
-            machine; longer on a busy one), so the answer does not depend on the load.
+            machine), so the answer does not depend on the load.
+        wall_clock: ``timeout_s`` is also a wall-clock promise (``ctxfit compile --timeout``
+            and ``allocator_param(timeout=...)`` set it): every solve is stopped ``(1 -
+            WALL_RESERVE_FRACTION) x timeout_s`` wall seconds after the search started, which on
+            a busy machine comes before the budget, and then the answer depends on the load.
+            Without it (the Python API's default, deterministic) the wall clock only stops a
+            search past ``WALL_SAFETY_FACTOR x timeout_s`` (a much slower machine).
         iteration_timeout_s: each iteration's limit; by default an iteration may use all of
             the budget left (an iteration usually ends sooner, at its proven optimum).
         max_contexts: the most contexts tried.
@@ -131,6 +212,7 @@ class SearchOptions:
     seed: int = 0
     workers: int = DEFAULT_WORKERS
     min_contexts: int = 1
+    wall_clock: bool = False
 
     def __post_init__(self) -> None:
         if self.context_switch not in CONTEXT_SWITCH_MODES:
@@ -187,13 +269,20 @@ class SearchResult:
         assignment: layer name -> context index (all 0 when single-context).
         status: ``OPTIMAL`` when proven (single context, or CP-SAT proved that no partition
             into at most ``bound_contexts`` contexts is faster by more than
-            :data:`IMPROVEMENT_EPS`, the convention of CP-SAT's relative gap limit; ``gap``
-            has the exact figure), ``FEASIBLE`` otherwise.
+            :data:`IMPROVEMENT_EPS`, the convention of CP-SAT's relative gap limit, and the
+            search ended by its own rule, not by time or Ctrl-C; ``gap`` has the exact
+            figure), ``FEASIBLE`` otherwise.
         objective_s: ``T(B)`` of the chosen partition at ``batch`` in seconds (cost model).
         bound_s: proven lower bound on ``T(B)`` (see the module docstring), or ``None``.
         bound_contexts: the K the bound covers.
         interrupted: the search was stopped by Ctrl-C (the best so far is returned).
         single_fit: the single-context attempt (its binding resource and failure).
+        bound_all_contexts: the bound covers every partition into two or more contexts, whatever
+            their number (:func:`~partitioner.bounds.any_count_bound`); ``bound_contexts`` is
+            then ``None``.
+        stop_reason: what ended the search (:class:`StopReason`).
+        contexts_tried: every K the search has a verdict on (solved, or ruled out by the
+            total demand), ascending; ``(1,)`` for a single context.
     """
 
     single_context: bool
@@ -210,6 +299,9 @@ class SearchResult:
     problem: PartitionProblem | None = None
     result: PartitionResult | None = None
     history: tuple[Progress, ...] = ()
+    bound_all_contexts: bool = False
+    stop_reason: StopReason = StopReason.SINGLE_CONTEXT
+    contexts_tried: tuple[int, ...] = (1,)
 
     @property
     def num_contexts(self) -> int:
@@ -222,6 +314,30 @@ class SearchResult:
         if self.bound_s is None:
             return None
         return max(0.0, (self.objective_s - self.bound_s) / self.objective_s)
+
+    @property
+    def bound_scope(self) -> str:
+        """What the bound covers, in words (``partitions into at most 10 contexts``)."""
+        if self.bound_s is not None and self.bound_all_contexts:
+            return "partitions into any number of contexts"
+        if self.bound_s is None or self.bound_contexts is None:
+            return "no bound covers the answer's context count"
+        if self.bound_contexts == 1:
+            return "one context"
+        return f"partitions into at most {self.bound_contexts} contexts"
+
+    @property
+    def stop_text(self) -> str:
+        """How the search ended: ``stopped by wall clock; K tried 2..10``."""
+        return f"stopped by {self.stop_reason.value}; K tried {k_ranges(self.contexts_tried)}"
+
+    @property
+    def status_text(self) -> str:
+        """The status with how the multi-context search ended, for the solver line:
+        ``FEASIBLE (stopped by wall clock; K tried 2..10)``; the bare status for one context."""
+        if self.single_context:
+            return self.status
+        return f"{self.status} ({self.stop_text})"
 
 
 def caps_line(caps: ResourceCaps) -> str:
@@ -324,17 +440,26 @@ def improvement_cutoff(best_units: int) -> int:
     return math.ceil(best_units * (1 - IMPROVEMENT_EPS)) - 1
 
 
-def _budget_left(options: SearchOptions, spent: float, started: float) -> float:
-    """Seconds of the global budget left.
+def _wall_deadline(options: SearchOptions, started: float) -> float:
+    """The ``time.perf_counter()`` at which every solve is stopped: ``(1 -``
+    :data:`WALL_RESERVE_FRACTION` ``) x timeout`` after the search started with
+    ``options.wall_clock``, else ``WALL_SAFETY_FACTOR x timeout``."""
+    if not options.wall_clock:
+        return started + WALL_SAFETY_FACTOR * options.timeout_s
+    return started + (1 - WALL_RESERVE_FRACTION) * options.timeout_s
 
-    The budget is charged with each solve's deterministic work (``work_seconds``), not its wall
-    time, so that the iterations run, and the answer, do not depend on the machine's load. The
-    wall clock only stops a search that passes ``WALL_SAFETY_FACTOR x timeout`` (a machine much
-    slower than the calibrated rate).
-    """
-    if time.perf_counter() - started > WALL_SAFETY_FACTOR * options.timeout_s:
-        return 0.0
-    return options.timeout_s - spent
+
+def _out_of_time(
+    options: SearchOptions, spent: float, deadline: float, setup_s: float = 0.0
+) -> StopReason | None:
+    """The clock with less than :data:`MIN_ITERATION_S` left, if one has: the wall clock (up to
+    ``deadline``, less ``setup_s``, the expected time to build the next model, which no stop
+    interrupts) or the deterministic budget (``timeout_s`` less the solver work ``spent``)."""
+    if deadline - time.perf_counter() < MIN_ITERATION_S + setup_s:
+        return StopReason.WALL_CLOCK
+    if options.timeout_s - spent < MIN_ITERATION_S:
+        return StopReason.BUDGET
+    return None
 
 
 def _pins_need_more(options: SearchOptions) -> bool:
@@ -436,24 +561,49 @@ def _iterate(
         if progress is not None:
             progress(snapshot)
 
+    # the baselines and the bound over every count come first, as iteration #n at K = k0: when
+    # the DP split meets that bound it is the answer, recorded as that iteration at its K
+    emit(
+        Progress(
+            elapsed_s=time.perf_counter() - started,
+            num_contexts=first_k,
+            iteration=len(iterations) + 1,
+        )
+    )
+    splits = _baselines(problem, options)
+    deadline = _wall_deadline(options, started)
+    relaxed = _relaxation_bound(problem, first_k, splits, options, deadline, log)
+
     stale = 0
     interrupted = False
-    spent = 0.0  # solver work charged to the budget (deterministic, see _budget_left)
-    k = first_k
-    while k <= min(options.max_contexts, problem.num_layers):
+    spent = 0.0  # solver work charged to the budget (deterministic, see _out_of_time)
+    build_per_k = 0.0  # wall seconds the last model took to build, per context of its K
+    tried = [it.num_contexts for it in iterations]
+    reason = StopReason.ALL_CONTEXTS  # unless the loop stops earlier
+    best = _dp_meeting(problem, relaxed, splits, first_k, log)
+    if best is not None:
+        reason = StopReason.PROVEN  # no iteration can improve on it
+        _record_dp(problem, best, relaxed, iterations, started, emit, log)
+        tried.append(best.num_contexts)
+    last_k = min(options.max_contexts, problem.num_layers)
+    k = first_k if best is None else last_k + 1  # the DP split met the bound: nothing to try
+    while k <= last_k:
         if ctrl_c.pressed:
-            interrupted = True
+            interrupted, reason = True, StopReason.CTRL_C
             log("Interrupted: keeping the best partition so far")
             break
-        remaining = _budget_left(options, spent, started)
-        if remaining < MIN_ITERATION_S and (best is not None or iterations):
+        late = _out_of_time(options, spent, deadline, build_per_k * k)
+        if late is not None and (best is not None or iterations):
             # without a best, the greedy and DP splits after the loop still give one if any
             # contiguous split fits; more iterations would overrun the budget (a tight budget
             # on a many-context problem ran 60 s past a 2 s timeout)
-            log(f"Global timeout of {options.timeout_s:g}s reached")
+            reason = late
+            log(f"Global timeout of {options.timeout_s:g}s reached ({late.value})")
             break
+        remaining = options.timeout_s - spent
         limit_s = max(MIN_ITERATION_S, min(options.per_iteration_s, remaining))
         cutoff = None if best is None else improvement_cutoff(best.objective_units)
+        building = time.perf_counter()
         model = PartitionModel(
             problem,
             num_contexts=k,
@@ -462,6 +612,7 @@ def _iterate(
             cutoff_units=cutoff,
             min_contexts=fewest,
         )
+        build_per_k = (time.perf_counter() - building) / k
         best_fps_now = best.fps if best is not None else None
         iteration_no = len(iterations) + 1
         emit(
@@ -473,12 +624,17 @@ def _iterate(
             )
         )
 
+        met = threading.Event()  # a solution within IMPROVEMENT_EPS of the bound over every count
+
         def on_solution(
             event: SolutionEvent,
             k: int = k,
             n: int = iteration_no,
             before: float | None = best_fps_now,
+            met: threading.Event = met,
         ) -> None:
+            if relaxed is not None and relaxed > improvement_cutoff(event.objective_units):
+                met.set()
             fps = problem.batch / (event.objective_units * problem.TIME_UNIT_S)
             bound = (
                 problem.batch / (event.bound_units * problem.TIME_UNIT_S)
@@ -501,9 +657,12 @@ def _iterate(
         ctrl_c.on_press = model.stop
         if ctrl_c.pressed:
             model.stop()  # pressed while the model was built: return at its first solution
-        result, interrupted = _solve_interruptibly(model, limit_s, options, on_solution)
+        result, interrupted, walled = _solve_interruptibly(
+            model, limit_s, options, deadline, on_solution, met
+        )
         interrupted = interrupted or ctrl_c.pressed
         spent += result.work_seconds
+        tried.append(k)
         outcome, message = _outcome(result, limit_s, interrupted)
         if result.partition is not None and (
             best is None or result.objective_units < best.objective_units
@@ -547,27 +706,43 @@ def _iterate(
         suffix = f", uses {used}" if used is not None and used < k else ""
         log(f"Iteration #{len(iterations)} - {k} contexts{suffix}, {fps_text}")
         if interrupted:
+            reason = StopReason.CTRL_C
             log("Interrupted: keeping the best partition so far")
             break
         if result.status is Status.OPTIMAL and used is not None and used < k:
-            break  # the optimum for <= K leaves contexts unused: more contexts do not help
+            reason = StopReason.PROVEN  # the optimum for <= K leaves contexts unused
+            break
         if cutoff is not None and result.bound_units is not None and result.bound_units > cutoff:
-            break  # proven: no partition into <= K contexts improves on the best
+            reason = StopReason.PROVEN  # no partition into <= K contexts improves on the best
+            break
+        if _within_relaxation(best, relaxed):
+            reason = StopReason.PROVEN  # no count of contexts does better (any_count_bound)
+            break
+        if walled:
+            reason = StopReason.WALL_CLOCK
+            log(f"Global timeout of {options.timeout_s:g}s reached ({reason.value})")
+            break
         if best is not None and stale >= PATIENCE:
+            reason = StopReason.NO_IMPROVEMENT
             break
         if result.status is Status.INFEASIBLE and best is None and k >= problem.num_layers:
             break
         k += 1
 
-    best = _no_worse_than_baselines(problem, best, options, log)
+    if not _within_relaxation(best, relaxed):
+        best = _no_worse_than_baselines(problem, best, splits, options, log)
     interrupted = interrupted or ctrl_c.pressed
-    remaining = _budget_left(options, spent, started)
+    if interrupted:
+        reason = StopReason.CTRL_C
+    k_best = best.partition.num_contexts if best is not None and best.partition else 0
+    late = _out_of_time(options, spent, deadline, build_per_k * k_best)
     if (
         best is not None
         and best.from_hint
         and best.partition is not None
         and (bound_result is None or bound_result.num_contexts < best.partition.num_contexts)
-        and remaining >= MIN_ITERATION_S
+        and not _within_relaxation(best, relaxed)
+        and late is None
         and not interrupted
     ):
         # a baseline with more contexts than any bound covers won: one CP-SAT iteration at its
@@ -580,8 +755,13 @@ def _iterate(
             cutoff_units=improvement_cutoff(best.objective_units),
         )
         ctrl_c.on_press = model.stop
-        result, interrupted = _solve_interruptibly(model, remaining, options)
+        result, interrupted, walled = _solve_interruptibly(
+            model, options.timeout_s - spent, options, deadline
+        )
         interrupted = interrupted or ctrl_c.pressed
+        tried.append(k)
+        if interrupted or walled:
+            reason = StopReason.CTRL_C if interrupted else StopReason.WALL_CLOCK
         if result.partition is not None and result.objective_units <= best.objective_units:
             best = result
         if result.bound_units is not None:
@@ -607,10 +787,11 @@ def _iterate(
         f"Partitioner finished after {len(iterations)} iterations, "
         f"Time it took: {fmt_duration(wall)}"
     )
+    log(f"Search stopped by {reason.value}; K tried {k_ranges(tried)}")
     if best is None or best.partition is None:
         if interrupted:
             raise KeyboardInterrupt
-        if any(it.outcome == "timeout" for it in iterations):
+        if reason.by_time or any(it.outcome == "timeout" for it in iterations):
             raise InfeasiblePartitionError(
                 f"no partition found within the timeout of {options.timeout_s:g}s "
                 f"(tried {first_k}..{k} contexts); raise --timeout or the caps"
@@ -624,12 +805,19 @@ def _iterate(
     log(f"Applying selected partition to {best.partition.num_contexts} contexts...")
     if bound_result is not None and bound_result.num_contexts < best.partition.num_contexts:
         bound_result = None  # its bound covers fewer contexts than the partition reported
-    bound_s = None if bound_result is None else bound_result.bound_units * problem.TIME_UNIT_S
-    # optimal only when the bound that covers every count tried is within IMPROVEMENT_EPS of
-    # the objective (an optimum proven for K says nothing of K + 1 if that iteration stopped
-    # early); the gap gives the exact figure
-    proven = bound_result is not None and (
-        bound_result.bound_units > improvement_cutoff(best.objective_units)
+    bound_units = None if bound_result is None else bound_result.bound_units
+    all_counts = relaxed is not None and (bound_units is None or relaxed >= bound_units)
+    if all_counts:
+        assert relaxed is not None
+        bound_units = min(relaxed, best.objective_units)
+    # optimal only when a bound that covers every count tried is within IMPROVEMENT_EPS of the
+    # objective (an optimum proven for K says nothing of K + 1 if that iteration stopped early)
+    # and either it covers every count or the search ended by its own rule (stopped by time,
+    # the counts above the last K tried were never looked at); the gap gives the exact figure
+    proven = (
+        bound_units is not None
+        and bound_units > improvement_cutoff(best.objective_units)
+        and (all_counts or not reason.by_time)
     )
     return SearchResult(
         single_context=False,
@@ -637,8 +825,9 @@ def _iterate(
         status=Status.OPTIMAL.value if proven else Status.FEASIBLE.value,
         batch=options.batch,
         objective_s=best.objective_units * problem.TIME_UNIT_S,
-        bound_s=bound_s,
-        bound_contexts=None if bound_result is None else bound_result.num_contexts,
+        bound_s=None if bound_units is None else bound_units * problem.TIME_UNIT_S,
+        bound_contexts=None if bound_result is None or all_counts else bound_result.num_contexts,
+        bound_all_contexts=all_counts,
         wall_seconds=wall,
         iterations=tuple(iterations),
         interrupted=interrupted,
@@ -646,12 +835,130 @@ def _iterate(
         problem=problem,
         result=best,
         history=tuple(history),
+        stop_reason=reason,
+        contexts_tried=tuple(sorted(set(tried))),
     )
+
+
+Splits = tuple[tuple[str, Partition | None], ...]
+"""The greedy and DP splits of a search, by name (computed once, :func:`_baselines`)."""
+
+
+def _baselines(problem: PartitionProblem, options: SearchOptions) -> Splits:
+    """The greedy split and the DP split into at most ``max_contexts`` contexts, once per
+    search; none with pins (the baselines do not honour them)."""
+    if options.pins:
+        return ()
+    dp = dp_partition(problem)  # any count: much cheaper than with a cap of K rows
+    if dp is not None and dp.num_contexts > options.max_contexts:
+        dp = dp_partition(problem, max_contexts=options.max_contexts)
+    return (("greedy", greedy_partition(problem)), ("DP", dp))
+
+
+def _dp_split(splits: Splits, fewest: int) -> Partition | None:
+    """The DP split, when it has at least ``fewest`` contexts."""
+    split = dict(splits).get("DP")
+    return split if split is not None and split.num_contexts >= fewest else None
+
+
+def _relaxation_bound(
+    problem: PartitionProblem,
+    min_contexts: int,
+    splits: Splits,
+    options: SearchOptions,
+    deadline: float,
+    log: Log,
+) -> int | None:
+    """The bound over every partition into ``min_contexts`` or more contexts (fewer are ruled
+    out by the total demand), whatever their number (:func:`~partitioner.bounds.any_count_bound`),
+    in time units; the level relaxation is skipped when the path bound already proves the DP
+    split, or with less than 30% of the wall budget left (the path bound: 15%), so that a short
+    budget goes to the iterations (under load both take seconds on YOLO11x)."""
+    split = _dp_split(splits, min_contexts)
+    enough = None if split is None else improvement_cutoff(batch_time_units(problem, split)) + 1
+    left = deadline - time.perf_counter()
+    found = any_count_bound(
+        problem,
+        min_contexts=min_contexts,
+        enough_units=enough,
+        with_path=left > 0.15 * options.timeout_s,
+        with_level=left > 0.3 * options.timeout_s,
+    )
+    if found is None:
+        return None
+    fps = problem.batch / (max(1, found.bound_units) * problem.TIME_UNIT_S)
+    log(f"Bound over any number of contexts: at most {fps:,.1f} FPS")
+    return found.bound_units
+
+
+def _dp_meeting(
+    problem: PartitionProblem, relaxed: int | None, splits: Splits, first_k: int, log: Log
+) -> PartitionResult | None:
+    """The DP split when it is within IMPROVEMENT_EPS of the bound over every count (then no
+    iteration can improve on it: the search ends with it), else ``None``."""
+    split = _dp_split(splits, first_k)
+    if relaxed is None or split is None:
+        return None
+    units = batch_time_units(problem, split)
+    if relaxed <= improvement_cutoff(units):
+        return None
+    log(
+        f"Found valid partition to {split.num_contexts} contexts (the DP split, within "
+        f"{IMPROVEMENT_EPS:.1%} of the bound over any number of contexts: no iteration needed)"
+    )
+    return PartitionResult(
+        status=Status.FEASIBLE,
+        partition=split,
+        objective_units=units,
+        bound_units=None,
+        wall_seconds=0.0,
+        num_contexts=split.num_contexts,
+        batch=problem.batch,
+        from_hint=True,
+    )
+
+
+def _record_dp(
+    problem: PartitionProblem,
+    best: PartitionResult,
+    relaxed: int | None,
+    iterations: list[Iteration],
+    started: float,
+    emit: OnProgress,
+    log: Log,
+) -> None:
+    """The DP split that met the bound over every count, as the search's one iteration: its
+    record, its snapshot (for the live line and the solver history) and its log line."""
+    assert best.partition is not None and best.objective_units is not None
+    k, fps = best.partition.num_contexts, best.fps or 0.0
+    bound = None if relaxed is None else min(relaxed, best.objective_units)
+    bound_s = None if bound is None else bound * problem.TIME_UNIT_S
+    emit(
+        Progress(
+            elapsed_s=time.perf_counter() - started,
+            num_contexts=k,
+            iteration=len(iterations) + 1,
+            fps=fps,
+            best_fps=fps,
+            bound_fps=None if not bound_s else problem.batch / bound_s,
+            gap=None if bound is None else max(0.0, 1 - bound / best.objective_units),
+        )
+    )
+    iterations.append(_record(len(iterations), k, "found", "found", fps, fps, k, bound_s, 0.0))
+    log(f"Iteration #{len(iterations)} - {k} contexts, FPS {fps:,.1f} (best: {fps:,.1f})")
+
+
+def _within_relaxation(best: PartitionResult | None, relaxed: int | None) -> bool:
+    """The best so far is within IMPROVEMENT_EPS of the bound over every count of contexts."""
+    if best is None or best.objective_units is None or relaxed is None:
+        return False
+    return relaxed > improvement_cutoff(best.objective_units)
 
 
 def _no_worse_than_baselines(
     problem: PartitionProblem,
     best: PartitionResult | None,
+    splits: Splits,
     options: SearchOptions,
     log: Log,
 ) -> PartitionResult | None:
@@ -661,12 +968,7 @@ def _no_worse_than_baselines(
     than were tried can still be faster, and ctxfit never reports worse than its baselines.
     Pinned layers are honoured by the solver only, so baselines are skipped then.
     """
-    if options.pins:
-        return best
-    for name, partition in (
-        ("greedy", greedy_partition(problem)),
-        ("DP", dp_partition(problem, max_contexts=options.max_contexts)),
-    ):
+    for name, partition in splits:
         if partition is None or partition.num_contexts < max(2, options.min_contexts):
             continue
         units = batch_time_units(problem, partition)
@@ -726,9 +1028,14 @@ def _solve_interruptibly(
     model: PartitionModel,
     limit_s: float,
     options: SearchOptions,
+    deadline: float,
     on_solution: Callable[[SolutionEvent], None] | None = None,
-) -> tuple[PartitionResult, bool]:
-    """Solve in a worker thread so that Ctrl-C stops the search and keeps its best solution."""
+    enough: threading.Event | None = None,
+) -> tuple[PartitionResult, bool, bool]:
+    """Solve in a worker thread so that Ctrl-C and the wall clock stop the search and keep its
+    best solution: ``(result, stopped by Ctrl-C, stopped by the wall clock at deadline)``.
+    The solve is also stopped, keeping its bounds, once ``enough`` is set (a solution that meets
+    the bound over every count of contexts)."""
     box: dict[str, PartitionResult | BaseException] = {}
     done = threading.Event()
 
@@ -747,14 +1054,21 @@ def _solve_interruptibly(
 
     thread = threading.Thread(target=run, name="ctxfit-cpsat", daemon=True)
     thread.start()
-    interrupted = False
+    interrupted = walled = False
     # wait on an Event, not Thread.join: a Ctrl-C inside join can leave the thread looking dead
     while not done.is_set():
         try:
-            done.wait(0.1)
+            done.wait(min(0.1, max(0.005, deadline - time.perf_counter())))
         except KeyboardInterrupt:
             interrupted = True
             model.stop()
+        if not done.is_set() and enough is not None and enough.is_set():
+            stop_keeping_bounds(model)
+        if not done.is_set() and time.perf_counter() >= deadline:
+            # again at every poll: a solver that starts after the first stop is stopped too;
+            # the LP solve's bound is kept, as when the budget ends the solve
+            walled = True
+            stop_keeping_bounds(model)
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
-    return box["result"], interrupted  # type: ignore[return-value]
+    return box["result"], interrupted, walled  # type: ignore[return-value]

@@ -136,6 +136,7 @@ def merge_settings(
         workers=workers or DEFAULT_WORKERS,
         min_contexts=fewest,
         max_contexts=most,
+        wall_clock=True,  # --timeout is a wall-clock promise (issue 18)
     )
     return CompileSettings(
         options=options,

@@ -31,6 +31,15 @@ from tests.nets import conv_chain, dense_chain
 HW = preset("hailo8")
 
 
+@pytest.fixture
+def iterations_only(monkeypatch):
+    """No bound over every count of contexts: conv_chain is a single path, whose DP split meets
+    that bound and ends the search before any iteration; these tests are about the iterations."""
+    from partitioner import search as search_module
+
+    monkeypatch.setattr(search_module, "any_count_bound", lambda problem, **_: None)
+
+
 def run(net, **options):
     lines: list[str] = []
     report = compile_network(net, HW, SearchOptions(**options), log=lines.append)
@@ -47,7 +56,7 @@ def test_single_context_network_is_batch_independent():
     assert report.validation.valid
 
 
-def test_multi_context_flow_prints_the_compiler_vocabulary():
+def test_multi_context_flow_prints_the_compiler_vocabulary(iterations_only):
     # 170 layers need at least 170 LCUs; the single-context cap is ceil(0.75 x 128) = 96 and the
     # multi-context cap ceil(0.60 x 128) = 77, so K >= ceil(170 / 77) = 3.
     report, lines = run(conv_chain(170), timeout_s=6)
@@ -232,11 +241,11 @@ def test_no_solution_within_the_timeout_is_a_specific_failure(monkeypatch):
     monkeypatch.setattr(search_module, "dp_partition", lambda problem, **_: None)
     lines: list[str] = []
     with pytest.raises(InfeasiblePartitionError, match="no partition found within the timeout"):
-        search(conv_chain(170), HW, SearchOptions(timeout_s=1.5), log=lines.append)
-    assert any(line.endswith("Timeout after 1.5s") for line in lines)
+        search(conv_chain(170), HW, SearchOptions(timeout_s=20), log=lines.append)
+    assert any(line.endswith("Timeout after 20s") for line in lines)
 
 
-def test_ctrl_c_returns_the_best_partition_so_far(monkeypatch):
+def test_ctrl_c_returns_the_best_partition_so_far(monkeypatch, iterations_only):
     import _thread
     import threading
 
@@ -267,7 +276,9 @@ def test_ctrl_c_returns_the_best_partition_so_far(monkeypatch):
     assert report.valid, report.errors
 
 
-def test_optimal_only_when_the_bound_of_the_last_iteration_meets_the_objective(monkeypatch):
+def test_optimal_only_when_the_bound_of_the_last_iteration_meets_the_objective(
+    monkeypatch, iterations_only
+):
     # the first multi-context iteration proves its optimum; the next one (more contexts) is
     # stopped before its proof: the answer is not proven over the counts tried
     from dataclasses import replace
@@ -292,7 +303,7 @@ def test_optimal_only_when_the_bound_of_the_last_iteration_meets_the_objective(m
     assert found.gap == pytest.approx(0.5, abs=0.01)
 
 
-def test_default_search_proves_the_optimum_over_the_counts_tried():
+def test_default_search_proves_the_optimum_over_the_counts_tried(iterations_only):
     found = search(conv_chain(170), HW, SearchOptions())
     # optimal within IMPROVEMENT_EPS: the last iteration proved that no partition into one more
     # context is faster by more than 0.1%, which bounds T(B) at improvement_cutoff(T) + 1
@@ -311,7 +322,9 @@ def test_improvement_cutoff_is_the_slowest_time_that_counts_as_an_improvement():
         assert cut < best * (1 - IMPROVEMENT_EPS) <= cut + 1
 
 
-def test_each_iteration_starts_from_the_best_so_far_and_looks_below_it(monkeypatch):
+def test_each_iteration_starts_from_the_best_so_far_and_looks_below_it(
+    monkeypatch, iterations_only
+):
     from partitioner import cpsat_model
     from partitioner.problem import batch_time_units
 
@@ -342,3 +355,140 @@ def test_each_iteration_starts_from_the_best_so_far_and_looks_below_it(monkeypat
     # the last iteration found nothing under its cutoff: it kept the best and stopped the search
     assert bests[-1] == min(bests) == round(found.objective_s / TIME_UNIT_S)
     assert found.iterations[-1].outcome == "no better"
+
+
+def test_the_wall_clock_stops_a_long_solve_and_says_so(monkeypatch, iterations_only):
+    # every solve runs on until the search stops it (a loaded machine, seen from the search):
+    # the wall clock at 95% of --timeout ends the first iteration, whose optimum for its K is
+    # then no proof for the counts above it
+    import threading
+
+    from partitioner import cpsat_model
+    from partitioner.search import StopReason
+
+    solve = cpsat_model.PartitionModel.solve
+
+    class Stuck:
+        def __init__(self) -> None:
+            self.stopped = threading.Event()
+
+        def stop_search(self) -> None:
+            self.stopped.set()
+
+    def stuck_solve(self, **kwargs):
+        result = solve(self, **kwargs)
+        stuck = Stuck()
+        self._solvers.append(stuck)
+        assert stuck.stopped.wait(60), "the search never stopped the solve"
+        return result
+
+    monkeypatch.setattr(cpsat_model.PartitionModel, "solve", stuck_solve)
+    lines: list[str] = []
+    options = SearchOptions(timeout_s=2, wall_clock=True)
+    found = search(conv_chain(170), HW, options, log=lines.append)
+    assert found.stop_reason is StopReason.WALL_CLOCK
+    assert found.status == "FEASIBLE"
+    assert not found.interrupted
+    assert len([it for it in found.iterations if it.outcome != "too many"]) == 1
+    assert f"Search {found.stop_text}" in lines
+    assert found.stop_text.startswith("stopped by wall clock; K tried 2..")
+    assert found.contexts_tried == tuple(range(2, found.iterations[-1].num_contexts + 1))
+
+
+def test_the_deterministic_budget_stops_the_search_and_says_so(monkeypatch, iterations_only):
+    # each solve charges its whole limit to the budget and proves nothing: after the first
+    # iteration's 10 s of solver work there is no budget left
+    from dataclasses import replace
+
+    from partitioner import cpsat_model
+    from partitioner.search import StopReason
+
+    solve = cpsat_model.PartitionModel.solve
+
+    def unproven(self, *, time_limit_s, **kwargs):
+        result = solve(self, time_limit_s=time_limit_s, **kwargs)
+        bound = None if result.objective_units is None else result.objective_units // 2
+        status = cpsat_model.Status.FEASIBLE if result.partition is not None else result.status
+        return replace(result, status=status, bound_units=bound, work_seconds=time_limit_s)
+
+    monkeypatch.setattr(cpsat_model.PartitionModel, "solve", unproven)
+    lines: list[str] = []
+    found = search(conv_chain(170), HW, SearchOptions(timeout_s=600), log=lines.append)
+    assert found.stop_reason is StopReason.BUDGET
+    assert found.status == "FEASIBLE"
+    assert "Global timeout of 600s reached (deterministic budget)" in lines
+    assert found.stop_text.startswith("stopped by deterministic budget; K tried ")
+
+
+def test_never_optimal_when_stopped_by_time_with_contexts_untried(monkeypatch, iterations_only):
+    # the first iteration proves its optimum for K (bound = objective); the budget then ends
+    # the search before K + 1: the answer is FEASIBLE, with its bound over <= K contexts
+    from dataclasses import replace
+
+    from partitioner import cpsat_model
+    from partitioner.search import StopReason
+
+    solve = cpsat_model.PartitionModel.solve
+
+    def proven_but_costly(self, *, time_limit_s, **kwargs):
+        result = solve(self, time_limit_s=time_limit_s, **kwargs)
+        return replace(result, work_seconds=time_limit_s)
+
+    monkeypatch.setattr(cpsat_model.PartitionModel, "solve", proven_but_costly)
+    found = search(conv_chain(170), HW, SearchOptions(timeout_s=30))
+    last = found.iterations[-1]
+    assert found.stop_reason is StopReason.BUDGET
+    assert last.bound_s == pytest.approx(found.objective_s)  # proven for its K ...
+    assert found.status == "FEASIBLE"  # ... but K + 1 was never tried
+    assert found.bound_contexts == last.num_contexts == max(found.contexts_tried)
+    assert found.gap == 0.0
+
+
+def test_a_bound_over_every_count_proves_the_answer_even_when_time_runs_out(monkeypatch):
+    # the level relaxation's bound covers any number of contexts: when the best meets it, the
+    # search stops (nothing to try) and the answer is optimal whatever the clock
+    from partitioner import search as search_module
+    from partitioner.bounds import AnyCountBound
+    from partitioner.search import StopReason
+
+    first = search(conv_chain(170), HW, SearchOptions(timeout_s=20))
+    units = round(first.objective_s / TIME_UNIT_S)
+    met = AnyCountBound(bound_units=units, level_units=units, path_units=None)
+    monkeypatch.setattr(search_module, "any_count_bound", lambda problem, **_: met)
+    found = search(conv_chain(170), HW, SearchOptions(timeout_s=20))
+    assert found.stop_reason is StopReason.PROVEN
+    assert found.status == "OPTIMAL"
+    assert found.bound_all_contexts and found.bound_contexts is None
+    assert found.bound_scope == "partitions into any number of contexts"
+    assert found.gap <= IMPROVEMENT_EPS
+
+
+def test_the_bound_over_every_count_never_exceeds_the_answer():
+    from partitioner.bounds import any_count_bound
+
+    found = search(conv_chain(170), HW, SearchOptions(timeout_s=20))
+    relaxed = any_count_bound(found.problem, min_contexts=2)
+    assert relaxed is not None and None not in (relaxed.level_units, relaxed.path_units)
+    # conv_chain is a single path: the path bound is the DP's optimum, to a unit
+    assert relaxed.path_units <= round(found.objective_s / TIME_UNIT_S) <= relaxed.path_units + 1
+    assert found.bound_s is not None and found.bound_s <= found.objective_s
+
+
+def test_a_single_path_is_answered_by_the_dp_split_without_a_solve(monkeypatch):
+    # every layer of conv_chain reads the one before: every partition is a contiguous split,
+    # the DP finds the optimum (to one unit) and the path bound proves it over any count
+    from partitioner import cpsat_model
+
+    def no_solve(self, **_):
+        raise AssertionError("CP-SAT was run")
+
+    monkeypatch.setattr(cpsat_model.PartitionModel, "solve", no_solve)
+    lines: list[str] = []
+    found = search(conv_chain(170), HW, SearchOptions(timeout_s=20), log=lines.append)
+    units = round(found.objective_s / TIME_UNIT_S)
+    assert found.status == "OPTIMAL" and found.bound_all_contexts
+    assert units - 1 <= round(found.bound_s / TIME_UNIT_S) <= units
+    (dp,) = [it for it in found.iterations if it.outcome != "too many"]
+    assert dp.num_contexts == found.num_contexts and dp.fps == pytest.approx(8 / found.objective_s)
+    assert any("(the DP split, within 0.1% of the bound" in line for line in lines)
+    assert found.contexts_tried[-1] == found.num_contexts
