@@ -49,7 +49,7 @@ from dataclasses import dataclass, replace
 
 from ortools.linear_solver import pywraplp
 
-from partitioner.baselines import contiguous_multi_cost
+from partitioner.splits import contiguous_multi_cost
 from partitioner.problem import PartitionProblem, redundant_resources
 
 SAFETY = 1e-6
@@ -289,7 +289,7 @@ def path_bound(problem: PartitionProblem) -> int | None:
 
     On a path every layer reads the one before, so every partition of it is a contiguous split
     of its order, and the DP over contiguous splits
-    (:func:`~partitioner.baselines.contiguous_multi_cost`) finds the least multi-context
+    (:func:`~partitioner.splits.contiguous_multi_cost`) finds the least multi-context
     ``T(B)`` to one unit (the reload is rounded once, for all contexts): that, less one unit,
     bounds the path's partitions and so the whole network's. When the whole network is one path
     (a ViT: its residual edges join layers of the path) the bound is the optimum, to a unit.

@@ -54,7 +54,7 @@ from cost_model.caps import MULTI_CONTEXT_CAPS, SINGLE_CONTEXT_CAPS, ResourceCap
 from cost_model.context import ContextFit, context_fit, standalone_failure
 from cost_model.hardware import HardwareSpec
 from cost_model.resources import COMPILER_LABELS
-from partitioner.baselines import dp_partition, greedy_partition
+from partitioner.splits import dp_split, greedy_split
 from partitioner.bounds import any_count_bound
 from partitioner.cpsat_model import (
     WALL_SAFETY_FACTOR,
@@ -849,10 +849,10 @@ def _baselines(problem: PartitionProblem, options: SearchOptions) -> Splits:
     search; none with pins (the baselines do not honour them)."""
     if options.pins:
         return ()
-    dp = dp_partition(problem)  # any count: much cheaper than with a cap of K rows
+    dp = dp_split(problem)  # any count: much cheaper than with a cap of K rows
     if dp is not None and dp.num_contexts > options.max_contexts:
-        dp = dp_partition(problem, max_contexts=options.max_contexts)
-    return (("greedy", greedy_partition(problem)), ("DP", dp))
+        dp = dp_split(problem, max_contexts=options.max_contexts)
+    return (("greedy", greedy_split(problem)), ("DP", dp))
 
 
 def _dp_split(splits: Splits, fewest: int) -> Partition | None:

@@ -217,6 +217,19 @@ def dp_split(problem: PartitionProblem, *, max_contexts: int | None = None) -> P
     return None if best[1] is None else _from_cuts(problem, best[1])
 
 
+def contiguous_multi_cost(problem: PartitionProblem) -> float | None:
+    """The least multi-context ``T(B)`` over every contiguous split of the order into one or
+    more chunks, each chunk paying its switch, fill and configuration and the split paying the
+    reload of all weights: :func:`partitioner.baselines.contiguous_multi_cost` in O(n x w).
+
+    >>> from partitioner.problem import chain_problem
+    >>> contiguous_multi_cost(chain_problem(lcus=(30, 40, 40, 30), limit=77))
+    1000.0
+    """
+    multi = _multi_split(problem, [r[1] for r in _chunk_costs(problem)], rows=1, counted=False)
+    return None if multi is None else multi[0]
+
+
 @lru_cache(maxsize=4)  # the same for every context cap
 def _chunk_costs(problem: PartitionProblem) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     scanner = WindowScanner(problem)
@@ -263,4 +276,4 @@ def _multi_split(
     return float(dp[k, n]) + problem.pcie_units(problem.total_weight_bytes), sorted(starts)
 
 
-__all__ = ["WindowScanner", "dp_split", "greedy_split", "last_fitting_end"]
+__all__ = ["WindowScanner", "contiguous_multi_cost", "dp_split", "greedy_split", "last_fitting_end"]

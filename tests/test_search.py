@@ -237,8 +237,8 @@ def test_no_solution_within_the_timeout_is_a_specific_failure(monkeypatch):
     from partitioner import search as search_module
 
     monkeypatch.setattr(cpsat_model.PartitionModel, "solve", no_solution)
-    monkeypatch.setattr(search_module, "greedy_partition", lambda problem: None)
-    monkeypatch.setattr(search_module, "dp_partition", lambda problem, **_: None)
+    monkeypatch.setattr(search_module, "greedy_split", lambda problem: None)
+    monkeypatch.setattr(search_module, "dp_split", lambda problem, **_: None)
     lines: list[str] = []
     with pytest.raises(InfeasiblePartitionError, match="no partition found within the timeout"):
         search(conv_chain(170), HW, SearchOptions(timeout_s=20), log=lines.append)

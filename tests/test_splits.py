@@ -58,3 +58,12 @@ def test_same_answers_on_a_synthetic_transformer_on_hailo8l():
     assert greedy_split(p) == greedy_partition(p)
     for cap in (dp.num_contexts - 1, dp.num_contexts, dp.num_contexts + 3):
         assert dp_split(p, max_contexts=cap) == dp_partition(p, max_contexts=cap)
+
+
+
+@SETTINGS
+@given(problem=problems(max_layers=12))
+def test_contiguous_multi_cost_equals_the_baselines_one(problem):
+    from partitioner import baselines, splits
+
+    assert splits.contiguous_multi_cost(problem) == baselines.contiguous_multi_cost(problem)
