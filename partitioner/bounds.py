@@ -49,8 +49,8 @@ from dataclasses import dataclass, replace
 
 from ortools.linear_solver import pywraplp
 
-from partitioner.splits import contiguous_multi_cost
 from partitioner.problem import PartitionProblem, redundant_resources
+from partitioner.splits import contiguous_multi_cost
 
 SAFETY = 1e-6
 """Relative margin taken off the LP's floating-point optimum before rounding it up to a whole

@@ -54,7 +54,6 @@ from cost_model.caps import MULTI_CONTEXT_CAPS, SINGLE_CONTEXT_CAPS, ResourceCap
 from cost_model.context import ContextFit, context_fit, standalone_failure
 from cost_model.hardware import HardwareSpec
 from cost_model.resources import COMPILER_LABELS
-from partitioner.splits import dp_split, greedy_split
 from partitioner.bounds import any_count_bound
 from partitioner.cpsat_model import (
     WALL_SAFETY_FACTOR,
@@ -72,6 +71,7 @@ from partitioner.problem import (
     Status,
     batch_time_units,
 )
+from partitioner.splits import dp_split, greedy_split
 from partitioner.validator import validate_partition
 
 PATIENCE = 2

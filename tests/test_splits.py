@@ -60,7 +60,6 @@ def test_same_answers_on_a_synthetic_transformer_on_hailo8l():
         assert dp_split(p, max_contexts=cap) == dp_partition(p, max_contexts=cap)
 
 
-
 @SETTINGS
 @given(problem=problems(max_layers=12))
 def test_contiguous_multi_cost_equals_the_baselines_one(problem):
