@@ -106,10 +106,20 @@ def summary_items(report: Any) -> tuple[SummaryItem, ...]:
             f"inter-context {fmt_bytes(report.inter_context_bytes_per_frame)} per frame",
         )
     )
+    power = getattr(report, "power", {}).get(b)
+    if power is not None:
+        items.append(
+            SummaryItem(
+                key="power",
+                label=f"power (batch {b})",
+                value=f"{power.total_w:.2f} W = {power.static_w:.2f} W static + "
+                f"{power.dynamic_w:.2f} W dynamic",
+            )
+        )
     items.append(
         SummaryItem(
             key="energy",
-            label=f"energy (batch {b})",
+            label=f"dynamic energy (batch {b})",
             value=f"{report.energy_mj_per_frame[b]:.3f} mJ per frame",
         )
     )

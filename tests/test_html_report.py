@@ -151,6 +151,13 @@ def test_summary_of_a_multi_context_compile(multi):
     # 60 layers x 1 LCU against ceil(0.75 x 64) = 48 LCUs in the single-context flow
     assert items["single-failure"] == "LCUs 60/48"
     assert items["batch-time"] == f"{8 / report.fps[8] * 1e3:.3f} ms"
+    # power = static + dynamic energy per frame x FPS, at the batch the search optimized for
+    power = report.power[8]
+    dynamic_w = report.energy_mj_per_frame[8] * 1e-3 * report.fps[8]
+    assert power.dynamic_w == pytest.approx(dynamic_w, rel=1e-9)
+    assert items["power"] == (
+        f"{power.total_w:.2f} W = {power.static_w:.2f} W static + {power.dynamic_w:.2f} W dynamic"
+    )
 
 
 def test_summary_of_a_single_context_compile(single):
