@@ -138,6 +138,9 @@ def test_compile_layers_prints_every_layer_with_totals(capsys, tmp_path):
 
 
 def test_profile_hw_fills_its_totals_and_names_the_rate(capsys, tmp_path):
+    from cost_model.hardware import preset
+    from partitioner.compile_request import prepare_compile
+    from partitioner.flows import FLOW_PARAMS
     from partitioner.profile_hw import price_profile, single_context_fit
 
     net = conv_chain(4)
@@ -145,13 +148,17 @@ def test_profile_hw_fills_its_totals_and_names_the_rate(capsys, tmp_path):
     net.save(path)
     code, out, _ = run(capsys, "profile", path, "--hw", "hailo8")
     assert code == 0
-    columns, verdict = price_profile(net, "hailo8")
-    total = next(line for line in out.splitlines() if "│ total " in line)
-    cells = [cell.strip() for cell in total.split("│")]
+    # a file is priced as `ctxfit compile` prices its single context: the compiler's defaults,
+    # decided at the flow's single-context caps and priced at its raised caps
+    settings = prepare_compile(net, preset("hailo8"), None).settings
+    caps, fps_caps = settings.options.single_caps, settings.flow.single_fps_caps
+    columns, verdict = price_profile(net, "hailo8", caps, fps_caps)
+    total = next(line.replace("│", " ").split() for line in out.splitlines() if " total " in line)
     for name in ("SCs", "LCUs", "L3 cuts"):
-        assert str(sum(int(v) for v in columns[name])) in cells
+        assert str(sum(int(v) for v in columns[name])) in total
     assert set(columns["precision"]) == {"a8_w8"}
-    fps = single_context_fit(net, "hailo8").fps
+    fps = single_context_fit(net, "hailo8", fps_caps).fps
+    assert fps_caps == FLOW_PARAMS.raised_caps  # the default flow prices at its raised caps
     assert f"every layer in context_0, priced at {fps:,.1f} FPS" in " ".join(out.split())
 
 
