@@ -287,3 +287,31 @@ def test_calibrate_writes_its_section_through_write_section(tmp_path):
     )
     with pytest.raises(ValueError, match="not '## Calibration'"):
         calibrate.write_results(["## Speed", "", "x"], path)
+
+
+def test_explain_answer_cells():
+    import benchmarks.explain as explain
+
+    change = {
+        "kind": "blocks",
+        "num_contexts": 1,
+        "macs_kept": 0.927,
+        "fps": {"1": 80.0, "8": 80.0},
+        "change": "drop the stride-32 head scale (P5 output)",
+    }
+    low = {**change, "macs_kept": 0.89}
+    silu = {"kind": "blocks", "reason": "SiLU -> ReLU changes no resource here"}
+    none = {"kind": "blocks", "reason": "none found that fits one context: LCUs: 45 over"}
+
+    def run(num_contexts, suggestions=(), unreachable=()):
+        data = {"num_contexts": num_contexts, "suggestions": list(suggestions),
+                "unreachable": list(unreachable)}  # fmt: skip
+        return {"data": data, "code": 0}
+
+    assert explain.answer(run(1)) == ("fits one context", True)
+    text, ok = explain.answer(run(3, [low, change]))
+    assert ok and text.startswith("drop the stride-32") and "92.7% of the MACs" in text
+    assert explain.answer(run(3, [low], [silu, none])) == ("none: " + none["reason"], True)
+    assert explain.answer(run(3, [low], [silu])) == ("no change and no reason", False)
+    assert explain.answer({"data": None, "code": 2}) == ("exit 2, no answer", False)
+    assert "yolov8n" in explain.detectors() and "yolov5m_seg" not in explain.detectors()
