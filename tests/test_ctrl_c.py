@@ -21,7 +21,9 @@ pytestmark = pytest.mark.skipif(
     sys.platform != "linux", reason="reads /proc to know when the import has started"
 )
 ROOT = Path(__file__).resolve().parents[1]
-COMPILE = ["-m", "partitioner.cli", "compile", "yolov11s", "--hw", "hailo8l", "--timeout", "60"]
+# YOLO11x on Hailo-8L: its search runs to the wall clock (gap ~7% at 60 s), so a signal sent
+# during the import or after the first partition always finds the process busy
+COMPILE = ["-m", "partitioner.cli", "compile", "yolov11x", "--hw", "hailo8l", "--timeout", "60"]
 LIMIT_S = 60  # a hung process fails the test instead of hanging the suite
 
 
@@ -65,7 +67,7 @@ def test_ctrl_c_during_the_search_reports_the_best_partition_so_far(tmp_path: Pa
     lines = []
     for line in process.stdout:  # the log goes to stdout when --json is a file
         lines.append(line)
-        if "Found valid partition" in line:  # a best exists; the search goes on for 2 minutes
+        if "Found valid partition" in line:  # a best exists; the search goes on for ~50 s
             process.send_signal(signal.SIGINT)
             break
     out, err = process.communicate(timeout=LIMIT_S)
@@ -73,10 +75,11 @@ def test_ctrl_c_during_the_search_reports_the_best_partition_so_far(tmp_path: Pa
     assert process.returncode == 130, err
     assert "Traceback" not in err and "bad_function_call" not in err
     assert "Interrupted: keeping the best partition so far" in output
-    assert "yolov11s on hailo8l:" in output and "(interrupted)" in output
+    assert "yolov11x on hailo8l:" in output and "(interrupted)" in output
     result = json.loads((tmp_path / "out.json").read_text())
     assert result["solver"]["interrupted"] is True
-    assert result["num_contexts"] >= 4  # yolov11s needs at least 4 on Hailo-8L (132 > 3 x 39 LCUs)
+    # YOLO11x needs at least 8 contexts on Hailo-8L: 2269 L3 cuts > 7 x 308 (60% of 512)
+    assert result["num_contexts"] >= 8
 
 
 def test_ctrl_c_while_the_cli_is_still_importing_exits_130_with_one_line(monkeypatch, capsys):
