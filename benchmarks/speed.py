@@ -1,7 +1,8 @@
 """Speed: wall time of ``ctxfit compile`` per zoo model, and of pricing YOLOv8x at one rate.
 
 ``python -m benchmarks.speed`` runs, for every zoo model, what ``ctxfit compile MODEL`` runs
-(default options: batch 8, 10 s search budget, 2 workers, seed 0) five times in this process and
+(its Model Zoo script's flow and default options: batch 8, 10 s search budget with the CLI's wall
+clock, 2 workers, seed 0) five times in this process and
 writes the medians to the "Speed" section of ``benchmarks/RESULTS.md``, split into:
 
 * *import*: :func:`partitioner.models.load_network` (build the torch module, trace, fuse);
@@ -139,8 +140,8 @@ def time_compile(name: str, hardware: Sequence[str]) -> tuple[Network, list[Comp
     """Import ``name`` once, then compile it on each part, timing the phases."""
     from cost_model.hardware import preset
     from partitioner.compile import compile_network
+    from partitioner.compile_request import prepare_compile
     from partitioner.models import ModelRequest, load_network
-    from partitioner.search import SearchOptions
 
     clear_caches()
     with no_disk_cache():
@@ -152,7 +153,12 @@ def time_compile(name: str, hardware: Sequence[str]) -> tuple[Network, list[Comp
         clear_caches()
         hw = preset(hw_name)
         marks = _Marks(started=time.perf_counter())
-        report = compile_network(net, hw, SearchOptions(), log=marks.log)
+        # as `ctxfit compile NAME --hw PART`: the zoo model's Model Zoo script and its flow
+        prepared = prepare_compile(net, hw, None, zoo_name=name)
+        settings = prepared.settings
+        report = compile_network(
+            prepared.net, hw, settings.options, flow=settings.flow, log=marks.log
+        )
         end = time.perf_counter()
         priced, searched = marks.first(PRICING_DONE), marks.first(SEARCH_DONE)
         out.append(
@@ -306,8 +312,9 @@ def section(
         "",
         f"`ctxfit compile MODEL` phases, median of {args.runs} run(s) per model in one process "
         "(caches cleared before each run; the disk cache of imported zoo networks bypassed, so "
-        "*import* is a real build, trace and fuse); default options (optimize for batch 8, "
-        "10 s budget, 2 workers, seed 0). *total* = import + compile; *sd* its standard "
+        "*import* is a real build, trace and fuse); each model under its Model Zoo script's flow "
+        "with the default options, as `ctxfit compile MODEL --hw PART` (optimize for batch 8, "
+        "10 s budget with the wall clock, 2 workers, seed 0). *total* = import + compile; *sd* its standard "
         "deviation over the runs; *gap* of the last run (single context: 0).",
         "",
         *md_table(
