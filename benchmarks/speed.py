@@ -314,8 +314,8 @@ def section(
         "(caches cleared before each run; the disk cache of imported zoo networks bypassed, so "
         "*import* is a real build, trace and fuse); each model under its Model Zoo script's flow "
         "with the default options, as `ctxfit compile MODEL --hw PART` (optimize for batch 8, "
-        "10 s budget with the wall clock, 2 workers, seed 0). *total* = import + compile; *sd* its standard "
-        "deviation over the runs; *gap* of the last run (single context: 0).",
+        "10 s budget with the wall clock, 2 workers, seed 0). *total* = import + compile; "
+        "*sd* its standard deviation over the runs; *gap* of the last run (single context: 0).",
         "",
         *md_table(
             [
