@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 from benchmarks.common import (
     ROOT,
+    command_line,
     fmt_s,
     header,
     load_text,
@@ -371,7 +372,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    head = header("python -m benchmarks.speed" + (" --smoke" if args.smoke else ""))
+    head = header(command_line("python -m benchmarks.speed", argv))
     from partitioner.zoo import zoo_names
 
     models = args.models.split(",") if args.models else None
