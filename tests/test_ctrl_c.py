@@ -34,6 +34,9 @@ def start(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
         [sys.executable, *COMPILE, *extra],
         cwd=tmp_path,
         env=env,
+        # a shell that starts jobs in the background (nohup, `&`) hands them SIGINT ignored;
+        # a terminal's Ctrl-C reaches a process whose SIGINT has its default action
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -247,6 +247,7 @@ def test_no_solution_within_the_timeout_is_a_specific_failure(monkeypatch):
 
 def test_ctrl_c_returns_the_best_partition_so_far(monkeypatch, iterations_only):
     import _thread
+    import signal
     import threading
 
     from partitioner import cpsat_model
@@ -263,8 +264,14 @@ def test_ctrl_c_returns_the_best_partition_so_far(monkeypatch, iterations_only):
         return result
 
     monkeypatch.setattr(cpsat_model.PartitionModel, "solve", slow_solve)
+    # Python's own Ctrl-C handler, even when this run was started with SIGINT ignored (a
+    # background job): interrupt_main does nothing for an ignored signal
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     lines: list[str] = []
-    found = search(conv_chain(170), HW, SearchOptions(timeout_s=60), log=lines.append)
+    try:
+        found = search(conv_chain(170), HW, SearchOptions(timeout_s=60), log=lines.append)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert found.interrupted
     assert "Interrupted: keeping the best partition so far" in lines
     assert found.num_contexts >= 3
