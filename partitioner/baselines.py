@@ -33,10 +33,9 @@ from partitioner.problem import (
     ContextTraffic,
     Partition,
     PartitionProblem,
-    batch_time_units,
     context_frame_units,
-    make_partition,
 )
+from partitioner.splits import best_contiguous, best_greedy, least_multi_cost
 
 _UNREACHABLE = 2**40  # demand of a layer at a level it cannot reach: never fits any limit
 
@@ -160,14 +159,6 @@ class ChunkScanner:
         return single.astype(np.float64), multi
 
 
-def _from_cuts(problem: PartitionProblem, starts: list[int]) -> Partition | None:
-    """The partition whose contexts begin at the given layer indices (ascending, from 0)."""
-    context_of = []
-    for c, (s, e) in enumerate(zip(starts, [*starts[1:], problem.num_layers], strict=True)):
-        context_of.extend([c] * (e - s))
-    return make_partition(problem, context_of)
-
-
 @lru_cache(maxsize=4)  # the search driver asks again for every K it tries
 def greedy_partition(problem: PartitionProblem) -> Partition | None:
     """First-fit in topological order at each target level; the best batch time wins.
@@ -178,21 +169,7 @@ def greedy_partition(problem: PartitionProblem) -> Partition | None:
     the edge limit).
     """
     scanner = ChunkScanner(problem)
-    best: Partition | None = None
-    best_units = 0
-    seen: set[tuple[int, ...]] = set()
-    for target in range(problem.num_levels):
-        starts = _greedy_starts(problem, scanner, target)
-        if starts is None or tuple(starts) in seen:
-            continue
-        seen.add(tuple(starts))
-        candidate = _from_cuts(problem, starts)
-        if candidate is None:
-            continue
-        units = batch_time_units(problem, candidate)
-        if best is None or units < best_units:
-            best, best_units = candidate, units
-    return best
+    return best_greedy(problem, lambda target: _greedy_starts(problem, scanner, target))
 
 
 def _greedy_starts(
@@ -225,18 +202,7 @@ def dp_partition(problem: PartitionProblem, *, max_contexts: int | None = None) 
     one chunk under the K > 1 cost always costs more than that single context, so the uncapped
     DP needs no count of chunks.
     """
-    n = problem.num_layers
-    rows = _chunk_costs(problem)
-    single = rows[0][0][n - 1]
-    best = (single, [0]) if np.isfinite(single) else (np.inf, None)
-    if max_contexts is None or max_contexts >= 2:
-        k_rows = 1 if max_contexts is None else min(max_contexts, n)
-        multi = _multi_split(
-            problem, [r[1] for r in rows], rows=k_rows, counted=max_contexts is not None
-        )
-        if multi is not None and multi[0] < best[0]:
-            best = multi
-    return None if best[1] is None else _from_cuts(problem, best[1])
+    return best_contiguous(problem, _chunk_costs(problem), max_contexts)
 
 
 def contiguous_multi_cost(problem: PartitionProblem) -> float | None:
@@ -250,51 +216,13 @@ def contiguous_multi_cost(problem: PartitionProblem) -> float | None:
     >>> contiguous_multi_cost(chain_problem(lcus=(30, 40, 40, 30), limit=77))
     1000.0
     """
-    multi = _multi_split(problem, [r[1] for r in _chunk_costs(problem)], rows=1, counted=False)
-    return None if multi is None else multi[0]
+    return least_multi_cost(problem, _chunk_costs(problem))
 
 
 @lru_cache(maxsize=4)  # O(n^2) chunk evaluations, the same for every context cap
 def _chunk_costs(problem: PartitionProblem) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     scanner = ChunkScanner(problem)
     return tuple(scanner.costs(start) for start in range(problem.num_layers))
-
-
-def _multi_split(
-    problem: PartitionProblem, chunk_costs: list[np.ndarray], *, rows: int, counted: bool
-) -> tuple[float, list[int]] | None:
-    """Best split under the K > 1 cost: ``(units, chunk starts)`` or None.
-
-    ``dp[k][e]`` is the least cost of layers ``0..e-1`` cut into ``k + 1`` chunks (``counted``)
-    or into any number of chunks (one row, not ``counted``).
-    """
-    n = problem.num_layers
-    dp = np.full((rows, n + 1), np.inf)
-    parent = np.full((rows, n + 1), -1, dtype=np.int64)
-    dp[0, 1:] = chunk_costs[0]
-    parent[0, 1:] = 0
-    for start in range(1, n):
-        step = chunk_costs[start]
-        for k in range(1, rows) if counted else (0,):
-            base = dp[k - 1, start] if counted else dp[0, start]
-            if not np.isfinite(base):
-                continue
-            candidate = base + step
-            better = candidate < dp[k, start + 1 :]
-            dp[k, start + 1 :][better] = candidate[better]
-            parent[k, start + 1 :][better] = start
-    first_row = 1 if counted else 0
-    if rows <= first_row:
-        return None
-    k = int(np.argmin(dp[first_row:, n])) + first_row
-    if not np.isfinite(dp[k, n]):
-        return None
-    starts, end, row = [], n, k
-    while end > 0:
-        end = int(parent[row, end])
-        starts.append(end)
-        row = row - 1 if counted else row
-    return float(dp[k, n]) + problem.pcie_units(problem.total_weight_bytes), sorted(starts)
 
 
 __all__ = ["Chunk", "ChunkScanner", "contiguous_multi_cost", "dp_partition", "greedy_partition"]

@@ -20,7 +20,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -141,12 +141,35 @@ class WindowScanner:
         return single.astype(np.float64), multi
 
 
-def _from_cuts(problem: PartitionProblem, starts: list[int]) -> Partition | None:
+def from_cuts(problem: PartitionProblem, starts: list[int]) -> Partition | None:
     """The partition whose contexts begin at the given layer indices (ascending, from 0)."""
     context_of = []
     for c, (s, e) in enumerate(zip(starts, [*starts[1:], problem.num_layers], strict=True)):
         context_of.extend([c] * (e - s))
     return make_partition(problem, context_of)
+
+
+def best_greedy(
+    problem: PartitionProblem, starts_at: Callable[[int], list[int] | None]
+) -> Partition | None:
+    """The best batch time over the first-fit splits at each target level (``starts_at(L)``:
+    the chunk starts of the split at target level ``L``, or None); the one loop of both
+    :func:`greedy_split` and :func:`partitioner.baselines.greedy_partition`."""
+    best: Partition | None = None
+    best_units = 0
+    seen: set[tuple[int, ...]] = set()
+    for target in range(problem.num_levels):
+        starts = starts_at(target)
+        if starts is None or tuple(starts) in seen:
+            continue
+        seen.add(tuple(starts))
+        candidate = from_cuts(problem, starts)
+        if candidate is None:
+            continue
+        units = batch_time_units(problem, candidate)
+        if best is None or units < best_units:
+            best, best_units = candidate, units
+    return best
 
 
 @lru_cache(maxsize=4)  # the search asks again for every K it tries
@@ -159,21 +182,7 @@ def greedy_split(problem: PartitionProblem) -> Partition | None:
     layers. ``None`` when no target gives a valid split.
     """
     scanner = WindowScanner(problem)
-    best: Partition | None = None
-    best_units = 0
-    seen: set[tuple[int, ...]] = set()
-    for target in range(problem.num_levels):
-        starts = _greedy_starts(problem, scanner, target)
-        if starts is None or tuple(starts) in seen:
-            continue
-        seen.add(tuple(starts))
-        candidate = _from_cuts(problem, starts)
-        if candidate is None:
-            continue
-        units = batch_time_units(problem, candidate)
-        if best is None or units < best_units:
-            best, best_units = candidate, units
-    return best
+    return best_greedy(problem, lambda target: _greedy_starts(problem, scanner, target))
 
 
 def _greedy_starts(
@@ -202,8 +211,18 @@ def dp_split(problem: PartitionProblem, *, max_contexts: int | None = None) -> P
     For K > 1, ``T`` is a sum of per-chunk costs plus the weight reload (a constant), exact to
     one time unit (the reload is rounded once); the single context is compared separately.
     """
+    return best_contiguous(problem, _chunk_costs(problem), max_contexts)
+
+
+def best_contiguous(
+    problem: PartitionProblem,
+    rows: Sequence[tuple[np.ndarray, np.ndarray]],
+    max_contexts: int | None,
+) -> Partition | None:
+    """The DP over chunk costs (``rows[start] = (single, multi)`` costs of the chunks from
+    ``start``, as far as they are priced): the one DP of both :func:`dp_split` and
+    :func:`partitioner.baselines.dp_partition`, which differ in how far they price chunks."""
     n = problem.num_layers
-    rows = _chunk_costs(problem)
     single_row = rows[0][0]
     single = single_row[n - 1] if len(single_row) == n else np.inf
     best = (single, [0]) if np.isfinite(single) else (np.inf, None)
@@ -214,7 +233,15 @@ def dp_split(problem: PartitionProblem, *, max_contexts: int | None = None) -> P
         )
         if multi is not None and multi[0] < best[0]:
             best = multi
-    return None if best[1] is None else _from_cuts(problem, best[1])
+    return None if best[1] is None else from_cuts(problem, best[1])
+
+
+def least_multi_cost(
+    problem: PartitionProblem, rows: Sequence[tuple[np.ndarray, np.ndarray]]
+) -> float | None:
+    """The least K > 1 cost of any contiguous split over the chunk costs ``rows``."""
+    multi = _multi_split(problem, [r[1] for r in rows], rows=1, counted=False)
+    return None if multi is None else multi[0]
 
 
 def contiguous_multi_cost(problem: PartitionProblem) -> float | None:
@@ -226,8 +253,7 @@ def contiguous_multi_cost(problem: PartitionProblem) -> float | None:
     >>> contiguous_multi_cost(chain_problem(lcus=(30, 40, 40, 30), limit=77))
     1000.0
     """
-    multi = _multi_split(problem, [r[1] for r in _chunk_costs(problem)], rows=1, counted=False)
-    return None if multi is None else multi[0]
+    return least_multi_cost(problem, _chunk_costs(problem))
 
 
 @lru_cache(maxsize=4)  # the same for every context cap
@@ -276,4 +302,14 @@ def _multi_split(
     return float(dp[k, n]) + problem.pcie_units(problem.total_weight_bytes), sorted(starts)
 
 
-__all__ = ["WindowScanner", "contiguous_multi_cost", "dp_split", "greedy_split", "last_fitting_end"]
+__all__ = [
+    "WindowScanner",
+    "best_contiguous",
+    "best_greedy",
+    "contiguous_multi_cost",
+    "dp_split",
+    "from_cuts",
+    "greedy_split",
+    "last_fitting_end",
+    "least_multi_cost",
+]
