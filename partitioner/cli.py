@@ -74,6 +74,53 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     add_onnx_arguments(parser)
 
 
+def add_flow_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that choose the compile flow and the solver (``compile``, ``explain``)."""
+    parser.add_argument(
+        "--max-utilization",
+        type=cli_values.utilization_cap,
+        metavar="U",
+        help="cap every resource at U in both flows, 0.05 to 1.5 (e.g. 0.8; above 1 lets a "
+        "context use more than the nominal total, as the compiler's 142/154 LCUs), like "
+        "resources_param(max_utilization=U)",
+    )
+    parser.add_argument(
+        "--script",
+        metavar="FILE.alls",
+        help="a Hailo model script to apply (for a zoo model, instead of its Model Zoo script)",
+    )
+    parser.add_argument(
+        "--performance",
+        action="store_true",
+        help="the compiler's Performance Flow, as hailomz compile --performance: "
+        "performance_param(compiler_optimization_level=max) unless the script sets caps",
+    )
+    parser.add_argument(
+        "--compiler-defaults",
+        action="store_true",
+        help="for a zoo model, compile with the compiler's defaults instead of the lines of its "
+        "Model Zoo script (which a zoo model gets by default, as hailomz compiles it)",
+    )
+    parser.add_argument(
+        "--no-gpu",
+        action="store_true",
+        help="a compile without a GPU: optimization level 0, so no 4-bit compression",
+    )
+    parser.add_argument(
+        "--seed",
+        type=cli_values.seed,
+        default=0,
+        help="CP-SAT random seed, 0 to 2147483647 (default 0)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=cli_values.workers,
+        help="CP-SAT workers: one search without LP (proves optima fastest), plus, from 2 "
+        "(default), a solve with the LP bound alongside it for a better bound when the search "
+        "is stopped before its proof",
+    )
+
+
 def add_onnx_arguments(parser: argparse.ArgumentParser) -> None:
     """The import options of ONNX models (``compile``, ``profile``, ``explain``, ``sweep``)."""
     onnx = parser.add_argument_group("ONNX models")
@@ -173,41 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="limit of one iteration, 0.1 to 86400 s (default: what is left of --timeout)",
     )
     comp.add_argument(
-        "--max-utilization",
-        type=cli_values.utilization_cap,
-        metavar="U",
-        help="cap every resource at U in both flows, 0.05 to 1.5 (e.g. 0.8; above 1 lets a "
-        "context use more than the nominal total, as the compiler's 142/154 LCUs), like "
-        "resources_param(max_utilization=U)",
-    )
-    comp.add_argument(
         "--context-switch",
         choices=("allowed", "enabled", "disabled"),
         help="allowed: one context if it fits (default); enabled: always split; "
         "disabled: one context or fail",
     )
-    comp.add_argument(
-        "--script",
-        metavar="FILE.alls",
-        help="a Hailo model script to apply (for a zoo model, instead of its Model Zoo script)",
-    )
-    comp.add_argument(
-        "--performance",
-        action="store_true",
-        help="the compiler's Performance Flow, as hailomz compile --performance: "
-        "performance_param(compiler_optimization_level=max) unless the script sets caps",
-    )
-    comp.add_argument(
-        "--compiler-defaults",
-        action="store_true",
-        help="for a zoo model, compile with the compiler's defaults instead of the lines of its "
-        "Model Zoo script (which a zoo model gets by default, as hailomz compiles it)",
-    )
-    comp.add_argument(
-        "--no-gpu",
-        action="store_true",
-        help="a compile without a GPU: optimization level 0, so no 4-bit compression",
-    )
+    add_flow_arguments(comp)
     comp.add_argument(
         "--emit-script",
         metavar="FILE.alls",
@@ -215,19 +233,6 @@ def build_parser() -> argparse.ArgumentParser:
         "precisions, compression, batch) and its context_N = context([...]) lines",
     )
     comp.add_argument("--json", metavar="PATH|-", help="write the result as JSON (schema 1)")
-    comp.add_argument(
-        "--seed",
-        type=cli_values.seed,
-        default=0,
-        help="CP-SAT random seed, 0 to 2147483647 (default 0)",
-    )
-    comp.add_argument(
-        "--workers",
-        type=cli_values.workers,
-        help="CP-SAT workers: one search without LP (proves optima fastest), plus, from 2 "
-        "(default), a solve with the LP bound alongside it for a better bound when the search "
-        "is stopped before its proof",
-    )
     comp.add_argument(
         "--quiet", action="store_true", help="no flow log and no live status, only the tables"
     )

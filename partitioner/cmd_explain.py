@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def register(subparsers: Any) -> None:
     """Add the ``explain`` sub-command."""
     from partitioner import cli_values
-    from partitioner.cli import add_model_arguments, batch_size
+    from partitioner.cli import add_flow_arguments, add_model_arguments, batch_size
 
     parser = subparsers.add_parser(
         "explain",
@@ -68,32 +68,7 @@ def register(subparsers: Any) -> None:
         help="search budget of the unchanged model's multi-context compile, as ctxfit compile's, "
         "0.1 to 86400 s (default: 10, or the script's allocator_param)",
     )
-    parser.add_argument(
-        "--script",
-        metavar="FILE.alls",
-        help="a Hailo model script to apply (for a zoo model, instead of its Model Zoo script)",
-    )
-    parser.add_argument(
-        "--compiler-defaults",
-        action="store_true",
-        help="for a zoo model, the compiler's defaults instead of its Model Zoo script",
-    )
-    parser.add_argument(
-        "--max-utilization",
-        type=cli_values.utilization_cap,
-        metavar="U",
-        help="cap every resource at U in both flows, as ctxfit compile --max-utilization",
-    )
-    parser.add_argument(
-        "--performance", action="store_true", help="the Performance Flow, as ctxfit compile"
-    )
-    parser.add_argument(
-        "--no-gpu", action="store_true", help="a compile without a GPU (no 4-bit compression)"
-    )
-    parser.add_argument(
-        "--seed", type=cli_values.seed, default=0, help="CP-SAT random seed (default 0)"
-    )
-    parser.add_argument("--workers", type=cli_values.workers, help="CP-SAT workers (default 2)")
+    add_flow_arguments(parser)
     parser.add_argument("--json", metavar="PATH|-", help="write the explanation as JSON")
     parser.add_argument("--quiet", action="store_true", help="do not log every check")
     parser.set_defaults(handler=run)

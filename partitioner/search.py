@@ -906,16 +906,7 @@ def _dp_meeting(
         f"Found valid partition to {split.num_contexts} contexts (the DP split, within "
         f"{IMPROVEMENT_EPS:.1%} of the bound over any number of contexts: no iteration needed)"
     )
-    return PartitionResult(
-        status=Status.FEASIBLE,
-        partition=split,
-        objective_units=units,
-        bound_units=None,
-        wall_seconds=0.0,
-        num_contexts=split.num_contexts,
-        batch=problem.batch,
-        from_hint=True,
-    )
+    return _split_result(problem, split, units)
 
 
 def _record_dp(
@@ -977,17 +968,22 @@ def _no_worse_than_baselines(
                 f"Found valid partition to {partition.num_contexts} contexts "
                 f"(the {name} split, faster than the iterations)"
             )
-            best = PartitionResult(
-                status=Status.FEASIBLE,
-                partition=partition,
-                objective_units=units,
-                bound_units=None,
-                wall_seconds=0.0,
-                num_contexts=partition.num_contexts,
-                batch=problem.batch,
-                from_hint=True,
-            )
+            best = _split_result(problem, partition, units)
     return best
+
+
+def _split_result(problem: PartitionProblem, split: Partition, units: int) -> PartitionResult:
+    """A baseline split (greedy or DP) as the search's answer: feasible, no bound of its own."""
+    return PartitionResult(
+        status=Status.FEASIBLE,
+        partition=split,
+        objective_units=units,
+        bound_units=None,
+        wall_seconds=0.0,
+        num_contexts=split.num_contexts,
+        batch=problem.batch,
+        from_hint=True,
+    )
 
 
 def _record(
