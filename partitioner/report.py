@@ -314,6 +314,23 @@ def summary_table(report: Any) -> Table:
     table.add_row(
         "solver",
         f"{s.status_text}; T({b}) = {s.objective_s * 1e3:.3f} ms, bound {bound}{scope}, gap {gap}, "
-        f"{s.wall_seconds:.1f} s" + (" (interrupted)" if s.interrupted else ""),
+        f"{s.wall_seconds:.1f} s"
+        + (" (interrupted)" if s.interrupted else "")
+        + required_note(report),
     )
     return table
+
+
+def required_note(report: Any) -> str:
+    """Why the answer runs slower than the search's T(B): a required FPS below the fastest rate
+    (``performance_param(fps=N)`` allocates one context for N FPS, not the maximum)."""
+    flow = getattr(report, "flow", None)
+    target = None if flow is None else flow.target_fps
+    s = report.search
+    fastest = s.batch / s.objective_s if s.objective_s else None
+    if target is None or not report.single_context or fastest is None or target >= fastest:
+        return ""
+    return (
+        f"; T({s.batch}) is the fastest single context ({fastest:,.1f} FPS): the answer runs at "
+        f"the required {target:g} FPS"
+    )

@@ -28,6 +28,7 @@ from partitioner.flows import (
 )
 from partitioner.graph import Network
 from partitioner.model_script import parse_model_script
+from partitioner.report import required_note
 from partitioner.settings import compression_precision, hailo_layer_names, merge_settings
 from partitioner.zoo_scripts import zoo_row, zoo_script
 from tests.nets import conv_chain
@@ -160,6 +161,12 @@ def test_required_fps_allocates_one_context_for_that_rate():
     # the resources it reports are those of 200 FPS, below the context's maximum
     top = context_fit([(x, 1) for x in net.layers], HW, settings.flow.single_fps_caps)
     assert top.fps > 200 and report.contexts[0].usage.subclusters < top.usage.subclusters
+    # the solver line's T(8) is the fastest single context; it says the answer is slower
+    plain = merge_settings(net, None, timeout_s=2)
+    fastest = compile_network(net, HW, plain.options, flow=plain.flow)
+    note = required_note(report)
+    assert f"({fastest.fps[8]:,.1f} FPS)" in note and "the required 200 FPS" in note
+    assert fastest.fps[8] > 200 and required_note(fastest) == ""
 
 
 def test_required_fps_is_ignored_in_the_multi_context_flow_with_the_warning():
