@@ -51,20 +51,10 @@ PCIE_LANES = (1, 2, 4, 8, 16)
 
 HARDWARE_DIR = Path(__file__).with_name("hardware")
 
-# -- power (cost_model/power.py) ----------------------------------------------------------------
-# Hailo-8: "typical power consumption 2.5 W" for 26 TOPS (Hailo's product brief; the ~10 TOPS/W
-# behind params.COMPUTE_PJ_PER_MAC) [published].
-HAILO8_TYPICAL_POWER_W = 2.5
-# Static share: what the part draws with a network loaded and no frame moving (leakage, clocks,
-# PCIe link, the on-chip MCUs). Hailo publishes no idle figure [assumption: 40% of the typical
-# figure]. What would decide it: the M.2 module's own power sensor (hailortcli's power
-# measurement) read idle and while running one network at two rates; the intercept of watts
-# against FPS is the static power, the slope the dynamic energy per frame.
-STATIC_POWER_SHARE = 0.4
-# Hailo-8L: no power figure in the sources of docs/HAILO.md [assumption: 1.5 W typical, 60% of
-# Hailo-8's for half the clusters, as the PCIe link, MCUs and I/O do not halve]; the same
-# measurement on a Hailo-8L module would decide it.
-HAILO8L_TYPICAL_POWER_W = 1.5
+# -- power (cost_model/power.py): the constants and their sources are in cost_model/params.py ---
+HAILO8_TYPICAL_POWER_W = params.HAILO8_TYPICAL_POWER_W
+STATIC_POWER_SHARE = params.STATIC_POWER_SHARE
+HAILO8L_TYPICAL_POWER_W = params.HAILO8L_TYPICAL_POWER_W
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -102,5 +102,23 @@ PCIE_TRANSFER_OVERHEAD_S = 81.2175e-6
 # raw 0.5 GB/s and its Gen3 x1 ~0.9 of 0.985 GB/s, so ~0.9 [derived].
 PCIE_EFFICIENCY = 0.9
 PCIE_PJ_PER_BYTE = 25.0  # energy per byte moved over PCIe [published default of issue #3]
-# Compute energy: Hailo quotes ~10 TOPS/W for Hailo-8 (26 TOPS at ~2.5 W): 2 ops / 10e12 ops/J.
-COMPUTE_PJ_PER_MAC = 0.2
+# -- power (cost_model/power.py) ----------------------------------------------------------------
+# Hailo-8: "typical power consumption 2.5 W" for 26 TOPS (Hailo's product brief; the ~10 TOPS/W
+# behind COMPUTE_PJ_PER_MAC) [published].
+HAILO8_TYPICAL_POWER_W = 2.5
+# Static share: what the part draws with a network loaded and no frame moving (leakage, clocks,
+# PCIe link, the on-chip MCUs). Hailo publishes no idle figure [assumption: 40% of the typical
+# figure]. What would decide it: the M.2 module's own power sensor (hailortcli's power
+# measurement) read idle and while running one network at two rates; the intercept of watts
+# against FPS is the static power, the slope the dynamic energy per frame.
+STATIC_POWER_SHARE = 0.4
+# Hailo-8L: no power figure in the sources of docs/HAILO.md [assumption: 1.5 W typical, 60% of
+# Hailo-8's for half the clusters, as the PCIe link, MCUs and I/O do not halve]; the same
+# measurement on a Hailo-8L module would decide it.
+HAILO8L_TYPICAL_POWER_W = 1.5
+# Compute energy per MAC: the dynamic part of the typical figure at the published rate, 60% of
+# 2.5 W over 26 TOPS = 13e12 MAC/s: 1.5 W / 13e12 = 0.115 pJ [derived from the assumption above;
+# it was 0.2 when all 2.5 W counted as dynamic]. It assumes the typical figure is drawn at the
+# full rate; the power-sensor measurement above (its slope) would decide it.
+HAILO8_MACS_PER_S = 26e12 / 2  # 26 TOPS, 2 ops per MAC [published]
+COMPUTE_PJ_PER_MAC = (1 - STATIC_POWER_SHARE) * HAILO8_TYPICAL_POWER_W / HAILO8_MACS_PER_S * 1e12

@@ -53,16 +53,19 @@ def test_power_of_a_two_context_partition_by_hand():
     # switch: 1 MB / 1 GB/s = 1 ms each; frames 1 ms and 2 ms:
     # T(8) = (1 + 8 x 1) + (1 + 8 x 2) = 26 ms, FPS = 8 / 0.026
     fps = 8 / 0.026
-    # dynamic energy per frame: 3 GMAC x 0.2 pJ + 2 MB reloaded x 25 pJ/B / 8 frames
-    energy_j = 3e9 * 0.2e-12 + 2e6 * 25e-12 / 8
+    # energy per MAC: the dynamic 60% of the typical 2.5 W over 26 TOPS (13e12 MAC/s)
+    pj_per_mac = 0.6 * 2.5 / 13e12
+    assert hw.compute_pj_per_mac * 1e-12 == pytest.approx(pj_per_mac)  # 0.115 pJ
+    # dynamic energy per frame: 3 GMAC x 0.115 pJ + 2 MB reloaded x 25 pJ/B / 8 frames
+    energy_j = 3e9 * pj_per_mac + 2e6 * 25e-12 / 8
     p = partition_power([a, b], 8, hw)
     assert p.fps == pytest.approx(fps)
     assert p.dynamic_mj_per_frame == pytest.approx(energy_j * 1e3)
     assert p.static_w == 1.0  # 40% of Hailo-8's published typical 2.5 W
-    assert p.total_w == pytest.approx(1.0 + energy_j * fps)  # 1.18654 W
-    assert p.total_w == pytest.approx(1.186538, abs=1e-6)
-    # while context b runs: 1.0 W + 2 GMAC x 0.2 pJ / 2 ms = 1.2 W
-    assert context_running_power_w(b, hw) == pytest.approx(1.2)
+    assert p.total_w == pytest.approx(1.0 + energy_j * fps)  # 1.10843 W
+    assert p.total_w == pytest.approx(1.108432, abs=1e-6)
+    # while context b runs: 1.0 W + 2 GMAC x 0.115 pJ / 2 ms = 1.1154 W
+    assert context_running_power_w(b, hw) == pytest.approx(1 + 0.3 / 2.6)
 
 
 def test_power_parameters_of_the_parts():
