@@ -1499,6 +1499,88 @@ def _caps_for(
     return out
 
 
+class _RowTables:
+    """Per row of a zoo YOLO table its states as :class:`~partitioner.block_search.RowOption`
+    s, read from the networks of :meth:`YoloSpace.state_builds
+    <partitioner.tweaks.YoloSpace.state_builds>` (each built and prepared once)."""
+
+    def __init__(self, explorer: _Explorer, space: Any, net: Network, heavy: Sequence[str]) -> None:
+        from cost_model.layer import Precision
+        from partitioner.tweaks import Atom
+
+        self.explorer, self.space, self.net = explorer, space, net
+        script = explorer.base_script
+        self.w4 = {
+            "precision": (script.precision if script else ()) + (("*", Precision.A8_W4),),
+            "precision_lines": (script.precision_lines if script else ()) + (0,),
+        }
+        low = min(NARROW_FACTORS)
+        self.narrowest = [
+            Atom(kind="narrow", target=r, value=low, block=f"model.{r}", change="")
+            for r in space.narrowable(heavy)
+        ]
+        self._memo: dict[Any, dict[str, tuple[int, int, int]]] = {}
+
+    def table(self, atoms: Sequence[Any], *, four_bit: bool) -> dict[str, tuple[int, int, int]]:
+        """:func:`_row_table` of the network with ``atoms`` (every weight in 4 bits or not)."""
+        key = (frozenset(atoms), four_bit)
+        if key not in self._memo:
+            if self.explorer.out_of_time():
+                raise _OutOfTime
+            built = self.space.build(self.net, atoms)
+            self._memo[key] = _row_table(self.explorer, built, self.w4 if four_bit else None)
+        return self._memo[key]
+
+    def searched(self, atoms: Sequence[Any], state: tuple[Any, ...], block: str) -> list[Any]:
+        """The state ``state`` of ``block`` as the network ``atoms`` shows it, with its 4-bit
+        twin when that saves L3 cuts."""
+        from partitioner.block_search import RowOption
+        from partitioner.tweaks import Atom
+
+        nodes, l3, macs = self.table(atoms, four_bit=False).get(block, (0, 0, 0))
+        l3_w4 = self.table(atoms, four_bit=True).get(block, (0, 0, 0))[1]
+        out = [RowOption(atoms=state, nodes=nodes, l3_cuts=l3, macs=macs)]
+        if l3_w4 < l3:
+            w4 = Atom(kind="w4", target=block, value=None, block=block,
+                      change=f"4-bit weights in {block}")  # fmt: skip
+            out.append(RowOption(atoms=(*state, w4), nodes=nodes, l3_cuts=l3_w4, macs=macs))
+        return out
+
+    def bounded(self, atoms: Sequence[Any], state: tuple[Any, ...], block: str) -> list[Any]:
+        """The state with its L3 cuts at their lowest (every weight in 4 bits, the narrowable
+        rows at the narrowest factor: both only lower L3 cuts) and its MACs unnarrowed
+        (narrowing only lowers MACs)."""
+        from partitioner.block_search import RowOption
+
+        nodes, _, macs = self.table(atoms, four_bit=False).get(block, (0, 0, 0))
+        low = self.table([*atoms, *self.narrowest], four_bit=True).get(block, (0, 0, 0))[1]
+        return [RowOption(atoms=state, nodes=nodes, l3_cuts=low, macs=macs)]
+
+    def options(self, *, bound: bool = False) -> tuple[list[list[Any]], list[list[Any]]]:
+        """Per row its options, without and with the last head scale dropped (its rows give
+        nothing then); ``bound``: :meth:`bounded` options, else :meth:`searched`."""
+        from partitioner.block_search import RowOption
+
+        make = self.bounded if bound else self.searched
+        space = self.space
+        rows = len(space.rows)
+        plain: list[list[Any]] = [[] for _ in range(rows)]
+        for atoms, states in space.state_builds():
+            for row, state in states.items():
+                plain[row] += make(atoms, state, f"model.{row}")
+        dead, head = set(space.dead_rows()), space.head_atom()
+        nothing = [RowOption(atoms=(), nodes=0, l3_cuts=0, macs=0)]
+        with_head = [
+            nothing
+            if row in dead
+            else make([head], (head,), f"model.{row}")
+            if row == space.head_row
+            else plain[row]
+            for row in range(rows)
+        ]
+        return plain, with_head
+
+
 def _row_search(
     explorer: _Explorer,
     space: Any,
@@ -1513,93 +1595,36 @@ def _row_search(
     first at the flow's caps, then at :data:`CAP_LIMITS`, is built and checked. Returns the
     found combinations (with the caps they raise) and, when none keeping
     :data:`MIN_MACS_KEPT` of the MACs can exist, the one-line proof."""
-    from cost_model.layer import Precision
-    from partitioner.block_search import RowOption, best_rows, thin
-    from partitioner.tweaks import Atom
+    from cost_model.caps import limits
+    from partitioner.block_search import best_rows, thin
 
     started = time.monotonic()
-    script = explorer.base_script
-    w4 = {
-        "precision": (script.precision if script else ()) + (("*", Precision.A8_W4),),
-        "precision_lines": (script.precision_lines if script else ()) + (0,),
-    }
-    narrowest = [
-        Atom(kind="narrow", target=r, value=min(NARROW_FACTORS), block=f"model.{r}", change="")
-        for r in space.narrowable(heavy)
-    ]
-    memo: dict[Any, dict[str, tuple[int, int, int]]] = {}
-    empty = (0, 0, 0)
-
-    def table(atoms: Sequence[Any], *, four_bit: bool) -> dict[str, tuple[int, int, int]]:
-        key = (frozenset(atoms), four_bit)
-        if key not in memo:
-            if explorer.out_of_time():
-                raise _OutOfTime
-            memo[key] = _row_table(explorer, space.build(net, atoms), w4 if four_bit else None)
-        return memo[key]
-
-    def searched(atoms: Sequence[Any], state: tuple[Any, ...], block: str) -> list[RowOption]:
-        nodes, l3, macs = table(atoms, four_bit=False).get(block, empty)
-        l3_w4 = table(atoms, four_bit=True).get(block, empty)[1]
-        out = [RowOption(atoms=state, nodes=nodes, l3_cuts=l3, macs=macs)]
-        if l3_w4 < l3:
-            w4_atom = Atom(
-                kind="w4", target=block, value=None, block=block, change=f"4-bit weights in {block}"
-            )
-            out.append(RowOption(atoms=(*state, w4_atom), nodes=nodes, l3_cuts=l3_w4, macs=macs))
-        return out
-
-    def bounded(atoms: Sequence[Any], state: tuple[Any, ...], block: str) -> list[RowOption]:
-        nodes, _, macs = table(atoms, four_bit=False).get(block, empty)  # narrowing only lowers
-        low = table([*atoms, *narrowest], four_bit=True).get(block, empty)[1]
-        return [RowOption(atoms=state, nodes=nodes, l3_cuts=low, macs=macs)]
-
-    n_rows = len(space.rows)
-    dead, head = set(space.dead_rows()), space.head_atom()
-
-    def options(make: Callable[..., list[RowOption]]) -> tuple[list[list[RowOption]], ...]:
-        """Per row its options without and with the last head scale dropped."""
-        plain: list[list[RowOption]] = [[] for _ in range(n_rows)]
-        for atoms, states in space.state_builds():
-            for row, state in states.items():
-                plain[row] += make(atoms, state, f"model.{row}")
-        nothing = [RowOption(atoms=(), nodes=0, l3_cuts=0, macs=0)]
-        with_head = [
-            nothing
-            if row in dead
-            else make([head], (head,), f"model.{row}")
-            if row == space.head_row
-            else plain[row]
-            for row in range(n_rows)
-        ]
-        return plain, with_head
-
-    search, with_head = options(searched)
-    explorer.log(f"row search: tables of {n_rows} rows in {time.monotonic() - started:.1f} s")
-
+    tables = _RowTables(explorer, space, net, heavy)
+    variants = tables.options()
+    explorer.log(
+        f"row search: {len(space.rows)} rows' tables in {time.monotonic() - started:.1f} s"
+    )
     hw = explorer.hw
     current = explorer.prepare(net).settings.options.single_caps
     highest = ResourceCaps(
         **{name: max(getattr(current, name), getattr(CAP_LIMITS, name)) for name in CAP_RESOURCE}
     )
     min_macs = math.ceil(MIN_MACS_KEPT * net.total_macs)
-    found: list[tuple[Any, dict[str, float]]] = []
     for caps in dict.fromkeys([current, highest]):
         max_nodes, _ = _node_limit(hw, caps)
-        from cost_model.caps import limits
-
         max_l3 = limits(caps, hw).l3_cuts
-        combos = [
-            best_rows(options, max_nodes=max_nodes, max_l3=max_l3, min_macs=min_macs)
-            for options in (search, with_head)
-        ]
-        ranked = sorted((c for c in combos if c is not None), key=lambda c: -sum(o.macs for o in c))
-        for combo in ranked:
-            options = with_head if any(a.kind == "head" for o in combo for a in o.atoms) else search
-            combo = thin(options, combo, max_nodes=max_nodes, max_l3=max_l3, min_macs=min_macs)
+        ranked = sorted(
+            (
+                (-sum(o.macs for o in combo), v, combo)
+                for v, rows in enumerate(variants)
+                if (combo := best_rows(rows, max_nodes=max_nodes, max_l3=max_l3, min_macs=min_macs))
+            ),
+            key=lambda t: t[:2],
+        )
+        for _, v, combo in ranked:
+            combo = thin(variants[v], combo, max_nodes=max_nodes, max_l3=max_l3, min_macs=min_macs)
             atoms = [a for o in combo for a in o.atoms]
-            nodes = sum(o.nodes for o in combo)
-            l3 = sum(o.l3_cuts for o in combo)
+            nodes, l3 = sum(o.nodes for o in combo), sum(o.l3_cuts for o in combo)
             raise_to = _caps_for(hw, current, nodes, l3) if caps is not current else {}
             if raise_to is None:
                 continue
@@ -1611,13 +1636,11 @@ def _row_search(
                 + f": {'fits' if ev.fits else 'no (' + format_over(ev.fit.over) + ')'}"
             )
             if ev.fits:
-                found.append((ev, raise_to))
-                break
-        if found:
-            return found, None
-    return found, _row_proof(
-        space, hw, highest, (search, with_head), lambda: options(bounded), narrowest, min_macs
+                return [(ev, raise_to)], None
+    proof = _row_proof(
+        space, hw, highest, variants, lambda: tables.options(bound=True), tables.narrowest, min_macs
     )
+    return [], proof
 
 
 def _row_proof(
