@@ -16,7 +16,12 @@ change that makes the single-context attempt succeed at the flow's caps:
   fewer repeats in one stage, a CSP block without its split and concat, an optional block
   dropped (SPPF, C2PSA), the largest-stride head scale dropped, one stage narrowed, 4-bit
   weights in one block. Zoo YOLO detectors are rebuilt from the source; other models have the
-  change applied to the layer graph (said to be an approximation);
+  change applied to the layer graph (said to be an approximation). For zoo YOLO detectors an
+  exact row search comes first (:func:`_row_search`): every row's states are read from a few
+  rebuilt networks, a dynamic programme picks the combination keeping the most MACs within one
+  context (at the flow's caps, then with caps raised up to :data:`CAP_LIMITS`), and when none
+  keeping 90% of the MACs can exist, one line proves it with lower bounds (one LCU per fused
+  layer; L3 cuts with every weight in 4 bits and the offered rows at their narrowest);
 * ``caps``: the cap of what binds raised in steps of :data:`CAP_STEP`, following the next
   binding resource, up to :data:`CAP_LIMITS` (``resources_param(max_..._utilization=u)``);
 * ``width`` / ``depth``: a lower multiplier, in steps of :data:`MULTIPLIER_STEP` (zoo models and
