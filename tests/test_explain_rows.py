@@ -153,8 +153,9 @@ def real_totals(explorer, space, net, atoms):
     script = explorer.base_script
     changes = None
     if rules:
-        changes = {"precision": script.precision + rules,
-                   "precision_lines": script.precision_lines + (0,) * len(rules)}  # fmt: skip
+        changes = {"precision": (script.precision if script else ()) + rules,
+                   "precision_lines": (script.precision_lines if script else ())
+                   + (0,) * len(rules)}  # fmt: skip
     table = _row_table(explorer, changed, changes)
     return tuple(sum(v[i] for v in table.values()) for i in range(3)), changed, changes
 
