@@ -16,7 +16,12 @@ change that makes the single-context attempt succeed at the flow's caps:
   fewer repeats in one stage, a CSP block without its split and concat, an optional block
   dropped (SPPF, C2PSA), the largest-stride head scale dropped, one stage narrowed, 4-bit
   weights in one block. Zoo YOLO detectors are rebuilt from the source; other models have the
-  change applied to the layer graph (said to be an approximation);
+  change applied to the layer graph (said to be an approximation). For zoo YOLO detectors an
+  exact row search comes first (:func:`_row_search`): every row's states are read from a few
+  rebuilt networks, a dynamic programme picks the combination keeping the most MACs within one
+  context (at the flow's caps, then with caps raised up to :data:`CAP_LIMITS`), and when none
+  keeping 90% of the MACs can exist, one line proves it with lower bounds (one LCU per fused
+  layer; L3 cuts with every weight in 4 bits and the offered rows at their narrowest);
 * ``caps``: the cap of what binds raised in steps of :data:`CAP_STEP`, following the next
   binding resource, up to :data:`CAP_LIMITS` (``resources_param(max_..._utilization=u)``);
 * ``width`` / ``depth``: a lower multiplier, in steps of :data:`MULTIPLIER_STEP` (zoo models and
@@ -66,6 +71,7 @@ from partitioner.graph import Network
 from partitioner.model_script import ModelScript
 from partitioner.models import ModelRequest, load_network
 from partitioner.settings import compression_precision
+from partitioner.tweaks import NARROW_FACTORS
 
 JSON_SCHEMA = 1
 
@@ -1252,6 +1258,7 @@ def _search_blocks(
     compiled."""
     from partitioner.block_search import Evaluated, estimate, greedy, prune, strongest
     from partitioner.blocks import block_of, largest_blocks
+    from partitioner.model_script import CapOverrides
     from partitioner.tweaks import (
         Atom,
         GraphSpace,
@@ -1285,30 +1292,41 @@ def _search_blocks(
         return [Unreachable(kind="blocks", reason="no block of this network can be changed")]
     base_precision = explorer.base_script.precision if explorer.base_script else ()
     base_lines = explorer.base_script.precision_lines if explorer.base_script else ()
-    cache: dict[frozenset[Any], Evaluated] = {}
+    cache: dict[Any, Evaluated] = {}
 
-    def evaluate(chosen: Sequence[Any]) -> Evaluated:
-        key = frozenset(chosen)
+    def evaluate(chosen: Sequence[Any], caps: dict[str, float] | None = None) -> Evaluated:
+        key = (frozenset(chosen), tuple(sorted((caps or {}).items())))
         if key not in cache and explorer.out_of_time():
             raise _OutOfTime
         if key not in cache:
             changed = space.build(net, chosen)
             rules = w4_rules(changed, chosen)
-            prepared = explorer.prepare(
-                changed,
-                {
-                    "precision": base_precision + rules,
-                    "precision_lines": base_lines + (0,) * len(rules),
-                }
-                if rules
-                else None,
-            )
+            changes: dict[str, Any] = {}
+            if rules:
+                changes["precision"] = base_precision + rules
+                changes["precision_lines"] = base_lines + (0,) * len(rules)
+            if caps:
+                changes["caps"] = CapOverrides(**caps)
+            prepared = explorer.prepare(changed, changes or None)
             cache[key] = Evaluated(
                 atoms=tuple(chosen), net=changed, fit=explorer.fit(prepared), prepared=prepared
             )
         return cache[key]
 
     base = Evaluated(atoms=(), net=net, fit=single, prepared=None)
+    found: list[Evaluated] = []
+    raised: dict[frozenset[Any], dict[str, float]] = {}  # caps a found combination needs
+    if isinstance(space, YoloSpace):
+        try:
+            rows_found, proof = _row_search(explorer, space, net, heavy, evaluate)
+        except _OutOfTime:
+            rows_found, proof = [], None
+            explorer.log("row search: the search budget ran out")
+        for ev, caps in rows_found:
+            found.append(ev)
+            raised[frozenset(ev.atoms)] = caps
+        if proof is not None:
+            return [Unreachable(kind="blocks", reason=proof)]
     every_w4 = [
         Atom(
             kind="w4",
@@ -1321,7 +1339,7 @@ def _search_blocks(
         if r.params and "l3_cuts" in over
     ]
     everything = evaluate(strongest([*atoms, *every_w4]))
-    if not everything.fits:
+    if not everything.fits and not found:
         return [
             Unreachable(
                 kind="blocks",
@@ -1330,7 +1348,6 @@ def _search_blocks(
             )
         ]
     quiet = explorer.log
-    found: list[Evaluated] = []
     try:
         measured = estimate(atoms, base, lambda a: space.removed_layers(a, net), evaluate, quiet)
         missing = {r: used - limit for r, used, limit in single.over if r in RESOURCE_NAMES}
@@ -1358,9 +1375,21 @@ def _search_blocks(
         if frozenset(ev.atoms) in seen:
             continue
         seen.add(frozenset(ev.atoms))
-        how = "; ".join(x for x in [space.how(ev.atoms), *apply_lines(ev.net, ev.atoms)] if x)
+        caps = raised.get(frozenset(ev.atoms), {})
+        how = "; ".join(
+            x
+            for x in [
+                space.how(ev.atoms),
+                *apply_lines(ev.net, ev.atoms),
+                caps_line(caps) if caps else "",
+            ]
+            if x
+        )
         live = {block_of(n) for n in ev.net.topological_order()}
-        label = "; ".join(a.change for a in ev.atoms if a.kind != "w4" or a.block in live)
+        label = "; ".join(
+            [a.change for a in ev.atoms if a.kind != "w4" or a.block in live]
+            + [f"{name} cap -> {u:g}" for name, u in caps.items()]
+        )
         check = _Check(passed=True, fit=ev.fit, reason="", prepared=ev.prepared)
         if explorer.target_fps is not None:
             continue
@@ -1411,6 +1440,267 @@ def _search_blocks(
     if note:
         out.append(Unreachable(kind="blocks", reason=note))
     return out
+
+
+def _row_table(
+    explorer: _Explorer, net: Network, changes: dict[str, Any] | None
+) -> dict[str, tuple[int, int, int]]:
+    """Per block of ``net`` prepared with script ``changes``: its layers' nodes, L3 cuts and
+    MACs at the lowest rate (one SC per layer: the least any rate needs; no shortcut nodes,
+    which only add)."""
+    from cost_model.lowering import profile_layer
+    from partitioner.blocks import block_of
+
+    out: dict[str, tuple[int, int, int]] = {}
+    for layer in explorer.prepare(net, changes).net.layers:
+        p = profile_layer(layer, explorer.hw, 1)
+        nodes, l3, macs = out.get(block_of(layer.name), (0, 0, 0))
+        out[block_of(layer.name)] = (
+            nodes + int(p.has_node) + p.extra_nodes,
+            l3 + p.weight_cuts + p.buffer_cuts,
+            macs + layer.macs,
+        )
+    return out
+
+
+def _node_limit(hw: HardwareSpec, caps: ResourceCaps) -> tuple[int, str]:
+    """The most nodes one context holds under ``caps`` (each takes an LCU, an APU and an input
+    aligner), and the resource that sets it."""
+    from cost_model.caps import limits
+
+    lim = limits(caps, hw)
+    per = {
+        "lcus": hw.lcus_per_node,
+        "apus": hw.apus_per_node,
+        "input_aligners": hw.input_aligners_per_node,
+    }
+    return min((getattr(lim, r) // max(k, 1), r) for r, k in per.items())
+
+
+def _caps_for(
+    hw: HardwareSpec, current: ResourceCaps, nodes: int, l3: int
+) -> dict[str, float] | None:
+    """The lowest caps (steps of :data:`CAP_STEP` up to :data:`CAP_LIMITS`) above ``current``
+    that allow ``nodes`` nodes and ``l3`` L3 cuts: only the raised ones (``None``: not
+    reachable)."""
+    from cost_model.caps import cap_limit
+
+    totals = hw.totals()
+    need = {
+        "control": nodes * hw.lcus_per_node,
+        "apu": nodes * hw.apus_per_node,
+        "input_aligner": nodes * hw.input_aligners_per_node,
+        "memory": l3,
+    }
+    out: dict[str, float] = {}
+    for name, used in need.items():
+        total = getattr(totals, CAP_RESOURCE[name])
+        u = getattr(current, name)
+        while cap_limit(u, total) < used:
+            step = _next_cap(u, getattr(CAP_LIMITS, name))
+            if step is None:
+                return None
+            u = out[name] = step
+    return out
+
+
+class _RowTables:
+    """Per row of a zoo YOLO table its states as :class:`~partitioner.block_search.RowOption`
+    s, read from the networks of :meth:`YoloSpace.state_builds
+    <partitioner.tweaks.YoloSpace.state_builds>` (each built and prepared once)."""
+
+    def __init__(self, explorer: _Explorer, space: Any, net: Network, heavy: Sequence[str]) -> None:
+        from cost_model.layer import Precision
+        from partitioner.tweaks import Atom
+
+        self.explorer, self.space, self.net = explorer, space, net
+        script = explorer.base_script
+        self.w4 = {
+            "precision": (script.precision if script else ()) + (("*", Precision.A8_W4),),
+            "precision_lines": (script.precision_lines if script else ()) + (0,),
+        }
+        low = min(NARROW_FACTORS)
+        self.narrowest = [
+            Atom(kind="narrow", target=r, value=low, block=f"model.{r}", change="")
+            for r in space.narrowable(heavy)
+        ]
+        self._memo: dict[Any, dict[str, tuple[int, int, int]]] = {}
+
+    def table(self, atoms: Sequence[Any], *, four_bit: bool) -> dict[str, tuple[int, int, int]]:
+        """:func:`_row_table` of the network with ``atoms`` (every weight in 4 bits or not)."""
+        key = (frozenset(atoms), four_bit)
+        if key not in self._memo:
+            if self.explorer.out_of_time():
+                raise _OutOfTime
+            built = self.space.build(self.net, atoms)
+            self._memo[key] = _row_table(self.explorer, built, self.w4 if four_bit else None)
+        return self._memo[key]
+
+    def searched(self, atoms: Sequence[Any], state: tuple[Any, ...], block: str) -> list[Any]:
+        """The state ``state`` of ``block`` as the network ``atoms`` shows it, with its 4-bit
+        twin when that saves L3 cuts."""
+        from partitioner.block_search import RowOption
+        from partitioner.tweaks import Atom
+
+        nodes, l3, macs = self.table(atoms, four_bit=False).get(block, (0, 0, 0))
+        l3_w4 = self.table(atoms, four_bit=True).get(block, (0, 0, 0))[1]
+        out = [RowOption(atoms=state, nodes=nodes, l3_cuts=l3, macs=macs)]
+        if l3_w4 < l3:
+            w4 = Atom(kind="w4", target=block, value=None, block=block,
+                      change=f"4-bit weights in {block}")  # fmt: skip
+            out.append(RowOption(atoms=(*state, w4), nodes=nodes, l3_cuts=l3_w4, macs=macs))
+        return out
+
+    def bounded(self, atoms: Sequence[Any], state: tuple[Any, ...], block: str) -> list[Any]:
+        """The state with its L3 cuts at their lowest (every weight in 4 bits, the narrowable
+        rows at the narrowest factor: both only lower L3 cuts) and its MACs unnarrowed
+        (narrowing only lowers MACs)."""
+        from partitioner.block_search import RowOption
+
+        nodes, _, macs = self.table(atoms, four_bit=False).get(block, (0, 0, 0))
+        low = self.table([*atoms, *self.narrowest], four_bit=True).get(block, (0, 0, 0))[1]
+        return [RowOption(atoms=state, nodes=nodes, l3_cuts=low, macs=macs)]
+
+    def options(self, *, bound: bool = False) -> tuple[list[list[Any]], list[list[Any]]]:
+        """Per row its options, without and with the last head scale dropped (its rows give
+        nothing then); ``bound``: :meth:`bounded` options, else :meth:`searched`."""
+        from partitioner.block_search import RowOption
+
+        make = self.bounded if bound else self.searched
+        space = self.space
+        rows = len(space.rows)
+        plain: list[list[Any]] = [[] for _ in range(rows)]
+        for atoms, states in space.state_builds():
+            for row, state in states.items():
+                plain[row] += make(atoms, state, f"model.{row}")
+        dead, head = set(space.dead_rows()), space.head_atom()
+        nothing = [RowOption(atoms=(), nodes=0, l3_cuts=0, macs=0)]
+        with_head = [
+            nothing
+            if row in dead
+            else make([head], (head,), f"model.{row}")
+            if row == space.head_row
+            else plain[row]
+            for row in range(rows)
+        ]
+        return plain, with_head
+
+
+def _row_search(
+    explorer: _Explorer,
+    space: Any,
+    net: Network,
+    heavy: Sequence[str],
+    evaluate: Callable[..., Any],
+) -> tuple[list[tuple[Any, dict[str, float]]], str | None]:
+    """The exact search over the rows of a zoo YOLO table (:mod:`partitioner.block_search`):
+    per row every state (1 .. n repeats of a CSP block, as it is or plain; an optional block
+    dropped; the last head scale dropped, its rows with it), each with or without 4-bit
+    weights. The combination keeping the most MACs within one context's nodes and L3 cuts,
+    first at the flow's caps, then at :data:`CAP_LIMITS`, is built and checked. Returns the
+    found combinations (with the caps they raise) and, when none keeping
+    :data:`MIN_MACS_KEPT` of the MACs can exist, the one-line proof."""
+    from cost_model.caps import limits
+    from partitioner.block_search import best_rows, thin
+
+    started = time.monotonic()
+    tables = _RowTables(explorer, space, net, heavy)
+    variants = tables.options()
+    explorer.log(
+        f"row search: {len(space.rows)} rows' tables in {time.monotonic() - started:.1f} s"
+    )
+    hw = explorer.hw
+    current = explorer.prepare(net).settings.options.single_caps
+    highest = ResourceCaps(
+        **{name: max(getattr(current, name), getattr(CAP_LIMITS, name)) for name in CAP_RESOURCE}
+    )
+    min_macs = math.ceil(MIN_MACS_KEPT * net.total_macs)
+    for caps in dict.fromkeys([current, highest]):
+        max_nodes, _ = _node_limit(hw, caps)
+        max_l3 = limits(caps, hw).l3_cuts
+        ranked = sorted(
+            (
+                (-sum(o.macs for o in combo), v, combo)
+                for v, rows in enumerate(variants)
+                if (combo := best_rows(rows, max_nodes=max_nodes, max_l3=max_l3, min_macs=min_macs))
+            ),
+            key=lambda t: t[:2],
+        )
+        for _, v, combo in ranked:
+            combo = thin(variants[v], combo, max_nodes=max_nodes, max_l3=max_l3, min_macs=min_macs)
+            atoms = [a for o in combo for a in o.atoms]
+            nodes, l3 = sum(o.nodes for o in combo), sum(o.l3_cuts for o in combo)
+            raise_to = _caps_for(hw, current, nodes, l3) if caps is not current else {}
+            if raise_to is None:
+                continue
+            ev = evaluate(atoms, raise_to)
+            explorer.log(
+                f"row search: {len(atoms)} changes, {nodes} nodes, {l3} L3 cuts, "
+                f"{sum(o.macs for o in combo) / max(net.total_macs, 1):.1%} MACs"
+                + (f", {caps_line(raise_to)}" if raise_to else "")
+                + f": {'fits' if ev.fits else 'no (' + format_over(ev.fit.over) + ')'}"
+            )
+            if ev.fits:
+                return [(ev, raise_to)], None
+    proof = _row_proof(
+        space, hw, highest, variants, lambda: tables.options(bound=True), tables.narrowest, min_macs
+    )
+    return [], proof
+
+
+def _row_proof(
+    space: Any,
+    hw: HardwareSpec,
+    caps: ResourceCaps,
+    rows: Sequence[Sequence[Sequence[Any]]],
+    bounded: Callable[[], Sequence[Sequence[Sequence[Any]]]],
+    narrowest: Sequence[Any],
+    min_macs: int,
+) -> str | None:
+    """The one-line proof that no combination of the row states keeps ``min_macs`` within one
+    context at ``caps``, or ``None`` when the lower bounds do not rule it out. ``rows``: the
+    row options without and with the last head scale dropped (their nodes and MACs are
+    exact); ``bounded()``: the same with each option's L3 cuts at its lowest (every weight in 4
+    bits, the ``narrowest`` rows narrowed), asked for only when the node count proves nothing.
+    """
+    from cost_model.caps import limits
+    from partitioner.block_search import min_l3, min_nodes
+
+    max_nodes, resource = _node_limit(hw, caps)
+    cap = CAP_OPTION[resource]
+    label = COMPILER_LABELS[resource]
+    total = getattr(hw.totals(), resource)
+    csp, optional = space.csp_rows(), space.optional_rows()
+    covered = (
+        f"{len(csp)} CSP blocks at any repeats from 1, each plain or not"
+        + "".join(f", dropping model.{r} {space.rows[r][2]}" for r in optional)
+        + ", dropping the P5 head scale"
+    )
+    share = f"{MIN_MACS_KEPT:.0%} of the MACs"
+    fewest = [min_nodes(b, min_macs=min_macs) for b in rows]
+    present = [f for f in fewest if f is not None]
+    if not present or min(present) > max_nodes:
+        need = f"at least {min(present)} {label}" if present else "more MACs than it has"
+        return (
+            f"none exists: every combination of the block-level changes ctxfit knows "
+            f"({covered}; narrowing and 4-bit weights change no layer count) that keeps "
+            f"{share} needs {need} (one per fused layer); one context allows at most "
+            f"{max_nodes} even at {cap} cap {getattr(caps, cap):g} "
+            f"({getattr(caps, cap):.0%} of {total})"
+        )
+    max_l3 = limits(caps, hw).l3_cuts
+    lows = [min_l3(b, max_nodes=max_nodes, min_macs=min_macs) for b in bounded()]
+    least = [v for v in lows if v is not None]
+    if least and min(least) > max_l3:
+        narrowed = ", ".join(a.block for a in narrowest)
+        return (
+            f"none exists: every combination of the block-level changes ctxfit knows "
+            f"({covered}; 4-bit weights in any block"
+            + (f"; {narrowed} narrowed down to {min(NARROW_FACTORS):g}x" if narrowed else "")
+            + f") that keeps {share} within {max_nodes} {label} needs at least {min(least)} "
+            f"L3 cuts; one context allows at most {max_l3} even at memory cap {caps.memory:g}"
+        )
+    return None
 
 
 def activation_note(net: Network) -> str:

@@ -234,6 +234,88 @@ class YoloSpace:
             out.append(_w4_atom(block))
         return out  # fmt: skip
 
+    # -- per-row states (the exact row search of :mod:`partitioner.block_search`) ----------------
+    @property
+    def head_row(self) -> int:
+        """The detection head's row (the table's last)."""
+        return len(self.rows) - 1
+
+    def csp_rows(self) -> list[int]:
+        """Rows that are CSP blocks (repeats and plain apply)."""
+        from partitioner.zoo.yolo import CSP_KINDS
+
+        return [i for i, row in enumerate(self.rows) if row[2] in CSP_KINDS]
+
+    def optional_rows(self) -> list[int]:
+        """Rows the network runs without (SPPF, SPP, C2PSA)."""
+        from partitioner.zoo.yolo import OPTIONAL_KINDS
+
+        return [i for i, row in enumerate(self.rows) if row[2] in OPTIONAL_KINDS]
+
+    def dead_rows(self) -> list[int]:
+        """Rows only the head's last scale reads (gone with :meth:`head_atom`)."""
+        return sorted(int(b.split(".")[1]) for b in self._dead_blocks())
+
+    def head_atom(self) -> Atom:
+        """The largest-stride head scale dropped."""
+        return Atom(
+            kind="head",
+            target=self.head_row,
+            value=None,
+            block=f"model.{self.head_row}",
+            change="drop the stride-32 head scale (P5 output)",
+        )
+
+    def state_atoms(self, row: int, *, plain: bool, repeats: int) -> tuple[Atom, ...]:
+        """The atoms giving CSP ``row`` ``repeats`` bottlenecks, as a plain block or not."""
+        kind, block, n = self.rows[row][2], f"model.{row}", self.repeats(row)
+        out = []
+        if repeats < n:
+            change = f"{block} {kind}: {n} -> {repeats} repeats"
+            out.append(Atom(kind="repeats", target=row, value=repeats, block=block, change=change))
+        if plain:
+            change = f"{block} {kind} -> plain block (no split/concat)"
+            out.append(Atom(kind="plain", target=row, value=None, block=block, change=change))
+        return tuple(out)
+
+    def drop_atom(self, row: int) -> Atom:
+        """Optional ``row`` dropped."""
+        block = f"model.{row}"
+        change = f"drop {block} {self.rows[row][2]}"
+        return Atom(kind="drop", target=row, value=None, block=block, change=change)
+
+    def narrowable(self, blocks: Sequence[str]) -> list[int]:
+        """The rows of ``blocks`` that :meth:`atoms` offers narrowing for."""
+        from partitioner.zoo.yolo import CSP_KINDS
+
+        rows = [_row_of(b) for b in blocks]
+        return [r for r in rows if r is not None and self.rows[r][2] in (*CSP_KINDS, "Conv")]
+
+    def state_builds(self) -> list[tuple[tuple[Atom, ...], dict[int, tuple[Atom, ...]]]]:
+        """Networks whose layers give every row state: per network its atoms and, per row, the
+        state it shows (the atoms of that row). Rows change independently (a state keeps the
+        row's channels), so one network shows a state of every row at once: the published
+        network, each CSP row at k repeats (k = 1 .. its repeats) as it is and as a plain
+        block, every optional row dropped, and the last head scale dropped (``head`` below)."""
+        csp = self.csp_rows()
+        out: list[tuple[tuple[Atom, ...], dict[int, tuple[Atom, ...]]]] = [
+            ((), {i: () for i in range(len(self.rows))})
+        ]
+        most = max((self.repeats(i) for i in csp), default=0)
+        for plain in (False, True):
+            for k in range(1, most + 1):
+                states = {
+                    i: self.state_atoms(i, plain=plain, repeats=min(k, self.repeats(i)))
+                    for i in csp
+                    if k <= self.repeats(i) and (plain or k < self.repeats(i))
+                }
+                if states:
+                    out.append((tuple(a for v in states.values() for a in v), states))
+        dropped = {i: (self.drop_atom(i),) for i in self.optional_rows()}
+        if dropped:
+            out.append((tuple(a for v in dropped.values() for a in v), dropped))
+        return out
+
     def removed_layers(self, atom: Atom, net: Network) -> tuple[list[str], float] | None:
         """The layers of ``net`` (the unchanged network) that ``atom`` removes, and the share
         of the rest's demand it keeps (a narrowed row keeps ``factor`` of its SCs and L3); the
