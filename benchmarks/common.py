@@ -139,9 +139,18 @@ def git_revision() -> str:
     return f"commit {head}" + (" + uncommitted changes" if dirty else "")
 
 
-def load_text() -> str:
-    """The 1, 5 and 15-minute load averages, over the CPU count."""
-    one, five, fifteen = os.getloadavg()
+STARTED = (datetime.now(), os.getloadavg())
+"""When this process imported the benchmarks (its start) and the load averages then: a section
+is written at the end of a run, when the load includes the run itself."""
+
+
+def load_text(loads: tuple[float, float, float] | None = None) -> str:
+    """The 1, 5 and 15-minute load averages (now, or ``loads``), over the CPU count.
+
+    >>> load_text((1.0, 0.5, 0.25)).startswith("load average 1.0 / 0.5 / 0.2")
+    True
+    """
+    one, five, fifteen = os.getloadavg() if loads is None else loads
     return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} on {os.cpu_count()} CPUs"
 
 
@@ -161,14 +170,16 @@ def command_line(prog: str, argv: Sequence[str] | None = None) -> str:
 
 
 def header(command: str) -> list[str]:
-    """The lines every section starts with: command, machine, date, versions, load."""
+    """The lines every section starts with: command, machine, the date it started, versions,
+    the load at its start and at its end."""
     uname = platform.uname()
     return [
         f"`{command}` on {uname.node or 'this machine'} ({uname.machine}, {uname.system} "
         f"{uname.release}, {os.cpu_count()} CPUs, {memory_gb():.0f} GB RAM), "
-        f"{datetime.now().isoformat(timespec='minutes')}; {versions()}; {git_revision()}.",
-        f"Machine load at the start: {load_text()} (times are wall-clock: a load above the "
-        "benchmark's own means other processes shared the CPUs).",
+        f"{STARTED[0].isoformat(timespec='minutes')}; {versions()}; {git_revision()}.",
+        f"Machine load at the start: {load_text(STARTED[1])}; at the end "
+        f"({datetime.now().isoformat(timespec='minutes')}): {load_text()} (times are "
+        "wall-clock: a load above the benchmark's own means other processes shared the CPUs).",
     ]
 
 
