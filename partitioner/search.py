@@ -22,7 +22,9 @@ reported is the higher of two proven lower bounds on ``T(B)``: CP-SAT's, over ev
 into at most ``bound_contexts`` contexts (the largest K whose model returned a bound), and the
 bound over every multi-context partition whatever its number of contexts
 (:func:`~partitioner.bounds.any_count_bound`: the level relaxation and the heaviest path,
-computed once before the iterations; ``bound_all_contexts``). When the best partition comes
+computed once before the iterations; ``bound_all_contexts``), raised after each iteration by
+the lower of CP-SAT's bound over at most its K contexts and the level relaxation's over K + 1 or
+more (:func:`~partitioner.bounds.count_bounds`). When the best partition comes
 within :data:`IMPROVEMENT_EPS` of the latter, the search stops (a solve is stopped at such a
 solution): no count of contexts can do better. On a network that is a single path (a ViT) the
 bound is the DP's optimum: the DP split is the answer and no iteration runs.
@@ -695,7 +697,6 @@ def _iterate(
             stale += 1 if best is not None else 0
         if result.bound_units is not None:
             bound_result = result
-            relaxed = _every_count(problem, relaxed, result, counts, log)
         best_fps = best.fps if best is not None else None
         used = result.partition.num_contexts if result.partition is not None else None
         iterations.append(
@@ -714,6 +715,7 @@ def _iterate(
         fps_text = f"FPS {result.fps:,.1f} (best: {best_fps:,.1f})" if result.fps else message
         suffix = f", uses {used}" if used is not None and used < k else ""
         log(f"Iteration #{len(iterations)} - {k} contexts{suffix}, {fps_text}")
+        relaxed = _every_count(problem, relaxed, result, counts, log)
         if interrupted:
             reason = StopReason.CTRL_C
             log("Interrupted: keeping the best partition so far")
@@ -775,7 +777,6 @@ def _iterate(
             best = result
         if result.bound_units is not None:
             bound_result = result
-            relaxed = _every_count(problem, relaxed, result, counts, log)
         used = best.partition.num_contexts if best.partition is not None else None
         iterations.append(
             _record(
@@ -792,6 +793,7 @@ def _iterate(
         )
         fps = best.fps or 0.0
         log(f"Iteration #{len(iterations)} - {k} contexts, FPS {fps:,.1f} (best: {fps:,.1f})")
+        relaxed = _every_count(problem, relaxed, result, counts, log)
     wall = time.perf_counter() - started
     log(
         f"Partitioner finished after {len(iterations)} iterations, "
