@@ -209,7 +209,7 @@ def count_bounds(
     *,
     first: int = 2,
     enough_units: int | None = None,
-    max_counts: int = 64,
+    max_counts: int = 16,
     time_limit_s: float = 5.0,
     more_s: float = 1.0,
 ) -> CountBounds | None:
