@@ -22,7 +22,9 @@ reported is the higher of two proven lower bounds on ``T(B)``: CP-SAT's, over ev
 into at most ``bound_contexts`` contexts (the largest K whose model returned a bound), and the
 bound over every multi-context partition whatever its number of contexts
 (:func:`~partitioner.bounds.any_count_bound`: the level relaxation and the heaviest path,
-computed once before the iterations; ``bound_all_contexts``). When the best partition comes
+computed once before the iterations; ``bound_all_contexts``), raised after each iteration by
+the lower of CP-SAT's bound over at most its K contexts and the level relaxation's over K + 1 or
+more (:func:`~partitioner.bounds.count_bounds`). When the best partition comes
 within :data:`IMPROVEMENT_EPS` of the latter, the search stops (a solve is stopped at such a
 solution): no count of contexts can do better. On a network that is a single path (a ViT) the
 bound is the DP's optimum: the DP split is the answer and no iteration runs.
@@ -54,7 +56,7 @@ from cost_model.caps import MULTI_CONTEXT_CAPS, SINGLE_CONTEXT_CAPS, ResourceCap
 from cost_model.context import ContextFit, context_fit, standalone_failure
 from cost_model.hardware import HardwareSpec
 from cost_model.resources import COMPILER_LABELS
-from partitioner.bounds import any_count_bound
+from partitioner.bounds import AnyCountBound, CountBounds, any_count_bound
 from partitioner.cpsat_model import (
     WALL_SAFETY_FACTOR,
     PartitionModel,
@@ -91,6 +93,11 @@ DEFAULT_WORKERS = 2
 
 MIN_ITERATION_S = 0.5
 """No iteration is started with less than this left of the global budget."""
+
+COUNT_BOUNDS_FRACTION = 0.05
+"""Share of ``--timeout`` (wall clock) the level relaxation may spend on its bounds for more
+contexts than the fewest (:func:`~partitioner.bounds.count_bounds`; re-solves of one LP, 0.05-0.2
+s each on the zoo's detectors), after its first solve."""
 
 WALL_RESERVE_FRACTION = 0.08
 """Share of ``--timeout`` kept on the wall clock for the work after the last solve (the greedy
@@ -572,7 +579,9 @@ def _iterate(
     )
     splits = _baselines(problem, options)
     deadline = _wall_deadline(options, started)
-    relaxed = _relaxation_bound(problem, first_k, splits, options, deadline, log)
+    found = _relaxation_bound(problem, first_k, splits, options, deadline, log)
+    relaxed = None if found is None else found.bound_units
+    counts = None if found is None else found.by_count
 
     stale = 0
     interrupted = False
@@ -632,6 +641,7 @@ def _iterate(
             n: int = iteration_no,
             before: float | None = best_fps_now,
             met: threading.Event = met,
+            relaxed: int | None = relaxed,
         ) -> None:
             if relaxed is not None and relaxed > improvement_cutoff(event.objective_units):
                 met.set()
@@ -705,6 +715,7 @@ def _iterate(
         fps_text = f"FPS {result.fps:,.1f} (best: {best_fps:,.1f})" if result.fps else message
         suffix = f", uses {used}" if used is not None and used < k else ""
         log(f"Iteration #{len(iterations)} - {k} contexts{suffix}, {fps_text}")
+        relaxed = _every_count(problem, relaxed, result, counts, log)
         if interrupted:
             reason = StopReason.CTRL_C
             log("Interrupted: keeping the best partition so far")
@@ -782,6 +793,7 @@ def _iterate(
         )
         fps = best.fps or 0.0
         log(f"Iteration #{len(iterations)} - {k} contexts, FPS {fps:,.1f} (best: {fps:,.1f})")
+        relaxed = _every_count(problem, relaxed, result, counts, log)
     wall = time.perf_counter() - started
     log(
         f"Partitioner finished after {len(iterations)} iterations, "
@@ -868,14 +880,17 @@ def _relaxation_bound(
     options: SearchOptions,
     deadline: float,
     log: Log,
-) -> int | None:
+) -> AnyCountBound | None:
     """The bound over every partition into ``min_contexts`` or more contexts (fewer are ruled
     out by the total demand), whatever their number (:func:`~partitioner.bounds.any_count_bound`),
-    in time units; the level relaxation is skipped when the path bound already proves the DP
-    split, or with less than 30% of the wall budget left (the path bound: 15%), so that a short
-    budget goes to the iterations (under load both take seconds on YOLO11x)."""
+    in time units, with the level relaxation's bounds for more contexts (up to the DP split's
+    ``T(B)``, for at most :data:`COUNT_BOUNDS_FRACTION` of the budget); the level relaxation is
+    skipped when the path bound already proves the DP split, or with less than 30% of the wall
+    budget left (the path bound: 15%), so that a short budget goes to the iterations (under load
+    both take seconds on YOLO11x)."""
     split = _dp_split(splits, min_contexts)
-    enough = None if split is None else improvement_cutoff(batch_time_units(problem, split)) + 1
+    upper = None if split is None else batch_time_units(problem, split)
+    enough = None if upper is None else improvement_cutoff(upper) + 1
     left = deadline - time.perf_counter()
     found = any_count_bound(
         problem,
@@ -883,12 +898,41 @@ def _relaxation_bound(
         enough_units=enough,
         with_path=left > 0.15 * options.timeout_s,
         with_level=left > 0.3 * options.timeout_s,
+        upper_units=upper,
+        more_s=COUNT_BOUNDS_FRACTION * options.timeout_s,
     )
     if found is None:
         return None
     fps = problem.batch / (max(1, found.bound_units) * problem.TIME_UNIT_S)
     log(f"Bound over any number of contexts: at most {fps:,.1f} FPS")
-    return found.bound_units
+    return found
+
+
+def _every_count(
+    problem: PartitionProblem,
+    relaxed: int | None,
+    result: PartitionResult,
+    counts: CountBounds | None,
+    log: Log,
+) -> int | None:
+    """The bound over every count of contexts, raised by an iteration's bound: CP-SAT's bound
+    covers the partitions into at most its K contexts, the level relaxation's
+    (:func:`~partitioner.bounds.count_bounds`) those into K + 1 or more, so the lower of the
+    two covers them all (the search's fewest contexts and pins bound both alike)."""
+    if result.bound_units is None or counts is None:
+        return relaxed
+    more = counts.at_least(result.num_contexts + 1)
+    if more is None:
+        return relaxed
+    joined = min(result.bound_units, more)
+    if relaxed is not None and joined <= relaxed:
+        return relaxed
+    fps = problem.batch / (max(1, joined) * problem.TIME_UNIT_S)
+    log(
+        f"Bound over any number of contexts: at most {fps:,.1f} FPS (up to "
+        f"{result.num_contexts} contexts by CP-SAT, more by the level relaxation)"
+    )
+    return joined
 
 
 def _dp_meeting(

@@ -11,6 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from partitioner.bounds import (
+    NO_PARTITION,
+    count_bounds,
     heaviest_path,
     level_bound,
     min_context_pcie_units,
@@ -135,3 +137,44 @@ def test_the_bounds_are_never_above_a_partition(problem, min_contexts):
     if times:
         assert path is not None  # the path of a problem with partitions has partitions
         assert all(t >= path for t in times), (path, min(times))
+
+
+def test_the_bounds_for_more_contexts_grow_by_a_context_each():
+    # each context runs at 2000 FPS at best (500 units): 2, 3, 4 contexts cost 1000, 1500, 2000
+    p = chain_problem(lcus=(30, 40, 40, 30), limit=77)
+    counts = count_bounds(p)
+    assert counts.units == (1000, 1500, 2000)
+    for k, units in zip((2, 3, 4), counts.units, strict=True):
+        assert min(batch_time_units(p, q) for q in every_partition(p, k)) == units
+    assert counts.at_least(1) is None  # below the first count: not covered
+    assert counts.at_least(3) == 1500
+    assert counts.at_least(5) == NO_PARTITION  # 4 layers have no 5-context partition
+
+
+def test_the_bounds_for_more_contexts_stop_past_enough():
+    p = chain_problem(lcus=(30, 40, 40, 30), limit=77)
+    counts = count_bounds(p, enough_units=1200)
+    assert counts.units == (1000, 1500)  # 1500 > 1200: larger counts are above it too
+    assert counts.at_least(4) == 1500  # the last holds for every larger count
+
+
+@SETTINGS
+@given(problem=problems(max_layers=5), first=st.integers(2, 3))
+def test_the_bounds_for_more_contexts_are_never_above_a_partition(problem, first):
+    counts = count_bounds(problem, first=first)
+    least: dict[int, int] = {}  # contexts -> the least T(B) of a partition into that many
+    for q in every_partition(problem, first):
+        units = batch_time_units(problem, q)
+        least[q.num_contexts] = min(units, least.get(q.num_contexts, units))
+    if counts is None:
+        assert not least
+        return
+    assert counts.first == first and counts.units == tuple(sorted(counts.units))
+    for k in range(first, problem.num_layers + 2):
+        bound = counts.at_least(k)
+        more = [units for n, units in least.items() if n >= k]
+        assert all(units >= bound for units in more), (k, bound, min(more))
+        single = level_bound(problem, min_contexts=k)
+        if single is not None and k <= problem.num_layers:
+            # the re-solved LP is the same relaxation (to a unit of floating-point rounding)
+            assert bound <= single.bound_units + 1
