@@ -99,6 +99,13 @@ COUNT_BOUNDS_FRACTION = 0.05
 contexts than the fewest (:func:`~partitioner.bounds.count_bounds`; re-solves of one LP, 0.05-0.2
 s each on the zoo's detectors), after its first solve."""
 
+BOUND_COST_FACTORS = (0.5, 2.0)
+"""With the wall clock on, the path bound and the level relaxation are computed only when the time
+left exceeds these multiples of the wall time the greedy and DP baselines just took (their cost
+scales alike with layers x levels: on YOLO11x the path bound took 0.2x and the LP 1.5x the
+baselines' 0.33 s), so that a budget of a second or two is not overrun by a bound (under load
+every step takes several times longer)."""
+
 WALL_RESERVE_FRACTION = 0.08
 """Share of ``--timeout`` kept on the wall clock for the work after the last solve (the greedy
 and DP splits, the answer's validation and pricing): the solves are stopped at ``(1 - this) x
@@ -577,9 +584,11 @@ def _iterate(
             iteration=len(iterations) + 1,
         )
     )
+    baseline_started = time.perf_counter()
     splits = _baselines(problem, options)
+    baseline_s = time.perf_counter() - baseline_started if options.wall_clock else 0.0
     deadline = _wall_deadline(options, started)
-    found = _relaxation_bound(problem, first_k, splits, options, deadline, log)
+    found = _relaxation_bound(problem, first_k, splits, options, deadline, log, baseline_s)
     relaxed = None if found is None else found.bound_units
     counts = None if found is None else found.by_count
 
@@ -880,14 +889,16 @@ def _relaxation_bound(
     options: SearchOptions,
     deadline: float,
     log: Log,
+    baseline_s: float = 0.0,
 ) -> AnyCountBound | None:
     """The bound over every partition into ``min_contexts`` or more contexts (fewer are ruled
     out by the total demand), whatever their number (:func:`~partitioner.bounds.any_count_bound`),
     in time units, with the level relaxation's bounds for more contexts (up to the DP split's
     ``T(B)``, for at most :data:`COUNT_BOUNDS_FRACTION` of the budget); the level relaxation is
     skipped when the path bound already proves the DP split, or with less than 30% of the wall
-    budget left (the path bound: 15%), so that a short budget goes to the iterations (under load
-    both take seconds on YOLO11x)."""
+    budget left (the path bound: 15%), or with less left than :data:`BOUND_COST_FACTORS` times
+    ``baseline_s`` (the wall time the baselines took; 0 without the wall clock), so that a short
+    budget goes to the iterations (under load both take seconds on YOLO11x)."""
     split = _dp_split(splits, min_contexts)
     upper = None if split is None else batch_time_units(problem, split)
     enough = None if upper is None else improvement_cutoff(upper) + 1
@@ -896,8 +907,8 @@ def _relaxation_bound(
         problem,
         min_contexts=min_contexts,
         enough_units=enough,
-        with_path=left > 0.15 * options.timeout_s,
-        with_level=left > 0.3 * options.timeout_s,
+        with_path=left > max(0.15 * options.timeout_s, BOUND_COST_FACTORS[0] * baseline_s),
+        with_level=left > max(0.3 * options.timeout_s, BOUND_COST_FACTORS[1] * baseline_s),
         upper_units=upper,
         more_s=COUNT_BOUNDS_FRACTION * options.timeout_s,
     )

@@ -42,3 +42,33 @@ def test_a_weak_bound_for_more_contexts_leaves_the_bound_to_the_counts_tried(mon
     found = search(conv_chain(170), HW, SearchOptions(timeout_s=20))
     assert found.contexts_tried == (2, 3, 4)
     assert not found.bound_all_contexts and found.bound_contexts == 4
+
+
+def test_with_the_wall_clock_a_bound_is_skipped_when_the_baselines_show_it_would_overrun(
+    monkeypatch,
+):
+    # the baselines take 0.5 s (slowed here as under load); with a 1.5 s wall-clock budget about
+    # 0.85 s is left, under BOUND_COST_FACTORS[1] x 0.5 s: the level relaxation is skipped. The
+    # deterministic search (no wall clock) computes both bounds whatever the baselines took.
+    import time
+
+    from partitioner import search as search_module
+
+    asked: list[tuple[bool, bool]] = []
+    real_baselines = search_module._baselines
+
+    def slow_baselines(problem, options):
+        time.sleep(0.5)
+        return real_baselines(problem, options)
+
+    def record(problem, *, with_path=True, with_level=True, **_):
+        asked.append((with_path, with_level))
+        return None
+
+    monkeypatch.setattr(search_module, "_baselines", slow_baselines)
+    monkeypatch.setattr(search_module, "any_count_bound", record)
+    assert search_module.BOUND_COST_FACTORS[1] * 0.5 > 0.92 * 1.5 - 0.5
+    search(conv_chain(170), HW, SearchOptions(timeout_s=1.5, wall_clock=True))
+    search(conv_chain(170), HW, SearchOptions(timeout_s=1.5))
+    assert asked[0][1] is False  # wall clock: no level relaxation
+    assert asked[1] == (True, True)  # deterministic: both
