@@ -1264,6 +1264,8 @@ def _search_blocks(
         GraphSpace,
         YoloSpace,
         apply_lines,
+        change_count,
+        w4_change,
         w4_rules,
         yolo_recipe,
     )
@@ -1386,8 +1388,10 @@ def _search_blocks(
             if x
         )
         live = {block_of(n) for n in ev.net.topological_order()}
+        kept = [a for a in ev.atoms if a.kind != "w4" or a.block in live]
         label = "; ".join(
-            [a.change for a in ev.atoms if a.kind != "w4" or a.block in live]
+            [a.change for a in kept if a.kind != "w4"]
+            + [w4_change(kept)] * any(a.kind == "w4" for a in kept)
             + [f"{name} cap -> {u:g}" for name, u in caps.items()]
         )
         check = _Check(passed=True, fit=ev.fit, reason="", prepared=ev.prepared)
@@ -1397,7 +1401,7 @@ def _search_blocks(
             _suggestion(
                 explorer,
                 "blocks",
-                len(ev.atoms),
+                change_count(kept) + bool(caps),
                 ev.net,
                 check,
                 change=label,
@@ -1408,7 +1412,7 @@ def _search_blocks(
                 approximate=space.approximate,
             )
         )
-    out.sort(key=lambda o: -min(o.fps.values()) if isinstance(o, Suggestion) else 0.0)
+    out.sort(key=lambda o: (0, o.value, -o.macs) if isinstance(o, Suggestion) else (1, 0, 0))
     kept = [o.macs / max(net.total_macs, 1) for o in out if isinstance(o, Suggestion)]
     if not kept:
         out.append(Unreachable(kind="blocks", reason="no combination of block changes found fits"))
@@ -1586,6 +1590,80 @@ class _RowTables:
         return plain, with_head
 
 
+ROW_CHECKS = 8
+"""Candidates of the row search built and checked at most (each one rebuilt network): the
+tables predict each candidate's nodes, L3 cuts and MACs exactly, so the first usually fits."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class _RowCandidate:
+    """A combination of row states, the caps it raises and the changes a user makes for it."""
+
+    atoms: tuple[Any, ...]
+    caps: dict[str, float]
+    changes: int
+    nodes: int
+    l3_cuts: int
+    macs: int
+
+    @property
+    def rank(self) -> tuple[int, int, int, int, int, int]:
+        """Fewest changes, most MACs, fewest atoms (4-bit blocks), no caps raised, fewest
+        nodes and L3 cuts."""
+        return (
+            self.changes,
+            -self.macs,
+            len(self.atoms),
+            len(self.caps),
+            self.nodes,
+            self.l3_cuts,
+        )
+
+
+def _row_candidates(
+    hw: HardwareSpec,
+    current: ResourceCaps,
+    highest: ResourceCaps,
+    variants: Sequence[Sequence[Sequence[Any]]],
+    min_macs: int,
+) -> list[_RowCandidate]:
+    """Every combination :func:`~partitioner.block_search.fewest_rows` lists within one
+    context at ``highest`` caps, best :attr:`_RowCandidate.rank` first. A combination over the
+    ``current`` caps raises the lowest caps that hold it (:func:`_caps_for`), one change more
+    (one ``resources_param`` line); each keeps 4-bit weights in the fewest rows the L3 cuts of
+    the caps it already pays for need (:func:`~partitioner.block_search.fewest_w4`)."""
+    from cost_model.caps import limits
+    from partitioner.block_search import fewest_rows, fewest_w4
+    from partitioner.tweaks import change_count
+
+    max_nodes, _ = _node_limit(hw, highest)
+    max_l3, l3_now = limits(highest, hw).l3_cuts, limits(current, hw).l3_cuts
+    out: list[_RowCandidate] = []
+    for rows in variants:
+        for combo in fewest_rows(rows, max_nodes=max_nodes, max_l3=max_l3, min_macs=min_macs):
+            raise_to = _caps_for(hw, current, combo.nodes, combo.l3_cuts)
+            if raise_to is None:
+                continue
+            options = fewest_w4(rows, combo.options, max_l3=max_l3 if raise_to else l3_now)
+            l3 = sum(o.l3_cuts for o in options)
+            raise_to = _caps_for(hw, current, combo.nodes, l3) if raise_to else {}
+            if raise_to is None:
+                continue
+            atoms = tuple(a for o in options for a in o.atoms)
+            out.append(
+                _RowCandidate(
+                    atoms=atoms,
+                    caps=raise_to,
+                    changes=change_count(atoms) + bool(raise_to),
+                    nodes=combo.nodes,
+                    l3_cuts=l3,
+                    macs=combo.macs,
+                )
+            )
+    out.sort(key=lambda c: c.rank)
+    return out
+
+
 def _row_search(
     explorer: _Explorer,
     space: Any,
@@ -1596,13 +1674,13 @@ def _row_search(
     """The exact search over the rows of a zoo YOLO table (:mod:`partitioner.block_search`):
     per row every state (1 .. n repeats of a CSP block, as it is or plain; an optional block
     dropped; the last head scale dropped, its rows with it), each with or without 4-bit
-    weights. The combination keeping the most MACs within one context's nodes and L3 cuts,
-    first at the flow's caps, then at :data:`CAP_LIMITS`, is built and checked. Returns the
-    found combinations (with the caps they raise) and, when none keeping
-    :data:`MIN_MACS_KEPT` of the MACs can exist, the one-line proof."""
-    from cost_model.caps import limits
-    from partitioner.block_search import best_rows, thin
-
+    weights. The combinations within one context's nodes and L3 cuts keeping
+    :data:`MIN_MACS_KEPT` of the MACs are ranked by the changes a user makes (one per
+    architecture change, one for all 4-bit weights together, one for raised caps), then the
+    MACs kept (:func:`_row_candidates`); they are built and checked in that order (at most
+    :data:`ROW_CHECKS`) and the first that fits is returned with the caps it raises. When none
+    keeping :data:`MIN_MACS_KEPT` of the MACs can exist, the one-line proof is returned
+    instead."""
     started = time.monotonic()
     tables = _RowTables(explorer, space, net, heavy)
     variants = tables.options()
@@ -1615,33 +1693,21 @@ def _row_search(
         **{name: max(getattr(current, name), getattr(CAP_LIMITS, name)) for name in CAP_RESOURCE}
     )
     min_macs = math.ceil(MIN_MACS_KEPT * net.total_macs)
-    for caps in dict.fromkeys([current, highest]):
-        max_nodes, _ = _node_limit(hw, caps)
-        max_l3 = limits(caps, hw).l3_cuts
-        ranked = sorted(
-            (
-                (-sum(o.macs for o in combo), v, combo)
-                for v, rows in enumerate(variants)
-                if (combo := best_rows(rows, max_nodes=max_nodes, max_l3=max_l3, min_macs=min_macs))
-            ),
-            key=lambda t: t[:2],
+    candidates = _row_candidates(hw, current, highest, variants, min_macs)
+    explorer.log(
+        f"row search: {len(candidates)} candidates"
+        + (f", the fewest {candidates[0].changes} changes" if candidates else "")
+    )
+    for c in candidates[:ROW_CHECKS]:
+        ev = evaluate(list(c.atoms), c.caps)
+        explorer.log(
+            f"row search: {c.changes} changes ({len(c.atoms)} atoms), {c.nodes} nodes, "
+            f"{c.l3_cuts} L3 cuts, {c.macs / max(net.total_macs, 1):.1%} MACs"
+            + (f", {caps_line(c.caps)}" if c.caps else "")
+            + f": {'fits' if ev.fits else 'no (' + format_over(ev.fit.over) + ')'}"
         )
-        for _, v, combo in ranked:
-            combo = thin(variants[v], combo, max_nodes=max_nodes, max_l3=max_l3, min_macs=min_macs)
-            atoms = [a for o in combo for a in o.atoms]
-            nodes, l3 = sum(o.nodes for o in combo), sum(o.l3_cuts for o in combo)
-            raise_to = _caps_for(hw, current, nodes, l3) if caps is not current else {}
-            if raise_to is None:
-                continue
-            ev = evaluate(atoms, raise_to)
-            explorer.log(
-                f"row search: {len(atoms)} changes, {nodes} nodes, {l3} L3 cuts, "
-                f"{sum(o.macs for o in combo) / max(net.total_macs, 1):.1%} MACs"
-                + (f", {caps_line(raise_to)}" if raise_to else "")
-                + f": {'fits' if ev.fits else 'no (' + format_over(ev.fit.over) + ')'}"
-            )
-            if ev.fits:
-                return [(ev, raise_to)], None
+        if ev.fits:
+            return [(ev, c.caps)], None
     proof = _row_proof(
         space, hw, highest, variants, lambda: tables.options(bound=True), tables.narrowest, min_macs
     )
