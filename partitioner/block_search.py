@@ -17,9 +17,13 @@ compile``: nothing is extrapolated. The greedy runs twice: architecture changes 
 
 For networks rebuilt from a table (zoo YOLO), rows change independently: a row's layers, MACs
 and lowest-rate demand depend only on its own state (repeats, plain, dropped) and the channels
-around it, which those states keep. :func:`row_pareto` combines per-row :class:`RowOption`
-tables exactly (a dynamic programme over the rows): :func:`best_rows` gives the combination
-keeping the most MACs within a node and L3 limit (then built and checked like any other), and
+around it, which those states keep. Per-row :class:`RowOption` tables are combined exactly by
+dynamic programmes over the rows: :func:`fewest_rows` lists the combinations within a node and
+L3 limit keeping a share of the MACs, the fewest changes first, then the most MACs (a change is
+what a user edits: one per architecture atom, one for all 4-bit weights together, since one
+``quantization_param`` line with a list of globs sets them), and :func:`fewest_w4` keeps 4-bit
+weights in the fewest rows; explain builds and checks them in that order. :func:`row_pareto` /
+:func:`best_rows` give the combination keeping the most MACs whatever it changes, and
 :func:`min_nodes` / :func:`min_l3` are the lower bounds behind explain's proof that no
 combination exists.
 """
@@ -291,7 +295,8 @@ def best_rows(
     rows: Sequence[Sequence[RowOption]], *, max_nodes: int, max_l3: int, min_macs: int
 ) -> tuple[RowOption, ...] | None:
     """The combination within ``max_nodes`` and ``max_l3`` with the most MACs, when it keeps at
-    least ``min_macs`` (fewest nodes, then fewest L3 cuts at equal MACs); else ``None``.
+    least ``min_macs`` (fewest nodes, then fewest L3 cuts at equal MACs); else ``None``. It may
+    change many rows for a few MACs: explain asks :func:`fewest_rows` instead.
 
     >>> keep = RowOption(atoms=(), nodes=3, l3_cuts=9, macs=10)
     >>> cut = RowOption(atoms=(), nodes=1, l3_cuts=4, macs=7)

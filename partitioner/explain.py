@@ -18,8 +18,12 @@ change that makes the single-context attempt succeed at the flow's caps:
   weights in one block. Zoo YOLO detectors are rebuilt from the source; other models have the
   change applied to the layer graph (said to be an approximation). For zoo YOLO detectors an
   exact row search comes first (:func:`_row_search`): every row's states are read from a few
-  rebuilt networks, a dynamic programme picks the combination keeping the most MACs within one
-  context (at the flow's caps, then with caps raised up to :data:`CAP_LIMITS`), and when none
+  rebuilt networks, a dynamic programme lists the combinations within one context (caps raised
+  up to :data:`CAP_LIMITS` where needed) keeping 90% of the MACs, the fewest changes first,
+  then the most MACs, and the first that the rebuilt network confirms is suggested. A change
+  is what the user edits: one per architecture change (a row's repeats, a plain block, a block
+  or the head scale dropped), one for all 4-bit weights together (one ``quantization_param``
+  line listing the blocks), one for raised caps (one ``resources_param`` line). When none
   keeping 90% of the MACs can exist, one line proves it with lower bounds (one LCU per fused
   layer; L3 cuts with every weight in 4 bits and the offered rows at their narrowest);
 * ``caps``: the cap of what binds raised in steps of :data:`CAP_STEP`, following the next
@@ -35,7 +39,8 @@ change that makes the single-context attempt succeed at the flow's caps:
 
 A model that already fits one context is asked to run faster instead: the goal becomes one
 context at :data:`DEFAULT_SPEEDUP` times its FPS (or ``target_fps``); blocks and the cut are
-not offered. Suggestions keeping less than 90% of the MACs on the chip are listed last.
+not offered. Suggestions keeping less than 90% of the MACs on the chip are listed last; the
+block-level ones are listed fewest changes first (the suggestion's ``value``), then most MACs.
 
 Each knob's candidates are ordered from the smallest change to the largest. The goal is taken
 as monotone along them (a larger change never needs more resources), so :func:`first_passing`

@@ -118,7 +118,8 @@ def test_four_bit_weights_in_several_rows_are_one_change():
     assert (first.changes, first.macs, first.l3_cuts) == (1, 30, 75)
     assert [a.kind for a in first.atoms] == ["w4"] * 3
     fewest = fewest_w4(rows, first.options, max_l3=90)
-    assert sum(o.l3_cuts for o in fewest) == 90 and change_count([a for o in fewest for a in o.atoms]) == 1
+    assert sum(o.l3_cuts for o in fewest) == 90
+    assert change_count([a for o in fewest for a in o.atoms]) == 1
     assert [len(o.atoms) for o in fewest].count(1) == 2  # two rows keep 4-bit weights
 
 
@@ -211,7 +212,8 @@ def test_row_functions_agree_with_brute_force(raw, max_nodes, max_l3, min_macs, 
     assert bool(listed) == bool(allowed)
     for combo in listed:  # each listed is one of them, its totals right
         assert (combo.changes, combo.nodes, combo.l3_cuts, combo.macs) == totals(combo.options)
-        assert combo.changes == change_count(combo.atoms) and combo.options in {c[3] for c in fitting}
+        assert combo.changes == change_count(combo.atoms)
+        assert combo.options in {c[3] for c in fitting}
     assert [(c.changes, -c.macs) for c in listed] == sorted((c.changes, -c.macs) for c in listed)
     if listed:
         assert (listed[0].changes, -listed[0].macs) == min((t[0], -t[3]) for t in allowed)
