@@ -22,7 +22,8 @@ dynamic programmes over the rows: :func:`fewest_rows` lists the combinations wit
 L3 limit keeping a share of the MACs, the fewest changes first, then the most MACs (a change is
 what a user edits: one per architecture atom, one for all 4-bit weights together, since one
 ``quantization_param`` line with a list of globs sets them), and :func:`fewest_w4` keeps 4-bit
-weights in the fewest rows; explain builds and checks them in that order. :func:`row_pareto` /
+weights in the fewest rows; explain builds and checks them in that order, counting per row at
+most its published MACs (:func:`kept_rows`). :func:`row_pareto` /
 :func:`best_rows` give the combination keeping the most MACs whatever it changes, and
 :func:`min_nodes` / :func:`min_l3` are the lower bounds behind explain's proof that no
 combination exists.
@@ -31,7 +32,7 @@ combination exists.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cost_model.context import ContextFit
@@ -403,6 +404,25 @@ def fewest_rows(
     return out
 
 
+def kept_rows(
+    rows: Sequence[Sequence[RowOption]], published: Sequence[int]
+) -> list[list[RowOption]]:
+    """``rows`` with each option's MACs at most its row's ``published`` MACs: the MACs of the
+    published network a state keeps (a plain block can compute more than the CSP block it
+    replaces; the extra is not the network's own work, so it keeps no more than all of it).
+
+    >>> rows = [[RowOption(atoms=(), nodes=3, l3_cuts=0, macs=10),
+    ...          RowOption(atoms=(), nodes=2, l3_cuts=0, macs=14),
+    ...          RowOption(atoms=(), nodes=1, l3_cuts=0, macs=6)]]
+    >>> [o.macs for o in kept_rows(rows, [10])[0]]
+    [10, 10, 6]
+    """
+    return [
+        [o if o.macs <= cap else replace(o, macs=cap) for o in options]
+        for options, cap in zip(rows, published, strict=True)
+    ]
+
+
 def fewest_w4(
     rows: Sequence[Sequence[RowOption]], chosen: Sequence[RowOption], *, max_l3: int
 ) -> tuple[RowOption, ...]:
@@ -485,6 +505,7 @@ __all__ = [
     "best_rows",
     "fewest_rows",
     "fewest_w4",
+    "kept_rows",
     "min_l3",
     "min_nodes",
     "row_pareto",

@@ -20,7 +20,8 @@ change that makes the single-context attempt succeed at the flow's caps:
   exact row search comes first (:func:`_row_search`): every row's states are read from a few
   rebuilt networks, a dynamic programme lists the combinations within one context (caps raised
   up to :data:`CAP_LIMITS` where needed) keeping 90% of the MACs, the fewest changes first,
-  then the most MACs, and the first that the rebuilt network confirms is suggested. A change
+  then the most MACs (of the published network's: a plain block's extra MACs do not count),
+  and the first that the rebuilt network confirms is suggested. A change
   is what the user edits: one per architecture change (a row's repeats, a plain block, a block
   or the head scale dropped), one for all 4-bit weights together (one ``quantization_param``
   line listing the blocks), one for raised caps (one ``resources_param`` line). When none
@@ -1417,7 +1418,8 @@ def _search_blocks(
                 approximate=space.approximate,
             )
         )
-    out.sort(key=lambda o: (0, o.value, -o.macs) if isinstance(o, Suggestion) else (1, 0, 0))
+    # fewest changes first; at equal count in search order (the row search's first)
+    out.sort(key=lambda o: (0, o.value) if isinstance(o, Suggestion) else (1, 0))
     kept = [o.macs / max(net.total_macs, 1) for o in out if isinstance(o, Suggestion)]
     if not kept:
         out.append(Unreachable(kind="blocks", reason="no combination of block changes found fits"))
@@ -1602,7 +1604,9 @@ tables predict each candidate's nodes, L3 cuts and MACs exactly, so the first us
 
 @dataclass(frozen=True, kw_only=True)
 class _RowCandidate:
-    """A combination of row states, the caps it raises and the changes a user makes for it."""
+    """A combination of row states, the caps it raises and the changes a user makes for it
+    (``macs``: of the published network's, per row at most its published MACs;
+    ``total_macs``: all of them)."""
 
     atoms: tuple[Any, ...]
     caps: dict[str, float]
@@ -1610,14 +1614,16 @@ class _RowCandidate:
     nodes: int
     l3_cuts: int
     macs: int
+    total_macs: int
 
     @property
-    def rank(self) -> tuple[int, int, int, int, int, int]:
-        """Fewest changes, most MACs, fewest atoms (4-bit blocks), no caps raised, fewest
-        nodes and L3 cuts."""
+    def rank(self) -> tuple[int, int, int, int, int, int, int]:
+        """Fewest changes, most MACs kept, fewest MACs in all (the least extra work), fewest
+        atoms (4-bit blocks), no caps raised, fewest nodes and L3 cuts."""
         return (
             self.changes,
             -self.macs,
+            self.total_macs,
             len(self.atoms),
             len(self.caps),
             self.nodes,
@@ -1633,19 +1639,29 @@ def _row_candidates(
     min_macs: int,
 ) -> list[_RowCandidate]:
     """Every combination :func:`~partitioner.block_search.fewest_rows` lists within one
-    context at ``highest`` caps, best :attr:`_RowCandidate.rank` first. A combination over the
-    ``current`` caps raises the lowest caps that hold it (:func:`_caps_for`), one change more
-    (one ``resources_param`` line); each keeps 4-bit weights in the fewest rows the L3 cuts of
-    the caps it already pays for need (:func:`~partitioner.block_search.fewest_w4`)."""
+    context at ``highest`` caps keeping ``min_macs`` of the published network's MACs (per row
+    at most its published MACs, :func:`~partitioner.block_search.kept_rows`: the first option
+    of each row of ``variants[0]``), best :attr:`_RowCandidate.rank` first. A combination over
+    the ``current`` caps raises the lowest caps that hold it (:func:`_caps_for`), one change
+    more (one ``resources_param`` line); each keeps 4-bit weights in the fewest rows the L3
+    cuts of the caps it already pays for need (:func:`~partitioner.block_search.fewest_w4`).
+    A combination that changes nothing but the caps is left out (the ``caps`` kind's). At equal
+    changes and MACs kept, the fewest MACs in all come first (among the combinations the
+    dynamic programme keeps: one of several with the same nodes, changes, L3 cuts and MACs
+    kept, so this tie-break is not exact)."""
     from cost_model.caps import limits
-    from partitioner.block_search import fewest_rows, fewest_w4
+    from partitioner.block_search import fewest_rows, fewest_w4, kept_rows
     from partitioner.tweaks import change_count
 
     max_nodes, _ = _node_limit(hw, highest)
     max_l3, l3_now = limits(highest, hw).l3_cuts, limits(current, hw).l3_cuts
+    published = [r[0].macs for r in variants[0]]
     out: list[_RowCandidate] = []
-    for rows in variants:
+    for variant in variants:
+        rows = kept_rows(variant, published)
         for combo in fewest_rows(rows, max_nodes=max_nodes, max_l3=max_l3, min_macs=min_macs):
+            if not combo.atoms:
+                continue
             raise_to = _caps_for(hw, current, combo.nodes, combo.l3_cuts)
             if raise_to is None:
                 continue
@@ -1655,6 +1671,11 @@ def _row_candidates(
             if raise_to is None:
                 continue
             atoms = tuple(a for o in options for a in o.atoms)
+            raw = [
+                next(x.macs for x in variant[i] if x.atoms == o.atoms)
+                for i, o in enumerate(options)
+            ]
+            total = sum(raw)
             out.append(
                 _RowCandidate(
                     atoms=atoms,
@@ -1663,6 +1684,7 @@ def _row_candidates(
                     nodes=combo.nodes,
                     l3_cuts=l3,
                     macs=combo.macs,
+                    total_macs=total,
                 )
             )
     out.sort(key=lambda c: c.rank)
@@ -1680,12 +1702,13 @@ def _row_search(
     per row every state (1 .. n repeats of a CSP block, as it is or plain; an optional block
     dropped; the last head scale dropped, its rows with it), each with or without 4-bit
     weights. The combinations within one context's nodes and L3 cuts keeping
-    :data:`MIN_MACS_KEPT` of the MACs are ranked by the changes a user makes (one per
-    architecture change, one for all 4-bit weights together, one for raised caps), then the
-    MACs kept (:func:`_row_candidates`); they are built and checked in that order (at most
-    :data:`ROW_CHECKS`) and the first that fits is returned with the caps it raises. When none
-    keeping :data:`MIN_MACS_KEPT` of the MACs can exist, the one-line proof is returned
-    instead."""
+    :data:`MIN_MACS_KEPT` of the published network's MACs are ranked by the changes a user
+    makes (one per architecture change, one for all 4-bit weights together, one for raised
+    caps), then the MACs kept (:func:`_row_candidates`); they are built and checked in that
+    order (at most :data:`ROW_CHECKS`) and the first that fits is returned with the caps it
+    raises. When none keeping :data:`MIN_MACS_KEPT` of the MACs can exist, the one-line proof
+    is returned instead (a bound over every combination keeping that share of the changed
+    network's MACs: the search's combinations are among them)."""
     started = time.monotonic()
     tables = _RowTables(explorer, space, net, heavy)
     variants = tables.options()

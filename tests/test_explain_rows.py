@@ -22,6 +22,7 @@ from partitioner.block_search import (
     best_rows,
     fewest_rows,
     fewest_w4,
+    kept_rows,
     min_l3,
     min_nodes,
     row_pareto,
@@ -123,6 +124,26 @@ def test_four_bit_weights_in_several_rows_are_one_change():
     assert [len(o.atoms) for o in fewest].count(1) == 2  # two rows keep 4-bit weights
 
 
+def test_a_plain_block_keeps_no_more_than_the_published_macs():
+    # Three rows of 10 nodes, 10 MACs; 20 nodes allowed (10 too many): two changes needed.
+    # Row 0 as a plain block: 6 nodes, 20 MACs (it computes more). Row 1 at fewer repeats: 5
+    # nodes, 7 MACs, or 4 nodes, 2 MACs; row 2: 5 nodes, 7 MACs. Two changes that fit: row 0
+    # plain and row 1 at 4 nodes (20 nodes; 32 MACs in all, 22 of the published 30 kept), rows
+    # 1 and 2 at 5 nodes (20 nodes, 24 MACs, all the published network's), row 1 at 4 and row
+    # 2 at 5 (19 nodes, 19 MACs); row 0 plain with one row at 5 nodes leaves 21.
+    rows = [[opt(10, 0, 10), opt(6, 0, 20, plain(0))],
+            [opt(10, 0, 10), opt(5, 0, 7, cut(1, 2)), opt(4, 0, 2, cut(1, 1))],
+            [opt(10, 0, 10), opt(5, 0, 7, cut(2, 2))]]  # fmt: skip
+    raw = fewest_rows(rows, max_nodes=20, max_l3=0, min_macs=0)[0]
+    assert (raw.changes, raw.macs, raw.atoms) == (2, 32, (plain(0), cut(1, 1)))
+    kept = fewest_rows(kept_rows(rows, [10, 10, 10]), max_nodes=20, max_l3=0, min_macs=0)[0]
+    assert (kept.changes, kept.macs, kept.atoms) == (2, 24, (cut(1, 2), cut(2, 2)))
+    # keeping 80% (24 MACs) of the published network: the two rows at 5 nodes, or those and
+    # row 0 plain (3 changes, 16 nodes)
+    listed = fewest_rows(kept_rows(rows, [10] * 3), max_nodes=20, max_l3=0, min_macs=24)
+    assert [(c.changes, c.nodes, c.macs) for c in listed] == [(2, 20, 24), (3, 16, 24)]
+
+
 def test_fewest_w4_keeps_the_rows_that_save_most():
     def row(block, full, small):
         return [opt(2, full, 10), opt(2, small, 10, w4(block))]
@@ -139,8 +160,9 @@ def test_raised_caps_count_as_one_change():
     # Three rows of 20 nodes (10 MACs) or, one repeat fewer, 10 nodes (9 MACs). Hailo-8L at
     # the flow's 75%: 48 nodes (ceil(0.75 x 64) LCUs), so two rows must shrink (40 nodes, 28
     # MACs, 2 changes). Control cap 0.95 allows ceil(60.8) = 61 LCUs: all 60 nodes as they are
-    # (one change: the resources_param line, 30 MACs); one row shrunk (50 nodes) needs
-    # control 0.8 (ceil(51.2) = 52) and ranks before the two rows at the flow's caps (29 MACs).
+    # (the caps kind's change: left out here); one row shrunk (50 nodes) needs control 0.8
+    # (ceil(51.2) = 52): 2 changes with the resources_param line, 29 MACs, so it ranks before
+    # the two rows shrunk at the flow's caps.
     rows = [[opt(20, 0, 10), opt(10, 0, 9, cut(r, 1))] for r in range(3)]
     current = ResourceCaps.uniform(0.75)
     highest = ResourceCaps(**{n: max(getattr(current, n), getattr(CAP_LIMITS, n))
@@ -148,7 +170,7 @@ def test_raised_caps_count_as_one_change():
     ranked = _row_candidates(HAILO8L, current, highest, [rows], 28)
     got = [(c.changes, c.macs, c.caps) for c in ranked]
     # (three ways to shrink one row or two: one of each is listed, the others are equal)
-    assert got == [(1, 30, {"control": 0.95}), (2, 29, {"control": 0.8}), (2, 28, {})]
+    assert got == [(2, 29, {"control": 0.8}), (2, 28, {})]
     assert all(c.changes == change_count(c.atoms) + bool(c.caps) for c in ranked)
 
 
