@@ -1691,6 +1691,10 @@ def _row_candidates(
     return out
 
 
+def _changes(count: int) -> str:
+    return f"{count} change" + "s" * (count != 1)
+
+
 def _row_search(
     explorer: _Explorer,
     space: Any,
@@ -1724,12 +1728,12 @@ def _row_search(
     candidates = _row_candidates(hw, current, highest, variants, min_macs)
     explorer.log(
         f"row search: {len(candidates)} candidates"
-        + (f", the fewest {candidates[0].changes} changes" if candidates else "")
+        + (f", the fewest {_changes(candidates[0].changes)}" if candidates else "")
     )
     for c in candidates[:ROW_CHECKS]:
         ev = evaluate(list(c.atoms), c.caps)
         explorer.log(
-            f"row search: {c.changes} changes ({len(c.atoms)} atoms), {c.nodes} nodes, "
+            f"row search: {_changes(c.changes)} ({len(c.atoms)} atoms), {c.nodes} nodes, "
             f"{c.l3_cuts} L3 cuts, {c.macs / max(net.total_macs, 1):.1%} MACs"
             + (f", {caps_line(c.caps)}" if c.caps else "")
             + f": {'fits' if ev.fits else 'no (' + format_over(ev.fit.over) + ')'}"
