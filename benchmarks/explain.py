@@ -5,8 +5,9 @@ process, as a user runs it; the imported network may come from the disk cache) f
 YOLOv5 / YOLOv8 / YOLO11 detector on Hailo-8 and Hailo-8L, and writes the "Explain" section of
 ``benchmarks/RESULTS.md``. Per run: the contexts of the model as ``ctxfit compile`` gives them,
 the first verified block-level change that fits one context keeping at least 90% of the MACs
-(its contexts, FPS at batch 1 and 8, MACs kept), or explain's one-line reason why it found none,
-and the wall time of the whole command. Goals: every multi-context pair gets such a change or a
+(explain lists the fewest changes first: its count of changes, contexts, FPS at batch 1 and 8,
+MACs kept), or explain's one-line reason why it found none, and the wall time of the whole
+command. Goals: every multi-context pair gets such a change or a
 reason line (better: a proof), each run within 30 s. ``--smoke`` explains one model and writes
 nothing.
 """
@@ -82,37 +83,70 @@ def answer(run: dict) -> tuple[str, bool]:
     return ("none: " + reasons[0], True) if reasons else ("no change and no reason", False)
 
 
-def report(runs: Sequence[dict], command: str) -> list[str]:
+def first_change(run: dict) -> dict | None:
+    """The suggestion :func:`answer` reports (``None``: a reason or no answer)."""
+    data = run["data"]
+    if data is None or data["num_contexts"] == 1:
+        return None
+    return next(
+        (
+            s
+            for s in data["suggestions"]
+            if s["kind"] == "blocks" and s["num_contexts"] == 1 and s["macs_kept"] >= MIN_MACS_KEPT
+        ),
+        None,
+    )
+
+
+def load_average() -> str:
+    """The 1 / 5 / 15-minute load average of the machine."""
+    import os
+
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def report(runs: Sequence[dict], command: str, load_at_end: str = "") -> list[str]:
     rows, answered, multi = [], 0, 0
     for run in runs:
         text, ok = answer(run)
         contexts = run["data"]["num_contexts"] if run["data"] else "-"
         multi += contexts != 1
         answered += ok and contexts != 1
-        rows.append([run["name"], run["device"], contexts, text, f"{run['wall_s']:.1f}"])
+        first = first_change(run)
+        count = first.get("value", "-") if first is not None else "-"
+        rows.append([run["name"], run["device"], contexts, count, text, f"{run['wall_s']:.1f}"])
     walls = [r["wall_s"] for r in runs]
-    proven = sum(1 for r in rows if str(r[3]).startswith(PROOF))
-    found = sum(1 for r in rows if r[2] != 1 and not str(r[3]).startswith("none"))
+    counts = [r[3] for r in rows if isinstance(r[3], int)]
+    proven = sum(1 for r in rows if str(r[4]).startswith(PROOF))
+    found = sum(1 for r in rows if r[2] != 1 and not str(r[4]).startswith("none"))
     return [
         *header(command),
         "",
         "Each zoo YOLOv5 / v8 / 11 detector on both chips, `ctxfit explain NAME --hw DEVICE "
         "--quiet --json F` in a fresh process (the network from the disk cache when there). "
         "*answer*: the first verified block-level change that fits one context keeping at least "
-        '90% of the MACs, or explain\'s one-line reason. A reason starting "none exists" is a '
+        "90% of the MACs (explain lists them fewest changes first, then most MACs), or explain's "
+        "one-line reason. *changes*: what a user edits for it: one per architecture change (a "
+        "row's repeats, a plain block, a block or the P5 head scale dropped), one for all 4-bit "
+        "weights together (one `quantization_param` line listing the blocks), one for raised "
+        'caps (one `resources_param` line). A reason starting "none exists" is a '
         "proof over the block-level changes it names (a lower bound over every combination "
         "keeping 90% of the MACs: LCUs one per fused layer, or L3 cuts with every weight in 4 "
         "bits and the offered rows at their narrowest, at the highest caps explain suggests); "
         'one starting "none found" comes from a search and is not.',
         "",
-        *md_table(["model", "device", "contexts", "answer", "wall s"], rows),
+        *md_table(["model", "device", "contexts", "changes", "answer", "wall s"], rows),
         "",
         f"- a verified change or a reason line for every multi-context pair: "
         f"{verdict(answered == multi)} ({found} changes, {multi - found} reasons of which "
         f"{proven} proven, over {multi} pairs)",
         f"- a verified change or a proof for every multi-context pair: "
         f"{verdict(found + proven == multi)} ({multi - found - proven} unproven reasons)",
-        f"- within {GOAL_S:.0f} s: {verdict(max(walls) <= GOAL_S)} (longest {max(walls):.1f} s)",
+        f"- within {GOAL_S:.0f} s: {verdict(max(walls) <= GOAL_S)} (longest {max(walls):.1f} s"
+        + (f"; load average at the end {load_at_end}" if load_at_end else "")
+        + ")",
+        f"- changes per verified answer: {min(counts, default=0)} to {max(counts, default=0)} "
+        f"(median {sorted(counts)[len(counts) // 2] if counts else 0})",
     ]
 
 
@@ -126,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, device in pairs:
         runs.append(explain_once(name, device))
         print(f"{name} {device}: {answer(runs[-1])[0][:100]} ({runs[-1]['wall_s']:.1f} s)")
-    body = report(runs, command_line("python -m benchmarks.explain", argv))
+    body = report(runs, command_line("python -m benchmarks.explain", argv), load_average())
     print("\n".join(body))
     if not (args.smoke or args.no_write):
         write_section(SECTION, body)

@@ -17,9 +17,14 @@ compile``: nothing is extrapolated. The greedy runs twice: architecture changes 
 
 For networks rebuilt from a table (zoo YOLO), rows change independently: a row's layers, MACs
 and lowest-rate demand depend only on its own state (repeats, plain, dropped) and the channels
-around it, which those states keep. :func:`row_pareto` combines per-row :class:`RowOption`
-tables exactly (a dynamic programme over the rows): :func:`best_rows` gives the combination
-keeping the most MACs within a node and L3 limit (then built and checked like any other), and
+around it, which those states keep. Per-row :class:`RowOption` tables are combined exactly by
+dynamic programmes over the rows: :func:`fewest_rows` lists the combinations within a node and
+L3 limit keeping a share of the MACs, the fewest changes first, then the most MACs (a change is
+what a user edits: one per architecture atom, one for all 4-bit weights together, since one
+``quantization_param`` line with a list of globs sets them), and :func:`fewest_w4` keeps 4-bit
+weights in the fewest rows; explain builds and checks them in that order, counting per row at
+most its published MACs (:func:`kept_rows`). :func:`row_pareto` /
+:func:`best_rows` give the combination keeping the most MACs whatever it changes, and
 :func:`min_nodes` / :func:`min_l3` are the lower bounds behind explain's proof that no
 combination exists.
 """
@@ -27,7 +32,7 @@ combination exists.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cost_model.context import ContextFit
@@ -291,7 +296,8 @@ def best_rows(
     rows: Sequence[Sequence[RowOption]], *, max_nodes: int, max_l3: int, min_macs: int
 ) -> tuple[RowOption, ...] | None:
     """The combination within ``max_nodes`` and ``max_l3`` with the most MACs, when it keeps at
-    least ``min_macs`` (fewest nodes, then fewest L3 cuts at equal MACs); else ``None``.
+    least ``min_macs`` (fewest nodes, then fewest L3 cuts at equal MACs); else ``None``. It may
+    change many rows for a few MACs: explain asks :func:`fewest_rows` instead.
 
     >>> keep = RowOption(atoms=(), nodes=3, l3_cuts=9, macs=10)
     >>> cut = RowOption(atoms=(), nodes=1, l3_cuts=4, macs=7)
@@ -309,42 +315,148 @@ def best_rows(
     return None if best is None else best[1]
 
 
-def thin(
+@dataclass(frozen=True, kw_only=True)
+class RowCombo:
+    """One option per row, with its totals.
+
+    Attributes:
+        options: per row the option taken.
+        changes: the changes a user makes (:func:`~partitioner.tweaks.change_count` of
+            :attr:`atoms`: one per architecture atom, one for all 4-bit weights together).
+        nodes, l3_cuts, macs: the sums over :attr:`options`.
+    """
+
+    options: tuple[RowOption, ...]
+    changes: int
+    nodes: int
+    l3_cuts: int
+    macs: int
+
+    @property
+    def atoms(self) -> tuple[Atom, ...]:
+        """Every option's atoms, row by row."""
+        return tuple(a for o in self.options for a in o.atoms)
+
+
+def _counted(o: RowOption) -> tuple[int, bool]:
+    """An option's architecture atoms and whether it has 4-bit weights."""
+    return sum(a.kind != "w4" for a in o.atoms), any(a.kind == "w4" for a in o.atoms)
+
+
+def fewest_rows(
     rows: Sequence[Sequence[RowOption]],
-    chosen: Sequence[RowOption],
     *,
     max_nodes: int,
     max_l3: int,
     min_macs: int,
+    max_changes: int | None = None,
+) -> list[RowCombo]:
+    """The combinations of one option per row within ``max_nodes`` and ``max_l3`` that keep
+    at least ``min_macs`` with at most ``max_changes`` changes (``None``: any number), fewest
+    changes first (:class:`RowCombo`), then the most MACs, then the fewest nodes and L3 cuts.
+    Exact: the one with the fewest changes and, among those, the most MACs is the first, and
+    every combination within the limits is matched by one listed with as many changes and
+    nodes, no more L3 cuts and no fewer MACs.
+
+    A dynamic programme over the rows: a partial combination is kept per (nodes, architecture
+    atoms, 4-bit weights used or not) when no other with that key has no more L3 cuts and no
+    fewer MACs (the changes of the rest do not depend on anything else: 4-bit weights count
+    once, whichever rows take them); one that cannot reach ``min_macs`` even with the most MACs
+    of each remaining row, or is over a limit, is dropped (each row's demand is >= 0).
+
+    >>> w4 = Atom(kind="w4", target="b", value=None, block="b", change="")
+    >>> cut = Atom(kind="repeats", target=0, value=1, block="b", change="")
+    >>> rows = [[RowOption(atoms=(), nodes=4, l3_cuts=9, macs=10),
+    ...          RowOption(atoms=(w4,), nodes=4, l3_cuts=5, macs=10),
+    ...          RowOption(atoms=(cut,), nodes=2, l3_cuts=4, macs=8)]] * 2
+    >>> [(c.changes, c.macs, c.nodes, c.l3_cuts)  # 4-bit weights in both rows: one change
+    ...  for c in fewest_rows(rows, max_nodes=8, max_l3=12, min_macs=0, max_changes=2)][:3]
+    [(1, 20, 8, 10), (2, 18, 6, 9), (2, 16, 4, 8)]
+    """
+    choices = [[(o.nodes, *_counted(o), o.l3_cuts, o.macs, o) for o in r] for r in rows]
+    everything = sum(len(o.atoms) for r in rows for o in r)
+    changes_limit = everything if max_changes is None else max_changes
+    most_after = [0] * (len(rows) + 1)  # the most MACs rows i.. can add
+    for i in range(len(rows) - 1, -1, -1):
+        most_after[i] = most_after[i + 1] + max((o.macs for o in rows[i]), default=0)
+    Entry = tuple[int, int, tuple[RowOption, ...]]
+    front: dict[tuple[int, int, bool], list[Entry]] = {(0, 0, False): [(0, 0, ())]}
+    for i, options in enumerate(choices):
+        need = min_macs - most_after[i + 1]
+        grown: dict[tuple[int, int, bool], list[Entry]] = {}
+        for (nodes, arch, w4), entries in front.items():
+            for o_nodes, o_arch, o_w4, o_l3, o_macs, o in options:
+                key = (nodes + o_nodes, arch + o_arch, w4 or o_w4)
+                if key[0] > max_nodes or key[1] + key[2] > changes_limit:
+                    continue
+                bucket = grown.setdefault(key, [])
+                for l3, macs, chosen in entries:
+                    if l3 + o_l3 <= max_l3 and macs + o_macs >= need:
+                        bucket.append((l3 + o_l3, macs + o_macs, (*chosen, o)))
+        front = {k: _undominated(v) for k, v in grown.items() if v}
+    out = [
+        RowCombo(options=chosen, changes=arch + w4, nodes=nodes, l3_cuts=l3, macs=macs)
+        for (nodes, arch, w4), entries in front.items()
+        for l3, macs, chosen in entries
+        if macs >= min_macs
+    ]
+    out.sort(key=lambda c: (c.changes, -c.macs, c.nodes, c.l3_cuts))
+    return out
+
+
+def kept_rows(
+    rows: Sequence[Sequence[RowOption]], published: Sequence[int]
+) -> list[list[RowOption]]:
+    """``rows`` with each option's MACs at most its row's ``published`` MACs: the MACs of the
+    published network a state keeps (a plain block can compute more than the CSP block it
+    replaces; the extra is not the network's own work, so it keeps no more than all of it).
+
+    >>> rows = [[RowOption(atoms=(), nodes=3, l3_cuts=0, macs=10),
+    ...          RowOption(atoms=(), nodes=2, l3_cuts=0, macs=14),
+    ...          RowOption(atoms=(), nodes=1, l3_cuts=0, macs=6)]]
+    >>> [o.macs for o in kept_rows(rows, [10])[0]]
+    [10, 10, 6]
+    """
+    return [
+        [o if o.macs <= cap else replace(o, macs=cap) for o in options]
+        for options, cap in zip(rows, published, strict=True)
+    ]
+
+
+def fewest_w4(
+    rows: Sequence[Sequence[RowOption]], chosen: Sequence[RowOption], *, max_l3: int
 ) -> tuple[RowOption, ...]:
-    """``chosen`` (one option per row) with changes it does not need undone: each row in turn
-    takes the option with the fewest atoms that are a subset of its own, where the totals stay
-    within the limits (4-bit weights first: they are the cheapest to keep or drop).
+    """``chosen`` with 4-bit weights kept in the fewest rows that keep its L3 cuts within
+    ``max_l3`` (the others take their twin without 4-bit weights: the same nodes and MACs).
+    Exact for these architecture states: the rows that save the most L3 cuts keep theirs (the
+    largest savings reach a total with the fewest rows). ``chosen`` must be within ``max_l3``.
 
     >>> from partitioner.tweaks import Atom
     >>> w4 = Atom(kind="w4", target="b", value=None, block="b", change="")
-    >>> full = RowOption(atoms=(), nodes=2, l3_cuts=9, macs=10)
-    >>> small = RowOption(atoms=(w4,), nodes=2, l3_cuts=5, macs=10)
-    >>> [len(o.atoms) for o in thin([[full, small]] * 2, [small, small], max_nodes=4, max_l3=14,
-    ...                              min_macs=0)]
-    [0, 1]
+    >>> def row(full, small):
+    ...     return [RowOption(atoms=(), nodes=2, l3_cuts=full, macs=10),
+    ...             RowOption(atoms=(w4,), nodes=2, l3_cuts=small, macs=10)]
+    >>> rows = [row(9, 8), row(9, 3), row(9, 5)]  # 4-bit weights save 1, 6, 4
+    >>> [len(o.atoms) for o in fewest_w4(rows, [r[1] for r in rows], max_l3=22)]
+    [0, 1, 0]
+    >>> [len(o.atoms) for o in fewest_w4(rows, [r[1] for r in rows], max_l3=17)]
+    [0, 1, 1]
     """
     out = list(chosen)
-
-    def within(options: Sequence[RowOption]) -> bool:
-        return (
-            sum(o.nodes for o in options) <= max_nodes
-            and sum(o.l3_cuts for o in options) <= max_l3
-            and sum(o.macs for o in options) >= min_macs
-        )
-
-    order = sorted(range(len(out)), key=lambda i: -sum(a.kind == "w4" for a in out[i].atoms))
-    for i in order:
-        mine = set(out[i].atoms)
-        for o in sorted(rows[i], key=lambda o: len(o.atoms)):
-            if set(o.atoms) < mine and within([*out[:i], o, *out[i + 1 :]]):
-                out[i] = o
-                break
+    saves: dict[int, int] = {}
+    for i, o in enumerate(chosen):
+        if not _counted(o)[1]:
+            continue
+        arch = tuple(a for a in o.atoms if a.kind != "w4")
+        twin = next((t for t in rows[i] if t.atoms == arch), None)
+        if twin is not None and twin.nodes == o.nodes and twin.macs == o.macs:
+            out[i], saves[i] = twin, twin.l3_cuts - o.l3_cuts
+    total = sum(o.l3_cuts for o in out)
+    for i in sorted(saves, key=lambda i: -saves[i]):
+        if total <= max_l3:
+            break
+        out[i] = chosen[i]
+        total -= saves[i]
     return tuple(out)
 
 
@@ -388,12 +500,15 @@ def min_l3(rows: Sequence[Sequence[RowOption]], *, max_nodes: int, min_macs: int
 
 __all__ = [
     "MIN_MACS_KEPT",
+    "RowCombo",
     "RowOption",
     "best_rows",
+    "fewest_rows",
+    "fewest_w4",
+    "kept_rows",
     "min_l3",
     "min_nodes",
     "row_pareto",
-    "thin",
     "Evaluated",
     "Measured",
     "estimate",

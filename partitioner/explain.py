@@ -18,8 +18,13 @@ change that makes the single-context attempt succeed at the flow's caps:
   weights in one block. Zoo YOLO detectors are rebuilt from the source; other models have the
   change applied to the layer graph (said to be an approximation). For zoo YOLO detectors an
   exact row search comes first (:func:`_row_search`): every row's states are read from a few
-  rebuilt networks, a dynamic programme picks the combination keeping the most MACs within one
-  context (at the flow's caps, then with caps raised up to :data:`CAP_LIMITS`), and when none
+  rebuilt networks, a dynamic programme lists the combinations within one context (caps raised
+  up to :data:`CAP_LIMITS` where needed) keeping 90% of the MACs, the fewest changes first,
+  then the most MACs (of the published network's: a plain block's extra MACs do not count),
+  and the first that the rebuilt network confirms is suggested. A change
+  is what the user edits: one per architecture change (a row's repeats, a plain block, a block
+  or the head scale dropped), one for all 4-bit weights together (one ``quantization_param``
+  line listing the blocks), one for raised caps (one ``resources_param`` line). When none
   keeping 90% of the MACs can exist, one line proves it with lower bounds (one LCU per fused
   layer; L3 cuts with every weight in 4 bits and the offered rows at their narrowest);
 * ``caps``: the cap of what binds raised in steps of :data:`CAP_STEP`, following the next
@@ -35,7 +40,8 @@ change that makes the single-context attempt succeed at the flow's caps:
 
 A model that already fits one context is asked to run faster instead: the goal becomes one
 context at :data:`DEFAULT_SPEEDUP` times its FPS (or ``target_fps``); blocks and the cut are
-not offered. Suggestions keeping less than 90% of the MACs on the chip are listed last.
+not offered. Suggestions keeping less than 90% of the MACs on the chip are listed last; the
+block-level ones are listed fewest changes first (the suggestion's ``value``), then most MACs.
 
 Each knob's candidates are ordered from the smallest change to the largest. The goal is taken
 as monotone along them (a larger change never needs more resources), so :func:`first_passing`
@@ -1264,6 +1270,8 @@ def _search_blocks(
         GraphSpace,
         YoloSpace,
         apply_lines,
+        change_count,
+        w4_change,
         w4_rules,
         yolo_recipe,
     )
@@ -1386,8 +1394,10 @@ def _search_blocks(
             if x
         )
         live = {block_of(n) for n in ev.net.topological_order()}
+        kept = [a for a in ev.atoms if a.kind != "w4" or a.block in live]
         label = "; ".join(
-            [a.change for a in ev.atoms if a.kind != "w4" or a.block in live]
+            [a.change for a in kept if a.kind != "w4"]
+            + [w4_change(kept)] * any(a.kind == "w4" for a in kept)
             + [f"{name} cap -> {u:g}" for name, u in caps.items()]
         )
         check = _Check(passed=True, fit=ev.fit, reason="", prepared=ev.prepared)
@@ -1397,7 +1407,7 @@ def _search_blocks(
             _suggestion(
                 explorer,
                 "blocks",
-                len(ev.atoms),
+                change_count(kept) + bool(caps),
                 ev.net,
                 check,
                 change=label,
@@ -1408,7 +1418,8 @@ def _search_blocks(
                 approximate=space.approximate,
             )
         )
-    out.sort(key=lambda o: -min(o.fps.values()) if isinstance(o, Suggestion) else 0.0)
+    # fewest changes first; at equal count in search order (the row search's first)
+    out.sort(key=lambda o: (0, o.value) if isinstance(o, Suggestion) else (1, 0))
     kept = [o.macs / max(net.total_macs, 1) for o in out if isinstance(o, Suggestion)]
     if not kept:
         out.append(Unreachable(kind="blocks", reason="no combination of block changes found fits"))
@@ -1586,6 +1597,104 @@ class _RowTables:
         return plain, with_head
 
 
+ROW_CHECKS = 8
+"""Candidates of the row search built and checked at most (each one rebuilt network): the
+tables predict each candidate's nodes, L3 cuts and MACs exactly, so the first usually fits."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class _RowCandidate:
+    """A combination of row states, the caps it raises and the changes a user makes for it
+    (``macs``: of the published network's, per row at most its published MACs;
+    ``total_macs``: all of them)."""
+
+    atoms: tuple[Any, ...]
+    caps: dict[str, float]
+    changes: int
+    nodes: int
+    l3_cuts: int
+    macs: int
+    total_macs: int
+
+    @property
+    def rank(self) -> tuple[int, int, int, int, int, int, int]:
+        """Fewest changes, most MACs kept, fewest MACs in all (the least extra work), fewest
+        atoms (4-bit blocks), no caps raised, fewest nodes and L3 cuts."""
+        return (
+            self.changes,
+            -self.macs,
+            self.total_macs,
+            len(self.atoms),
+            len(self.caps),
+            self.nodes,
+            self.l3_cuts,
+        )
+
+
+def _row_candidates(
+    hw: HardwareSpec,
+    current: ResourceCaps,
+    highest: ResourceCaps,
+    variants: Sequence[Sequence[Sequence[Any]]],
+    min_macs: int,
+) -> list[_RowCandidate]:
+    """Every combination :func:`~partitioner.block_search.fewest_rows` lists within one
+    context at ``highest`` caps keeping ``min_macs`` of the published network's MACs (per row
+    at most its published MACs, :func:`~partitioner.block_search.kept_rows`: the first option
+    of each row of ``variants[0]``), best :attr:`_RowCandidate.rank` first. A combination over
+    the ``current`` caps raises the lowest caps that hold it (:func:`_caps_for`), one change
+    more (one ``resources_param`` line); each keeps 4-bit weights in the fewest rows the L3
+    cuts of the caps it already pays for need (:func:`~partitioner.block_search.fewest_w4`).
+    A combination that changes nothing but the caps is left out (the ``caps`` kind's). At equal
+    changes and MACs kept, the fewest MACs in all come first (among the combinations the
+    dynamic programme keeps: one of several with the same nodes, changes, L3 cuts and MACs
+    kept, so this tie-break is not exact)."""
+    from cost_model.caps import limits
+    from partitioner.block_search import fewest_rows, fewest_w4, kept_rows
+    from partitioner.tweaks import change_count
+
+    max_nodes, _ = _node_limit(hw, highest)
+    max_l3, l3_now = limits(highest, hw).l3_cuts, limits(current, hw).l3_cuts
+    published = [r[0].macs for r in variants[0]]
+    out: list[_RowCandidate] = []
+    for variant in variants:
+        rows = kept_rows(variant, published)
+        for combo in fewest_rows(rows, max_nodes=max_nodes, max_l3=max_l3, min_macs=min_macs):
+            if not combo.atoms:
+                continue
+            raise_to = _caps_for(hw, current, combo.nodes, combo.l3_cuts)
+            if raise_to is None:
+                continue
+            options = fewest_w4(rows, combo.options, max_l3=max_l3 if raise_to else l3_now)
+            l3 = sum(o.l3_cuts for o in options)
+            raise_to = _caps_for(hw, current, combo.nodes, l3) if raise_to else {}
+            if raise_to is None:
+                continue
+            atoms = tuple(a for o in options for a in o.atoms)
+            raw = [
+                next(x.macs for x in variant[i] if x.atoms == o.atoms)
+                for i, o in enumerate(options)
+            ]
+            total = sum(raw)
+            out.append(
+                _RowCandidate(
+                    atoms=atoms,
+                    caps=raise_to,
+                    changes=change_count(atoms) + bool(raise_to),
+                    nodes=combo.nodes,
+                    l3_cuts=l3,
+                    macs=combo.macs,
+                    total_macs=total,
+                )
+            )
+    out.sort(key=lambda c: c.rank)
+    return out
+
+
+def _changes(count: int) -> str:
+    return f"{count} change" + "s" * (count != 1)
+
+
 def _row_search(
     explorer: _Explorer,
     space: Any,
@@ -1596,13 +1705,14 @@ def _row_search(
     """The exact search over the rows of a zoo YOLO table (:mod:`partitioner.block_search`):
     per row every state (1 .. n repeats of a CSP block, as it is or plain; an optional block
     dropped; the last head scale dropped, its rows with it), each with or without 4-bit
-    weights. The combination keeping the most MACs within one context's nodes and L3 cuts,
-    first at the flow's caps, then at :data:`CAP_LIMITS`, is built and checked. Returns the
-    found combinations (with the caps they raise) and, when none keeping
-    :data:`MIN_MACS_KEPT` of the MACs can exist, the one-line proof."""
-    from cost_model.caps import limits
-    from partitioner.block_search import best_rows, thin
-
+    weights. The combinations within one context's nodes and L3 cuts keeping
+    :data:`MIN_MACS_KEPT` of the published network's MACs are ranked by the changes a user
+    makes (one per architecture change, one for all 4-bit weights together, one for raised
+    caps), then the MACs kept (:func:`_row_candidates`); they are built and checked in that
+    order (at most :data:`ROW_CHECKS`) and the first that fits is returned with the caps it
+    raises. When none keeping :data:`MIN_MACS_KEPT` of the MACs can exist, the one-line proof
+    is returned instead (a bound over every combination keeping that share of the changed
+    network's MACs: the search's combinations are among them)."""
     started = time.monotonic()
     tables = _RowTables(explorer, space, net, heavy)
     variants = tables.options()
@@ -1615,33 +1725,21 @@ def _row_search(
         **{name: max(getattr(current, name), getattr(CAP_LIMITS, name)) for name in CAP_RESOURCE}
     )
     min_macs = math.ceil(MIN_MACS_KEPT * net.total_macs)
-    for caps in dict.fromkeys([current, highest]):
-        max_nodes, _ = _node_limit(hw, caps)
-        max_l3 = limits(caps, hw).l3_cuts
-        ranked = sorted(
-            (
-                (-sum(o.macs for o in combo), v, combo)
-                for v, rows in enumerate(variants)
-                if (combo := best_rows(rows, max_nodes=max_nodes, max_l3=max_l3, min_macs=min_macs))
-            ),
-            key=lambda t: t[:2],
+    candidates = _row_candidates(hw, current, highest, variants, min_macs)
+    explorer.log(
+        f"row search: {len(candidates)} candidates"
+        + (f", the fewest {_changes(candidates[0].changes)}" if candidates else "")
+    )
+    for c in candidates[:ROW_CHECKS]:
+        ev = evaluate(list(c.atoms), c.caps)
+        explorer.log(
+            f"row search: {_changes(c.changes)} ({len(c.atoms)} atoms), {c.nodes} nodes, "
+            f"{c.l3_cuts} L3 cuts, {c.macs / max(net.total_macs, 1):.1%} MACs"
+            + (f", {caps_line(c.caps)}" if c.caps else "")
+            + f": {'fits' if ev.fits else 'no (' + format_over(ev.fit.over) + ')'}"
         )
-        for _, v, combo in ranked:
-            combo = thin(variants[v], combo, max_nodes=max_nodes, max_l3=max_l3, min_macs=min_macs)
-            atoms = [a for o in combo for a in o.atoms]
-            nodes, l3 = sum(o.nodes for o in combo), sum(o.l3_cuts for o in combo)
-            raise_to = _caps_for(hw, current, nodes, l3) if caps is not current else {}
-            if raise_to is None:
-                continue
-            ev = evaluate(atoms, raise_to)
-            explorer.log(
-                f"row search: {len(atoms)} changes, {nodes} nodes, {l3} L3 cuts, "
-                f"{sum(o.macs for o in combo) / max(net.total_macs, 1):.1%} MACs"
-                + (f", {caps_line(raise_to)}" if raise_to else "")
-                + f": {'fits' if ev.fits else 'no (' + format_over(ev.fit.over) + ')'}"
-            )
-            if ev.fits:
-                return [(ev, raise_to)], None
+        if ev.fits:
+            return [(ev, c.caps)], None
     proof = _row_proof(
         space, hw, highest, variants, lambda: tables.options(bound=True), tables.narrowest, min_macs
     )

@@ -71,6 +71,20 @@ def conflicts(atoms: Sequence[Atom], atom: Atom) -> bool:
     return atom.block in removed or any(_inside(atom.block, b) for b in removed)
 
 
+def change_count(atoms: Sequence[Atom]) -> int:
+    """The changes a user makes for ``atoms``: one per architecture atom (a row's repeats, a row
+    made plain, a block dropped, the head scale dropped, a row narrowed: each is one edit of the
+    table or one ``YoloEdits`` entry), and one for all the ``w4`` atoms together (one
+    ``quantization_param({a*, b*}, precision_mode=a8_w4)`` line, :func:`apply_lines`).
+
+    >>> w4 = [_w4_atom(f"model.{i}") for i in (5, 6, 7)]
+    >>> drop = Atom(kind="drop", target=9, value=None, block="model.9", change="")
+    >>> change_count(w4), change_count([drop, *w4]), change_count([drop]), change_count([])
+    (1, 2, 1, 0)
+    """
+    return sum(a.kind != "w4" for a in atoms) + any(a.kind == "w4" for a in atoms)
+
+
 def _inside(block: str, outer: str) -> bool:
     return block.startswith(outer + ".")
 
@@ -97,11 +111,30 @@ def w4_rules(net: Network, atoms: Sequence[Atom]) -> tuple[tuple[str, Precision]
 
 
 def apply_lines(net: Network, atoms: Sequence[Atom]) -> list[str]:
-    """Model-script lines of the ``w4`` atoms."""
-    return [
-        f"quantization_param({{{pattern}}}, precision_mode=a8_w4)"
-        for pattern, _ in w4_rules(net, atoms)
-    ]
+    """The model-script line of the ``w4`` atoms: one ``quantization_param`` with every
+    block's glob (empty when there is none).
+
+    >>> from cost_model.layer import Layer, OpKind
+    >>> def conv(name, src):
+    ...     return Layer(name=name, op=OpKind.CONV, inputs=(src,), input_shapes=((8, 4, 4),),
+    ...                  output_shape=(8, 4, 4))
+    >>> net = Network("n", [conv("model.5.conv", "x"), conv("model.6.cv1.conv", "model.5.conv"),
+    ...                     conv("model.6.cv2.conv", "model.6.cv1.conv")],
+    ...               inputs={"x": (8, 4, 4)}, outputs=["model.6.cv2.conv"])
+    >>> apply_lines(net, [_w4_atom("model.5"), _w4_atom("model.6")])
+    ['quantization_param({model.5.conv, model.6.cv*}, precision_mode=a8_w4)']
+    """
+    patterns = [pattern for pattern, _ in w4_rules(net, atoms)]
+    if not patterns:
+        return []
+    return [f"quantization_param({{{', '.join(patterns)}}}, precision_mode=a8_w4)"]
+
+
+def w4_change(atoms: Sequence[Atom]) -> str:
+    """The ``w4`` atoms as one change for people (``4-bit weights in model.5, model.6``), empty
+    when there is none."""
+    blocks = [a.block for a in atoms if a.kind == "w4"]
+    return f"4-bit weights in {', '.join(blocks)}" if blocks else ""
 
 
 # -- the zoo's YOLO networks, rebuilt -----------------------------------------------------------
@@ -563,9 +596,11 @@ __all__ = [
     "apply_lines",
     "bypass",
     "bypassable",
+    "change_count",
     "conflicts",
     "sub_block_of",
     "w4_pattern",
+    "w4_change",
     "w4_rules",
     "yolo_recipe",
 ]

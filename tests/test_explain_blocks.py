@@ -26,9 +26,11 @@ from partitioner.compile_request import prepare_compile
 from partitioner.explain import explain
 from partitioner.graph import Network
 from partitioner.importers.torch_fx import import_module
+from partitioner.model_script import parse_model_script
 from partitioner.models import ModelRequest
 from partitioner.tweaks import bypass, bypassable, sub_block_of
 from partitioner.zoo.yolo import NO_EDITS, YoloEdits, yolov8
+from partitioner.zoo_scripts import zoo_script
 
 RAISED = ResourceCaps(control=1.1, compute=0.75, memory=0.92, apu=1.1, input_aligner=1.1)
 
@@ -132,12 +134,17 @@ def test_yolov8n_on_hailo8l_gets_a_verified_block_change():
     best = blocks[0]
     assert best.macs_kept >= 0.9 and not best.approximate
     assert best.apply.startswith("yolov8('n', edits=YoloEdits(")
-    # verified independently: rebuild the edited network and compile it as ctxfit compile does
-    call = best.apply.split(";")[0]  # yolov8('n', edits=YoloEdits(...))
+    # the fewest changes (tests/test_explain_rows.py): the P5 scale dropped, control cap 1.2
+    assert best.value == 2 and best.change.count(";") == 1
+    # verified independently: rebuild the edited network, append the printed script lines to
+    # the Model Zoo script and compile it as ctxfit compile does
+    call, *lines = best.apply.split("; ")  # yolov8('n', edits=YoloEdits(...)); script lines
     edits = eval(call[call.index("YoloEdits") : -1], {"YoloEdits": YoloEdits})
     net = v8n(edits)
     assert len(net) == best.layers and net.total_macs == best.macs
-    prepared = prepare_compile(net, hw, None, zoo_name="yolov8n")
+    zoo = zoo_script("yolov8n", "hailo8l")
+    script = parse_model_script("\n".join([zoo.text if zoo else "", *lines]))
+    prepared = prepare_compile(net, hw, script)
     report = compile_network(
         prepared.net, hw, prepared.settings.options, flow=prepared.settings.flow
     )

@@ -15,11 +15,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cost_model.caps import ResourceCaps
+from cost_model.caps import CAP_RESOURCE, ResourceCaps
 from cost_model.hardware import preset
-from partitioner.block_search import RowOption, best_rows, min_l3, min_nodes, row_pareto, thin
+from partitioner.block_search import (
+    RowOption,
+    best_rows,
+    fewest_rows,
+    fewest_w4,
+    kept_rows,
+    min_l3,
+    min_nodes,
+    row_pareto,
+)
 from partitioner.explain import (
+    CAP_LIMITS,
     _Explorer,
+    _row_candidates,
     _row_proof,
     _row_search,
     _row_table,
@@ -27,7 +38,7 @@ from partitioner.explain import (
     zoo_model_name,
 )
 from partitioner.models import ModelRequest, load_network
-from partitioner.tweaks import Atom, YoloSpace, w4_rules
+from partitioner.tweaks import Atom, YoloSpace, change_count, w4_rules
 
 
 def opt(nodes: int, l3: int, macs: int, *atoms: Atom) -> RowOption:
@@ -65,30 +76,141 @@ def test_best_rows_keeps_the_most_macs_within_the_limits():
     assert combo is not None and sum(o.nodes for o in combo) == 80
 
 
-def test_thin_undoes_what_the_limits_do_not_need():
-    full, small = opt(10, 9, 5), opt(10, 5, 5, w4("b"))
-    rows = [[full, small], [full, small]]
-    # 4-bit in both rows: 10 L3; one is enough for <= 14, none for <= 18
-    assert [len(o.atoms) for o in thin(rows, [small, small], max_nodes=20, max_l3=14,
-                                       min_macs=0)] == [0, 1]  # fmt: skip
-    assert thin(rows, [small, small], max_nodes=20, max_l3=18, min_macs=0) == (full, full)
-    assert thin(rows, [small, small], max_nodes=20, max_l3=10, min_macs=0) == (small, small)
+def cut(row: int, repeats: int) -> Atom:
+    return Atom(kind="repeats", target=row, value=repeats, block=f"model.{row}", change="")
+
+
+def plain(row: int) -> Atom:
+    return Atom(kind="plain", target=row, value=None, block=f"model.{row}", change="")
+
+
+def test_fewest_changes_beat_the_most_macs():
+    # Two CSP rows of 3 repeats: published (30 nodes, 30 MACs), 2 repeats (20, 25), 1 repeat
+    # (10, 12). Within 40 nodes: both at 2 repeats keep 50 MACs with 2 changes; one at 1
+    # repeat keeps 30 + 12 = 42 with 1 change.
+    rows = [[opt(30, 0, 30), opt(20, 0, 25, cut(r, 2)), opt(10, 0, 12, cut(r, 1))] for r in (0, 1)]
+    most = best_rows(rows, max_nodes=40, max_l3=0, min_macs=40)
+    assert most is not None and sum(o.macs for o in most) == 50
+    assert change_count([a for o in most for a in o.atoms]) == 2
+    first = fewest_rows(rows, max_nodes=40, max_l3=0, min_macs=40)[0]
+    assert (first.changes, first.macs, first.nodes) == (1, 42, 40)
+    assert first.atoms in ((cut(1, 1),), (cut(0, 1),))
+    # keeping 43 MACs needs both rows changed: the two-change answer comes first then
+    first = fewest_rows(rows, max_nodes=40, max_l3=0, min_macs=43)[0]
+    assert (first.changes, first.macs) == (2, 50)
+    assert fewest_rows(rows, max_nodes=40, max_l3=0, min_macs=51) == []
+    assert fewest_rows(rows, max_nodes=40, max_l3=0, min_macs=43, max_changes=1) == []
+
+
+def test_four_bit_weights_in_several_rows_are_one_change():
+    # Three rows of 10 nodes: published (40 L3, 10 MACs), 4-bit (25 L3), plain (30 L3, 11 MACs:
+    # the plain block computes more), plain and 4-bit (20 L3, 11 MACs). Within 90 L3 cuts: the
+    # most MACs is every row plain (90 L3, 33 MACs, 3 changes); 4-bit weights in every row
+    # (75 L3, 30 MACs) is one change, and two rows of them (90 L3) are enough.
+    rows = [
+        [opt(10, 40, 10), opt(10, 25, 10, w4(b)), opt(10, 30, 11, plain(r)),
+         opt(10, 20, 11, plain(r), w4(b))]
+        for r, b in ((0, "model.0"), (1, "model.1"), (2, "model.2"))
+    ]  # fmt: skip
+    most = best_rows(rows, max_nodes=30, max_l3=90, min_macs=0)
+    assert most is not None and sum(o.macs for o in most) == 33
+    assert change_count([a for o in most for a in o.atoms]) >= 3  # every row plain
+    first = fewest_rows(rows, max_nodes=30, max_l3=90, min_macs=0)[0]
+    assert (first.changes, first.macs, first.l3_cuts) == (1, 30, 75)
+    assert [a.kind for a in first.atoms] == ["w4"] * 3
+    fewest = fewest_w4(rows, first.options, max_l3=90)
+    assert sum(o.l3_cuts for o in fewest) == 90
+    assert change_count([a for o in fewest for a in o.atoms]) == 1
+    assert [len(o.atoms) for o in fewest].count(1) == 2  # two rows keep 4-bit weights
+
+
+def test_a_plain_block_keeps_no_more_than_the_published_macs():
+    # Three rows of 10 nodes, 10 MACs; 20 nodes allowed (10 too many): two changes needed.
+    # Row 0 as a plain block: 6 nodes, 20 MACs (it computes more). Row 1 at fewer repeats: 5
+    # nodes, 7 MACs, or 4 nodes, 2 MACs; row 2: 5 nodes, 7 MACs. Two changes that fit: row 0
+    # plain and row 1 at 4 nodes (20 nodes; 32 MACs in all, 22 of the published 30 kept), rows
+    # 1 and 2 at 5 nodes (20 nodes, 24 MACs, all the published network's), row 1 at 4 and row
+    # 2 at 5 (19 nodes, 19 MACs); row 0 plain with one row at 5 nodes leaves 21.
+    rows = [[opt(10, 0, 10), opt(6, 0, 20, plain(0))],
+            [opt(10, 0, 10), opt(5, 0, 7, cut(1, 2)), opt(4, 0, 2, cut(1, 1))],
+            [opt(10, 0, 10), opt(5, 0, 7, cut(2, 2))]]  # fmt: skip
+    raw = fewest_rows(rows, max_nodes=20, max_l3=0, min_macs=0)[0]
+    assert (raw.changes, raw.macs, raw.atoms) == (2, 32, (plain(0), cut(1, 1)))
+    kept = fewest_rows(kept_rows(rows, [10, 10, 10]), max_nodes=20, max_l3=0, min_macs=0)[0]
+    assert (kept.changes, kept.macs, kept.atoms) == (2, 24, (cut(1, 2), cut(2, 2)))
+    # keeping 80% (24 MACs) of the published network: the two rows at 5 nodes, or those and
+    # row 0 plain (3 changes, 16 nodes)
+    listed = fewest_rows(kept_rows(rows, [10] * 3), max_nodes=20, max_l3=0, min_macs=24)
+    assert [(c.changes, c.nodes, c.macs) for c in listed] == [(2, 20, 24), (3, 16, 24)]
+
+
+def test_fewest_w4_keeps_the_rows_that_save_most():
+    def row(block, full, small):
+        return [opt(2, full, 10), opt(2, small, 10, w4(block))]
+
+    rows = [row("a", 9, 8), row("b", 9, 3), row("c", 9, 5)]  # 4-bit saves 1, 6, 4
+    every = [r[1] for r in rows]  # 16 L3 cuts
+    assert fewest_w4(rows, every, max_l3=27) == (rows[0][0], rows[1][0], rows[2][0])
+    assert fewest_w4(rows, every, max_l3=21) == (rows[0][0], rows[1][1], rows[2][0])
+    assert fewest_w4(rows, every, max_l3=20) == (rows[0][0], rows[1][1], rows[2][1])
+    assert fewest_w4(rows, every, max_l3=16) == tuple(every)
+
+
+def test_raised_caps_count_as_one_change():
+    # Three rows of 20 nodes (10 MACs) or, one repeat fewer, 10 nodes (9 MACs). Hailo-8L at
+    # the flow's 75%: 48 nodes (ceil(0.75 x 64) LCUs), so two rows must shrink (40 nodes, 28
+    # MACs, 2 changes). Control cap 0.95 allows ceil(60.8) = 61 LCUs: all 60 nodes as they are
+    # (the caps kind's change: left out here); one row shrunk (50 nodes) needs control 0.8
+    # (ceil(51.2) = 52): 2 changes with the resources_param line, 29 MACs, so it ranks before
+    # the two rows shrunk at the flow's caps.
+    rows = [[opt(20, 0, 10), opt(10, 0, 9, cut(r, 1))] for r in range(3)]
+    current = ResourceCaps.uniform(0.75)
+    highest = ResourceCaps(**{n: max(getattr(current, n), getattr(CAP_LIMITS, n))
+                              for n in CAP_RESOURCE})  # fmt: skip
+    ranked = _row_candidates(HAILO8L, current, highest, [rows], 28)
+    got = [(c.changes, c.macs, c.caps) for c in ranked]
+    # (three ways to shrink one row or two: one of each is listed, the others are equal)
+    assert got == [(2, 29, {"control": 0.8}), (2, 28, {})]
+    assert all(c.changes == change_count(c.atoms) + bool(c.caps) for c in ranked)
 
 
 options = st.lists(
-    st.tuples(st.integers(0, 6), st.integers(0, 9), st.integers(0, 9)), min_size=1, max_size=3
-)
+    st.tuples(st.integers(0, 6), st.integers(0, 9), st.integers(0, 9), st.integers(0, 2),
+              st.integers(0, 4)),
+    min_size=1, max_size=3,
+)  # fmt: skip
+"""A row's states: nodes, L3 cuts, MACs, architecture atoms, L3 cuts its 4-bit weights save."""
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(options, min_size=1, max_size=4), st.integers(0, 20), st.integers(0, 30),
-       st.integers(0, 30))  # fmt: skip
-def test_row_functions_agree_with_brute_force(raw, max_nodes, max_l3, min_macs):
-    rows = [[opt(*o) for o in r] for r in raw]
-    combos = [
-        (sum(o.nodes for o in c), sum(o.l3_cuts for o in c), sum(o.macs for o in c))
-        for c in itertools.product(*rows)
-    ]
+def random_rows(raw) -> list[list[RowOption]]:
+    """Rows as :class:`~partitioner.explain._RowTables` gives them: per state its own atoms
+    (the first state may have none, every other has at least one), and its 4-bit twin (the
+    row's ``w4`` atom added, the same nodes and MACs) when that saves L3 cuts."""
+    out = []
+    for r, states in enumerate(raw):
+        row = []
+        for j, (n, l3, macs, arch, save) in enumerate(states):
+            atoms = tuple(cut(r, 10 * j + k) for k in range(arch if j == 0 else max(arch, 1)))
+            row.append(opt(n, l3, macs, *atoms))
+            if 0 < save <= l3:
+                row.append(opt(n, l3 - save, macs, *atoms, w4(f"model.{r}")))
+        out.append(row)
+    return out
+
+
+def totals(combo) -> tuple[int, int, int, int]:
+    """Changes, nodes, L3 cuts and MACs of one option per row."""
+    atoms = [a for o in combo for a in o.atoms]
+    return (change_count(atoms), sum(o.nodes for o in combo), sum(o.l3_cuts for o in combo),
+            sum(o.macs for o in combo))  # fmt: skip
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(options, min_size=1, max_size=4), st.integers(0, 24), st.integers(0, 30),
+       st.integers(0, 30), st.one_of(st.none(), st.integers(0, 6)))  # fmt: skip
+def test_row_functions_agree_with_brute_force(raw, max_nodes, max_l3, min_macs, max_changes):
+    rows = random_rows(raw)
+    combos = [(*totals(c)[1:], c) for c in itertools.product(*rows)]
     keeping = [c for c in combos if c[2] >= min_macs]
     assert min_nodes(rows, min_macs=min_macs) == min((c[0] for c in keeping), default=None)
     within = [c for c in keeping if c[0] <= max_nodes]
@@ -103,6 +225,52 @@ def test_row_functions_agree_with_brute_force(raw, max_nodes, max_l3, min_macs):
         assert best is not None and sum(o.macs for o in best) == max(c[2] for c in fitting)
     front = row_pareto(rows)
     assert set(front) == {c[0] for c in combos}
+
+    # the fewest changes, then the most MACs: every combination against the listed ones
+    allowed = [totals(c[3]) for c in fitting]
+    allowed = [t for t in allowed if max_changes is None or t[0] <= max_changes]
+    listed = fewest_rows(rows, max_nodes=max_nodes, max_l3=max_l3, min_macs=min_macs,
+                         max_changes=max_changes)  # fmt: skip
+    assert bool(listed) == bool(allowed)
+    for combo in listed:  # each listed is one of them, its totals right
+        assert (combo.changes, combo.nodes, combo.l3_cuts, combo.macs) == totals(combo.options)
+        assert combo.changes == change_count(combo.atoms)
+        assert combo.options in {c[3] for c in fitting}
+    assert [(c.changes, -c.macs) for c in listed] == sorted((c.changes, -c.macs) for c in listed)
+    if listed:
+        assert (listed[0].changes, -listed[0].macs) == min((t[0], -t[3]) for t in allowed)
+    for changes, nodes, l3, macs in allowed:  # each is matched by a listed one
+        assert any(c.changes == changes and c.nodes == nodes and c.l3_cuts <= l3
+                   and c.macs >= macs for c in listed)  # fmt: skip
+    if listed:  # the fewest rows with 4-bit weights for the first's architecture states
+        first = listed[0]
+        thinned = fewest_w4(rows, first.options, max_l3=max_l3)
+        changes, nodes, l3, macs = totals(thinned)
+        assert changes <= first.changes and nodes == first.nodes and macs == first.macs
+        assert l3 <= max_l3
+        arch = [tuple(a for a in o.atoms if a.kind != "w4") for o in first.options]
+        same = [c for c in itertools.product(*rows)
+                if [tuple(a for a in o.atoms if a.kind != "w4") for o in c] == arch
+                and totals(c)[2] <= max_l3]  # fmt: skip
+        least = min(sum(any(a.kind == "w4" for a in o.atoms) for o in c) for c in same)
+        assert sum(any(a.kind == "w4" for a in o.atoms) for o in thinned) == least
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(1, 9)), min_size=1, max_size=6),
+       st.integers(0, 60))  # fmt: skip
+def test_fewest_w4_agrees_with_brute_force(raw, slack):
+    # every row with 4-bit weights (``save`` L3 cuts fewer than ``full``); the L3 limit is
+    # the all-4-bit total plus ``slack``
+    rows = [[opt(1, full + save, 5), opt(1, full, 5, w4(f"model.{r}"))]
+            for r, (full, save) in enumerate(raw)]  # fmt: skip
+    every = [r[1] for r in rows]
+    max_l3 = sum(o.l3_cuts for o in every) + slack
+    got = fewest_w4(rows, every, max_l3=max_l3)
+    assert sum(o.l3_cuts for o in got) <= max_l3
+    least = min(sum(c) for c in itertools.product((0, 1), repeat=len(rows))
+                if sum(r[k].l3_cuts for r, k in zip(rows, c, strict=True)) <= max_l3)  # fmt: skip
+    assert sum(len(o.atoms) for o in got) == least
 
 
 # -- the proof line ---------------------------------------------------------------------------
@@ -243,4 +411,8 @@ def test_yolov8n_on_hailo8l_row_search_finds_a_verified_change(v8n_rows):
     assert proof is None and len(found) == 1
     ev, caps = found[0]
     assert ev.fits and ev.net.total_macs >= 0.9 * net.total_macs
-    assert caps == {}  # it fits at the flow's caps
+    # the fewest changes: 89 nodes against 71 (the flow's control cap 1.1 of 64 LCUs); no one
+    # change fits (control 1.2 allows 77; the P5 scale dropped leaves 75 nodes); both do,
+    # keeping 90.2% of the MACs (six plain blocks at the flow's caps keep 96%: six changes)
+    assert ev.atoms == (space.head_atom(),) and caps == {"control": 1.2}
+    assert len(ev.net) == 81 and ev.fit.usage.lcus <= 77  # ceil(1.2 x 64)
