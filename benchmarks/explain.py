@@ -98,14 +98,7 @@ def first_change(run: dict) -> dict | None:
     )
 
 
-def load_average() -> str:
-    """The 1 / 5 / 15-minute load average of the machine."""
-    import os
-
-    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
-
-
-def report(runs: Sequence[dict], command: str, load_at_end: str = "") -> list[str]:
+def report(runs: Sequence[dict], command: str) -> list[str]:
     rows, answered, multi = [], 0, 0
     for run in runs:
         text, ok = answer(run)
@@ -142,9 +135,7 @@ def report(runs: Sequence[dict], command: str, load_at_end: str = "") -> list[st
         f"{proven} proven, over {multi} pairs)",
         f"- a verified change or a proof for every multi-context pair: "
         f"{verdict(found + proven == multi)} ({multi - found - proven} unproven reasons)",
-        f"- within {GOAL_S:.0f} s: {verdict(max(walls) <= GOAL_S)} (longest {max(walls):.1f} s"
-        + (f"; load average at the end {load_at_end}" if load_at_end else "")
-        + ")",
+        f"- within {GOAL_S:.0f} s: {verdict(max(walls) <= GOAL_S)} (longest {max(walls):.1f} s)",
         f"- changes per verified answer: {min(counts, default=0)} to {max(counts, default=0)} "
         f"(median {sorted(counts)[len(counts) // 2] if counts else 0})",
     ]
@@ -160,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, device in pairs:
         runs.append(explain_once(name, device))
         print(f"{name} {device}: {answer(runs[-1])[0][:100]} ({runs[-1]['wall_s']:.1f} s)")
-    body = report(runs, command_line("python -m benchmarks.explain", argv), load_average())
+    body = report(runs, command_line("python -m benchmarks.explain", argv))
     print("\n".join(body))
     if not (args.smoke or args.no_write):
         write_section(SECTION, body)

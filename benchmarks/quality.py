@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from benchmarks.common import command_line, header, load_text, md_table, verdict, write_section
+from benchmarks.common import command_line, header, md_table, verdict, write_section
 from cost_model.caps import (
     MULTI_CONTEXT_CAPS,
     SINGLE_CONTEXT_CAPS,
@@ -347,7 +347,6 @@ def section(rows: Sequence[QualityRow], args: argparse.Namespace, head: Sequence
     multi = " or ".join(caps_percent(CAPS[name][1]) for name in used)
     return [
         *head,
-        f"Load at the end: {load_text()}.",
         *([args.note] if args.note else []),
         "",
         f"`ctxfit compile MODEL --hw HW --optimize-for-batch B{flag}` with a {args.timeout:g} s "
