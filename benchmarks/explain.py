@@ -75,11 +75,7 @@ def answer(run: dict) -> tuple[str, bool]:
                 f"{s['macs_kept']:.1%} of the MACs)",
                 True,
             )
-    reasons = [
-        u["reason"]
-        for u in data["unreachable"]
-        if u["kind"] == "blocks" and not u["reason"].startswith("SiLU")
-    ]
+    reasons = [u["reason"] for u in data["unreachable"] if u["kind"] == "blocks"]
     return ("none: " + reasons[0], True) if reasons else ("no change and no reason", False)
 
 

@@ -1448,8 +1448,8 @@ def _search_blocks(
             )
         )
     note = activation_note(net)
-    if note:
-        out.append(Unreachable(kind="blocks", reason=note))
+    if note:  # its own kind: the block search may have found changes that do fit
+        out.append(Unreachable(kind="activation", reason=note))
     return out
 
 

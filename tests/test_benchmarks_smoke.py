@@ -300,7 +300,7 @@ def test_explain_answer_cells():
         "change": "drop the stride-32 head scale (P5 output)",
     }
     low = {**change, "macs_kept": 0.89}
-    silu = {"kind": "blocks", "reason": "SiLU -> ReLU changes no resource here"}
+    silu = {"kind": "activation", "reason": "SiLU -> ReLU changes no resource here"}
     none = {"kind": "blocks", "reason": "none found that fits one context: LCUs: 45 over"}
 
     def run(num_contexts, suggestions=(), unreachable=()):
