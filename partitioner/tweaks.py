@@ -155,13 +155,13 @@ YOLO_BUILDERS = {
 def yolo_recipe(spec: str) -> tuple[str, str, dict[str, Any]] | None:
     """The zoo recipe ``(module, function, fixed args)`` of a YOLO detector ``spec`` that
     :class:`YoloSpace` rebuilds, or ``None``."""
-    from partitioner.zoo import _RECIPES, resolve_name
+    from partitioner.zoo import recipe, resolve_name
 
     try:
         entry = resolve_name(spec)
     except Exception:  # noqa: BLE001 - not a zoo name
         return None
-    module, function, fixed = _RECIPES[entry.name]
+    module, function, fixed = recipe(entry.name)
     if function not in YOLO_BUILDERS:
         return None
     return module, function, dict(fixed)
@@ -447,13 +447,13 @@ class YoloSpace:
             import torch
 
             from partitioner.importers.torch_fx import import_module
-            from partitioner.zoo import _materialize
+            from partitioner.zoo import materialize
 
             with torch.device("meta"):
                 module = self.build_function(
                     **self.fixed, width=knobs["width"], depth=knobs["depth"], edits=edits
                 )
-            module = _materialize(module).eval()
+            module = materialize(module).eval()
             h, w = self.entry.input_hw_at(int(knobs["resolution"]))
             shape = (1, self.entry.input_chw[0], h, w)
             return import_module(module, shape, name=self.entry.name)

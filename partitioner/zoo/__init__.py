@@ -38,7 +38,16 @@ from partitioner.errors import ModelNotFoundError, UsageError
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["ZOO", "ZooEntry", "build_module", "check_knobs", "resolve_name", "zoo_names"]
+__all__ = [
+    "ZOO",
+    "ZooEntry",
+    "build_module",
+    "check_knobs",
+    "materialize",
+    "recipe",
+    "resolve_name",
+    "zoo_names",
+]
 
 from partitioner.zoo import catalog_classification, catalog_dense, catalog_detection
 from partitioner.zoo.entry import HAILO_CSV, KNOBS, NO_DEPTH, ZooEntry, zoo_entry
@@ -370,6 +379,23 @@ def _build(entry: ZooEntry, knobs: Mapping[str, float]) -> nn.Module:
 
     with torch.device("meta"):  # no data, so no random init (2-3x the rest of the build)
         module = build(**fixed, **given)
+    return _materialize(module)
+
+
+def recipe(name: str) -> tuple[str, str, Mapping[str, Any]]:
+    """How the zoo builds network ``name`` (a canonical zoo name): ``(module of partitioner.zoo,
+    builder function, fixed arguments)``; the builder takes the knobs it declares as keywords.
+
+    >>> module, function, fixed = recipe("resnet_v1_18")
+    >>> module, function, dict(fixed)
+    ('resnet', 'resnet_basic', {'units': (2, 2, 2, 2)})
+    """
+    return _RECIPES[name]
+
+
+def materialize(module: nn.Module) -> nn.Module:
+    """``module`` built on the meta device, given real (uninitialized) CPU tensors: what the
+    zoo's builders return (see :func:`_materialize`)."""
     return _materialize(module)
 
 
