@@ -20,9 +20,9 @@ while it runs its frames (``t_c`` its frame time; no reload). Sources of the par
 >>> hw = preset("hailo8").with_params(pcie_pj_per_byte=0.0)
 >>> ctx = ContextTiming(compute_fps=1000.0, weight_bytes=0, config_bytes=0,
 ...                     pcie_bytes_per_frame=0, macs_per_frame=1_000_000_000)
->>> p = partition_power([ctx], 1, hw)       # 1 GMAC x 0.2 pJ = 0.2 mJ per frame, 1000 FPS
+>>> p = partition_power([ctx], 1, hw)       # 1 GMAC x 0.115 pJ = 0.115 mJ per frame, 1000 FPS
 >>> round(p.static_w, 3), round(p.dynamic_w, 3), round(p.total_w, 3)
-(1.0, 0.2, 1.2)
+(1.0, 0.115, 1.115)
 """
 
 from __future__ import annotations
@@ -82,8 +82,8 @@ def context_running_power_w(ctx: ContextTiming, hw: HardwareSpec) -> float:
     >>> hw = preset("hailo8")
     >>> ctx = ContextTiming(compute_fps=500.0, weight_bytes=0, config_bytes=0,
     ...                     pcie_bytes_per_frame=0, macs_per_frame=2_000_000_000)
-    >>> round(context_running_power_w(ctx, hw), 3)   # 1.0 W + 2 GMAC x 0.2 pJ x 500 FPS
-    1.2
+    >>> round(context_running_power_w(ctx, hw), 3)   # 1.0 W + 2 GMAC x 0.115 pJ x 500 FPS
+    1.115
     """
     joules = (
         ctx.macs_per_frame * hw.compute_pj_per_mac + ctx.pcie_bytes_per_frame * hw.pcie_pj_per_byte
