@@ -77,7 +77,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     """Handler of ``ctxfit explain``."""
     from cost_model.hardware import load_hardware
-    from partitioner.cli import request_from_args, write_json
+    from partitioner.cli import EXIT_INTERRUPTED, request_from_args, write_json
     from partitioner.compile import DEFAULT_BATCHES
     from partitioner.explain import KINDS, explain
     from partitioner.model_script import read_model_script
@@ -111,12 +111,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
         seed=args.seed,
         workers=args.workers,
     )
+    code = EXIT_INTERRUPTED if result.interrupted else 0  # as compile: the best so far, 130
     if args.json:
         write_json(args.json, result.to_dict(), protect=inputs)
         if args.json == "-":
-            return 0
+            return code
     console.print(explanation_view(result))
-    return 0
+    return code
 
 
 def _fps_text(fps: dict[int, float]) -> str:
@@ -258,4 +259,11 @@ def explanation_view(result: Explanation) -> Group:
         parts.append(Text(f"No change searched reaches {result.goal}.", style="bold yellow"))
     for u in result.unreachable:
         parts.append(text(f"{u.kind}: cannot reach {result.goal}: {u.reason}"))
+    if result.interrupted:
+        parts.append(
+            Text(
+                "Interrupted (Ctrl-C): the changes verified so far; the search did not finish",
+                style="bold yellow",
+            )
+        )
     return Group(*parts)

@@ -56,6 +56,8 @@ from __future__ import annotations
 
 import inspect
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -223,6 +225,8 @@ class Explanation:
         suggestions: the smallest verified change of each kind that reaches the goal.
         unreachable: the kinds that cannot, with the reason.
         knobs: the architecture knobs the model has, with their current values.
+        interrupted: Ctrl-C stopped the search: ``suggestions`` are those verified so far (the
+            unchanged model's compile keeps its best partition so far).
     """
 
     model: str
@@ -244,6 +248,7 @@ class Explanation:
     suggestions: tuple[Suggestion, ...]
     unreachable: tuple[Unreachable, ...]
     knobs: dict[str, float | int]
+    interrupted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``--json`` (schema :data:`JSON_SCHEMA`)."""
@@ -286,6 +291,7 @@ class Explanation:
             ],
             "suggestions": [s.to_dict() for s in self.suggestions],
             "unreachable": [{"kind": u.kind, "reason": u.reason} for u in self.unreachable],
+            "interrupted": self.interrupted,
         }
 
 
@@ -647,6 +653,7 @@ class _Explorer:
         self.compiler_defaults = compiler_defaults
         self.flags = dict(flags or {})
         self.deadline = time.monotonic() + SEARCH_BUDGET_S
+        self.stop = threading.Event()  # Ctrl-C: every compile stops with its best so far
         self.base_script = script
         if script is None and zoo_name is not None and not compiler_defaults:
             from partitioner.compile_request import chip_of
@@ -661,8 +668,8 @@ class _Explorer:
         self._keys: dict[ModelRequest, Any] = {}
 
     def out_of_time(self) -> bool:
-        """The search budget is spent."""
-        return time.monotonic() > self.deadline
+        """The search budget is spent, or Ctrl-C stopped the search."""
+        return self.stop.is_set() or time.monotonic() > self.deadline
 
     def key(self, request: ModelRequest) -> Any:
         """What identifies the network of ``request``: its module signature when it can be
@@ -718,7 +725,7 @@ class _Explorer:
         return compile_network(
             prepared.net,
             self.hw,
-            prepared.settings.options,
+            replace(prepared.settings.options, stop=self.stop),
             batches=self.batches,
             flow=prepared.settings.flow,
         )
@@ -850,7 +857,7 @@ def explain(
     single = explorer.fit(prepared)
     caps = prepared.settings.options.single_caps
     rows = block_table(prepared.net, single)
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=1) as pool, _CtrlC(explorer):
         # the unchanged model's multi-context search runs while the changes are searched (they
         # need it only when the model fits one context, and then it takes no search)
         pending = pool.submit(explorer.compile, prepared)
@@ -882,7 +889,36 @@ def explain(
         suggestions=tuple(ordered),
         unreachable=tuple(unreachable),
         knobs={name: k.current for name, k in knobs.items()},
+        interrupted=explorer.stop.is_set(),
     )
+
+
+class _CtrlC:
+    """Ctrl-C while explain searches (a ``with`` block in the main thread, only when SIGINT
+    raises ``KeyboardInterrupt`` there): the first sets the explorer's stop event, so that the
+    search takes no new check and every compile, the unchanged model's in its worker thread
+    included, stops with its best so far; the second raises ``KeyboardInterrupt``."""
+
+    def __init__(self, explorer: _Explorer) -> None:
+        self.explorer = explorer
+        self._previous: Any = None
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.explorer.stop.is_set():
+            raise KeyboardInterrupt
+        self.explorer.stop.set()
+        self.explorer.log("Interrupted: keeping the changes verified so far")
 
 
 def order_suggestions(suggestions: Sequence[Suggestion]) -> tuple[Suggestion, ...]:
@@ -926,7 +962,11 @@ def _search_all(
     )
     for kind in () if met else [k for k in KINDS if k in kinds]:
         found: Suggestion | Unreachable | list[Suggestion | Unreachable] | None
-        if explorer.out_of_time() and kind in REBUILDING_KINDS:
+        if explorer.stop.is_set():
+            if kind in ("width", "depth", "resolution") and kind not in knobs:
+                continue
+            found = Unreachable(kind=kind, reason="not searched: interrupted (Ctrl-C)")
+        elif explorer.out_of_time() and kind in REBUILDING_KINDS:
             found = Unreachable(
                 kind=kind,
                 reason=f"not searched: explain's search budget ({SEARCH_BUDGET_S:g} s) ran out; "
@@ -1346,8 +1386,13 @@ def _search_blocks(
         for r in rows
         if r.params and "l3_cuts" in over
     ]
-    everything = evaluate(strongest([*atoms, *every_w4]))
-    if not everything.fits and not found:
+    try:
+        everything: Evaluated | None = evaluate(strongest([*atoms, *every_w4]))
+    except _OutOfTime:  # the budget spent (or Ctrl-C) before it was built
+        everything = None
+        if not found:
+            return [Unreachable(kind="blocks", reason=_stopped_reason(explorer))]
+    if everything is not None and not everything.fits and not found:
         return [
             Unreachable(
                 kind="blocks",
@@ -1375,7 +1420,7 @@ def _search_blocks(
                 found.append(prune(combo, evaluate, quiet))
     except _OutOfTime:
         quiet(f"block changes: the search budget ({SEARCH_BUDGET_S:g} s) ran out")
-    if not found:
+    if not found and everything is not None:
         found.append(everything)  # built and checked: it fits
     out: list[Suggestion | Unreachable] = []
     seen: set[frozenset[Any]] = set()
@@ -1827,6 +1872,15 @@ def activation_note(net: Network) -> str:
 
 
 PLAIN_NOTE = "; plain block: a 1x1 conv, then the bottlenecks (1x1 + 3x3) on its output"
+
+
+def _stopped_reason(explorer: _Explorer) -> str:
+    """Why the block search ended with nothing verified: Ctrl-C or the budget."""
+    if explorer.stop.is_set():
+        return "interrupted (Ctrl-C) before a change that fits was verified"
+    return (
+        f"the search budget ({SEARCH_BUDGET_S:g} s) ran out before a change that fits was verified"
+    )
 
 
 class _OutOfTime(Exception):

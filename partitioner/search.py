@@ -258,10 +258,16 @@ class CtrlC:
     ``KeyboardInterrupt``. Elsewhere it does nothing and Ctrl-C raises as usual.
     """
 
-    def __init__(self) -> None:
-        self.pressed = False
+    def __init__(self, external: threading.Event | None = None) -> None:
+        self._pressed = False
+        self.external = external
         self.on_press: Callable[[], None] | None = None
         self._previous: object = None
+
+    @property
+    def pressed(self) -> bool:
+        """Ctrl-C was pressed, or the caller's stop event (``SearchOptions.stop``) is set."""
+        return self._pressed or (self.external is not None and self.external.is_set())
 
     def __enter__(self) -> CtrlC:
         if threading.current_thread() is threading.main_thread():
@@ -275,9 +281,9 @@ class CtrlC:
             self._previous = None
 
     def _handle(self, signum: int, frame: object) -> None:
-        if self.pressed:
+        if self._pressed:
             raise KeyboardInterrupt
-        self.pressed = True
+        self._pressed = True
         if self.on_press is not None:
             self.on_press()
 
@@ -290,7 +296,7 @@ def _multi_context(
     log: Log,
     progress: OnProgress | None = None,
 ) -> SearchResult:
-    with CtrlC() as ctrl_c:
+    with CtrlC(options.stop) as ctrl_c:
         return _iterate(problem, options, single, started, log, progress, ctrl_c)
 
 
@@ -832,8 +838,9 @@ def _solve_interruptibly(
     on_solution: Callable[[SolutionEvent], None] | None = None,
     enough: threading.Event | None = None,
 ) -> tuple[PartitionResult, bool, bool]:
-    """Solve in a worker thread so that Ctrl-C and the wall clock stop the search and keep its
-    best solution: ``(result, stopped by Ctrl-C, stopped by the wall clock at deadline)``.
+    """Solve in a worker thread so that Ctrl-C (or ``options.stop``) and the wall clock stop the
+    search and keep its best solution: ``(result, stopped by Ctrl-C, stopped by the wall clock
+    at deadline)``.
     The solve is also stopped, keeping its bounds, once ``enough`` is set (a solution that meets
     the bound over every count of contexts)."""
     box: dict[str, PartitionResult | BaseException] = {}
@@ -861,6 +868,9 @@ def _solve_interruptibly(
             done.wait(min(0.1, max(0.005, deadline - time.perf_counter())))
         except KeyboardInterrupt:
             interrupted = True
+            model.stop()
+        if not done.is_set() and options.stop is not None and options.stop.is_set():
+            interrupted = True  # the caller's stop (explain's Ctrl-C), as Ctrl-C
             model.stop()
         if not done.is_set() and enough is not None and enough.is_set():
             stop_keeping_bounds(model)

@@ -4,6 +4,7 @@ runs it)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -122,6 +123,9 @@ class SearchOptions:
             ``context_switch="enabled"`` (the compiler's multi-context flow splits the network
             even when it fits one context), or the count of pinned contexts.
         pins: layers pinned to contexts (``context_N = context([...])``).
+        stop: set from another thread, stops the search as Ctrl-C does (the best partition so
+            far, ``interrupted``): ``ctxfit explain`` runs compiles in a worker thread, where no
+            signal arrives. Not part of the options' equality.
         seed, workers: CP-SAT's seed and worker count (same input -> same answer): one is the
             search without LP; two (the default) add a solve with the LP for a better bound when
             the search stops before its proof (see
@@ -140,6 +144,7 @@ class SearchOptions:
     workers: int = DEFAULT_WORKERS
     min_contexts: int = 1
     wall_clock: bool = False
+    stop: threading.Event | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.context_switch not in CONTEXT_SWITCH_MODES:

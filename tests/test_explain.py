@@ -377,3 +377,38 @@ def test_suggestions_below_90_percent_of_the_macs_come_last_and_are_marked(chain
     console = Console(file=io.StringIO(), width=100, color_system=None)
     console.print(explanation_view(shown))
     assert "[!] keeps only 50.0% of the MACs on the chip" in console.file.getvalue()
+
+
+def test_ctrl_c_returns_what_was_verified_so_far(chain75, chain75_on_hailo8l, monkeypatch, capsys):
+    # Ctrl-C as the change search starts: explain stops searching, the unchanged model's compile
+    # in its worker thread stops with its best partition, and the answer is printed (exit 130,
+    # as compile), not a KeyboardInterrupt after waiting for the worker
+    import _thread
+    import signal
+
+    import partitioner.explain as explain_module
+
+    real = explain_module._search_all
+
+    def interrupted_search(explorer, *args, **kwargs):
+        _thread.interrupt_main()  # handled at the next bytecode: before any change is checked
+        return real(explorer, *args, **kwargs)
+
+    monkeypatch.setattr(explain_module, "_search_all", interrupted_search)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    lines: list[str] = []
+    try:
+        result = explain(
+            ModelRequest(spec=str(chain75)), preset("hailo8l"), timeout_s=1.0, log=lines.append
+        )
+        code = main(["explain", str(chain75), "--hw", "hailo8l", "--timeout", "1"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert result.interrupted and result.to_dict()["interrupted"] is True
+    assert "Interrupted: keeping the changes verified so far" in lines
+    assert result.report is not None and result.report.num_contexts >= 2  # its best so far
+    assert result.suggestions == ()  # the search took no check after Ctrl-C
+    assert code == 130
+    assert "Interrupted (Ctrl-C)" in capsys.readouterr().out
+    # the same run without Ctrl-C is complete
+    assert not chain75_on_hailo8l.interrupted and chain75_on_hailo8l.suggestions

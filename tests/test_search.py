@@ -281,6 +281,38 @@ def test_ctrl_c_returns_the_best_partition_so_far(monkeypatch, iterations_only):
     assert report.valid, report.errors
 
 
+def test_a_stop_event_from_another_thread_stops_the_search_as_ctrl_c_does(
+    monkeypatch, iterations_only
+):
+    # explain's compiles run in a worker thread, where no SIGINT arrives: SearchOptions.stop,
+    # set while an iteration runs, stops it and keeps the best partition so far
+    import threading
+
+    from partitioner import cpsat_model
+
+    solve = cpsat_model.PartitionModel.solve
+    stop = threading.Event()
+    stopped: list[bool] = []
+
+    def slow_solve(self, **kwargs):
+        result = solve(self, **kwargs)
+        if result.partition is not None:
+            stop.set()
+        stopped.append(self._stop.wait(30))  # True once the driver stops the model
+        return result
+
+    monkeypatch.setattr(cpsat_model.PartitionModel, "solve", slow_solve)
+    options = SearchOptions(timeout_s=60, stop=stop)
+    lines: list[str] = []
+    found = search(conv_chain(170), HW, options, log=lines.append)
+    assert found.interrupted and found.stop_reason.value == "Ctrl-C"
+    assert stopped and all(stopped)  # the event stopped the running solve, not its 30 s wait
+    assert "Interrupted: keeping the best partition so far" in lines
+    report = validate_partition(conv_chain(170), HW, options.multi_caps, found.assignment, batch=8)
+    assert report.valid, report.errors
+    assert options == SearchOptions(timeout_s=60)  # the event is not part of the options' value
+
+
 def test_optimal_only_when_the_bound_of_the_last_iteration_meets_the_objective(
     monkeypatch, iterations_only
 ):
