@@ -313,6 +313,19 @@ def table(rows: Sequence[QualityRow]) -> list[str]:
     )
 
 
+def scope_line(within: Sequence[QualityRow]) -> str:
+    """What the bounds of the runs within the gap goal cover: one context (proven, nothing to
+    bound), every count of contexts, or only the counts the search tried (its status may still
+    be OPTIMAL when the search ended by its own rule; more contexts were not looked at)."""
+    single = sum(1 for r in within if r.contexts == 1)
+    every = sum(1 for r in within if r.contexts > 1 and r.bound_all_contexts)
+    tried = len(within) - single - every
+    return (
+        f"  - of these, {single} are one context, {every} multi-context with a bound over any "
+        f"number of contexts, {tried} with a bound over only the counts tried"
+    )
+
+
 def goal_lines(rows: Sequence[QualityRow]) -> list[str]:
     ok = [r for r in rows if not r.error]
     wide = [r for r in ok if r.gap is None or r.gap > GOAL_GAP]
@@ -327,6 +340,7 @@ def goal_lines(rows: Sequence[QualityRow]) -> list[str]:
         f"- gap of {100 * GOAL_GAP:g}% or less: {verdict(not wide)}, "
         f"{len(ok) - len(wide)}/{len(ok)} runs"
         + (f"; wider: {names(wide, lambda r: _pct(r.gap))}" if wide else ""),
+        scope_line([r for r in ok if r not in wide]),
         f"- search within {GOAL_SECONDS:g} s (import excluded, see Speed): {verdict(not slow)}, "
         f"{len(ok) - len(slow)}/{len(ok)} runs"
         + (f"; slower: {names(slow, lambda r: f'{r.search_s:.1f} s')}" if slow else ""),
