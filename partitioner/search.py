@@ -763,7 +763,10 @@ def _no_worse_than_baselines(
     options: SearchOptions,
     log: Log,
 ) -> PartitionResult | None:
-    """The better of ``best`` and the greedy and DP splits over any number of contexts.
+    """The better of ``best`` and the greedy and DP splits over any number of contexts: a split
+    replaces ``best`` when it is faster by more than :data:`IMPROVEMENT_EPS`, the rule every new
+    best of the iterations follows (a split into many more contexts that is faster by 0.01% is
+    no improvement the search could tell from noise in the cost model).
 
     The iterations stop when more contexts stop helping; a contiguous split into more contexts
     than were tried can still be faster, and ctxfit never reports worse than its baselines.
@@ -773,7 +776,11 @@ def _no_worse_than_baselines(
         if partition is None or partition.num_contexts < max(2, options.min_contexts):
             continue
         units = batch_time_units(problem, partition)
-        if best is None or best.objective_units is None or units < best.objective_units:
+        if (
+            best is None
+            or best.objective_units is None
+            or units <= improvement_cutoff(best.objective_units)
+        ):
             log(
                 f"Found valid partition to {partition.num_contexts} contexts "
                 f"(the {name} split, faster than the iterations)"

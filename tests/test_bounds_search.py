@@ -72,3 +72,27 @@ def test_with_the_wall_clock_a_bound_is_skipped_when_the_baselines_show_it_would
     search(conv_chain(170), HW, SearchOptions(timeout_s=1.5))
     assert asked[0][1] is False  # wall clock: no level relaxation
     assert asked[1] == (True, True)  # deterministic: both
+
+
+def test_a_baseline_split_replaces_the_best_only_when_faster_by_more_than_the_tolerance():
+    # the iterations' rule for a new best applies to the greedy and DP splits too: a split that
+    # is faster by less than IMPROVEMENT_EPS (here one time unit) does not replace the answer
+    from dataclasses import replace
+
+    from partitioner import search as search_module
+    from partitioner.pricing import build_problem
+    from partitioner.problem import batch_time_units
+    from partitioner.splits import dp_split
+
+    options = SearchOptions()
+    problem = build_problem(conv_chain(170), HW, options.multi_caps, batch=8)
+    split = dp_split(problem)
+    units = batch_time_units(problem, split)
+    answer = search_module._split_result(problem, split, units)
+    barely = replace(answer, objective_units=units + 1)  # the split is 1 unit faster
+    clearly = replace(answer, objective_units=round(units * 1.01))  # 1% faster
+    splits = (("DP", split),)
+    kept = search_module._no_worse_than_baselines(problem, barely, splits, options, print)
+    assert kept is barely
+    taken = search_module._no_worse_than_baselines(problem, clearly, splits, options, print)
+    assert taken.objective_units == units
