@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -78,6 +77,7 @@ from partitioner.flows import COMPRESSION_FRACTION
 from partitioner.graph import Network
 from partitioner.model_script import ModelScript
 from partitioner.models import ModelRequest, load_network
+from partitioner.search import CtrlC
 from partitioner.settings import compression_precision
 from partitioner.tweaks import NARROW_FACTORS
 
@@ -857,7 +857,7 @@ def explain(
     single = explorer.fit(prepared)
     caps = prepared.settings.options.single_caps
     rows = block_table(prepared.net, single)
-    with ThreadPoolExecutor(max_workers=1) as pool, _CtrlC(explorer):
+    with ThreadPoolExecutor(max_workers=1) as pool, _ctrl_c(explorer):
         # the unchanged model's multi-context search runs while the changes are searched (they
         # need it only when the model fits one context, and then it takes no search)
         pending = pool.submit(explorer.compile, prepared)
@@ -893,32 +893,19 @@ def explain(
     )
 
 
-class _CtrlC:
-    """Ctrl-C while explain searches (a ``with`` block in the main thread, only when SIGINT
-    raises ``KeyboardInterrupt`` there): the first sets the explorer's stop event, so that the
-    search takes no new check and every compile, the unchanged model's in its worker thread
-    included, stops with its best so far; the second raises ``KeyboardInterrupt``."""
+def _ctrl_c(explorer: _Explorer) -> CtrlC:
+    """Ctrl-C while explain searches (in the main thread, when SIGINT raises
+    ``KeyboardInterrupt`` there): the first sets the explorer's stop event, so that the search
+    takes no new check and every compile, the unchanged model's in its worker thread included,
+    stops with its best so far; the second raises ``KeyboardInterrupt``."""
 
-    def __init__(self, explorer: _Explorer) -> None:
-        self.explorer = explorer
-        self._previous: Any = None
+    def press() -> None:
+        explorer.stop.set()
+        explorer.log("Interrupted: keeping the changes verified so far")
 
-    def __enter__(self) -> _CtrlC:
-        if threading.current_thread() is threading.main_thread():
-            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-                self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self.explorer.stop.is_set():
-            raise KeyboardInterrupt
-        self.explorer.stop.set()
-        self.explorer.log("Interrupted: keeping the changes verified so far")
+    ctrl_c = CtrlC()
+    ctrl_c.on_press = press
+    return ctrl_c
 
 
 def order_suggestions(suggestions: Sequence[Suggestion]) -> tuple[Suggestion, ...]:
