@@ -1,5 +1,5 @@
 """The exact row search of ``ctxfit explain`` (:mod:`partitioner.block_search`'s row functions,
-``partitioner.explain._RowTables`` / ``_row_search`` / ``_row_proof``): the dynamic programme
+``partitioner.explain_rows.RowTables`` / ``row_search`` / ``row_proof``): the dynamic programme
 against brute force, the proof lines on hand-computed cases (including ones where a combination
 exists, so the proof must not fire), and the per-row tables of YOLOv8n against the networks
 they predict, rebuilt and priced (the soundness of the bound on a real network).
@@ -27,16 +27,8 @@ from partitioner.block_search import (
     min_nodes,
     row_pareto,
 )
-from partitioner.explain import (
-    CAP_LIMITS,
-    _Explorer,
-    _row_candidates,
-    _row_proof,
-    _row_search,
-    _row_table,
-    _RowTables,
-    zoo_model_name,
-)
+from partitioner.explain import CAP_LIMITS, _Explorer, zoo_model_name
+from partitioner.explain_rows import RowTables, row_candidates, row_proof, row_search, row_table
 from partitioner.models import ModelRequest, load_network
 from partitioner.tweaks import Atom, YoloSpace, change_count, w4_rules
 
@@ -167,7 +159,7 @@ def test_raised_caps_count_as_one_change():
     current = ResourceCaps.uniform(0.75)
     highest = ResourceCaps(**{n: max(getattr(current, n), getattr(CAP_LIMITS, n))
                               for n in CAP_RESOURCE})  # fmt: skip
-    ranked = _row_candidates(HAILO8L, current, highest, [rows], 28)
+    ranked = row_candidates(HAILO8L, current, highest, [rows], 28)
     got = [(c.changes, c.macs, c.caps) for c in ranked]
     # (three ways to shrink one row or two: one of each is listed, the others are equal)
     assert got == [(2, 29, {"control": 0.8}), (2, 28, {})]
@@ -183,7 +175,7 @@ options = st.lists(
 
 
 def random_rows(raw) -> list[list[RowOption]]:
-    """Rows as :class:`~partitioner.explain._RowTables` gives them: per state its own atoms
+    """Rows as :class:`~partitioner.explain_rows.RowTables` gives them: per state its own atoms
     (the first state may have none, every other has at least one), and its 4-bit twin (the
     row's ``w4`` atom added, the same nodes and MACs) when that saves L3 cuts."""
     out = []
@@ -282,7 +274,7 @@ FULL = ResourceCaps.uniform(1.0)  # 64 LCUs, 80 APUs, 128 input aligners, 512 L3
 
 def proof(rows, min_macs, bounded=None):
     variants = (rows, rows)
-    return _row_proof(SPACE, HAILO8L, FULL, variants, lambda: bounded or variants, [], min_macs)
+    return row_proof(SPACE, HAILO8L, FULL, variants, lambda: bounded or variants, [], min_macs)
 
 
 def test_the_node_proof_fires_only_when_no_combination_has_few_enough_layers():
@@ -309,7 +301,7 @@ def v8n_rows():
     explorer = _Explorer(request, hw, batches=(1,), target_fps=None, log=lambda _: None,
                          zoo_name=zoo_model_name("yolov8n"))  # fmt: skip
     space = YoloSpace(request)
-    tables = _RowTables(explorer, space, net, ["model.8", "model.21"])
+    tables = RowTables(explorer, space, net, ["model.8", "model.21"])
     return explorer, space, net, tables
 
 
@@ -324,7 +316,7 @@ def real_totals(explorer, space, net, atoms):
         changes = {"precision": (script.precision if script else ()) + rules,
                    "precision_lines": (script.precision_lines if script else ())
                    + (0,) * len(rules)}  # fmt: skip
-    table = _row_table(explorer, changed, changes)
+    table = row_table(explorer, changed, changes)
     return tuple(sum(v[i] for v in table.values()) for i in range(3)), changed, changes
 
 
@@ -407,7 +399,7 @@ def test_yolov8n_on_hailo8l_row_search_finds_a_verified_change(v8n_rows):
         return Evaluated(atoms=tuple(atoms), net=changed, fit=explorer.fit(prepared),
                          prepared=prepared)  # fmt: skip
 
-    found, proof = _row_search(explorer, space, net, ["model.8", "model.21"], evaluate)
+    found, proof = row_search(explorer, space, net, ["model.8", "model.21"], evaluate)
     assert proof is None and len(found) == 1
     ev, caps = found[0]
     assert ev.fits and ev.net.total_macs >= 0.9 * net.total_macs
