@@ -35,9 +35,7 @@ from partitioner.problem import (
     PartitionProblem,
     context_frame_units,
 )
-from partitioner.splits import best_contiguous, best_greedy, least_multi_cost
-
-_UNREACHABLE = 2**40  # demand of a layer at a level it cannot reach: never fits any limit
+from partitioner.splits import WindowScanner, best_contiguous, best_greedy, least_multi_cost
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,38 +52,14 @@ class Chunk:
     out_bytes: int
 
 
-class ChunkScanner:
-    """Evaluates every chunk starting at a given layer, extending its end one layer at a time.
-
-    Resource sums come from prefix sums over the order (``O(levels x resources)`` per chunk,
-    vectorised); edge layers and the PCIe load are updated incrementally as the end moves.
+class ChunkScanner(WindowScanner):
+    """Evaluates every chunk starting at a given layer, extending its end one layer at a time
+    to the last layer: the window scanner of :mod:`partitioner.splits` without its cut-off at
+    the last fitting end (the reference ``O(n^2)`` scan the tests compare the splits with).
     """
 
     def __init__(self, problem: PartitionProblem) -> None:
-        self.problem = problem
-        n, levels, res = problem.num_layers, problem.num_levels, len(problem.resource_names)
-        demand = np.full((levels, n, res), _UNREACHABLE, dtype=np.int64)
-        for lv in range(levels):
-            for i, d in enumerate(problem.demand[lv]):
-                if d is not None:
-                    demand[lv, i] = d
-        self._prefix = np.zeros((levels, n + 1, res), dtype=np.int64)
-        np.cumsum(demand, axis=1, out=self._prefix[:, 1:, :])
-        self._config = np.zeros((levels, n + 1), dtype=np.int64)
-        np.cumsum(np.asarray(problem.config_bytes, dtype=np.int64), axis=1, out=self._config[:, 1:])
-        self._frame = np.asarray(problem.frame_units, dtype=np.int64)[:, None]
-        self._limits = np.asarray(problem.limits, dtype=np.int64)
-        self._last_reader = [max(c) if c else -1 for c in problem.consumers]
-        self._finishing: list[list[int]] = [[] for _ in range(n)]  # u whose last reader is e
-        for u, last in enumerate(self._last_reader):
-            if last >= 0 and not problem.is_output[u]:
-                self._finishing[last].append(u)
-
-    def best_levels(self, start: int) -> np.ndarray:
-        """Best level of every chunk ``[start, e]`` (index ``e - start``), -1 if none fits."""
-        sums = self._prefix[:, start + 1 :, :] - self._prefix[:, start : start + 1, :]
-        fit = (sums <= self._limits).all(axis=2)  # (levels, ends); monotone down the levels
-        return fit.sum(axis=0).astype(np.int64) - 1
+        super().__init__(problem, last_end=(problem.num_layers - 1,) * problem.num_layers)
 
     def scan(self, start: int) -> Iterator[Chunk]:
         """Chunks ``[start, start]``, ``[start, start + 1]``, ... to the last layer."""
@@ -101,32 +75,6 @@ class ChunkScanner:
                 out_bytes=out_bytes,
             )
 
-    def _boundaries(self, start: int) -> Iterator[tuple[int, int, int, int]]:
-        """``(end, edge layers, PCIe load in, PCIe load out)`` of the chunks from ``start``,
-        updated one layer at a time."""
-        p = self.problem
-        load, input_load = p.output_load, p.input_load
-        ins: set[int] = set()
-        inputs: set[int] = set()
-        in_bytes = out_bytes = outs = 0
-        for e in range(start, p.num_layers):
-            for u in p.producers[e]:
-                if u < start and u not in ins:
-                    ins.add(u)
-                    in_bytes += load[u]
-            for g in p.inputs_read[e]:
-                if g not in inputs:
-                    inputs.add(g)
-                    in_bytes += input_load[g]
-            if p.is_output[e] or self._last_reader[e] > e:
-                outs += 1
-                out_bytes += load[e]
-            for u in self._finishing[e]:
-                if u >= start:  # its last reader joined the chunk: it no longer leaves
-                    outs -= 1
-                    out_bytes -= load[u]
-            yield e, len(ins) + outs + len(inputs), in_bytes, out_bytes
-
     def frame_units(self, chunk: Chunk) -> int | None:
         """``t_c`` of a chunk in time units, ``None`` when it breaks a cap or the edge limit."""
         if chunk.level is None or chunk.edge_layers > self.problem.edge_layer_limit:
@@ -135,28 +83,6 @@ class ChunkScanner:
             edge_layers=chunk.edge_layers, in_bytes=chunk.in_bytes, out_bytes=chunk.out_bytes
         )
         return context_frame_units(self.problem, chunk.level, flow)
-
-    def costs(self, start: int) -> tuple[np.ndarray, np.ndarray]:
-        """Cost of every chunk ``[start, e]`` as the only context (``B x t`` at its best level)
-        and as one of several (:func:`~partitioner.problem.level_cost` at its cheapest level,
-        plus the fixed switch overhead); ``inf`` where the chunk is invalid."""
-        p = self.problem
-        walk = np.array(list(self._boundaries(start)), dtype=np.int64).reshape(-1, 4)
-        best = self.best_levels(start)
-        best[walk[:, 1] > p.edge_layer_limit] = -1
-        rate = p.link_bytes_per_unit
-        load = np.maximum(walk[:, 2], walk[:, 3])  # full duplex: the slower direction
-        pcie = -(-load * rate.denominator // rate.numerator)
-        t = np.maximum(self._frame, pcie[None, :])  # (levels, ends)
-        fill = p.fill_fraction
-        fill_units = -(-t * fill.numerator // fill.denominator)
-        config = self._config[:, start + 1 :] - self._config[:, start : start + 1]
-        multi = p.batch * t + fill_units + config * (rate.denominator / rate.numerator)
-        levels = np.arange(p.num_levels)[:, None]
-        multi = np.where(levels <= best[None, :], multi, np.inf).min(axis=0)
-        multi = multi + p.switch_fixed_units
-        single = np.where(best >= 0, p.batch * t[np.maximum(best, 0), np.arange(len(walk))], np.inf)
-        return single.astype(np.float64), multi
 
 
 @lru_cache(maxsize=4)  # the search driver asks again for every K it tries

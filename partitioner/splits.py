@@ -49,13 +49,14 @@ def last_fitting_end(problem: PartitionProblem) -> tuple[int, ...]:
 
 
 class WindowScanner:
-    """Every chunk starting at a layer, up to its last fitting end (:func:`last_fitting_end`).
+    """Every chunk starting at a layer, up to its last fitting end (:func:`last_fitting_end`, or
+    the ends given as ``last_end``).
 
     Resource sums come from prefix sums over the order; edge layers and the PCIe load are
     updated one layer at a time as the end moves.
     """
 
-    def __init__(self, problem: PartitionProblem) -> None:
+    def __init__(self, problem: PartitionProblem, *, last_end: Sequence[int] | None = None) -> None:
         self.problem = problem
         n, levels, res = problem.num_layers, problem.num_levels, len(problem.resource_names)
         demand = np.full((levels, n, res), _UNREACHABLE, dtype=np.int64)
@@ -74,7 +75,7 @@ class WindowScanner:
         for u, last in enumerate(self._last_reader):
             if last >= 0 and not problem.is_output[u]:
                 self._finishing[last].append(u)
-        self.last_end = last_fitting_end(problem)
+        self.last_end = tuple(last_end) if last_end is not None else last_fitting_end(problem)
 
     def best_levels(self, start: int) -> np.ndarray:
         """Best level of every chunk ``[start, e]`` (index ``e - start``) up to the last fitting
