@@ -23,10 +23,9 @@ L3 limit keeping a share of the MACs, the fewest changes first, then the most MA
 what a user edits: one per architecture atom, one for all 4-bit weights together, since one
 ``quantization_param`` line with a list of globs sets them), and :func:`fewest_w4` keeps 4-bit
 weights in the fewest rows; explain builds and checks them in that order, counting per row at
-most its published MACs (:func:`kept_rows`). :func:`row_pareto` /
-:func:`best_rows` give the combination keeping the most MACs whatever it changes, and
-:func:`min_nodes` / :func:`min_l3` are the lower bounds behind explain's proof that no
-combination exists.
+most its published MACs (:func:`kept_rows`). :func:`row_pareto` gives every undominated
+combination, and :func:`min_nodes` / :func:`min_l3` are the lower bounds behind explain's
+proof that no combination exists.
 """
 
 from __future__ import annotations
@@ -292,29 +291,6 @@ def _undominated(
     return kept
 
 
-def best_rows(
-    rows: Sequence[Sequence[RowOption]], *, max_nodes: int, max_l3: int, min_macs: int
-) -> tuple[RowOption, ...] | None:
-    """The combination within ``max_nodes`` and ``max_l3`` with the most MACs, when it keeps at
-    least ``min_macs`` (fewest nodes, then fewest L3 cuts at equal MACs); else ``None``. It may
-    change many rows for a few MACs: explain asks :func:`fewest_rows` instead.
-
-    >>> keep = RowOption(atoms=(), nodes=3, l3_cuts=9, macs=10)
-    >>> cut = RowOption(atoms=(), nodes=1, l3_cuts=4, macs=7)
-    >>> [o.macs for o in best_rows([[keep, cut]] * 2, max_nodes=4, max_l3=20, min_macs=15)]
-    [10, 7]
-    >>> best_rows([[keep, cut]] * 2, max_nodes=4, max_l3=20, min_macs=18) is None
-    True
-    """
-    best: tuple[tuple[int, int, int], tuple[RowOption, ...]] | None = None
-    for nodes, entries in row_pareto(rows, max_nodes=max_nodes, max_l3=max_l3).items():
-        l3, macs, chosen = entries[-1]  # the most MACs at this node count
-        key = (-macs, nodes, l3)
-        if macs >= min_macs and (best is None or key < best[0]):
-            best = (key, chosen)
-    return None if best is None else best[1]
-
-
 @dataclass(frozen=True, kw_only=True)
 class RowCombo:
     """One option per row, with its totals.
@@ -502,7 +478,6 @@ __all__ = [
     "MIN_MACS_KEPT",
     "RowCombo",
     "RowOption",
-    "best_rows",
     "fewest_rows",
     "fewest_w4",
     "kept_rows",

@@ -949,7 +949,7 @@ def _search_all(
     for kind in () if met else [k for k in KINDS if k in kinds]:
         found: Suggestion | Unreachable | list[Suggestion | Unreachable] | None
         if explorer.stop.is_set():
-            if kind in ("width", "depth", "resolution") and kind not in knobs:
+            if kind in REBUILDING_KINDS and kind not in knobs:
                 continue
             found = Unreachable(kind=kind, reason="not searched: interrupted (Ctrl-C)")
         elif explorer.out_of_time() and kind in REBUILDING_KINDS:

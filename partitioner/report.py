@@ -324,8 +324,7 @@ def summary_table(report: Any) -> Table:
 def required_note(report: Any) -> str:
     """Why the answer runs slower than the search's T(B): a required FPS below the fastest rate
     (``performance_param(fps=N)`` allocates one context for N FPS, not the maximum)."""
-    flow = getattr(report, "flow", None)
-    target = None if flow is None else flow.target_fps
+    target = None if report.flow is None else report.flow.target_fps
     s = report.search
     fastest = s.batch / s.objective_s if s.objective_s else None
     if target is None or not report.single_context or fastest is None or target >= fastest:

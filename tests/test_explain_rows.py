@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Sequence
 from types import SimpleNamespace
 
 import pytest
@@ -19,7 +20,6 @@ from cost_model.caps import CAP_RESOURCE, ResourceCaps
 from cost_model.hardware import preset
 from partitioner.block_search import (
     RowOption,
-    best_rows,
     fewest_rows,
     fewest_w4,
     kept_rows,
@@ -31,6 +31,30 @@ from partitioner.explain import CAP_LIMITS, _Explorer, zoo_model_name
 from partitioner.explain_rows import RowTables, row_candidates, row_proof, row_search, row_table
 from partitioner.models import ModelRequest, load_network
 from partitioner.tweaks import Atom, YoloSpace, change_count, w4_rules
+
+
+def best_rows(
+    rows: Sequence[Sequence[RowOption]], *, max_nodes: int, max_l3: int, min_macs: int
+) -> tuple[RowOption, ...] | None:
+    """The combination within ``max_nodes`` and ``max_l3`` with the most MACs, when it keeps at
+    least ``min_macs`` (fewest nodes, then fewest L3 cuts at equal MACs); else ``None``. It may
+    change many rows for a few MACs: explain asks ``fewest_rows`` instead; this is the tests'
+    reference for the most MACs.
+
+    >>> keep = RowOption(atoms=(), nodes=3, l3_cuts=9, macs=10)
+    >>> cut = RowOption(atoms=(), nodes=1, l3_cuts=4, macs=7)
+    >>> [o.macs for o in best_rows([[keep, cut]] * 2, max_nodes=4, max_l3=20, min_macs=15)]
+    [10, 7]
+    >>> best_rows([[keep, cut]] * 2, max_nodes=4, max_l3=20, min_macs=18) is None
+    True
+    """
+    best: tuple[tuple[int, int, int], tuple[RowOption, ...]] | None = None
+    for nodes, entries in row_pareto(rows, max_nodes=max_nodes, max_l3=max_l3).items():
+        l3, macs, chosen = entries[-1]  # the most MACs at this node count
+        key = (-macs, nodes, l3)
+        if macs >= min_macs and (best is None or key < best[0]):
+            best = (key, chosen)
+    return None if best is None else best[1]
 
 
 def opt(nodes: int, l3: int, macs: int, *atoms: Atom) -> RowOption:
