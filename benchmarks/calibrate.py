@@ -56,7 +56,7 @@ from cost_model.context import context_fit
 from cost_model.hardware import HardwareSpec, PcieLink, preset
 from cost_model.lowering import demand_matrix, tensor_rows
 from cost_model.ranges import HARDWARE_RANGES
-from cost_model.throughput import ContextTiming, fps_at_batch
+from cost_model.throughput import ContextTiming, fps_at_batch, pays_overhead
 from partitioner.flows import FLOW_PARAMS, FlowParams
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -292,30 +292,34 @@ def _segments_at_level(arr: NetArrays, demand: list, limit: tuple, edge_limit: i
     return segments
 
 
-def _pcie(arr: NetArrays, start: int, end: int) -> dict[str, int]:
+def _pcie(arr: NetArrays, hw: HardwareSpec, start: int, end: int) -> dict[str, int]:
     """PCIe traffic per frame of a context [start, end] (ContextTiming keyword arguments): the
     tensors it reads from host memory (earlier contexts' outputs, graph inputs) and those it
-    writes there (for later contexts, graph outputs), in bytes and rows."""
-    read: dict = {}
+    writes there (for later contexts, graph outputs), in bytes, and the rows and number of
+    those that pay the row and transfer costs (``pays_overhead``)."""
+    read: dict = {}  # tensor -> (bytes, rows, pays the overhead)
+    between = pays_overhead(hw, graph_tensor=False)
     for i in range(start, end + 1):
         for p in arr.producers[i]:
             if p < start:
-                read[("l", p)] = (arr.out_bytes[p], arr.out_rows[p])
+                read[("l", p)] = (arr.out_bytes[p], arr.out_rows[p], between)
         for g, nbytes, rows in arr.graph_inputs[i]:
-            read[("g", g)] = (nbytes, rows)
+            read[("g", g)] = (nbytes, rows, True)
     written = [
-        (arr.out_bytes[j], arr.out_rows[j])
+        (arr.out_bytes[j], arr.out_rows[j], between or arr.is_output[j])
         for j in range(start, end + 1)
         if arr.last_consumer[j] > end
     ]
-    out_bytes, out_rows = sum(b for b, _ in written), sum(r for _, r in written)
+    out_bytes = sum(b for b, _, _ in written)
+    out_rows = sum(r for _, r, pays in written if pays)
+    out_n = sum(1 for *_, pays in written if pays)
     return {
-        "pcie_bytes_per_frame": sum(b for b, _ in read.values()) + out_bytes,
-        "pcie_rows_per_frame": sum(r for _, r in read.values()) + out_rows,
+        "pcie_bytes_per_frame": sum(b for b, _, _ in read.values()) + out_bytes,
+        "pcie_rows_per_frame": sum(r for _, r, pays in read.values() if pays) + out_rows,
         "pcie_out_bytes_per_frame": out_bytes,
         "pcie_out_rows_per_frame": out_rows,
-        "pcie_transfers_per_frame": len(read) + len(written),
-        "pcie_out_transfers_per_frame": len(written),
+        "pcie_transfers_per_frame": sum(1 for *_, pays in read.values() if pays) + out_n,
+        "pcie_out_transfers_per_frame": out_n,
     }
 
 
@@ -426,7 +430,7 @@ def predict(plan: RowPlan, hw: HardwareSpec, params: FlowParams) -> Prediction |
                 compute_fps=float(levels[k]),
                 weight_bytes=arr.weight_prefix[e + 1] - arr.weight_prefix[s],
                 config_bytes=int(nodes[k, s : e + 1].sum()) * hw.config_bytes_per_node,
-                **_pcie(arr, s, e),
+                **_pcie(arr, hw, s, e),
             )
             for s, e in segments
         ]
@@ -449,7 +453,7 @@ def _timing(arr: NetArrays, hw: HardwareSpec, caps: ResourceCaps, start: int, en
     fit = context_fit(arr.pairs[start : end + 1], hw, caps)
     if not fit.fits:
         return None
-    return fit.timing(**_pcie(arr, start, end))
+    return fit.timing(**_pcie(arr, hw, start, end))
 
 
 def _max_fps(arr: NetArrays, hw: HardwareSpec) -> list[float]:
@@ -476,6 +480,7 @@ GRIDS: dict[str, Sequence] = {
     "fused_ops": (("activation",), ("activation", "add")),
     "pcie_row_overhead_s": (0.0, 0.25e-6, 0.5e-6, 1e-6, 1.5e-6),
     "pcie_transfer_overhead_s": (0.0, 25e-6, 50e-6, 100e-6, 150e-6, 200e-6),
+    "pcie_overhead_between_contexts": (True, False),
     "sc_cycles_per_row": (0.0, 1000.0, 2000.0, 4000.0, 8000.0),
     "extra_nodes_by_op": (
         (),
@@ -490,6 +495,8 @@ FLOW_GRIDS: dict[str, Sequence] = {
     "raised_compute": (0.75, 0.85, 0.92, 1.0),
     "raised_memory": (0.75, 0.85, 0.92, 1.0),
     "raise_multi_context": (False, True),
+    # the multi-context raise's compute ceiling, or None for the single context's
+    "multi_raised_compute": (None, 0.75, 0.85, 0.92, 1.0),
     "decide_at_raised_caps": (False, True),
     "implicit_compression": (0.0, 0.1, 0.2, 0.4),
     "performance_single_cap": (0.75, 0.85, 1.0),
@@ -510,7 +517,7 @@ class Params:
         lanes = self.flow["link_lanes"] or preset(device).link.lanes
         link = PcieLink(generation=3, lanes=lanes)
         values = {
-            k: (v if isinstance(v, tuple) else int(v) if k in INT_PARAMS else float(v))
+            k: (v if isinstance(v, (tuple, bool)) else int(v) if k in INT_PARAMS else float(v))
             for k, v in self.hw.items()
         }
         return preset(device).with_params(link=link, **values)
@@ -524,10 +531,12 @@ class Params:
             apu=f["raised_control"],  # one APU and one IA per node, as one LCU
             input_aligner=f["raised_control"],
         )
+        multi = f.get("multi_raised_compute")
         return replace(
             FLOW_PARAMS,
             raised_caps=raised,
             raise_multi_context=bool(f["raise_multi_context"]),
+            multi_raised_caps=None if multi is None else replace(raised, compute=float(multi)),
             decide_at_raised_caps=bool(f.get("decide_at_raised_caps", False)),
             implicit_compression=float(f["implicit_compression"]),
             performance_single_caps=ResourceCaps.uniform(f["performance_single_cap"]),
@@ -556,6 +565,9 @@ def current_params() -> Params:
             "raised_compute": fp.raised_caps.compute,
             "raised_memory": fp.raised_caps.memory,
             "raise_multi_context": fp.raise_multi_context,
+            "multi_raised_compute": (
+                None if fp.multi_raised_caps is None else fp.multi_raised_caps.compute
+            ),
             "decide_at_raised_caps": fp.decide_at_raised_caps,
             "implicit_compression": fp.implicit_compression,
             "performance_single_cap": fp.performance_single_caps.control,
@@ -829,7 +841,8 @@ ALTERNATIVES: dict[str, dict] = {
     # how far the default flow raises utilization, whether the multi-context flow raises it too,
     # and whether one context is decided at the raised caps or at 75% (the raise for FPS only)
     "no raise": {"raised_control": 0.75, "raised_compute": 0.75, "raised_memory": 0.75,
-                 "raise_multi_context": False, "decide_at_raised_caps": False},
+                 "raise_multi_context": False, "multi_raised_compute": None,
+                 "decide_at_raised_caps": False},
     "raise single context": {"raise_multi_context": False, "decide_at_raised_caps": False},
     "raise single and multi": {"raise_multi_context": True, "decide_at_raised_caps": False},
     "raise both, decide one context at the raised caps": {

@@ -154,6 +154,7 @@ class HardwareSpec:
     pipeline_fill_frames: float = params.PIPELINE_FILL_FRAMES
     pcie_row_overhead_s: float = params.PCIE_ROW_OVERHEAD_S
     pcie_transfer_overhead_s: float = params.PCIE_TRANSFER_OVERHEAD_S
+    pcie_overhead_between_contexts: bool = params.PCIE_OVERHEAD_BETWEEN_CONTEXTS
     compute_pj_per_mac: float = params.COMPUTE_PJ_PER_MAC
     # -- power (see the constants above and cost_model/power.py) ---------------------------
     typical_power_w: float = HAILO8_TYPICAL_POWER_W
@@ -503,6 +504,10 @@ def _coerce(key: str, value: Any, type_name: str, source: str) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, int) for v in value):
             raise HardwareSpecError(f"{source}: key {key!r} = {value!r} must be a list of integers")
         return tuple(value)
+    if type_name == "bool":
+        if not isinstance(value, bool):
+            raise HardwareSpecError(f"{source}: key {key!r} = {value!r} must be true or false")
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise HardwareSpecError(f"{source}: key {key!r} = {value!r} must be a number")
     if type_name == "int":

@@ -98,6 +98,13 @@ PCIE_ROW_OVERHEAD_S = 0.85e-6
 # descriptor setup and completion interrupt): small networks stop at ~2,500-3,500 FPS whatever
 # their MACs, while 640x640 detectors with 7 transfers run over 1,000 FPS [calibrated].
 PCIE_TRANSFER_OVERHEAD_S = 81.2175e-6
+# Whether the tensors one context writes to host memory and a later one reads back pay the row
+# and transfer costs above, or only their bytes. True: every crossing tensor pays them. False:
+# only the graph's own inputs and outputs do (host-side work on the user's frames: formats,
+# quantization, one transfer per frame buffer), and the runtime moves inter-context tensors as
+# bulk DMA. Not published; the calibration compares both by leave-one-network-out error. What
+# would decide it: per-context PCIe times of one multi-context profile [calibrated choice].
+PCIE_OVERHEAD_BETWEEN_CONTEXTS = True
 # PCIe payload efficiency (TLP/DLLP overhead): a Raspberry Pi's Gen2 x1 moves ~0.45 GB/s of a
 # raw 0.5 GB/s and its Gen3 x1 ~0.9 of 0.985 GB/s, so ~0.9 [derived].
 PCIE_EFFICIENCY = 0.9

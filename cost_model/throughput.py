@@ -14,7 +14,9 @@ The contexts run one after another; each processes the whole batch before the ne
 ``F_c`` is the context's compute rate (:func:`cost_model.context.context_fit`), ``pcie_bytes_c``
 the bytes it moves over PCIe per frame (graph inputs and outputs it reads or writes, plus the
 tensors it writes to and reads back from host memory at its boundaries), ``pcie_rows_c`` the
-rows of those tensors (each row has a fixed cost ``row_overhead``); PCIe is full duplex, so the
+rows of those tensors (each row has a fixed cost ``row_overhead``, and each tensor one DMA
+transfer's; whether tensors between contexts pay them too or only their bytes is
+:func:`pays_overhead`); PCIe is full duplex, so the
 host-to-device part (``in``) and the device-to-host part (``out``) overlap. ``link`` the effective
 link bandwidth in bytes/s, ``overhead`` the fixed firmware cost of a switch and ``fill_frames``
 the pipeline fill and drain in frame times (calibrated parameters of the ``HardwareSpec``).
@@ -49,10 +51,12 @@ class ContextTiming:
         config_bytes: configuration loaded with them.
         pcie_bytes_per_frame: graph-input, graph-output and boundary bytes per frame.
         macs_per_frame: multiply-accumulates per frame (for the energy estimate).
-        pcie_rows_per_frame: rows of the tensors behind ``pcie_bytes_per_frame``
-            (:func:`cost_model.lowering.tensor_rows`), each costing ``hw.pcie_row_overhead_s``.
-        pcie_transfers_per_frame: tensors behind ``pcie_bytes_per_frame`` (one DMA transfer
-            each), each costing ``hw.pcie_transfer_overhead_s``.
+        pcie_rows_per_frame: rows of the tensors behind ``pcie_bytes_per_frame`` that pay the
+            row cost (:func:`cost_model.lowering.tensor_rows`), each costing
+            ``hw.pcie_row_overhead_s``: all of them, or only the graph's own inputs and outputs
+            when ``hw.pcie_overhead_between_contexts`` is false (:func:`pays_overhead`).
+        pcie_transfers_per_frame: those tensors (one DMA transfer each), each costing
+            ``hw.pcie_transfer_overhead_s``.
         pcie_out_bytes_per_frame, pcie_out_rows_per_frame, pcie_out_transfers_per_frame: the
             device-to-host part of the totals above (outputs and tensors written to host
             memory); it overlaps the host-to-device rest. Left at 0, all traffic counts as one
@@ -148,6 +152,19 @@ def pcie_time_s(ctx: ContextTiming, hw: HardwareSpec) -> float:
         transfer_time_s(in_bytes, link) + in_rows * row + in_n * each,
         transfer_time_s(out_bytes, link) + out_rows * row + out_n * each,
     )
+
+
+def pays_overhead(hw: HardwareSpec, *, graph_tensor: bool) -> bool:
+    """Whether a tensor crossing PCIe pays the row and transfer costs besides its bytes: a
+    graph input or output always does; a tensor between two contexts only when
+    ``hw.pcie_overhead_between_contexts`` (a calibrated choice, :mod:`cost_model.params`).
+
+    >>> from cost_model.hardware import preset
+    >>> hw = preset("hailo8").with_params(pcie_overhead_between_contexts=False)
+    >>> pays_overhead(hw, graph_tensor=True), pays_overhead(hw, graph_tensor=False)
+    (True, False)
+    """
+    return graph_tensor or hw.pcie_overhead_between_contexts
 
 
 def switch_time_s(ctx: ContextTiming, hw: HardwareSpec) -> float:

@@ -104,9 +104,9 @@ def min_context_pcie_units(problem: PartitionProblem) -> int:
     1
     """
     p = problem
-    load, input_load = p.output_load, p.input_load
+    load, read, input_load = p.output_load, p.read_load, p.input_load
     into = min(
-        sum(load[u] for u in p.producers[v]) + sum(input_load[g] for g in p.inputs_read[v])
+        sum(read[u] for u in p.producers[v]) + sum(input_load[g] for g in p.inputs_read[v])
         for v in range(p.num_layers)
     )
     out = min(load[v] if (p.consumers[v] or p.is_output[v]) else 0 for v in range(p.num_layers))
@@ -137,10 +137,10 @@ def pcie_classes(problem: PartitionProblem, *, max_classes: int = 8) -> tuple[Pc
     [(1, None)]
     """
     p = problem
-    load, input_load = p.output_load, p.input_load
+    load, read, input_load = p.output_load, p.read_load, p.input_load
     ins = sorted(
         p.pcie_units(
-            sum(load[u] for u in p.producers[v]) + sum(input_load[g] for g in p.inputs_read[v])
+            sum(read[u] for u in p.producers[v]) + sum(input_load[g] for g in p.inputs_read[v])
         )
         for v in range(p.num_layers)
     )

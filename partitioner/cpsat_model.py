@@ -284,7 +284,8 @@ class ContextVars:
         for kind, i, lit in sorted(self._crossing_at[c], key=lambda t: _KIND_ORDER[t[0]]):
             if direction is not None and (kind == "out") != (direction == "out"):
                 continue
-            out.append((p.input_load[i] if kind == "gin" else p.output_load[i], lit))
+            load = {"gin": p.input_load, "in": p.read_load, "out": p.output_load}[kind]
+            out.append((load[i], lit))
         return out
 
     def frame_time(self, c: int) -> cp_model.IntVar:
@@ -339,7 +340,7 @@ def around(
 
 def _max_context_bytes(problem: PartitionProblem) -> int:
     """Most bytes one context can move per frame: every tensor in and out, every input."""
-    return 2 * sum(problem.output_load) + sum(problem.input_load)
+    return sum(problem.output_load) + sum(problem.read_load) + sum(problem.input_load)
 
 
 # -- small helpers over literals that may be Python constants ----------------------------------

@@ -56,6 +56,12 @@ class FlowParams:
             60%. Not published; the calibration compares both by leave-one-network-out error.
             What would decide it: per-context utilization tables of a default multi-context
             compile.
+        multi_raised_caps: [calibrated] the ceiling of that raise for the contexts of a
+            multi-context answer, when it differs from a single context's (``None``: the same,
+            ``raised_caps``). The multi-context flow re-runs its allocation per context with
+            the next context's weights coming over PCIe anyway, so nothing says its ceiling is
+            the single context's; the calibration fits its compute share. What would decide
+            it: per-context profiler totals of a default multi-context compile.
         decide_at_raised_caps: [calibrated choice] whether one context is decided at the raised
             caps too (the compiler tries utilization from the top down, "117.5% -> 100% -> ...
             -> 75%", and keeps the first that maps) rather than at 75% with the raise for FPS
@@ -77,6 +83,7 @@ class FlowParams:
         control=1.1, compute=0.75, memory=0.92, apu=1.1, input_aligner=1.1
     )
     raise_multi_context: bool = True
+    multi_raised_caps: ResourceCaps | None = None
     decide_at_raised_caps: bool = True
     performance_single_caps: ResourceCaps = ResourceCaps.uniform(0.75)
     performance_multi_caps: ResourceCaps = ResourceCaps.uniform(0.75)
@@ -228,7 +235,8 @@ remove one of them
     single_fps = _raise(single, params.raised_caps, explicit)
     if params.decide_at_raised_caps and level != "max":
         single = single_fps
-    multi_fps = _raise(multi, params.raised_caps, explicit) if params.raise_multi_context else multi
+    multi_ceiling = params.multi_raised_caps or params.raised_caps
+    multi_fps = _raise(multi, multi_ceiling, explicit) if params.raise_multi_context else multi
     mode = context_switch or (script.context_switch if script else "allowed")
     fraction = _compression(script, gpu, lines, params.implicit_compression)
     return Flow(

@@ -19,8 +19,8 @@ fill time, the reload of all weights and configuration), so the integer objectiv
 the exact one, and the model, the baselines and :func:`batch_time_units` agree to the unit.
 ``in_c`` counts the graph inputs and the tensors read back from host memory, ``out_c`` the graph
 outputs and the tensors written to it; each tensor also costs ``rows x pcie_row_overhead_s +
-pcie_transfer_overhead_s``,
-held as that time's worth of bytes at the link rate.
+pcie_transfer_overhead_s``, held as that time's worth of bytes at the link rate (a tensor between
+two contexts only when ``overhead_between_contexts``; graph inputs and outputs always).
 A context's configuration grows with its level (more nodes), so a context may run below its
 fastest level when that saves more reload time than it costs (a PCIe-bound context).
 
@@ -111,6 +111,9 @@ class PartitionProblem:
         link_bytes_per_s: host link payload rate (each direction).
         pcie_row_overhead_s: fixed PCIe cost of each row of a crossing tensor.
         pcie_transfer_overhead_s: fixed PCIe cost of each crossing tensor (one DMA transfer).
+        overhead_between_contexts: whether a tensor written out for a later context (and read
+            back there) pays those two costs too, or only its bytes (graph inputs and outputs
+            always pay them; :func:`cost_model.throughput.pays_overhead`).
         switch_overhead_s: fixed firmware cost of loading one context.
         pipeline_fill_frames: frame times a context spends filling and draining its pipeline at
             each switch (multi-context only; held as a fraction with denominator <= 1000).
@@ -138,6 +141,7 @@ class PartitionProblem:
     link_bytes_per_s: float
     pcie_row_overhead_s: float = 0.0
     pcie_transfer_overhead_s: float = 0.0
+    overhead_between_contexts: bool = True
     switch_overhead_s: float
     pipeline_fill_frames: float = 0.0
     batch: int = 1
@@ -236,14 +240,37 @@ class PartitionProblem:
 
     @cached_property
     def output_load(self) -> tuple[int, ...]:
-        """PCIe load of each layer's output when it crosses: bytes plus its rows' and its
-        transfer's overhead as bytes (``(rows x pcie_row_overhead_s + pcie_transfer_overhead_s)
-        x link``)."""
+        """PCIe load of each layer's output when its context writes it out (a graph output, or
+        read in a later context): bytes plus its rows' and its transfer's overhead as bytes
+        (``(rows x pcie_row_overhead_s + pcie_transfer_overhead_s) x link``); a tensor that is
+        not a graph output pays only its bytes unless :attr:`overhead_between_contexts`."""
         rows = self.output_rows or (0,) * self.num_layers
         return tuple(
-            b + r * self._row_bytes + self._transfer_bytes
-            for b, r in zip(self.output_bytes, rows, strict=True)
+            b + (r * self._row_bytes + self._transfer_bytes if pays else 0)
+            for b, r, pays in zip(
+                self.output_bytes,
+                rows,
+                (self.overhead_between_contexts or out for out in self.is_output),
+                strict=True,
+            )
         )
+
+    @cached_property
+    def read_load(self) -> tuple[int, ...]:
+        """PCIe load of each layer's output when a later context reads it back: as
+        :attr:`output_load`, the overhead only when :attr:`overhead_between_contexts`.
+
+        >>> from dataclasses import replace
+        >>> p = replace(chain_problem(lcus=(1, 1)), output_rows=(10, 10), pcie_row_overhead_s=1e-6)
+        >>> p.output_load, p.read_load   # 10 rows x 1 us at 2.8 GB/s: 28,000 bytes each
+        ((30800, 30800), (30800, 30800))
+        >>> q = replace(p, overhead_between_contexts=False)
+        >>> q.output_load, q.read_load   # l1 is the graph output
+        ((2800, 30800), (2800, 2800))
+        """
+        if self.overhead_between_contexts:
+            return self.output_load
+        return self.output_bytes
 
     @cached_property
     def input_load(self) -> tuple[int, ...]:
@@ -541,7 +568,8 @@ def best_level(problem: PartitionProblem, layers: Sequence[int]) -> int | None:
 class ContextTraffic:
     """What crosses one context's boundary per frame: edge layers, and the PCIe load into the
     chip (graph inputs, tensors read back) and out of it (graph outputs, tensors written out),
-    in bytes with the row overhead included (:attr:`PartitionProblem.output_load`)."""
+    in bytes with the row overhead included (:attr:`PartitionProblem.output_load`,
+    :attr:`~PartitionProblem.read_load`)."""
 
     edge_layers: int
     in_bytes: int
@@ -575,11 +603,11 @@ def traffic(problem: PartitionProblem, context_of: Sequence[int]) -> tuple[Conte
     for g, graph_input in enumerate(problem.graph_inputs):
         for v in graph_input.consumers:
             gin[context_of[v]].add(g)
-    load, input_load = problem.output_load, problem.input_load
+    load, read, input_load = problem.output_load, problem.read_load, problem.input_load
     return tuple(
         ContextTraffic(
             edge_layers=len(ins[c]) + len(outs[c]) + len(gin[c]),
-            in_bytes=sum(load[u] for u in ins[c]) + sum(input_load[g] for g in gin[c]),
+            in_bytes=sum(read[u] for u in ins[c]) + sum(input_load[g] for g in gin[c]),
             out_bytes=sum(load[u] for u in outs[c]),
         )
         for c in range(k)

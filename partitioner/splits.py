@@ -94,7 +94,7 @@ class WindowScanner:
     def _boundaries(self, start: int) -> Iterator[tuple[int, int, int, int]]:
         """``(end, edge layers, PCIe load in, PCIe load out)`` of the chunks from ``start``."""
         p = self.problem
-        load, input_load = p.output_load, p.input_load
+        load, read, input_load = p.output_load, p.read_load, p.input_load
         producers, inputs_read, is_output = p.producers, p.inputs_read, p.is_output
         ins: set[int] = set()
         inputs: set[int] = set()
@@ -103,7 +103,7 @@ class WindowScanner:
             for u in producers[e]:
                 if u < start and u not in ins:
                     ins.add(u)
-                    in_bytes += load[u]
+                    in_bytes += read[u]
             for g in inputs_read[e]:
                 if g not in inputs:
                     inputs.add(g)

@@ -44,7 +44,7 @@ from cost_model.context import ContextFit, context_fit
 from cost_model.hardware import HardwareSpec
 from cost_model.lowering import price_layers, tensor_rows
 from cost_model.resources import EDGE_LAYERS, Resources, format_over
-from cost_model.throughput import ContextTiming, fps_at_batch
+from cost_model.throughput import ContextTiming, fps_at_batch, pays_overhead
 from partitioner.errors import InfeasiblePartitionError
 from partitioner.graph import Network
 
@@ -63,7 +63,9 @@ class ContextCheck:
         edge_layers: tensors crossing its boundary (in, out, graph inputs and outputs).
         pcie_bytes_per_frame: bytes of those tensors per frame (both directions).
         pcie_out_bytes_per_frame: the part written to the host (outputs, tensors read later).
-        pcie_rows_per_frame, pcie_out_rows_per_frame: their rows, likewise.
+        pcie_rows_per_frame, pcie_out_rows_per_frame: the rows of those that pay the row
+            cost (all, or only graph inputs and outputs: ``pays_overhead``), likewise.
+        pcie_transfers_per_frame, pcie_out_transfers_per_frame: those tensors, likewise.
         claimed_fps: the rate the partition claims for it, if given.
         usage_at_claimed: resources its layers need at that rate.
     """
@@ -270,11 +272,18 @@ def _shape(network: Network, tensor: str) -> tuple[int, ...]:
     return network.layer(tensor).output_shape
 
 
-def _pcie(network: Network, tensors: frozenset[str]) -> tuple[int, int]:
-    """Bytes and rows per frame of the tensors."""
+def _pcie(
+    network: Network, tensors: frozenset[str], hw: HardwareSpec, graph: set[str]
+) -> tuple[int, int, int]:
+    """Bytes per frame of the tensors, and the rows and number of those that pay the row and
+    transfer costs (:func:`cost_model.throughput.pays_overhead`): in ``graph`` (the graph
+    inputs a context reads, or the graph outputs it writes; a graph output read back by a later
+    context is a tensor between contexts there)."""
+    paying = [t for t in tensors if pays_overhead(hw, graph_tensor=t in graph)]
     return (
         sum(network.tensor_bytes(t) for t in tensors),
-        sum(tensor_rows(_shape(network, t)) for t in tensors),
+        sum(tensor_rows(_shape(network, t)) for t in paying),
+        len(paying),
     )
 
 
@@ -297,8 +306,8 @@ def _check_context(
         slow = [cost.layer for cost in costs if not cost.reachable]
         if slow:
             usage = None  # reported as an error below via the fit's rate
-    in_bytes, in_rows = _pcie(network, boundary.into)
-    out_bytes, out_rows = _pcie(network, boundary.out_of)
+    in_bytes, in_rows, in_n = _pcie(network, boundary.into, hw, set(network.inputs))
+    out_bytes, out_rows, out_n = _pcie(network, boundary.out_of, hw, set(network.outputs))
     return ContextCheck(
         index=c,
         layers=names,
@@ -308,8 +317,8 @@ def _check_context(
         pcie_out_bytes_per_frame=out_bytes,
         pcie_rows_per_frame=in_rows + out_rows,
         pcie_out_rows_per_frame=out_rows,
-        pcie_transfers_per_frame=len(boundary.into) + len(boundary.out_of),
-        pcie_out_transfers_per_frame=len(boundary.out_of),
+        pcie_transfers_per_frame=in_n + out_n,
+        pcie_out_transfers_per_frame=out_n,
         claimed_fps=claimed,
         usage_at_claimed=usage,
     )

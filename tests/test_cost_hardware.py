@@ -104,10 +104,14 @@ def test_bundled_raspberry_pi_files_override_only_the_link():
 
 def test_toml_file_with_base_and_overrides(tmp_path):
     path = tmp_path / "mine.toml"
-    path.write_text('base = "hailo8"\ncompute_efficiency = 0.5\n[link]\nlanes = 1\n')
+    path.write_text(
+        'base = "hailo8"\ncompute_efficiency = 0.5\npcie_overhead_between_contexts = false\n'
+        "[link]\nlanes = 1\n"
+    )
     hw = load_hardware(str(path))
     assert hw.name == "mine"  # the file's stem when no name is given
     assert hw.compute_efficiency == 0.5
+    assert hw.pcie_overhead_between_contexts is False
     assert hw.link.label == "PCIe Gen3 x1"
     assert hw.totals() == preset("hailo8").totals()
 
@@ -135,6 +139,10 @@ def test_full_toml_without_base_loads():
         ('name = "x"\nclusters = 8\n', r"missing table \[link\]"),
         ('name = "x"\n[link]\ngeneration = 3\nlanes = 4\n', r"missing key 'clusters'"),
         ("base = [", r"not valid TOML"),
+        (
+            'base = "hailo8"\npcie_overhead_between_contexts = 1\n',
+            r"'pcie_overhead_between_contexts' = 1 must be true or false",
+        ),
     ],
 )
 def test_bad_toml_names_the_bad_key(tmp_path, text, pattern):

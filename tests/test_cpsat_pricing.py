@@ -84,6 +84,24 @@ def test_pcie_load_of_a_crossing_tensor_carries_its_row_and_transfer_overheads(d
     assert p.input_load == (768 + 16_000 + 50_000,)
 
 
+def test_tensors_between_contexts_pay_their_bytes_only_when_so_calibrated(diamond):
+    link = PcieLink(generation=3, lanes=4, measured_bytes_per_s=1e9)  # 1 byte per ns
+    hw = preset("hailo8").with_params(
+        link=link,
+        pcie_row_overhead_s=1e-6,
+        pcie_transfer_overhead_s=50e-6,
+        pcie_overhead_between_contexts=False,
+    )
+    p = build_problem(diamond, hw, MULTI_CONTEXT_CAPS, batch=8, levels=[1000.0])
+    assert p.overhead_between_contexts is False
+    paid = 2048 + 16_000 + 50_000
+    # a and d are graph outputs: written out with their overhead; b and c only their bytes;
+    # read back by a later context, every tensor moves as bytes only; graph inputs always pay
+    assert p.output_load == (paid, 2048, 2048, paid)
+    assert p.read_load == (2048,) * 4
+    assert p.input_load == (768 + 16_000 + 50_000,)
+
+
 def test_demands_come_from_lower_layer_with_the_fan_out(diamond):
     hw = preset("hailo8").with_params(shortcut_nodes=1, lcus_per_node=1)
     rate = 2000.0

@@ -52,6 +52,12 @@ def test_default_flow_decides_at_75_and_60_and_raises_the_single_context():
     assert f.multi_fps_caps == MULTI_CONTEXT_CAPS  # not raised unless the parameter says so
     raised_multi = flow_of(params=replace(RAISED, raise_multi_context=True))
     assert raised_multi.multi_fps_caps == ResourceCaps.uniform(1.0)
+    # the multi-context raise may have its own ceiling; explicit caps are never raised
+    own = replace(RAISED, raise_multi_context=True, multi_raised_caps=ResourceCaps.uniform(0.8))
+    assert flow_of(params=own).multi_fps_caps == ResourceCaps.uniform(0.8)
+    assert flow_of(params=own).single_fps_caps == ResourceCaps.uniform(1.0)
+    capped = flow_of("resources_param(max_compute_utilization=0.65)", params=own)
+    assert (capped.multi_fps_caps.compute, capped.multi_fps_caps.control) == (0.65, 0.8)
 
 
 def test_one_context_decided_at_the_raised_caps_when_the_parameter_says_so():

@@ -205,13 +205,21 @@ def conv_layer(name, srcs, c, hw):
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), n=st.integers(5, 200), batch=st.sampled_from([1, 8]))
-def test_random_dags_give_valid_partitions(seed, n, batch):
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(5, 200),
+    batch=st.sampled_from([1, 8]),
+    between=st.booleans(),
+)
+def test_random_dags_give_valid_partitions(seed, n, batch, between):
     net = random_dag(seed, n)
-    report = compile_network(net, HW, SearchOptions(timeout_s=2, batch=batch))
+    # both readings of the PCIe costs of tensors between contexts: the solver's objective and
+    # the validator's FPS must agree under each (compile_network checks the claimed FPS)
+    hw = HW.with_params(pcie_overhead_between_contexts=between)
+    report = compile_network(net, hw, SearchOptions(timeout_s=2, batch=batch))
     # compile_network already ran the validator; check once more from scratch
     caps = report.caps
-    again = validate_partition(net, HW, caps, report.search.assignment, batch=batch)
+    again = validate_partition(net, hw, caps, report.search.assignment, batch=batch)
     assert again.valid, again.errors
     assert sorted({c for c in report.search.assignment.values()}) == list(
         range(report.num_contexts)

@@ -111,6 +111,32 @@ def test_two_contexts_fps_by_hand(chain, hw):
     assert report.fps == pytest.approx(8 / total, rel=1e-12)
 
 
+def test_tensors_between_contexts_pay_their_bytes_only_when_so_calibrated(diamond, hw):
+    bulk = hw.with_params(pcie_overhead_between_contexts=False)
+    assignment = {"a": 0, "b": 0, "c": 1, "d": 1}  # a and b cross out of 0; x in; d out of 1
+    paying, plain = (validate_partition(diamond, h, MULTI_CONTEXT_CAPS, assignment, batch=8)
+                     for h in (hw, bulk))  # fmt: skip
+    counts = [
+        [(c.pcie_rows_per_frame, c.pcie_out_rows_per_frame, c.pcie_transfers_per_frame,
+          c.pcie_out_transfers_per_frame, c.pcie_bytes_per_frame) for c in r.contexts]
+        for r in (paying, plain)
+    ]  # fmt: skip
+    assert counts[0] == [(3 * ROWS, 2 * ROWS, 3, 2, 3 * TENSOR), (3 * ROWS, ROWS, 3, 1, 3 * TENSOR)]
+    # only x (graph input) and d (graph output) pay rows and a transfer; the bytes are the same
+    assert counts[1] == [(ROWS, 0, 1, 0, 3 * TENSOR), (ROWS, ROWS, 1, 1, 3 * TENSOR)]
+    total = 0.0
+    for names, ins, outs in (("ab", (1, 1), (2, 0)), ("cd", (2, 0), (1, 1))):
+        fit = context_fit(pairs(diamond, names), bulk, MULTI_CONTEXT_CAPS)
+        # (tensors, of which paying) in each direction, overlapping
+        pcie = max(n * TENSOR / 1e9 + k * (ROWS * ROW_S + TRANSFER_S) for n, k in (ins, outs))
+        t = max(1 / fit.fps, pcie)
+        reload = (36928 * names.count("b") + 36928 * names.count("c") + 36928 * names.count("a")
+                  + fit.config_bytes) / 1e9  # fmt: skip
+        total += 1e-3 + reload + 0.5 * t + 8 * t
+    assert plain.fps == pytest.approx(8 / total, rel=1e-12)
+    assert plain.fps > paying.fps
+
+
 def test_precedence(chain, hw):
     report = validate_partition(chain, hw, MULTI_CONTEXT_CAPS, {"a": 0, "b": 1, "c": 0}, batch=1)
     assert report.errors == ("layer 'c' (context 0) reads 'b' from a later context 1",)
