@@ -144,10 +144,10 @@ def layer_work(layer: Layer, hw: HardwareSpec) -> float:
 
 # -- geometry -------------------------------------------------------------------------------------
 def tensor_rows(shape: Shape) -> int:
-    """Rows a tensor streams in (``H`` of ``(C, H, W)``, ``N`` of ``(N, D)``, 1 of ``(D,)``).
+    """Rows a tensor streams in (``H`` of ``(C, H, W)``, 1 of ``(N, D)`` and of ``(D,)``).
 
     >>> tensor_rows((3, 640, 640)), tensor_rows((197, 768)), tensor_rows((1000,))
-    (640, 197, 1)
+    (640, 1, 1)
     """
     return row_geometry(shape)[0]
 
@@ -155,18 +155,20 @@ def tensor_rows(shape: Shape) -> int:
 def row_geometry(shape: Shape) -> tuple[int, int]:
     """``(rows, elements per row)`` of a per-frame tensor, as a line buffer streams it.
 
-    ``(C, H, W)`` streams H rows of ``C x W``; ``(N, D)`` streams N tokens of D; ``(D,)`` is one
-    row; leading dimensions of longer shapes fold into the row.
+    ``(C, H, W)`` streams H rows of ``C x W``; a sequence ``(N, D)`` (N tokens of D features) is
+    one row of ``N x D``, as Hailo lays it out: height 1, width N, D channels (the Model Zoo
+    lists the whisper encoders' inputs as ``1x1000x80`` and ``1x500x80``, H x W x C); ``(D,)``
+    is one row; leading dimensions of longer shapes fold into the row.
 
     >>> row_geometry((64, 56, 56)), row_geometry((197, 768)), row_geometry((1000,))
-    ((56, 3584), (197, 768), (1, 1000))
+    ((56, 3584), (1, 151296), (1, 1000))
     """
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
         return 1, shape[0]
     if len(shape) == 2:
-        return shape[0], shape[1]
+        return 1, shape[0] * shape[1]
     rows = shape[-2]
     return rows, num_elements(shape) // rows
 

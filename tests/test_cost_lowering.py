@@ -24,6 +24,7 @@ from cost_model.lowering import (
     price_layers,
     price_matrix,
     profile_layer,
+    tensor_rows,
 )
 from cost_model.resources import Resources
 
@@ -216,7 +217,7 @@ def test_matmul_holds_both_operands_whole():
     assert lower_layer(scores, HW, 10.0).resources.l3_cuts == 2 * math.ceil(heads * n * d / CUT)
 
 
-def test_token_dense_buffers_two_tokens():
+def test_token_dense_buffers_its_one_row_the_whole_sequence():
     n, d_in, d_out = 197, 768, 3072
     fc = Layer(
         name="fc1",
@@ -227,7 +228,9 @@ def test_token_dense_buffers_two_tokens():
         params=d_in * d_out + d_out,
         macs=n * d_in * d_out,
     )
-    assert line_buffer_bytes(fc, HW) == 2 * d_in  # kernel 1 + stride 1 rows of one token
+    # Hailo lays a sequence out as height 1, width n: one row of n tokens, held whole
+    assert line_buffer_bytes(fc, HW) == n * d_in
+    assert tensor_rows((n, d_in)) == 1
 
 
 def test_transpose_holds_its_input_whole():
