@@ -47,7 +47,7 @@ SIXTEEN_BIT_SC_FACTOR = 2  # a16_w16 takes twice the SCs per MAC of a8_w8 [assum
 # Share of an SC's 64 MAC/cycle a dense conv sustains. Starting point: single-context ResNet-50
 # runs 3.49 GMAC x 1372 FPS on 436 SCs (0.85 x 512): 3.49e9 x 1372 / (436 x 64 x 400e6) = 0.43
 # [calibrated].
-COMPUTE_EFFICIENCY = 0.7225
+COMPUTE_EFFICIENCY = 0.7
 # A depthwise conv has no input-channel reduction: of the SC's 64 MAC lanes, which a dense conv
 # fills with input channels, one per output element works, at the dense conv's efficiency:
 # COMPUTE_EFFICIENCY / 64 = 0.0113 for a 3x3 kernel. Fitted freely under each row's flow it
@@ -57,21 +57,25 @@ DWCONV_EFFICIENCY = 0.0085
 # ``MACs x (9 / (kh x kw)) ** (1 - exponent)``. At 1 every tap costs a MAC lane-cycle (a 5x5 costs
 # 25/9 of a 3x3); at 0 the cost is per output element whatever the kernel (the taps run in
 # parallel in the window). Hailo does not publish it; the networks with 5x5 depthwise convs
-# (FastDepth's decoder, EfficientNet-Lite, MobileNetV3) decide it. The fit (0.35) puts a 5x5
-# at (25/9) ** 0.35 = 1.44 times a 3x3's cost per output element, not 2.78: the taps are partly
+# (FastDepth's decoder, EfficientNet-Lite, MobileNetV3) decide it. The fit (0.50) puts a 5x5
+# at (25/9) ** 0.50 = 1.67 times a 3x3's cost per output element, not 2.78: the taps are partly
 # parallel [calibrated: grid 0, 0.5, 1, refined].
-DWCONV_KERNEL_EXPONENT = 0.354025
-# Activation x activation products (attention): both operands are activations held whole; the
-# fit takes the lowest value of its grid, an eighth of a dense conv's efficiency (the
-# transformers are the family the model prices worst: see RESULTS.md) [calibrated].
-MATMUL_EFFICIENCY = 0.1
+DWCONV_KERNEL_EXPONENT = 0.495635
+# Activation x activation products (attention): both operands are activations held whole. The
+# fit goes below its grid (0.1 ... 0.8) to 0.043, a sixteenth of a dense conv's efficiency: the
+# transformers are slower than their MACs, and the attention products are the only kind of
+# layer they alone have, so this constant absorbs whatever makes them slow (an absorber: the
+# transformers are the family the model prices worst, see RESULTS.md). What would decide the
+# mechanism: per-layer profiler rates of one transformer (attention products, softmax, norm)
+# [calibrated].
+MATMUL_EFFICIENCY = 0.04298875
 # Layers without MACs (pool, add, concat, resize, softmax, norm, ...): elements one SC moves
 # per cycle. Like a depthwise conv they use one lane per element: about one element per cycle
-# at about the SC's efficiency (fitted 0.59, COMPUTE_EFFICIENCY 0.72) [calibrated].
-ELEMENTS_PER_SC_PER_CYCLE = 0.586800275781
+# at about the SC's efficiency (fitted 0.67, COMPUTE_EFFICIENCY 0.70) [calibrated].
+ELEMENTS_PER_SC_PER_CYCLE = 0.674820317148
 # SC-cycles each layer spends per output row on top of its MACs or elements (row setup, line
 # buffer turnaround): layers on small maps pay it relatively more [calibrated].
-SC_CYCLES_PER_ROW = 5474.0
+SC_CYCLES_PER_ROW = 4307.422175
 
 # -- splitting a layer -------------------------------------------------------------------------
 # A channel split gives each node at least this many output channels; beyond that the split is
@@ -83,7 +87,7 @@ MAX_NODES_PER_LAYER = 8
 LINE_BUFFER_EXTRA_ROWS = 0
 
 # -- contexts and the host link -----------------------------------------------------------------
-CONFIG_BYTES_PER_NODE = 22938  # configuration loaded per node at a switch [calibrated]
+CONFIG_BYTES_PER_NODE = 32113  # configuration loaded per node at a switch [calibrated]
 # Firmware work per context switch beyond loading its bytes: the fit under each row's flow puts
 # all of the switch cost in the bytes (weights + configuration) [calibrated].
 CONTEXT_SWITCH_OVERHEAD_S = 0.0
@@ -97,14 +101,14 @@ PCIE_ROW_OVERHEAD_S = 0.85e-6
 # Fixed cost of each tensor crossing PCIe per frame, in each direction (a DMA transfer's
 # descriptor setup and completion interrupt): small networks stop at ~2,500-3,500 FPS whatever
 # their MACs, while 640x640 detectors with 7 transfers run over 1,000 FPS [calibrated].
-PCIE_TRANSFER_OVERHEAD_S = 81.2175e-6
+PCIE_TRANSFER_OVERHEAD_S = 100e-6
 # Whether the tensors one context writes to host memory and a later one reads back pay the row
 # and transfer costs above, or only their bytes. True: every crossing tensor pays them. False:
 # only the graph's own inputs and outputs do (host-side work on the user's frames: formats,
 # quantization, one transfer per frame buffer), and the runtime moves inter-context tensors as
 # bulk DMA. Not published; the calibration compares both by leave-one-network-out error. What
 # would decide it: per-context PCIe times of one multi-context profile [calibrated choice].
-PCIE_OVERHEAD_BETWEEN_CONTEXTS = True
+PCIE_OVERHEAD_BETWEEN_CONTEXTS = False
 # PCIe payload efficiency (TLP/DLLP overhead): a Raspberry Pi's Gen2 x1 moves ~0.45 GB/s of a
 # raw 0.5 GB/s and its Gen3 x1 ~0.9 of 0.985 GB/s, so ~0.9 [derived].
 PCIE_EFFICIENCY = 0.9

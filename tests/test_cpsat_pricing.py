@@ -76,7 +76,10 @@ def test_structure_is_copied_from_the_network(diamond):
 def test_pcie_load_of_a_crossing_tensor_carries_its_row_and_transfer_overheads(diamond):
     link = PcieLink(generation=3, lanes=4, measured_bytes_per_s=1e9)  # 1 byte per ns
     hw = preset("hailo8").with_params(
-        link=link, pcie_row_overhead_s=1e-6, pcie_transfer_overhead_s=50e-6
+        link=link,
+        pcie_row_overhead_s=1e-6,
+        pcie_transfer_overhead_s=50e-6,
+        pcie_overhead_between_contexts=True,
     )
     p = build_problem(diamond, hw, MULTI_CONTEXT_CAPS, batch=8, levels=[1000.0])
     # 2048 bytes + 16 rows x 1000 bytes + 50,000 bytes for the transfer

@@ -35,7 +35,10 @@ from tests.nets import conv_chain
 
 HW = preset("hailo8")
 RAISED = FlowParams(
-    raised_caps=ResourceCaps.uniform(1.0), raise_multi_context=False, decide_at_raised_caps=False
+    raised_caps=ResourceCaps.uniform(1.0),
+    raise_multi_context=False,
+    multi_raised_caps=None,
+    decide_at_raised_caps=False,
 )
 
 

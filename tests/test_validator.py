@@ -113,9 +113,10 @@ def test_two_contexts_fps_by_hand(chain, hw):
 
 def test_tensors_between_contexts_pay_their_bytes_only_when_so_calibrated(diamond, hw):
     bulk = hw.with_params(pcie_overhead_between_contexts=False)
+    every = hw.with_params(pcie_overhead_between_contexts=True)
     assignment = {"a": 0, "b": 0, "c": 1, "d": 1}  # a and b cross out of 0; x in; d out of 1
     paying, plain = (validate_partition(diamond, h, MULTI_CONTEXT_CAPS, assignment, batch=8)
-                     for h in (hw, bulk))  # fmt: skip
+                     for h in (every, bulk))  # fmt: skip
     counts = [
         [(c.pcie_rows_per_frame, c.pcie_out_rows_per_frame, c.pcie_transfers_per_frame,
           c.pcie_out_transfers_per_frame, c.pcie_bytes_per_frame) for c in r.contexts]
