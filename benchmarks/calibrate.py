@@ -471,7 +471,6 @@ GRIDS: dict[str, Sequence] = {
     "dwconv_kernel_exponent": (0.0, 0.5, 1.0),
     "matmul_efficiency": (0.1, 0.2, 0.3, 0.5, 0.66, 0.8),
     "elements_per_sc_per_cycle": (0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
-    "norm_work_factor": (1.0, 8.0, 32.0, 64.0, 128.0),
     "max_nodes_per_layer": (2, 4, 6, 8, 12, 16),
     "l3_cut_bytes": (16384, 24576, 32768, 40960),
     "config_bytes_per_node": (0, 4096, 16384, 32768, 65536),

@@ -137,7 +137,6 @@ class HardwareSpec:
     dwconv_kernel_exponent: float = params.DWCONV_KERNEL_EXPONENT
     matmul_efficiency: float = params.MATMUL_EFFICIENCY
     elements_per_sc_per_cycle: float = params.ELEMENTS_PER_SC_PER_CYCLE
-    norm_work_factor: float = params.NORM_WORK_FACTOR
     min_channels_per_node: int = params.MIN_CHANNELS_PER_NODE
     max_nodes_per_layer: int = params.MAX_NODES_PER_LAYER
     line_buffer_extra_rows: int = params.LINE_BUFFER_EXTRA_ROWS

@@ -7,7 +7,7 @@ in SC-cycles per frame (one rule per op kind, registered in ``WORK_RULES``):
   for ``a16_w16`` and the efficiency of the kind (depthwise convs have their own).
 * layers without MACs (pool, add, concat, resize, softmax, norm, ...): ``W = E x p / e``, with
   ``E`` the larger of the output elements and the input elements per frame and ``e`` the
-  elements one SC handles per cycle; a layer norm's is ``hw.norm_work_factor`` times that;
+  elements one SC handles per cycle;
 
 plus ``hw.sc_cycles_per_row`` for each output row.
 
@@ -100,12 +100,6 @@ def _element_work(layer: Layer, hw: HardwareSpec) -> float:
     return elements * _precision_factor(layer) / hw.elements_per_sc_per_cycle
 
 
-def _norm_work(layer: Layer, hw: HardwareSpec) -> float:
-    """A layer norm: the elementwise rule x ``hw.norm_work_factor`` (Hailo builds it from
-    several layers, each a pass over the tensor)."""
-    return _element_work(layer, hw) * hw.norm_work_factor
-
-
 WORK_RULES: dict[OpKind, WorkRule] = {
     OpKind.CONV: _mac_work("compute_efficiency"),
     OpKind.DECONV: _mac_work("compute_efficiency"),
@@ -122,7 +116,7 @@ WORK_RULES: dict[OpKind, WorkRule] = {
     OpKind.RESIZE: _element_work,
     OpKind.ACTIVATION: _element_work,
     OpKind.SOFTMAX: _element_work,
-    OpKind.NORM: _norm_work,
+    OpKind.NORM: _element_work,
     OpKind.AFFINE: _element_work,
     OpKind.TRANSPOSE: _element_work,
     OpKind.PAD: _element_work,

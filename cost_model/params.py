@@ -73,12 +73,6 @@ MATMUL_EFFICIENCY = 0.04298875
 # per cycle. Like a depthwise conv they use one lane per element: about one element per cycle
 # at about the SC's efficiency (fitted 0.67, COMPUTE_EFFICIENCY 0.70) [calibrated].
 ELEMENTS_PER_SC_PER_CYCLE = 0.674820317148
-# A layer norm (statistics over the features of each token or pixel) is built by Hailo from
-# several layers (mean, centre, square, mean, reciprocal root, scale), some of them in 16 bits:
-# its work per element is this many times a plain elementwise layer's. The Model Zoo runs the
-# same ViT with LayerNorm and with BatchNorm ("_bn": same MACs and weights) 1.7-3.3x slower per
-# frame with LayerNorm; those pairs decide it [calibrated].
-NORM_WORK_FACTOR = 1.0
 # SC-cycles each layer spends per output row on top of its MACs or elements (row setup, line
 # buffer turnaround): layers on small maps pay it relatively more [calibrated].
 SC_CYCLES_PER_ROW = 4307.422175

@@ -151,7 +151,6 @@ HARDWARE_RANGES: dict[str, NumberRange] = {
     "dwconv_kernel_exponent": NumberRange(low=0.0, high=1.0),
     "matmul_efficiency": fraction(),
     "elements_per_sc_per_cycle": NumberRange(low=0.0, high=1e4, low_open=True),
-    "norm_work_factor": NumberRange(low=1.0, high=1e4),
     "min_channels_per_node": COUNT,
     "max_nodes_per_layer": COUNT,
     "line_buffer_extra_rows": OPTIONAL_COUNT,

@@ -17,7 +17,6 @@ from cost_model.lowering import (
     WORK_RULES,
     ProfileTable,
     demand_matrix,
-    layer_work,
     line_buffer_bytes,
     lower_layer,
     lower_table,
@@ -201,21 +200,6 @@ def test_elementwise_layer_work_counts_elements():
     assert (cost.subclusters_needed, cost.layer_nodes, cost.weight_bytes) == (sc, 2, 0)
     # two inputs, each 1 + 1 rows (1x1 kernel, stride 1) of 64 x 56
     assert cost.resources.l3_cuts == 2 * math.ceil(2 * c * w / CUT)
-
-
-def test_layer_norm_work_is_its_factor_times_an_elementwise_layers():
-    n, d = 197, 192
-    norm = Layer(
-        name="ln", op=OpKind.NORM, inputs=("x",), input_shapes=((n, d),), output_shape=(n, d)
-    )
-    affine = replace(norm, name="bn", op=OpKind.AFFINE)
-    hw = HW.with_params(norm_work_factor=32.0)
-    # 37,824 elements / 8 per SC-cycle = 4,728 SC-cycles per frame; x 32 for the layer norm
-    assert layer_work(affine, hw) == n * d / 8
-    assert layer_work(norm, hw) == 32 * n * d / 8
-    f = 10_000.0  # 1.51 G SC-cycles/s: 4 SCs, where the batch norm needs 1
-    assert lower_layer(norm, hw, f).subclusters_needed == math.ceil(32 * n * d / 8 * f / CLOCK)
-    assert lower_layer(affine, hw, f).subclusters_needed == 1
 
 
 def test_matmul_holds_both_operands_whole():
