@@ -80,11 +80,13 @@ class ColumnBound:
         by_count: lower bounds on ``T(B)`` of the partitions into ``k`` or more contexts, for
             ``k`` from ``by_count.first`` on (:class:`~partitioner.bounds.CountBounds`).
         contexts: the LP's count of contexts at the first count (fractional).
-        seconds: wall time it took.
+        first_s: wall time until the first count's bound (the model's build included).
+        seconds: wall time it took, every count.
     """
 
     by_count: CountBounds
     contexts: float
+    first_s: float
     seconds: float
 
     @property
@@ -117,14 +119,14 @@ def column_bound(
     if lp.solver is None:
         return None
     units: list[int] = []
-    contexts = 0.0
+    contexts, first_s = 0.0, 0.0
     k, until = first, started + time_limit_s
     while k <= problem.num_layers and len(units) < max_counts:
         found = lp.solve_count(k, until)
         if found is None:
             break
         if not units:
-            contexts = found[1]
+            contexts, first_s = found[1], time.perf_counter() - started
             until = time.perf_counter() + more_s
         units.append(max(found[0], units[-1] if units else 0))
         if enough_units is not None and units[-1] > enough_units:
@@ -135,6 +137,7 @@ def column_bound(
     return ColumnBound(
         by_count=CountBounds(first=first, units=tuple(units), num_layers=problem.num_layers),
         contexts=contexts,
+        first_s=first_s,
         seconds=time.perf_counter() - started,
     )
 

@@ -28,6 +28,9 @@ def test_two_contexts_at_the_fast_level_then_one_more_frame_per_context():
     assert found.by_count.units == (1000, 1500, 2000)
     assert found.bound_units == 1000
     assert found.by_count.at_least(5) == NO_PARTITION  # more contexts than layers
+    # a bound above what the caller needs ends the counts: every larger count is above it too
+    assert column_bound(p, enough_units=999).by_count.units == (1000,)
+    assert column_bound(p, first=3).by_count.units == (1500, 2000)
 
 
 def slow_ends_problem():
