@@ -64,12 +64,22 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ortools.linear_solver import pywraplp
+from ortools.sat.python import cp_model
 
-from partitioner.bounds import SAFETY, CountBounds, pcie_classes
-from partitioner.problem import PartitionProblem, redundant_resources
+from partitioner.bounds import SAFETY, CountBounds, min_context_pcie_units, pcie_classes
+from partitioner.problem import (
+    ContextTraffic,
+    Partition,
+    PartitionProblem,
+    config_bytes_of,
+    context_frame_units,
+    fits,
+    redundant_resources,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -249,6 +259,258 @@ class _ContextLp:
         return self.solve(until)
 
 
+# -- column generation over real contexts ------------------------------------------------------
+VALUE_SCALE = 1000
+"""Pricing values are in thousandths of a time unit (CP-SAT takes integers)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerationBound:
+    """What :func:`generation_bound` proved.
+
+    Attributes:
+        by_count: lower bounds on ``T(B)`` of the partitions into ``k`` or more contexts, for
+            ``k`` from ``by_count.first`` on; ``None`` when no round priced every level.
+        master_units: the last restricted master's value (an upper bound on the relaxation's,
+            the bound when the generation converged).
+        rounds: pricing rounds run.
+        columns: contexts in the master.
+        converged: the last round proved that no context has a negative reduced cost.
+        seconds: wall time.
+    """
+
+    by_count: CountBounds | None
+    master_units: float
+    rounds: int
+    columns: int
+    converged: bool
+    seconds: float
+
+
+def generation_bound(
+    problem: PartitionProblem,
+    *,
+    partitions: tuple[Partition, ...] = (),
+    first: int = 2,
+    time_limit_s: float = 60.0,
+    price_s: float = 2.0,
+    max_counts: int = 16,
+) -> GenerationBound | None:
+    """The set-partitioning bound by column generation over *real* contexts (module docstring,
+    "Column generation"): columns are convex sets that fit a level and the edge-layer limit,
+    costed exactly (their PCIe time included), started from the contexts of ``partitions``
+    (e.g. the search's best and the DP split) and of single layers. Each round solves the
+    master and prices every level with CP-SAT (at most ``price_s`` each); every round that
+    priced every level adds a proven Lagrangian line. Stops when no context prices out (the
+    master's value is then the relaxation's), or after ``time_limit_s`` (the lines so far
+    still bound). ``None`` without an LP solver or when no partition exists.
+    """
+    started = time.perf_counter()
+    if problem.num_layers < first or min(_alone_levels(problem)) < 0:
+        return None
+    master = _Master.build(problem, first)
+    if master is None:
+        return None
+    for partition in partitions:
+        for c, _ in enumerate(partition.level_of):
+            layers = partition.layers_in(c)
+            for lv in range(problem.num_levels):
+                if fits(problem, layers, lv):
+                    master.add(layers, lv)
+    pricing = _Pricing(problem)
+    floor = min_context_pcie_units(problem)
+    cheapest = min(
+        problem.switch_fixed_units + problem.batch * t + problem.fill_units(t)
+        for t in (max(f, floor) for f in problem.frame_units)
+    )
+    lines: list[tuple[float, float]] = [(0.0, float(cheapest))]  # T - W/link >= a + K b
+    rounds, converged, value = 0, False, math.nan
+    while time.perf_counter() - started < time_limit_s:
+        solved = master.solve()
+        if solved is None:
+            break
+        value, duals, mu = solved
+        rounds += 1
+        gains, added = [], 0
+        for lv in range(problem.num_levels):
+            found = pricing.price(lv, duals, price_s)
+            if found is None:
+                gains = []
+                break
+            layers, gain = found  # gain >= max_S (duals(S) - c(S, l)), proven
+            gains.append(gain)
+            if layers and master.reduced_cost(layers, lv, duals, mu) < -1e-7 * value:
+                added += master.add(layers, lv)
+        if len(gains) == problem.num_levels:
+            lines.append((float(sum(duals)), -max(gains)))
+        if not added:
+            converged = len(gains) == problem.num_levels
+            break
+    counts = _lines_bounds(lines, master.reload, first, problem.num_layers, max_counts)
+    return GenerationBound(
+        by_count=None if len(lines) == 1 else counts,
+        master_units=value,
+        rounds=rounds,
+        columns=len(master.columns),
+        converged=converged,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def context_cost(problem: PartitionProblem, layers: Sequence[int], level: int) -> float:
+    """What a context of ``layers`` at ``level`` adds to a multi-context ``T(B)``, at least:
+    the switch, ``B x t + fill(t)`` with ``t`` its frame time (PCIe included) and its
+    configuration over the link (the reload is rounded once for all contexts, not here)."""
+    p = problem
+    members = set(layers)
+    ins = {u for v in members for u in p.producers[v] if u not in members}
+    outs = {u for u in members if p.is_output[u] or any(v not in members for v in p.consumers[u])}
+    reads = {g for v in members for g in p.inputs_read[v]}
+    flow = ContextTraffic(
+        edge_layers=len(ins) + len(outs) + len(reads),
+        in_bytes=sum(p.output_load[u] for u in ins) + sum(p.input_load[g] for g in reads),
+        out_bytes=sum(p.output_load[u] for u in outs),
+    )
+    t = context_frame_units(p, level, flow)
+    config = config_bytes_of(p, layers, level) / float(p.link_bytes_per_unit)
+    return p.switch_fixed_units + p.batch * t + p.fill_units(t) + config
+
+
+class _Master:
+    """The restricted master LP: covering rows (>= 1) and the count row."""
+
+    def __init__(self, problem: PartitionProblem, solver: pywraplp.Solver, first: int) -> None:
+        self.problem, self.solver = problem, solver
+        inf = solver.infinity()
+        self.cover = [solver.Constraint(1.0, inf) for _ in range(problem.num_layers)]
+        self.count = solver.Constraint(float(first), inf)
+        self.objective = solver.Objective()
+        self.objective.SetMinimization()
+        self.reload = problem.total_weight_bytes / float(problem.link_bytes_per_unit)
+        self.columns: dict[tuple[int, tuple[int, ...]], float] = {}
+        for i in range(problem.num_layers):
+            self.add((i,), 0)
+
+    @classmethod
+    def build(cls, problem: PartitionProblem, first: int) -> _Master | None:
+        solver = _lp_solver()
+        return None if solver is None else cls(problem, solver, first)
+
+    def add(self, layers: Sequence[int], level: int) -> bool:
+        """Add the context (once); whether it was new."""
+        key = (level, tuple(sorted(layers)))
+        if key in self.columns:
+            return False
+        cost = context_cost(self.problem, key[1], level)
+        self.columns[key] = cost
+        x = self.solver.NumVar(0.0, self.solver.infinity(), f"x{len(self.columns)}")
+        for i in key[1]:
+            self.cover[i].SetCoefficient(x, 1.0)
+        self.count.SetCoefficient(x, 1.0)
+        self.objective.SetCoefficient(x, cost)
+        return True
+
+    def reduced_cost(self, layers: Sequence[int], level: int, duals: list, mu: float) -> float:
+        cost = context_cost(self.problem, layers, level)
+        return cost - sum(duals[i] for i in layers) - mu
+
+    def solve(self) -> tuple[float, list[float], float] | None:
+        """``(value, covering duals, count dual)``, or ``None`` when not solved to optimality."""
+        if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
+            return None
+        duals = [max(0.0, row.dual_value()) for row in self.cover]
+        mu = max(0.0, self.count.dual_value())
+        return self.objective.Value() + self.reload, duals, mu
+
+
+class _Pricing:
+    """Per level, the context with the most ``sum of duals - cost`` (CP-SAT): a convex set
+    (``x = b - e`` with ``b``, ``e`` closed under producers, ``e <= b``) that fits the level's
+    limits and the edge-layer limit, its frame time ``t`` at least the level's and each PCIe
+    direction's (bytes rounded down, so ``t`` is never above the real one)."""
+
+    def __init__(self, problem: PartitionProblem) -> None:
+        self.problem = problem
+        self.tops = _alone_levels(problem)
+
+    def price(
+        self, level: int, duals: list[float], limit_s: float
+    ) -> tuple[list[int], float] | None:
+        """``(layers of the best context found, proven upper bound on max_S (duals(S) -
+        c(S, level)))``, or ``None`` when CP-SAT proved nothing."""
+        p = self.problem
+        rate = p.link_bytes_per_unit  # exact: the loads round down, the values up
+        m = cp_model.CpModel()
+        x = {i: m.NewBoolVar(f"x{i}") for i in range(p.num_layers) if self.tops[i] >= level}
+
+        def inside(i: int) -> cp_model.IntVar | int:
+            return x.get(i, 0)
+
+        b = [m.NewBoolVar(f"b{i}") for i in range(p.num_layers)]
+        e = [m.NewBoolVar(f"e{i}") for i in range(p.num_layers)]
+        for i in range(p.num_layers):
+            m.Add(b[i] - e[i] == inside(i))
+        for u, v in p.edges:
+            m.Add(b[v] <= b[u])
+            m.Add(e[v] <= e[u])
+        for r, limit in enumerate(p.limits):
+            m.Add(sum(p.demand[level][i][r] * var for i, var in x.items()) <= limit)
+        out = [m.NewBoolVar(f"o{i}") for i in range(p.num_layers)]
+        into = [m.NewBoolVar(f"i{i}") for i in range(p.num_layers)]
+        reads = [m.NewBoolVar(f"g{g}") for g in range(len(p.graph_inputs))]
+        for u, v in p.edges:
+            m.Add(out[u] >= inside(u) - inside(v))
+            m.Add(into[u] >= inside(v) - inside(u))
+        for u in range(p.num_layers):
+            if p.is_output[u]:
+                m.Add(out[u] >= inside(u))
+        for g, graph_input in enumerate(p.graph_inputs):
+            for v in graph_input.consumers:
+                m.Add(reads[g] >= inside(v))
+        m.Add(sum(out) + sum(into) + sum(reads) <= p.edge_layer_limit)
+        # t: the frame time in units, exactly as batch_time_units has it (PCIe bytes over the
+        # link rounded up: num x t >= den x bytes); fill: fill(t), rounded up likewise
+        num, den = rate.numerator, rate.denominator
+        t = m.NewIntVar(p.frame_units[level], 2**40, "t")
+        m.Add(num * t >= den * sum(p.output_load[u] * out[u] for u in range(p.num_layers)))
+        taken = [p.output_load[u] * into[u] for u in range(p.num_layers)]
+        taken += [p.input_load[g] * reads[g] for g in range(len(reads))]
+        m.Add(num * t >= den * sum(taken))
+        fill = p.fill_fraction
+        fill_t = m.NewIntVar(0, 2**40, "fill")
+        m.Add(fill.denominator * fill_t >= fill.numerator * t)
+        config = p.config_bytes[level]
+        # the values rounded up (past float noise): the objective never under-states a gain
+        values = {
+            i: math.ceil(VALUE_SCALE * (duals[i] - float(config[i] / rate)) + 1e-6) for i in x
+        }
+        m.Maximize(
+            sum(values[i] * var for i, var in x.items()) - VALUE_SCALE * (p.batch * t + fill_t)
+        )
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = limit_s
+        solver.parameters.num_workers = 1
+        status = solver.Solve(m)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        layers = [i for i, var in x.items() if solver.Value(var)]
+        gain = solver.BestObjectiveBound() / VALUE_SCALE - p.switch_fixed_units
+        return layers, gain
+
+
+def _lines_bounds(
+    lines: list[tuple[float, float]], reload: float, first: int, n: int, counts: int
+) -> CountBounds:
+    """Every partition into ``K`` contexts has ``T(B) >= reload + a + K b`` for every line;
+    the bound for ``k`` or more contexts is the least over ``K = k..n`` of the best line."""
+    per_k = [reload + max(a + k * b for a, b in lines) for k in range(first, n + 1)]
+    suffix = per_k[:]
+    for j in range(len(suffix) - 2, -1, -1):
+        suffix[j] = min(suffix[j], suffix[j + 1])
+    units = tuple(max(0, math.ceil(v - SAFETY * max(1.0, abs(v)))) for v in suffix[:counts])
+    return CountBounds(first=first, units=units, num_layers=n)
+
+
 LP_SOLVERS = ("CLP", "GLOP")
 """OR-Tools LP solvers tried in turn. CLP (dual simplex) solved this LP 1.3-5x faster than GLOP
 on the zoo's detectors on Hailo-8L (YOLO11x, batch 8: 3.8 s against 18-22 s at load 3 on this
@@ -278,4 +540,11 @@ def _alone_levels(problem: PartitionProblem) -> list[int]:
     return tops
 
 
-__all__ = ["LP_SOLVERS", "ColumnBound", "column_bound"]
+__all__ = [
+    "LP_SOLVERS",
+    "ColumnBound",
+    "GenerationBound",
+    "column_bound",
+    "context_cost",
+    "generation_bound",
+]

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from partitioner.bounds import NO_PARTITION, count_bounds
-from partitioner.column_bound import column_bound
-from partitioner.problem import batch_time_units, chain_problem
+from partitioner.column_bound import column_bound, context_cost, generation_bound
+from partitioner.problem import batch_time_units, chain_problem, make_partition
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_bounds import every_partition  # noqa: E402
@@ -80,4 +80,47 @@ def test_never_above_a_partition_found_by_brute_force(problem, k):
     if not costs:
         return
     assert found is not None
+    assert found.by_count.at_least(k) <= min(costs)
+
+
+# -- column generation over real contexts ----------------------------------------------------------
+def test_generation_proves_the_optimum_where_a_context_holds_everything_between_its_layers():
+    p = slow_ends_problem()
+    found = generation_bound(p)
+    assert found.converged
+    # {l0} {l1} {l2}: the only partition (l0 and l1, or l1 and l2, need 80 LCUs): 2500 units
+    assert found.by_count.units == (2500, 2500)
+    assert found.by_count.at_least(4) == NO_PARTITION
+
+
+def test_a_context_pays_its_pcie_time():
+    # 20 x 14,000-byte outputs (5 units each at 2800 B/unit) and a 2800-byte input: a cut
+    # costs its tensor's 5 units in each context it crosses, above the 500-unit frames only
+    # when the context's frame is shorter; with frames of 4 units (250,000 FPS) every context
+    # is PCIe bound
+    p = chain_problem(lcus=(30, 40, 40, 30), limit=77, levels_fps=(250_000.0,), growth=(1.0,))
+    p = replace(p, output_bytes=(14_000,) * 4)
+    assert p.frame_units == (4,)
+    best = min(batch_time_units(p, q) for q in every_partition(p, 2))
+    assert best == 5 + 5  # {l0 l1} {l2 l3}: 5 units out of the first, 5 in and out of the second
+    assert generation_bound(p).by_count.units[0] == best
+    assert context_cost(p, (0, 1), 0) == 5  # out: l1's 14,000 bytes; in: the 2800-byte input
+
+
+def test_generation_starts_from_given_partitions_and_covers_every_count():
+    p = chain_problem(lcus=(30, 40, 40, 30), limit=77)
+    start = make_partition(p, (0, 0, 1, 1))
+    found = generation_bound(p, partitions=(start,))
+    assert found.by_count.units == (1000, 1500, 2000)
+    assert found.columns >= 2 + 4  # the start's two contexts at two levels, the 4 single layers
+
+
+@SETTINGS
+@given(problem=problems(max_layers=6), k=st.integers(2, 4))
+def test_generation_never_above_a_partition_found_by_brute_force(problem, k):
+    found = generation_bound(problem, first=2, time_limit_s=20.0)
+    costs = [batch_time_units(problem, q) for q in every_partition(problem, k)]
+    if not costs:
+        return
+    assert found is not None and found.by_count is not None
     assert found.by_count.at_least(k) <= min(costs)
