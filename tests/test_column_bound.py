@@ -73,7 +73,7 @@ def test_no_bound_without_a_partition():
 
 
 @SETTINGS
-@given(problem=problems(max_layers=6), k=st.integers(2, 4))
+@given(problem=problems(max_layers=5), k=st.integers(2, 4))
 def test_never_above_a_partition_found_by_brute_force(problem, k):
     found = column_bound(problem, first=2)
     costs = [batch_time_units(problem, q) for q in every_partition(problem, k)]
@@ -116,7 +116,7 @@ def test_generation_starts_from_given_partitions_and_covers_every_count():
 
 
 @SETTINGS
-@given(problem=problems(max_layers=6), k=st.integers(2, 4))
+@given(problem=problems(max_layers=5), k=st.integers(2, 4))
 def test_generation_never_above_a_partition_found_by_brute_force(problem, k):
     found = generation_bound(problem, first=2, time_limit_s=20.0)
     costs = [batch_time_units(problem, q) for q in every_partition(problem, k)]
