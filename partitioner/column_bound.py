@@ -83,12 +83,18 @@ contexts is assumed, and a count the lines cannot bound well falls to the ``c_mi
 no context prices out (``max_l g_l`` is the count row's dual, up to the values' rounding) the
 line at ``K`` is the master's value: the Dantzig-Wolfe bound itself.
 
-Measured on Hailo-8L at batch 8 against the search's best partition (this 2-core machine,
-loaded, CP-SAT pricing with one worker, started from the best partition, the DP and greedy
-splits): SSD-MobileNet-v2 23,710 proven over every count of contexts (gap 0.00%; level
-relaxation 27%, the compact LP above 24%) in 73 rounds and 89 s; YOLOv11n and YOLOX-tiny
-likewise (see the report of issue 18). Too slow for the search's budget as it is: it needs
-stabilised duals, several columns per pricing and pricing only the levels that priced out.
+Measured on Hailo-8L against the search's best partition (20-40 s searches; this 2-core
+machine at load 2-4, CP-SAT pricing with one worker at most 2 s a level, started from the best
+partition and the DP and greedy splits, 240 s at most): converged, so the Dantzig-Wolfe bound
+itself, on SSD-MobileNet-v2 at batch 8 (23,710: the best partition is optimal over every count
+of contexts; 73 rounds, 89 s; 46 rounds with :data:`SMOOTHING`), YOLOv8s at batch 8 (0.61%
+below the best; level relaxation 7.5%, :func:`column_bound` 2.3%; 174 s), YOLOv8m at batch 8
+(0.83%; 5.8% and 3.9%; 111 s) and YOLOv8s at batch 1 (1.6%; 6.2% and 2.8%; 66 s); stopped at
+240 s with the lines so far: YOLOv11s at batch 8 2.2% (9.6% and 5.0%), YOLOv11n at batch 1
+3.4% (16.5% and 7.9%), YOLOX-tiny at batch 8 7.5% (its master had reached the best partition,
+its duals had not settled). Far too slow for the search's budget as it is; what would cut it:
+several columns per pricing solve, pricing again only the levels that priced out, a pricing
+heuristic before CP-SAT.
 
 >>> from partitioner.problem import chain_problem
 >>> column_bound(chain_problem(lcus=(30, 40, 40, 30), limit=77)).by_count.units[:2]
