@@ -92,9 +92,11 @@ below the best; level relaxation 7.5%, :func:`column_bound` 2.3%; 174 s), YOLOv8
 (0.83%; 5.8% and 3.9%; 111 s) and YOLOv8s at batch 1 (1.6%; 6.2% and 2.8%; 66 s); stopped at
 240 s with the lines so far: YOLOv11s at batch 8 2.2% (9.6% and 5.0%), YOLOv11n at batch 1
 3.4% (16.5% and 7.9%), YOLOX-tiny at batch 8 7.5% (its master had reached the best partition,
-its duals had not settled). Far too slow for the search's budget as it is; what would cut it:
-several columns per pricing solve, pricing again only the levels that priced out, a pricing
-heuristic before CP-SAT.
+its duals had not settled); YOLO11x at batch 8 (263 layers) gave no useful line in 249 s (33
+rounds: a line from unsettled duals is far below the level relaxation's). ViT-Base at batch 8
+converged to the DP split's optimum (81 s), which the path bound proves at once. Far too slow
+for the search's budget as it is; what would cut it: several columns per pricing solve,
+pricing again only the levels that priced out, a pricing heuristic before CP-SAT.
 
 >>> from partitioner.problem import chain_problem
 >>> column_bound(chain_problem(lcus=(30, 40, 40, 30), limit=77)).by_count.units[:2]
