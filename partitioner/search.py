@@ -123,6 +123,16 @@ COUNT_BOUNDS_FRACTION = 0.05
 contexts than the fewest (:func:`~partitioner.bounds.count_bounds`; re-solves of one LP, 0.05-0.2
 s each on the zoo's detectors), after its first solve."""
 
+COLUMN_BOUND_FRACTION = 0.3
+"""Share of ``--timeout`` (wall clock) the set-partitioning bound may take after the iterations
+(:func:`~partitioner.column_bound.column_bound`: 0.6-5 s on the zoo's Hailo-8L detectors on
+this 2-core machine), run only when the answer is not yet proven and at least that much of the
+wall budget is left."""
+
+COLUMN_BOUND_MAX_CELLS = 10_000
+"""The set-partitioning bound is skipped above this many (layer, level) pairs (its LP has three
+columns per pair and two rows per edge and level; YOLO11x on Hailo-8L has ~6,300)."""
+
 BOUND_COST_FACTORS = (0.5, 2.0)
 """With the wall clock on, the path bound and the level relaxation are computed only when the time
 left exceeds these multiples of the wall time the greedy and DP baselines just took (their cost
@@ -346,6 +356,9 @@ def _iterate(
     found = _relaxation_bound(problem, first_k, splits, options, deadline, log, baseline_s)
     relaxed = None if found is None else found.bound_units
     counts = None if found is None else found.by_count
+    relaxed, counts = _whole_contexts(
+        problem, relaxed, counts, first_k, splits, options, deadline, log
+    )
 
     stale = 0
     interrupted = False
@@ -699,6 +712,68 @@ def _every_count(
         f"{result.num_contexts} contexts by CP-SAT, more by the level relaxation)"
     )
     return joined
+
+
+def _whole_contexts(
+    problem: PartitionProblem,
+    relaxed: int | None,
+    counts: CountBounds | None,
+    first_k: int,
+    splits: Splits,
+    options: SearchOptions,
+    deadline: float,
+    log: Log,
+) -> tuple[int | None, CountBounds | None]:
+    """The bound over every count of contexts and the bounds per count, raised by the
+    set-partitioning relaxation (:func:`~partitioner.column_bound.column_bound`: whole convex
+    contexts, where the level relaxation mixes fractions of contexts). Computed when the level
+    relaxation does not already prove the DP split, with :data:`COLUMN_BOUND_FRACTION` of the
+    budget as its limit and at least twice that left on the wall clock, on at most
+    :data:`COLUMN_BOUND_MAX_CELLS` (layer, level) pairs."""
+    from partitioner.column_bound import column_bound
+
+    split = _dp_split(splits, first_k)
+    if split is None or problem.num_layers * problem.num_levels > COLUMN_BOUND_MAX_CELLS:
+        return relaxed, counts
+    upper = batch_time_units(problem, split)
+    if relaxed is not None and relaxed > improvement_cutoff(upper):
+        return relaxed, counts  # the DP split is proven already
+    allowed = COLUMN_BOUND_FRACTION * options.timeout_s
+    if deadline - time.perf_counter() < 2 * allowed:
+        return relaxed, counts
+    found = column_bound(
+        problem,
+        first=max(2, first_k),
+        enough_units=improvement_cutoff(upper) + 1,
+        time_limit_s=allowed,
+        more_s=COUNT_BOUNDS_FRACTION * options.timeout_s,
+    )
+    if found is None:
+        return relaxed, counts
+    joined = _max_counts(counts, found.by_count)
+    raised = joined.at_least(max(2, first_k))  # fewer contexts are ruled out already
+    if raised is None or (relaxed is not None and raised <= relaxed):
+        return relaxed, joined
+    fps = problem.batch / (max(1, raised) * problem.TIME_UNIT_S)
+    log(
+        f"Bound over any number of contexts: at most {fps:,.1f} FPS (whole contexts, "
+        f"{found.seconds:.1f} s)"
+    )
+    return raised, joined
+
+
+def _max_counts(a: CountBounds | None, b: CountBounds) -> CountBounds:
+    """Bounds per count of contexts that hold whenever either does: the higher of the two at
+    each count both cover, either's where only one does (from the lower first count on)."""
+    if a is None:
+        return b
+    first = min(a.first, b.first)
+    last = max(a.first + len(a.units), b.first + len(b.units))
+    units = []
+    for k in range(first, last):
+        values = [v for v in (a.at_least(k), b.at_least(k)) if v is not None]
+        units.append(max(values + [units[-1]] if units else values))
+    return CountBounds(first=first, units=tuple(units), num_layers=a.num_layers)
 
 
 def _dp_meeting(

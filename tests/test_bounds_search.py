@@ -22,6 +22,9 @@ def test_cpsat_bound_for_few_contexts_and_the_relaxation_for_more_cover_every_co
         return AnyCountBound(bound_units=1, level_units=1, path_units=None, by_count=counts)
 
     monkeypatch.setattr(search_module, "any_count_bound", weak)
+    monkeypatch.setattr(
+        search_module, "_whole_contexts", lambda p, relaxed, counts, *_: (relaxed, counts)
+    )
     lines: list[str] = []
     found = search(conv_chain(170), HW, SearchOptions(timeout_s=20), log=lines.append)
     assert found.contexts_tried == (2, 3)  # 2 ruled out by the LCUs, 4 never solved
@@ -39,6 +42,9 @@ def test_a_weak_bound_for_more_contexts_leaves_the_bound_to_the_counts_tried(mon
         return AnyCountBound(bound_units=1, level_units=1, path_units=None, by_count=counts)
 
     monkeypatch.setattr(search_module, "any_count_bound", weak)
+    monkeypatch.setattr(
+        search_module, "_whole_contexts", lambda p, relaxed, counts, *_: (relaxed, counts)
+    )
     found = search(conv_chain(170), HW, SearchOptions(timeout_s=20))
     assert found.contexts_tried == (2, 3, 4)
     assert not found.bound_all_contexts and found.bound_contexts == 4
@@ -96,3 +102,33 @@ def test_a_baseline_split_replaces_the_best_only_when_faster_by_more_than_the_to
     assert kept is barely
     taken = search_module._no_worse_than_baselines(problem, clearly, splits, options, print)
     assert taken.objective_units == units
+
+
+def test_whole_contexts_raise_the_bound_when_the_level_relaxation_is_weak(monkeypatch):
+    # the level relaxation (injected: 1 unit for every count) proves nothing; the
+    # set-partitioning bound over whole contexts of the 170-conv chain (at least 3 contexts by
+    # its LCUs) is 3,817 units at batch 8, i.e. at most 8 / 3.817 ms = 2,095.9 FPS, against
+    # the DP split's 1,885.5; the iterations then prove the 3-context answer
+    from partitioner import search as search_module
+
+    def weak(problem, **_):
+        counts = CountBounds(first=2, units=(1,), num_layers=problem.num_layers)
+        return AnyCountBound(bound_units=1, level_units=1, path_units=None, by_count=counts)
+
+    monkeypatch.setattr(search_module, "any_count_bound", weak)
+    lines: list[str] = []
+    found = search(conv_chain(170), HW, SearchOptions(timeout_s=20), log=lines.append)
+    assert any("at most 2,095.9 FPS (whole contexts, " in s for s in lines)
+    assert found.bound_s is not None and found.bound_s >= 3817e-6 - 1e-12
+    assert found.status == "OPTIMAL" and found.gap <= IMPROVEMENT_EPS
+
+
+def test_bounds_per_count_join_at_each_count():
+    from partitioner.search import _max_counts
+
+    a = CountBounds(first=2, units=(100, 120), num_layers=9)
+    b = CountBounds(first=3, units=(110, 140), num_layers=9)
+    # k = 2: only a covers it; k = 3: the higher of 120 and 110; k = 4: a's last (120) holds
+    # for every larger count, b says 140
+    assert _max_counts(a, b).units == (100, 120, 140)
+    assert _max_counts(None, b) is b

@@ -33,11 +33,15 @@ HW = preset("hailo8")
 
 @pytest.fixture
 def iterations_only(monkeypatch):
-    """No bound over every count of contexts: conv_chain is a single path, whose DP split meets
-    that bound and ends the search before any iteration; these tests are about the iterations."""
+    """No bound over every count of contexts (neither the level relaxation's nor the whole
+    contexts'): conv_chain is a single path, whose DP split meets that bound and ends the search
+    before any iteration; these tests are about the iterations."""
     from partitioner import search as search_module
 
     monkeypatch.setattr(search_module, "any_count_bound", lambda problem, **_: None)
+    monkeypatch.setattr(
+        search_module, "_whole_contexts", lambda p, relaxed, counts, *_: (relaxed, counts)
+    )
 
 
 def run(net, **options):
