@@ -52,8 +52,8 @@ over integer contexts without convexity (pricing by the knapsack LP, columns rou
 stood at 60,080 units after 200 rounds and 10 s, its restricted master still falling (so the
 integer-column bound is at most that), where this LP without convexity gives 59,968; with
 convexity it gives 62,028 (1-2 s). The best partition known costs 63,478, the level relaxation
-proves 58,718. The convexity rows are most of the LP (a ``b`` per layer and level, two rows per
-edge and level).
+proved 58,718 (before its ``y_il <= n_l`` rows, taken from here). The convexity rows are most
+of the LP (a ``b`` per layer and level, two rows per edge and level).
 
 Column generation
 -----------------

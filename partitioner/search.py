@@ -22,12 +22,14 @@ reported is the higher of two proven lower bounds on ``T(B)``: CP-SAT's, over ev
 into at most ``bound_contexts`` contexts (the largest K whose model returned a bound), and the
 bound over every multi-context partition whatever its number of contexts
 (:func:`~partitioner.bounds.any_count_bound`: the level relaxation and the heaviest path,
-computed once before the iterations; ``bound_all_contexts``), raised after each iteration by
-the lower of CP-SAT's bound over at most its K contexts and the level relaxation's over K + 1 or
-more (:func:`~partitioner.bounds.count_bounds`). When the best partition comes
-within :data:`IMPROVEMENT_EPS` of the latter, the search stops (a solve is stopped at such a
-solution): no count of contexts can do better. On a network that is a single path (a ViT) the
-bound is the DP's optimum: the DP split is the answer and no iteration runs.
+computed once before the iterations; ``bound_all_contexts``; then, unless it proves the DP
+split, the set-partitioning bound over whole contexts, :func:`~partitioner.column_bound.
+column_bound`, within :data:`COLUMN_BOUND_FRACTION` of the budget), raised after each iteration
+by the lower of CP-SAT's bound over at most its K contexts and the relaxations' over K + 1 or
+more (:func:`~partitioner.bounds.count_bounds`, and the whole contexts' per count). When the
+best partition comes within :data:`IMPROVEMENT_EPS` of the latter, the search stops (a solve is
+stopped at such a solution): no count of contexts can do better. On a network that is a single
+path (a ViT) the bound is the DP's optimum: the DP split is the answer and no iteration runs.
 
 Two clocks stop the search (:class:`StopReason`): the *deterministic budget* (``--timeout S`` is
 S seconds of solver work at a calibrated rate, so that the same input gives the same answer on

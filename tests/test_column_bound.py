@@ -42,9 +42,10 @@ def slow_ends_problem():
 
 def test_a_context_holds_everything_between_its_layers():
     p = slow_ends_problem()
-    # the level relaxation: l0 and l2 fill 20/77 of a 1000 us context, l1 fills 70/77 of a
-    # 500 us one, and two contexts at least: n_0 = 20/77 at 1000, n_1 = 2 - 20/77 at 500
-    assert count_bounds(p).units[0] == 1130  # ceil(1000 x 20/77 + 500 x 134/77)
+    # the level relaxation: l0 and l2 run only at 1000 FPS, so a whole context is at that
+    # level (y <= n), and two contexts at least: the other at 500 us, 1000 + 500 (without
+    # y <= n: n_0 = 20/77 at 1000, n_1 = 2 - 20/77 at 500, 1130)
+    assert count_bounds(p).units[0] == 1500
     # whole convex contexts: a slow context holding l0 and l2 holds l1 too, so with a share a
     # of l1 at 1000 FPS the slow contexts number n_0 >= 2 - a (two contexts, or one holding all
     # three), their volume 20 + 70 a <= 77 n_0, and l1's remaining 1 - a needs n_1 >= 1 - a
