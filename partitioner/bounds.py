@@ -324,14 +324,22 @@ class _LevelLp:
         self.count.SetLb(float(min_contexts))
         if time_limit_s is not None:
             self.solver.SetTimeLimit(max(1, int(time_limit_s * 1000)))
-        if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
+        units = proven_units(self.solver)
+        if units is None:
             return None
-        best = self.solver.Objective().Value()
-        if not math.isfinite(best) or best <= 0:
-            return None
-        # every T(B) is a whole number of units: the bound rounds up
-        units = max(0, math.ceil(best - SAFETY * max(1.0, best)))
         return units, sum(v.solution_value() for v in self.n)
+
+
+def proven_units(solver: pywraplp.Solver) -> int | None:
+    """The LP's optimum as a bound in whole time units (every ``T(B)`` is one: the value, less
+    :data:`SAFETY`, rounds up), or ``None`` when the solver did not prove it (an unproven LP
+    value is no bound) or it is not positive."""
+    if solver.Solve() != pywraplp.Solver.OPTIMAL:
+        return None
+    best = solver.Objective().Value()
+    if not math.isfinite(best) or best <= 0:
+        return None
+    return max(0, math.ceil(best - SAFETY * max(1.0, best)))
 
 
 # -- the path bound ------------------------------------------------------------------------------
@@ -510,4 +518,5 @@ __all__ = [
     "path_bound",
     "sub_problem",
     "pcie_classes",
+    "proven_units",
 ]

@@ -113,7 +113,13 @@ from dataclasses import dataclass
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
-from partitioner.bounds import SAFETY, CountBounds, min_context_pcie_units, pcie_classes
+from partitioner.bounds import (
+    SAFETY,
+    CountBounds,
+    min_context_pcie_units,
+    pcie_classes,
+    proven_units,
+)
 from partitioner.problem import (
     ContextTraffic,
     Partition,
@@ -288,12 +294,9 @@ class _ContextLp:
         if left <= 0:
             return None
         self.solver.SetTimeLimit(max(1, int(left * 1000)))
-        if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
+        units = proven_units(self.solver)
+        if units is None:
             return None
-        best = self.solver.Objective().Value()
-        if not math.isfinite(best) or best <= 0:
-            return None
-        units = max(0, math.ceil(best - SAFETY * max(1.0, best)))
         return units, sum(self._used(lv) for lv in range(self.problem.num_levels))
 
     def solve_count(self, k: int, until: float) -> tuple[int, float] | None:
