@@ -368,8 +368,9 @@ def section(rows: Sequence[QualityRow], args: argparse.Namespace, head: Sequence
         "2 workers, seed 0; a run stopped by the wall clock depends on the load). "
         f"Caps ({caps}). FPS at batch B. "
         "*bound FPS* is the most FPS any partition into at most *bound K* contexts can reach "
-        "(the higher of CP-SAT's proven bound on T(B) and the level relaxation's, whose *bound K* "
-        "is *any*: every number of contexts); *gap* = (objective - bound) / objective. "
+        "(the higher of CP-SAT's proven bound on T(B) and the relaxations', the level one's and "
+        "the whole contexts', whose *bound K* is *any*: every number of contexts); "
+        "*gap* = (objective - bound) / objective. "
         "Greedy and DP "
         f"are evaluated on the same multi-context problem ({multi} caps); a single-context "
         "answer has neither. *search s* is the search's own wall time.",
