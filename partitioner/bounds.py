@@ -63,6 +63,7 @@ from __future__ import annotations
 import bisect
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ortools.linear_solver import pywraplp
@@ -234,24 +235,58 @@ def count_bounds(
     (1000, 1500, 2000)
     """
     lp = _LevelLp.build(problem, min_contexts=first, time_limit_s=time_limit_s)
-    units: list[int] = []
-    k, until = first, math.inf
-    while lp is not None and k <= problem.num_layers and len(units) < max_counts:
-        left = until - time.perf_counter()
-        if left <= 0:
-            break
-        found = lp.solve(k, time_limit_s=None if not units else left)
-        if not units:
-            until = time.perf_counter() + more_s
-        if found is None:
-            break
-        units.append(max(found[0], units[-1] if units else 0))
-        if enough_units is not None and units[-1] > enough_units:
-            break
-        k += 1
+    if lp is None:
+        return None
+    units, _ = sweep_counts(
+        lambda k, until: lp.solve(
+            k, time_limit_s=None if until == math.inf else until - time.perf_counter()
+        ),
+        first=first,
+        last=min(problem.num_layers, first + max_counts - 1),
+        enough_units=enough_units,
+        first_until=math.inf,  # the model's own time limit
+        more_s=more_s,
+    )
     if not units:
         return None
     return CountBounds(first=first, units=tuple(units), num_layers=problem.num_layers)
+
+
+def sweep_counts(
+    solve: Callable[[int, float], tuple[int, float] | None],
+    *,
+    first: int,
+    last: int,
+    enough_units: int | None,
+    first_until: float,
+    more_s: float,
+) -> tuple[list[int], tuple[int, float] | None]:
+    """An LP's bounds for at least ``k = first .. last`` contexts: ``solve(k, until)`` (``(units,
+    contexts)``, or ``None`` when not proven by ``until``, a ``time.perf_counter()``) is called
+    up to ``first_until`` for the first count and for ``more_s`` more seconds after it for the
+    others; stops at the first bound above ``enough_units`` (every larger count is above it
+    too) or an unproven count. Returns the bounds (made non-decreasing: each holds for every
+    larger count) and the first count's answer.
+
+    >>> sweep_counts(lambda k, until: (100 * k, 1.0), first=2, last=9, enough_units=450,
+    ...              first_until=float("inf"), more_s=1.0)
+    ([200, 300, 400, 500], (200, 1.0))
+    """
+    units: list[int] = []
+    first_found = None
+    until = first_until
+    for k in range(first, last + 1):
+        if until - time.perf_counter() <= 0:
+            break
+        found = solve(k, until)
+        if found is None:
+            break
+        if first_found is None:
+            first_found, until = found, time.perf_counter() + more_s
+        units.append(max(found[0], units[-1] if units else 0))
+        if enough_units is not None and units[-1] > enough_units:
+            break
+    return units, first_found
 
 
 class _LevelLp:
@@ -519,4 +554,5 @@ __all__ = [
     "sub_problem",
     "pcie_classes",
     "proven_units",
+    "sweep_counts",
 ]

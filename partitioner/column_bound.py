@@ -119,6 +119,7 @@ from partitioner.bounds import (
     min_context_pcie_units,
     pcie_classes,
     proven_units,
+    sweep_counts,
 )
 from partitioner.problem import (
     ContextTraffic,
@@ -177,25 +178,28 @@ def column_bound(
     lp = _ContextLp(problem, first)
     if lp.solver is None:
         return None
-    units: list[int] = []
-    contexts, first_s = 0.0, 0.0
-    k, until = first, started + time_limit_s
-    while k <= problem.num_layers and len(units) < max_counts:
+    first_s = 0.0
+
+    def solve_count(k: int, until: float) -> tuple[int, float] | None:
+        nonlocal first_s
         found = lp.solve_count(k, until)
-        if found is None:
-            break
-        if not units:
-            contexts, first_s = found[1], time.perf_counter() - started
-            until = time.perf_counter() + more_s
-        units.append(max(found[0], units[-1] if units else 0))
-        if enough_units is not None and units[-1] > enough_units:
-            break
-        k += 1
-    if not units:
+        if found is not None and not first_s:
+            first_s = time.perf_counter() - started
+        return found
+
+    units, first_found = sweep_counts(
+        solve_count,
+        first=first,
+        last=min(problem.num_layers, first + max_counts - 1),
+        enough_units=enough_units,
+        first_until=started + time_limit_s,
+        more_s=more_s,
+    )
+    if first_found is None:
         return None
     return ColumnBound(
         by_count=CountBounds(first=first, units=tuple(units), num_layers=problem.num_layers),
-        contexts=contexts,
+        contexts=first_found[1],
         first_s=first_s,
         seconds=time.perf_counter() - started,
     )

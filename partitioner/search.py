@@ -56,6 +56,7 @@ from cost_model.context import ContextFit, context_fit, standalone_failure
 from cost_model.hardware import HardwareSpec
 from cost_model.resources import COMPILER_LABELS
 from partitioner.bounds import AnyCountBound, CountBounds, any_count_bound
+from partitioner.column_bound import column_bound
 from partitioner.cpsat_model import (
     WALL_SAFETY_FACTOR,
     PartitionModel,
@@ -355,11 +356,13 @@ def _iterate(
     splits = _baselines(problem, options)
     baseline_s = time.perf_counter() - baseline_started if options.wall_clock else 0.0
     deadline = _wall_deadline(options, started)
-    found = _relaxation_bound(problem, first_k, splits, options, deadline, log, baseline_s)
+    split = _dp_split(splits, first_k)
+    dp_units = None if split is None else batch_time_units(problem, split)
+    found = _relaxation_bound(problem, first_k, dp_units, options, deadline, log, baseline_s)
     relaxed = None if found is None else found.bound_units
     counts = None if found is None else found.by_count
     relaxed, counts = _whole_contexts(
-        problem, relaxed, counts, first_k, splits, options, deadline, log
+        problem, relaxed, counts, first_k, dp_units, options, deadline, log
     )
 
     stale = 0
@@ -655,7 +658,7 @@ def _dp_split(splits: Splits, fewest: int) -> Partition | None:
 def _relaxation_bound(
     problem: PartitionProblem,
     min_contexts: int,
-    splits: Splits,
+    upper: int | None,
     options: SearchOptions,
     deadline: float,
     log: Log,
@@ -663,14 +666,13 @@ def _relaxation_bound(
 ) -> AnyCountBound | None:
     """The bound over every partition into ``min_contexts`` or more contexts (fewer are ruled
     out by the total demand), whatever their number (:func:`~partitioner.bounds.any_count_bound`),
-    in time units, with the level relaxation's bounds for more contexts (up to the DP split's
-    ``T(B)``, for at most :data:`COUNT_BOUNDS_FRACTION` of the budget); the level relaxation is
-    skipped when the path bound already proves the DP split, or with less than 30% of the wall
-    budget left (the path bound: 15%), or with less left than :data:`BOUND_COST_FACTORS` times
-    ``baseline_s`` (the wall time the baselines took; 0 without the wall clock), so that a short
-    budget goes to the iterations (under load both take seconds on YOLO11x)."""
-    split = _dp_split(splits, min_contexts)
-    upper = None if split is None else batch_time_units(problem, split)
+    in time units, with the level relaxation's bounds for more contexts (up to ``upper``, the DP
+    split's ``T(B)``, for at most :data:`COUNT_BOUNDS_FRACTION` of the budget); the level
+    relaxation is skipped when the path bound already proves the DP split, or with less than
+    30% of the wall budget left (the path bound: 15%), or with less left than
+    :data:`BOUND_COST_FACTORS` times ``baseline_s`` (the wall time the baselines took; 0
+    without the wall clock), so that a short budget goes to the iterations (under load both
+    take seconds on YOLO11x)."""
     enough = None if upper is None else improvement_cutoff(upper) + 1
     left = deadline - time.perf_counter()
     found = any_count_bound(
@@ -721,7 +723,7 @@ def _whole_contexts(
     relaxed: int | None,
     counts: CountBounds | None,
     first_k: int,
-    splits: Splits,
+    upper: int | None,
     options: SearchOptions,
     deadline: float,
     log: Log,
@@ -729,15 +731,11 @@ def _whole_contexts(
     """The bound over every count of contexts and the bounds per count, raised by the
     set-partitioning relaxation (:func:`~partitioner.column_bound.column_bound`: whole convex
     contexts, where the level relaxation mixes fractions of contexts). Computed when the level
-    relaxation does not already prove the DP split, with :data:`COLUMN_BOUND_FRACTION` of the
-    budget as its limit and at least twice that left on the wall clock, on at most
-    :data:`COLUMN_BOUND_MAX_CELLS` (layer, level) pairs."""
-    from partitioner.column_bound import column_bound
-
-    split = _dp_split(splits, first_k)
-    if split is None or problem.num_layers * problem.num_levels > COLUMN_BOUND_MAX_CELLS:
+    relaxation does not already prove the DP split (``upper``: its ``T(B)``), with
+    :data:`COLUMN_BOUND_FRACTION` of the budget as its limit and at least twice that left on the
+    wall clock, on at most :data:`COLUMN_BOUND_MAX_CELLS` (layer, level) pairs."""
+    if upper is None or problem.num_layers * problem.num_levels > COLUMN_BOUND_MAX_CELLS:
         return relaxed, counts
-    upper = batch_time_units(problem, split)
     if relaxed is not None and relaxed > improvement_cutoff(upper):
         return relaxed, counts  # the DP split is proven already
     allowed = COLUMN_BOUND_FRACTION * options.timeout_s
