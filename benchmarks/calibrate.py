@@ -55,6 +55,7 @@ from cost_model.caps import ResourceCaps, limits
 from cost_model.context import context_fit
 from cost_model.hardware import HardwareSpec, PcieLink, preset
 from cost_model.lowering import demand_matrix, tensor_rows
+from cost_model.params import HAILO8L_COMPILER_LINK_LANES
 from cost_model.ranges import HARDWARE_RANGES
 from cost_model.throughput import ContextTiming, fps_at_batch, pays_overhead
 from partitioner.flows import FLOW_PARAMS, FlowParams
@@ -410,6 +411,7 @@ def predict(plan: RowPlan, hw: HardwareSpec, params: FlowParams) -> Prediction |
         if whole.fits or plan.fixed_contexts == 1:
             return _single(arr, hw, flow)
     fewest = max(fewest, 2)
+    host, hw = hw, hw.deciding()  # split at the compiler's link, priced on the host's
     limit = limits(flow.multi_caps, hw).as_tuple()
     max_fps = min(_max_fps(arr, hw))
     levels = np.geomspace(max_fps * 1e-3, max_fps, LEVELS)
@@ -439,13 +441,13 @@ def predict(plan: RowPlan, hw: HardwareSpec, params: FlowParams) -> Prediction |
             best = (score, segments)
     if best is None:
         return None
-    timings = [_timing(arr, hw, flow.multi_fps_caps, s, e) for s, e in best[1]]
+    timings = [_timing(arr, host, flow.multi_fps_caps, s, e) for s, e in best[1]]
     if any(t is None for t in timings):
         return None
     return Prediction(
         contexts=len(timings),
-        fps_b1=fps_at_batch(timings, 1, hw),
-        fps_b8=fps_at_batch(timings, 8, hw),
+        fps_b1=fps_at_batch(timings, 1, host),
+        fps_b8=fps_at_batch(timings, 8, host),
     )
 
 
@@ -503,6 +505,9 @@ FLOW_GRIDS: dict[str, Sequence] = {
     # Lanes of the Gen3 host link the table was measured on, or 0 for each preset's own link
     # (Hailo-8 x4, Hailo-8L x2).
     "link_lanes": (4, 0),
+    # Lanes of the Gen3 link the compiler decides Hailo-8L's partition at (its module's x2, or
+    # Hailo-8's x4): cost_model.params.HAILO8L_COMPILER_LINK_LANES.
+    "compiler_lanes_8l": (2, 4),
 }
 INT_PARAMS = {"max_nodes_per_layer", "l3_cut_bytes", "config_bytes_per_node", "shortcut_nodes"}
 SHARES = FLOW_GRIDS["implicit_compression"]
@@ -520,6 +525,9 @@ class Params:
             k: (v if isinstance(v, (tuple, bool)) else int(v) if k in INT_PARAMS else float(v))
             for k, v in self.hw.items()
         }
+        if device == "hailo8l":
+            compiler = self.flow.get("compiler_lanes_8l", HAILO8L_COMPILER_LINK_LANES)
+            values["compiler_link"] = PcieLink(generation=3, lanes=int(compiler))
         return preset(device).with_params(link=link, **values)
 
     def flow_params(self) -> FlowParams:
@@ -572,6 +580,7 @@ def current_params() -> Params:
             "implicit_compression": fp.implicit_compression,
             "performance_single_cap": fp.performance_single_caps.control,
             "link_lanes": MODEL_ZOO_LINK_LANES,
+            "compiler_lanes_8l": HAILO8L_COMPILER_LINK_LANES,
         },
     )
 

@@ -129,6 +129,9 @@ class HardwareSpec:
     macs_per_sc_per_cycle: int
     max_subclusters_per_node: int
     link: PcieLink
+    # The link the compiler assumes when it chooses the partition (None: ``link``): the
+    # partition depends on the chip, not on the host it runs on (see ``deciding``).
+    compiler_link: PcieLink | None = None
     pcie_pj_per_byte: float = params.PCIE_PJ_PER_BYTE
     cluster_ids: tuple[int, ...] = ()
     # -- calibrated / assumed parameters -------------------------------------------------------
@@ -191,6 +194,23 @@ class HardwareSpec:
     def peak_macs_per_s(self) -> float:
         """Peak multiply-accumulates per second of the whole chip."""
         return self.sc_macs_per_s * self.subclusters_total
+
+    def deciding(self) -> HardwareSpec:
+        """The spec the partition is chosen at: the same part on the compiler's link.
+
+        The Dataflow Compiler writes one HEF whatever host runs it, so the search decides the
+        contexts at ``compiler_link`` and the report prices them on ``link``
+        (:data:`cost_model.params.HAILO8L_COMPILER_LINK_LANES`).
+
+        >>> rpi = load_hardware("rpi5_hailo8l")
+        >>> rpi.link.label, rpi.deciding().link.label
+        ('PCIe Gen3 x1', 'PCIe Gen3 x2')
+        >>> preset("hailo8").deciding() is preset("hailo8")
+        True
+        """
+        if self.compiler_link is None or self.compiler_link == self.link:
+            return self
+        return replace(self, link=self.compiler_link)
 
     def with_params(self, **changes: Any) -> HardwareSpec:
         """A copy with some fields changed (``HardwareSpecError`` names an unknown field)."""
@@ -266,6 +286,7 @@ HAILO8 = HardwareSpec(
     macs_per_sc_per_cycle=params.MACS_PER_SC_PER_CYCLE,
     max_subclusters_per_node=params.MAX_SUBCLUSTERS_PER_NODE,
     link=PcieLink(generation=3, lanes=4),  # M.2 M-key module
+    compiler_link=PcieLink(generation=3, lanes=4),
 )
 
 # Hailo-8L: 4 of the 8 clusters (compile logs show 0, 1, 4, 5), hence half of each cluster-bound
@@ -282,6 +303,7 @@ HAILO8L = replace(
     input_aligners_total=128,  # [assumption] half of 256
     l4_cuts_total=14,  # [assumption] half of 28
     link=PcieLink(generation=3, lanes=2),  # Hailo-8L M.2 modules are Gen3 x2
+    compiler_link=PcieLink(generation=3, lanes=params.HAILO8L_COMPILER_LINK_LANES),
     typical_power_w=HAILO8L_TYPICAL_POWER_W,  # [assumption], see the constant
     static_power_w=STATIC_POWER_SHARE * HAILO8L_TYPICAL_POWER_W,  # [assumption]
     notes=(
@@ -320,7 +342,9 @@ def load_hardware(spec: str | Path) -> HardwareSpec:
 
     A file may start from a preset (``base = "hailo8"``) and override any top-level key
     (a :class:`HardwareSpec` field) and the ``[link]`` table (``generation``, ``lanes``,
-    ``efficiency``, ``bytes_per_s``). Without ``base`` it must give every resource total.
+    ``efficiency``, ``bytes_per_s``). Without ``base`` it must give every resource total. A
+    ``[compiler_link]`` table (same keys) sets the link the partition is decided at; a file on
+    a preset's base keeps the preset's, one without decides at its ``[link]``.
     A relative path that does not exist is also looked up in ``cost_model/hardware/``.
 
     Raises:
@@ -410,6 +434,7 @@ def hardware_from_dict(
     data = dict(data)
     base_name = data.pop("base", None)
     link_data = data.pop("link", None)
+    compiler_link_data = data.pop("compiler_link", None)
     types = {f.name: f.type for f in fields(HardwareSpec)}
     values: dict[str, Any] = {}
     if base_name is not None:
@@ -423,12 +448,15 @@ def hardware_from_dict(
         base = preset(base_name)
         values = {f.name: getattr(base, f.name) for f in fields(HardwareSpec)}
     for key, value in data.items():
-        if key not in types or key in ("link", "notes"):
+        if key not in types or key in ("link", "compiler_link", "notes"):
             raise HardwareSpecError(f"{source}: unknown key {key!r}{_suggest(key, types)}")
         values[key] = _coerce(key, value, str(types[key]), source)
     if "clusters" in data and "cluster_ids" not in data:
         values["cluster_ids"] = ()  # numbered 0..clusters-1
     values["link"] = _link(link_data, values.get("link"), source)
+    if compiler_link_data is not None:
+        base_link = values.get("compiler_link") or values["link"]
+        values["compiler_link"] = _link(compiler_link_data, base_link, source, "compiler_link")
     if "name" not in data:
         values["name"] = default_name  # a file is named by its stem, not by its base
     missing = [
@@ -444,13 +472,13 @@ def hardware_from_dict(
     return HardwareSpec(**values)
 
 
-def _link(link_data: Any, base: PcieLink | None, source: str) -> PcieLink:
+def _link(link_data: Any, base: PcieLink | None, source: str, table: str = "link") -> PcieLink:
     if link_data is None:
         if base is None:
-            raise HardwareSpecError(f"{source}: missing table [link] (generation, lanes)")
+            raise HardwareSpecError(f"{source}: missing table [{table}] (generation, lanes)")
         return base
     if not isinstance(link_data, Mapping):
-        raise HardwareSpecError(f"{source}: key 'link' must be a table [link]")
+        raise HardwareSpecError(f"{source}: key {table!r} must be a table [{table}]")
     values: dict[str, Any] = {}
     if base is not None:
         values = {
@@ -462,7 +490,7 @@ def _link(link_data: Any, base: PcieLink | None, source: str) -> PcieLink:
     for key, value in link_data.items():
         if key not in _LINK_KEYS:
             raise HardwareSpecError(
-                f"{source}: unknown key 'link.{key}'; known: {', '.join(_LINK_KEYS)}"
+                f"{source}: unknown key '{table}.{key}'; known: {', '.join(_LINK_KEYS)}"
             )
         kind = _LINK_KEYS[key]
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -470,15 +498,15 @@ def _link(link_data: Any, base: PcieLink | None, source: str) -> PcieLink:
             ok = ok and isinstance(value, int)
         if not ok:
             expected = "an integer" if kind is int else "a number"
-            raise HardwareSpecError(f"{source}: key 'link.{key}' = {value!r} must be {expected}")
+            raise HardwareSpecError(f"{source}: key '{table}.{key}' = {value!r} must be {expected}")
         values["measured_bytes_per_s" if key == "bytes_per_s" else key] = kind(value)
     for key in ("generation", "lanes"):
         if key not in values:
-            raise HardwareSpecError(f"{source}: missing key 'link.{key}'")
+            raise HardwareSpecError(f"{source}: missing key '{table}.{key}'")
     try:
         return PcieLink(**values)
     except HardwareSpecError as err:
-        where = "" if str(err).startswith("link.") else "[link] "
+        where = "" if str(err).startswith("link.") else f"[{table}] "
         raise HardwareSpecError(f"{source}: {where}{err}") from err
 
 

@@ -112,6 +112,15 @@ PCIE_OVERHEAD_BETWEEN_CONTEXTS = False
 # PCIe payload efficiency (TLP/DLLP overhead): a Raspberry Pi's Gen2 x1 moves ~0.45 GB/s of a
 # raw 0.5 GB/s and its Gen3 x1 ~0.9 of 0.985 GB/s, so ~0.9 [derived].
 PCIE_EFFICIENCY = 0.9
+# Lanes of the Gen3 link the Dataflow Compiler assumes for Hailo-8L when it chooses the
+# partition. The compiler cannot know the host a HEF will run on (one HEF serves an M.2 slot and
+# a Raspberry Pi alike), so the partition depends on the chip, not the host: Hailo-8 is decided
+# at its module's Gen3 x4. For Hailo-8L the candidates are its M.2 module's Gen3 x2 and the same
+# x4 as Hailo-8; the calibration compares them by leave-one-network-out error (the Model Zoo
+# measured both chips on x4). The one published Hailo-8L context count (YOLOv8s: 4, the Raspberry
+# Pi bundle) is a second witness. What would decide it: one Hailo-8L compile log's context count
+# and FPS with the network's FPS on two hosts [calibrated choice].
+HAILO8L_COMPILER_LINK_LANES = 2
 PCIE_PJ_PER_BYTE = 25.0  # energy per byte moved over PCIe [published default of issue #3]
 # -- power (cost_model/power.py) ----------------------------------------------------------------
 # Hailo-8: "typical power consumption 2.5 W" for 26 TOPS (Hailo's product brief; the ~10 TOPS/W

@@ -138,6 +138,8 @@ class CompileReport:
             "contexts": [_context_dict(c) for c in self.contexts],
             "pcie": {
                 "bandwidth_gbps": self.hardware.link.bytes_per_s / 1e9,
+                "link": self.hardware.link.label,
+                "compiler_link": self.hardware.deciding().link.label,
                 "reload_bytes_per_batch": self.reload_bytes_per_batch,
                 "inter_context_bytes_per_frame": self.inter_context_bytes_per_frame,
             },
@@ -312,28 +314,37 @@ def compile_network(
             when the validator rejects the chosen partition (a bug, reported with numbers).
     """
     check_pinned_contexts(net, hw, options)  # a pinned context over a cap fails at once
-    found = search(net, hw, options, log=log, progress=progress)
+    deciding = hw.deciding()
+    if deciding is not hw:
+        log(
+            f"Partition decided at the compiler's link ({deciding.link.label}); "
+            f"FPS priced on the host link ({hw.link.label})"
+        )
+    found = search(net, deciding, options, log=log, progress=progress)
     if found.single_context:
         caps = options.single_caps
         report = check_partition(
             net,
-            hw,
+            deciding,
             caps,
             found.assignment,
             batch=found.batch,
             claimed_fps=found.batch / found.objective_s,
         )
+        if deciding is not hw:
+            report = check_partition(net, hw, caps, found.assignment, batch=found.batch)
         if flow is not None:
             caps, report = _single_context_pricing(net, hw, found, flow, report, log)
     else:
         assert found.problem is not None and found.result is not None
         caps = options.multi_caps
-        report = validate_result(net, hw, caps, found.problem, found.result)
+        report = validate_result(net, deciding, caps, found.problem, found.result)
         if flow is not None and flow.target_fps is not None:
             log(REQUIRED_FPS_MULTI_LINE)
         if flow is not None and flow.multi_fps_caps != caps:
             log("Raising each context's utilization for FPS (multi-context flow)")
             caps = flow.multi_fps_caps
+        if deciding is not hw or caps != options.multi_caps:
             report = check_partition(net, hw, caps, found.assignment, batch=found.batch)
     timings = report.timings
     contexts = tuple(

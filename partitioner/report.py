@@ -311,9 +311,12 @@ def summary_table(report: Any) -> Table:
     gap = "-" if s.gap is None else f"{s.gap:.2%}"
     scope = "" if s.bound_contexts in (None, 1) else f" (over <= {s.bound_contexts} contexts)"
     scope = " (over any number of contexts)" if s.bound_all_contexts else scope
+    deciding = report.hardware.deciding()
+    at = "" if deciding is report.hardware else f" at the compiler's {deciding.link.label}"
     table.add_row(
         "solver",
-        f"{s.status_text}; T({b}) = {s.objective_s * 1e3:.3f} ms, bound {bound}{scope}, gap {gap}, "
+        f"{s.status_text}; T({b}) = {s.objective_s * 1e3:.3f} ms{at}, bound {bound}{scope}, "
+        f"gap {gap}, "
         f"{s.wall_seconds:.1f} s"
         + (" (interrupted)" if s.interrupted else "")
         + required_note(report),

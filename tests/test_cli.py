@@ -165,6 +165,8 @@ def test_compile_json_contract_and_emitted_script(capsys, tmp_path):
     assert set(context["utilization"]) == {"control", "compute", "memory"}
     assert set(data["pcie"]) == {
         "bandwidth_gbps",
+        "link",
+        "compiler_link",
         "reload_bytes_per_batch",
         "inter_context_bytes_per_frame",
     }

@@ -120,6 +120,36 @@ def test_full_toml_without_base_loads():
     hw = load_hardware("hailo8_full_example")
     assert hw.totals() == preset("hailo8").totals()
     assert hw.link.label == "PCIe Gen3 x2"
+    assert hw.deciding() is hw  # no base, no [compiler_link]: decided at its own link
+
+
+def test_the_partition_is_decided_at_the_chips_compiler_link_whatever_the_host():
+    from cost_model import params
+
+    h8, h8l = preset("hailo8"), preset("hailo8l")
+    assert h8.deciding().link.label == "PCIe Gen3 x4"
+    lanes = params.HAILO8L_COMPILER_LINK_LANES
+    assert h8l.deciding().link.label == f"PCIe Gen3 x{lanes}"
+    # Another host (the Model Zoo's x4, a Raspberry Pi's x1) changes the link, not the decision.
+    for host in (PcieLink(generation=3, lanes=4), PcieLink(generation=2, lanes=1)):
+        moved = h8l.with_params(link=host)
+        assert moved.link == host
+        assert moved.deciding().link == h8l.deciding().link
+        assert moved.deciding().totals() == h8l.totals()
+    assert load_hardware("rpi5_hailo8l").deciding().link == h8l.deciding().link
+
+
+def test_toml_sets_the_compiler_link(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('base = "hailo8l"\n[link]\nlanes = 1\n[compiler_link]\nlanes = 4\n')
+    hw = load_hardware(str(path))
+    assert (hw.link.label, hw.deciding().link.label) == ("PCIe Gen3 x1", "PCIe Gen3 x4")
+    path.write_text('base = "hailo8"\n[compiler_link]\nlanes = 3\n')
+    with pytest.raises(HardwareSpecError, match=r"\[compiler_link\].*lane count 3"):
+        load_hardware(str(path))
+    path.write_text('base = "hailo8"\ncompiler_link = 4\n')
+    with pytest.raises(HardwareSpecError, match=r"key 'compiler_link' must be a table"):
+        load_hardware(str(path))
 
 
 @pytest.mark.parametrize(
