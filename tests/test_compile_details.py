@@ -238,3 +238,27 @@ def test_compile_output_shows_the_band(capsys, tmp_path):
     assert f"(typical error ±{typical}%)" in text
     assert f"({NOT_IN_TABLE}; {band['rows']} Model Zoo rows" in text
     assert "W static +" in text and "dynamic energy (batch 8)" in text
+
+
+# -- the compiler's link -------------------------------------------------------------------------
+def test_the_host_link_prices_the_partition_the_compilers_link_chose(multi):
+    """One HEF serves every host: on a Gen2 x1 host the contexts are those decided at the chip's
+    Gen3 x4, their T(B) the same, and only the FPS is the slower link's."""
+    from cost_model.hardware import PcieLink
+    from cost_model.throughput import fps_at_batch
+
+    net, at_x4 = multi
+    host = HW.with_params(link=PcieLink(generation=2, lanes=1))
+    lines: list[str] = []
+    on_x1 = compile_network(net, host, SearchOptions(timeout_s=2), log=lines.append)
+    assert [c.layers for c in on_x1.contexts] == [c.layers for c in at_x4.contexts]
+    assert on_x1.search.objective_s == at_x4.search.objective_s
+    assert (
+        "Partition decided at the compiler's link (PCIe Gen3 x4); "
+        "FPS priced on the host link (PCIe Gen2 x1)" in lines
+    )
+    for b in (1, 8):
+        assert on_x1.fps[b] == pytest.approx(fps_at_batch(on_x1.timings, b, host))
+        assert on_x1.fps[b] < at_x4.fps[b]  # 0.45 GB/s reloads the weights 7.9x slower
+    assert on_x1.to_dict()["pcie"]["compiler_link"] == "PCIe Gen3 x4"
+    assert on_x1.to_dict()["pcie"]["link"] == "PCIe Gen2 x1"
