@@ -62,6 +62,12 @@ def test_the_catalog_holds_the_dense_networks():
         "mspn_regnetx_800mf",
         "vit_pose_small",
         "whisper_tiny_10s_encoder",
+        "tddfa_mobilenet_v1",
+        "repvgg_a0_person_reid_512",
+        "espcn_x3",
+        "espcn_x4",
+        "person_attr_resnet_v1_18",
+        "face_attr_resnet_v1_18",
     )
     assert set(catalog_dense.RECIPES) == set(DENSE)
 
@@ -162,6 +168,44 @@ def test_espcn_and_zero_dce_match_hand_counts():
     assert ops[(OpKind.ADD, None)] == 16
 
 
+@pytest.mark.parametrize(("name", "side"), [("espcn_x3", (104, 160)), ("espcn_x4", (78, 120))])
+def test_espcn_x3_and_x4_are_espcn_x2_with_scale_squared_sub_pixels(name, side):
+    scale = int(name[-1])
+    s = summary(name)
+    assert s.params == (25 * 64 + 64) + (9 * 64 * 32 + 32) + (9 * 32 + 1) * scale**2
+    assert s.net.total_macs == side[0] * side[1] * (25 * 64 + 9 * 64 * 32 + 9 * 32 * scale**2)
+
+
+def _params(name: str) -> int:
+    return sum(p.numel() for p in build_module(name)[0].parameters())
+
+
+@pytest.mark.parametrize(
+    ("name", "backbone", "head_change"),
+    [
+        # ImageNet's 1024 -> 1000 classifier becomes 1024 -> 62 (3DMM parameters).
+        ("tddfa_mobilenet_v1", "mobilenet_v1", (1024 + 1) * (62 - 1000)),
+        ("person_attr_resnet_v1_18", "resnet_v1_18", (512 + 1) * (35 - 1000)),
+        # two 512 -> 512 hidden layers, then 512 -> 80 in place of 512 -> 1000
+        ("face_attr_resnet_v1_18", "resnet_v1_18", 2 * (512 + 1) * 512 + (512 + 1) * (80 - 1000)),
+    ],
+)
+def test_attribute_and_landmark_heads_replace_the_imagenet_classifier(name, backbone, head_change):
+    assert _params(name) - _params(backbone) == head_change
+
+
+def test_repvgg_a0_reid_by_hand():
+    # Deployed RepVGG-A0, (a, b) = (0.75, 2.5): one 3x3 conv with bias per block; stage widths
+    # 48, 48, 96, 192, 1280 with 1, 2, 4, 14, 1 blocks; then a 1280 -> 512 embedding.
+    widths, blocks = (48, 48, 96, 192, 1280), (1, 2, 4, 14, 1)
+    params, c_in = 0, 3
+    for c_out, n in zip(widths, blocks, strict=True):
+        params += (9 * c_in + 1) * c_out + (n - 1) * (9 * c_out + 1) * c_out
+        c_in = c_out
+    params += (1280 + 1) * 512
+    assert summary("repvgg_a0_person_reid_512").params == params == 7_684_256
+
+
 def test_whisper_by_hand():
     frames, tokens, mels, dim, blocks = 1000, 500, 80, 384, 4
     conv_weights = dim * mels * 3 + dim * dim * 3  # two 1x3 convs
@@ -219,6 +263,12 @@ def test_every_model_traces_with_fx(name):
         ("mspn_regnetx_800mf", [(17, 64, 48)]),  # the finest unit's heatmaps only
         ("vit_pose_small", [(17, 64, 48)]),
         ("whisper_tiny_10s_encoder", [(500, 384)]),
+        ("tddfa_mobilenet_v1", [(62,)]),  # 62 3DMM parameters (the cfg's output_shape)
+        ("repvgg_a0_person_reid_512", [(512,)]),
+        ("espcn_x3", [(1, 312, 480)]),  # every ESPCN row upscales to 312x480
+        ("espcn_x4", [(1, 312, 480)]),
+        ("person_attr_resnet_v1_18", [(35,)]),  # PETA's 35 attributes
+        ("face_attr_resnet_v1_18", [(80,)]),  # CelebA's 40 attributes x 2 logits
     ],
 )  # fmt: skip
 def test_outputs_end_where_hailo_cuts(name, shapes):
@@ -349,9 +399,18 @@ SMALL = {
     "mspn_regnetx_800mf": {"width": 0.25, "depth": 0.34, "resolution": 64},
     "vit_pose_small": {"width": 0.25, "depth": 0.17, "resolution": 64},
     "whisper_tiny_10s_encoder": {"width": 0.25, "depth": 0.25},
+    "tddfa_mobilenet_v1": {"resolution": 32},  # at width 0.25 the folded norms are 1.2%
+    "repvgg_a0_person_reid_512": {"width": 0.25, "depth": 0.25, "resolution": 64},
+    "espcn_x3": {"resolution": 32},
+    "espcn_x4": {"resolution": 32},
+    "person_attr_resnet_v1_18": {"width": 0.25, "depth": 0.5, "resolution": 64},
+    "face_attr_resnet_v1_18": {"width": 0.25, "depth": 0.5, "resolution": 64},
 }
-# yolov5s/m-seg are yolov5n-seg's blocks with other gains; every other network is its own family.
-REPRESENTATIVES = set(DENSE) - {"yolov5s_seg", "yolov5m_seg"}
+# yolov5s/m-seg are yolov5n-seg's blocks with other gains, espcn_x3/x4 espcn_x2's with another
+# scale, person_attr_resnet_v1_18 face_attr_resnet_v1_18's without hidden layers; every other
+# network is its own family.
+REPRESENTATIVES = set(DENSE) - {"yolov5s_seg", "yolov5m_seg", "espcn_x3", "espcn_x4"}
+REPRESENTATIVES -= {"person_attr_resnet_v1_18"}
 FULL = os.environ.get("CTXFIT_QUICK") != "1"
 
 

@@ -97,13 +97,23 @@ class Concat(nn.Module):
 
 
 class ClassifierHead(nn.Module):
-    """Global average pool, flatten and a fully connected layer to ``classes`` logits."""
+    """Global average pool, flatten, optional hidden fully connected layers (each with ReLU) and
+    a fully connected layer to ``classes`` logits.
 
-    def __init__(self, c_in: int, classes: int = 1000) -> None:
+    ``hidden`` lists the widths of the hidden layers (none by default: the ImageNet classifier).
+    A batch norm after a hidden layer is left out: deployed, it folds into the layer's bias.
+    """
+
+    def __init__(self, c_in: int, classes: int = 1000, *, hidden: tuple[int, ...] = ()) -> None:
         super().__init__()
         self.pool = nn.AdaptiveAvgPool2d(1)
+        layers: list[nn.Module] = []
+        for width in hidden:
+            layers += [nn.Linear(c_in, width), nn.ReLU()]
+            c_in = width
+        self.hidden = nn.Sequential(*layers)
         self.fc = nn.Linear(c_in, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of shape ``(N, classes)``."""
-        return self.fc(torch.flatten(self.pool(x), 1))
+        return self.fc(self.hidden(torch.flatten(self.pool(x), 1)))

@@ -22,6 +22,8 @@ from partitioner.zoo.entry import KNOBS, NO_DEPTH, ZooEntry, zoo_entry
 
 NO_RESOLUTION = ("width", "depth")
 RESOLUTION_ONLY = ("resolution",)
+# (scale, input (H, W), ops_G) of the ESPCN rows beyond x2: the inputs shrink with the scale.
+_ESPCN = ((3, (104, 160), 0.76), (4, (78, 120), 0.46))
 
 ENTRIES: tuple[ZooEntry, ...] = (
     *(
@@ -187,6 +189,68 @@ ENTRIES: tuple[ZooEntry, ...] = (
         knobs=NO_RESOLUTION,
         resolution_step=1,
     ),
+    zoo_entry(
+        "tddfa_mobilenet_v1",
+        "mobilenet_v1",
+        ("3ddfa_mobilenet_v1", "tddfa"),
+        params_m=3.26,
+        ops_g=0.36,
+        task="facial_landmark_detection",
+        input_hw=(120, 120),
+        knobs=NO_DEPTH,
+        resolution_step=8,  # padded strides take any side; 120 is no multiple of 32
+        source_family="cleardusk/3DDFA_V2",
+    ),
+    zoo_entry(
+        "repvgg_a0_person_reid_512",
+        "repvgg",
+        ("repvgg_a0_reid",),
+        params_m=7.68,
+        ops_g=1.78,
+        task="person_re_id",
+        input_hw=(256, 128),
+        knobs=KNOBS,
+        source_family="DingXiaoH/RepVGG",
+    ),
+    *(
+        zoo_entry(
+            f"espcn_x{scale}",
+            "espcn",
+            (),
+            params_m=0.02,
+            ops_g=ops_g,
+            task="super_resolution",
+            input_hw=input_hw,
+            channels=1,
+            knobs=RESOLUTION_ONLY,
+            resolution_step=1,
+            source_family="Lornatang/ESPCN-PyTorch",
+        )
+        for scale, input_hw, ops_g in _ESPCN
+    ),
+    zoo_entry(
+        "person_attr_resnet_v1_18",
+        "resnet",
+        ("person_attr_resnet18",),
+        params_m=11.19,
+        ops_g=3.64,
+        task="person_attribute",
+        input_hw=(224, 224),
+        knobs=KNOBS,
+        source_family="dangweili/pedestrian-attribute-recognition-pytorch",
+    ),
+    zoo_entry(
+        "face_attr_resnet_v1_18",
+        "resnet",
+        ("face_attr_resnet18",),
+        params_m=11.74,
+        ops_g=3.0,
+        task="face_attribute",
+        input_hw=(218, 178),  # CelebA's aligned crops
+        knobs=KNOBS,
+        resolution_step=2,  # padded strides take any side; 218 and 178 share only 2
+        source_family="d-li14/face-attribute-prediction",
+    ),
 )
 
 RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
@@ -207,5 +271,26 @@ RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
         "whisper",
         "whisper_encoder",
         {"dim": 384, "heads": 6, "blocks": 4},
+    ),
+    # 3DDFA_V2's MobileNetV1 (width 1.0): ImageNet's layout with a 62-output head (12 pose, 40
+    # shape and 10 expression 3DMM parameters; the Model Zoo cfg's output_shape '62').
+    "tddfa_mobilenet_v1": ("mobilenet", "mobilenet_v1", {"classes": 62}),
+    # Deployed RepVGG-A0 ((a, b) = (0.75, 2.5)) whose classifier is a 1280 -> 512 embedding (the
+    # cfg's output 1x512): 7.03 M backbone + 0.66 M head = the row's 7.68 M.
+    "repvgg_a0_person_reid_512": ("repvgg", "repvgg", {"a": 0.75, "b": 2.5, "classes": 512}),
+    **{f"espcn_x{scale}": ("enhance", "espcn", {"scale": scale}) for scale, _, _ in _ESPCN},
+    # ResNet-18 with 35 attribute logits (PETA's 35 attributes; the cfg's output 1x35):
+    # 11.18 M backbone + 512 x 35 + 35 = 11.194 M, the row's 11.19 M.
+    "person_attr_resnet_v1_18": ("resnet", "resnet_basic", {"units": (2, 2, 2, 2), "classes": 35}),
+    # ResNet-18 ending in 80 logits (40 CelebA attributes x 2; the cfg's output 1x80, from one
+    # Gemm). d-li14's head is a 512-wide fc + BN + ReLU "stem", then per attribute fc 256 and
+    # fc 2 (17 M in all, far over the row); the row's 11.74 M leaves 0.566 M over the 11.18 M
+    # backbone, which two 512-wide hidden layers (batch norms folded) and a 512 -> 80 layer give
+    # exactly (525,312 + 41,040 = 566,352 -> 11.743 M). The head is so chosen, not read off
+    # the ONNX; it is 0.1% of the MACs.
+    "face_attr_resnet_v1_18": (
+        "resnet",
+        "resnet_basic",
+        {"units": (2, 2, 2, 2), "classes": 80, "hidden": (512, 512)},
     ),
 }

@@ -55,9 +55,9 @@ class DepthwiseSeparable(nn.Module):
 
 
 class MobileNetV1(nn.Module):
-    """Stem 3x3/2 conv, 13 depthwise-separable blocks, pooled classifier."""
+    """Stem 3x3/2 conv, 13 depthwise-separable blocks, pooled classifier (``classes`` outputs)."""
 
-    def __init__(self, alpha: float) -> None:
+    def __init__(self, alpha: float, classes: int = 1000) -> None:
         super().__init__()
         c_in = make_divisible(32 * alpha)
         self.stem = ConvBnAct(3, c_in, 3, 2, act=nn.ReLU6)
@@ -67,10 +67,10 @@ class MobileNetV1(nn.Module):
             blocks.append(DepthwiseSeparable(c_in, c_out, s))
             c_in = c_out
         self.blocks = nn.Sequential(*blocks)
-        self.head = ClassifierHead(c_in)
+        self.head = ClassifierHead(c_in, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(N, 1000)``."""
+        """Outputs ``(N, classes)``."""
         return self.head(self.blocks(self.stem(x)))
 
 
@@ -115,9 +115,10 @@ class MobileNetV2(nn.Module):
         return self.head(self.last(self.blocks(self.stem(x))))
 
 
-def mobilenet_v1(*, width: float) -> MobileNetV1:
-    """MobileNetV1 with width multiplier ``width`` (1.0 is the 224 reference network)."""
-    return MobileNetV1(width)
+def mobilenet_v1(*, width: float, classes: int = 1000) -> MobileNetV1:
+    """MobileNetV1 with width multiplier ``width`` (1.0 is the 224 reference network) and
+    ``classes`` outputs (3DDFA_V2's ``tddfa_mobilenet_v1``: 62 3DMM parameters)."""
+    return MobileNetV1(width, classes)
 
 
 def mobilenet_v2(*, alpha: float, width: float) -> MobileNetV2:

@@ -43,7 +43,9 @@ class RepVGGBlock(nn.Module):
 class RepVGG(nn.Module):
     """Stage 0 (one 3x3/2 block), stages 1-4 (each opened by a stride-2 block), classifier."""
 
-    def __init__(self, widths: tuple[int, ...], blocks: tuple[int, ...]) -> None:
+    def __init__(
+        self, widths: tuple[int, ...], blocks: tuple[int, ...], classes: int = 1000
+    ) -> None:
         super().__init__()
         self.stage0 = RepVGGBlock(3, widths[0], 2)
         c_in, stages = widths[0], []
@@ -54,17 +56,18 @@ class RepVGG(nn.Module):
                 c_in = c_out
             stages.append(nn.Sequential(*stage))
         self.stage1, self.stage2, self.stage3, self.stage4 = stages
-        self.head = ClassifierHead(c_in)
+        self.head = ClassifierHead(c_in, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(N, 1000)`` of an image batch ``(N, 3, H, W)``."""
+        """Outputs ``(N, classes)`` of an image batch ``(N, 3, H, W)``."""
         x = self.stage2(self.stage1(self.stage0(x)))
         return self.head(self.stage4(self.stage3(x)))
 
 
-def repvgg(*, a: float, b: float, width: float, depth: float) -> RepVGG:
-    """Deployed RepVGG-A with width multipliers ``a`` (stages 1-3) and ``b`` (stage 4)."""
+def repvgg(*, a: float, b: float, classes: int = 1000, width: float, depth: float) -> RepVGG:
+    """Deployed RepVGG-A with width multipliers ``a`` (stages 1-3) and ``b`` (stage 4) and a
+    fully connected head of ``classes`` outputs (a 512-d embedding for person re-id)."""
     gains = (a * width,) * 3 + (b * width,)
     widths = tuple(make_divisible(c * g) for c, g in zip(BASE, gains, strict=True))
     stem = min(make_divisible(64 * width), widths[0])
-    return RepVGG((stem, *widths), tuple(scale_units(n, depth) for n in BLOCKS_A))
+    return RepVGG((stem, *widths), tuple(scale_units(n, depth) for n in BLOCKS_A), classes)

@@ -69,25 +69,40 @@ class Bottleneck(nn.Module):
 class ResNet(nn.Module):
     """Stem (7x7/2 conv, 3x3/2 max-pool), four stages ``layer1..layer4``, pooled classifier."""
 
-    def __init__(self, stem: int, stages: list[nn.Sequential], c_last: int) -> None:
+    def __init__(
+        self,
+        stem: int,
+        stages: list[nn.Sequential],
+        c_last: int,
+        head: ClassifierHead | None = None,
+    ) -> None:
         super().__init__()
         self.stem = ConvBnAct(3, stem, 7, 2)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
-        self.head = ClassifierHead(c_last)
+        self.head = ClassifierHead(c_last) if head is None else head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(N, 1000)`` of an image batch ``(N, 3, H, W)``."""
+        """Logits ``(N, classes)`` of an image batch ``(N, 3, H, W)``."""
         x = self.maxpool(self.stem(x))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.head(x)
 
 
-def resnet_basic(units: tuple[int, ...], *, width: float, depth: float) -> ResNet:
+def resnet_basic(
+    units: tuple[int, ...],
+    *,
+    classes: int = 1000,
+    hidden: tuple[int, ...] = (),
+    width: float,
+    depth: float,
+) -> ResNet:
     """ResNet-18 ``(2, 2, 2, 2)`` / ResNet-34 ``(3, 4, 6, 3)`` with torchvision's layout.
 
     ``width`` scales every channel count (rounded to a multiple of 8), ``depth`` the number of
-    units per stage (rounded, at least 1).
+    units per stage (rounded, at least 1). The head pools, runs the ``hidden`` fully connected
+    layers (none for ImageNet) and ends in ``classes`` outputs (attribute logits for the Model
+    Zoo's ``person_attr`` and ``face_attr`` networks).
     """
     c_in = make_divisible(64 * width)
     stem, stages = c_in, []
@@ -98,7 +113,7 @@ def resnet_basic(units: tuple[int, ...], *, width: float, depth: float) -> ResNe
             blocks.append(BasicBlock(c_in, c_out, 2 if (i > 0 and j == 0) else 1))
             c_in = c_out
         stages.append(nn.Sequential(*blocks))
-    return ResNet(stem, stages, c_in)
+    return ResNet(stem, stages, c_in, ClassifierHead(c_in, classes, hidden=hidden))
 
 
 def resnet_bottleneck(
