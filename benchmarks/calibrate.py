@@ -482,6 +482,7 @@ GRIDS: dict[str, Sequence] = {
     "fused_ops": (("activation",), ("activation", "add")),
     "pcie_row_overhead_s": (0.0, 0.25e-6, 0.5e-6, 1e-6, 1.5e-6),
     "pcie_transfer_overhead_s": (0.0, 25e-6, 50e-6, 100e-6, 150e-6, 200e-6),
+    "pcie_out_row_overhead_s": (0.0, 0.25e-6, 0.5e-6, 1e-6, 1.5e-6, 2e-6),
     "pcie_overhead_between_contexts": (True, False),
     "sc_cycles_per_row": (0.0, 1000.0, 2000.0, 4000.0, 8000.0),
     "extra_nodes_by_op": (

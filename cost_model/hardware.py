@@ -157,6 +157,7 @@ class HardwareSpec:
     pipeline_fill_frames: float = params.PIPELINE_FILL_FRAMES
     pcie_row_overhead_s: float = params.PCIE_ROW_OVERHEAD_S
     pcie_transfer_overhead_s: float = params.PCIE_TRANSFER_OVERHEAD_S
+    pcie_out_row_overhead_s: float = params.PCIE_OUT_ROW_OVERHEAD_S
     pcie_overhead_between_contexts: bool = params.PCIE_OVERHEAD_BETWEEN_CONTEXTS
     compute_pj_per_mac: float = params.COMPUTE_PJ_PER_MAC
     # -- power (see the constants above and cost_model/power.py) ---------------------------

@@ -102,6 +102,12 @@ PCIE_ROW_OVERHEAD_S = 0.85e-6
 # descriptor setup and completion interrupt): small networks stop at ~2,500-3,500 FPS whatever
 # their MACs, while 640x640 detectors with 7 transfers run over 1,000 FPS [calibrated].
 PCIE_TRANSFER_OVERHEAD_S = 100e-6
+# The row cost of the device-to-host direction (outputs, tensors written to host memory), fitted
+# apart from the host-to-device one above: Model Zoo rows pull the two apart. TDDFA (120 input
+# rows, an output of one row) runs at 11,302 FPS on Hailo-8, 88 us a frame for its whole input,
+# while ESPCN x3 and x4, tiny networks with different inputs and the same 312-row 312x480
+# output, both stop at ~2,200 FPS (~450 us) [calibrated].
+PCIE_OUT_ROW_OVERHEAD_S = PCIE_ROW_OVERHEAD_S
 # Whether the tensors one context writes to host memory and a later one reads back pay the row
 # and transfer costs above, or only their bytes. True: every crossing tensor pays them. False:
 # only the graph's own inputs and outputs do (host-side work on the user's frames: formats,

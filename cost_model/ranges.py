@@ -166,6 +166,7 @@ HARDWARE_RANGES: dict[str, NumberRange] = {
     "pipeline_fill_frames": NumberRange(low=0.0, high=1000.0),
     "pcie_row_overhead_s": NumberRange(low=0.0, high=1.0, unit="s"),
     "pcie_transfer_overhead_s": NumberRange(low=0.0, high=1.0, unit="s"),  # a field on main
+    "pcie_out_row_overhead_s": NumberRange(low=0.0, high=1.0, unit="s"),
     "compute_pj_per_mac": NumberRange(low=0.0, high=1e6, unit="pJ"),
     "typical_power_w": NumberRange(low=0.0, high=1e4, unit="W"),
     "static_power_w": NumberRange(low=0.0, high=1e4, unit="W"),

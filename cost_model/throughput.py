@@ -60,7 +60,7 @@ class ContextTiming:
         pcie_out_bytes_per_frame, pcie_out_rows_per_frame, pcie_out_transfers_per_frame: the
             device-to-host part of the totals above (outputs and tensors written to host
             memory); it overlaps the host-to-device rest. Left at 0, all traffic counts as one
-            direction (an upper bound).
+            direction, host-to-device.
     """
 
     compute_fps: float
@@ -141,16 +141,18 @@ def frame_time_s(ctx: ContextTiming, hw: HardwareSpec) -> float:
 
 
 def pcie_time_s(ctx: ContextTiming, hw: HardwareSpec) -> float:
-    """Seconds per frame of the context's PCIe traffic, the two directions overlapping."""
+    """Seconds per frame of the context's PCIe traffic, the two directions overlapping; a row
+    costs ``hw.pcie_row_overhead_s`` host-to-device and ``hw.pcie_out_row_overhead_s``
+    device-to-host."""
     out_bytes, out_rows = ctx.pcie_out_bytes_per_frame, ctx.pcie_out_rows_per_frame
     in_bytes = ctx.pcie_bytes_per_frame - out_bytes
     in_rows = ctx.pcie_rows_per_frame - out_rows
     out_n = ctx.pcie_out_transfers_per_frame
     in_n = ctx.pcie_transfers_per_frame - out_n
-    link, row, each = hw.link.bytes_per_s, hw.pcie_row_overhead_s, hw.pcie_transfer_overhead_s
+    link, each = hw.link.bytes_per_s, hw.pcie_transfer_overhead_s
     return max(
-        transfer_time_s(in_bytes, link) + in_rows * row + in_n * each,
-        transfer_time_s(out_bytes, link) + out_rows * row + out_n * each,
+        transfer_time_s(in_bytes, link) + in_rows * hw.pcie_row_overhead_s + in_n * each,
+        transfer_time_s(out_bytes, link) + out_rows * hw.pcie_out_row_overhead_s + out_n * each,
     )
 
 

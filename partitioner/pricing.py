@@ -170,6 +170,7 @@ def _build(
         link_bytes_per_s=hw.link.bytes_per_s,
         pcie_row_overhead_s=hw.pcie_row_overhead_s,
         pcie_transfer_overhead_s=hw.pcie_transfer_overhead_s,
+        pcie_out_row_overhead_s=hw.pcie_out_row_overhead_s,
         overhead_between_contexts=hw.pcie_overhead_between_contexts,
         switch_overhead_s=hw.context_switch_overhead_s,
         pipeline_fill_frames=hw.pipeline_fill_frames,

@@ -109,7 +109,9 @@ class PartitionProblem:
             ``ceil(0.60 x 128) = 77`` LCUs).
         edge_layer_limit: tensors one context may take in or give out (hailort: 20).
         link_bytes_per_s: host link payload rate (each direction).
-        pcie_row_overhead_s: fixed PCIe cost of each row of a crossing tensor.
+        pcie_row_overhead_s: fixed PCIe cost of each row of a crossing tensor read by the chip
+            (host-to-device).
+        pcie_out_row_overhead_s: the same for a row the chip writes out (device-to-host).
         pcie_transfer_overhead_s: fixed PCIe cost of each crossing tensor (one DMA transfer).
         overhead_between_contexts: whether a tensor written out for a later context (and read
             back there) pays those two costs too, or only its bytes (graph inputs and outputs
@@ -141,6 +143,7 @@ class PartitionProblem:
     link_bytes_per_s: float
     pcie_row_overhead_s: float = 0.0
     pcie_transfer_overhead_s: float = 0.0
+    pcie_out_row_overhead_s: float | None = None  # None: pcie_row_overhead_s
     overhead_between_contexts: bool = True
     switch_overhead_s: float
     pipeline_fill_frames: float = 0.0
@@ -242,11 +245,14 @@ class PartitionProblem:
     def output_load(self) -> tuple[int, ...]:
         """PCIe load of each layer's output when its context writes it out (a graph output, or
         read in a later context): bytes plus its rows' and its transfer's overhead as bytes
-        (``(rows x pcie_row_overhead_s + pcie_transfer_overhead_s) x link``); a tensor that is
-        not a graph output pays only its bytes unless :attr:`overhead_between_contexts`."""
+        (``(rows x pcie_out_row_overhead_s + pcie_transfer_overhead_s) x link``); a tensor that
+        is not a graph output pays only its bytes unless :attr:`overhead_between_contexts`."""
+        return self._loads(self._out_row_bytes)
+
+    def _loads(self, row_bytes: int) -> tuple[int, ...]:
         rows = self.output_rows or (0,) * self.num_layers
         return tuple(
-            b + (r * self._row_bytes + self._transfer_bytes if pays else 0)
+            b + (r * row_bytes + self._transfer_bytes if pays else 0)
             for b, r, pays in zip(
                 self.output_bytes,
                 rows,
@@ -269,7 +275,7 @@ class PartitionProblem:
         ((2800, 30800), (2800, 2800))
         """
         if self.overhead_between_contexts:
-            return self.output_load
+            return self._loads(self._row_bytes)
         return self.output_bytes
 
     @cached_property
@@ -283,6 +289,11 @@ class PartitionProblem:
     @cached_property
     def _row_bytes(self) -> int:
         return round(self.pcie_row_overhead_s * self.link_bytes_per_s)
+
+    @cached_property
+    def _out_row_bytes(self) -> int:
+        out = self.pcie_out_row_overhead_s
+        return self._row_bytes if out is None else round(out * self.link_bytes_per_s)
 
     @cached_property
     def _transfer_bytes(self) -> int:

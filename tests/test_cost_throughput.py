@@ -180,7 +180,7 @@ def test_one_context_fps_does_not_depend_on_the_batch(ctx, b):
 
 
 def test_pcie_directions_overlap_and_rows_cost_a_fixed_time():
-    hw = HW.with_params(pcie_row_overhead_s=1e-6)
+    hw = HW.with_params(pcie_row_overhead_s=1e-6, pcie_out_row_overhead_s=1e-6)
     # in: 1.2 MB + 640 rows; out: 0.8 MB + 280 rows, at 1 GB/s
     ctx = ContextTiming(
         compute_fps=1e6,
@@ -203,6 +203,10 @@ def test_pcie_directions_overlap_and_rows_cost_a_fixed_time():
         pcie_rows_per_frame=920,
     )
     assert frame_time_s(one_way, hw) == pytest.approx(2_000_000 / 1e9 + 920 * 1e-6)
+    # A row written out costs its own time: at 4 us the out direction (0.8 ms + 1.12 ms) is the
+    # slower one.
+    slow_out = hw.with_params(pcie_out_row_overhead_s=4e-6)
+    assert frame_time_s(ctx, slow_out) == pytest.approx(800_000 / 1e9 + 280 * 4e-6)  # 1.92 ms
 
 
 def test_out_part_cannot_exceed_the_total():

@@ -74,11 +74,13 @@ def test_structure_is_copied_from_the_network(diamond):
 
 
 def slow_link_problem(net, *, between: bool):
-    """``net`` on a 1 GB/s link (1 byte per ns) with 1 us per row and 50 us per transfer."""
+    """``net`` on a 1 GB/s link (1 byte per ns) with 1 us per row read, 3 us per row written out
+    and 50 us per transfer."""
     link = PcieLink(generation=3, lanes=4, measured_bytes_per_s=1e9)
     hw = preset("hailo8").with_params(
         link=link,
         pcie_row_overhead_s=1e-6,
+        pcie_out_row_overhead_s=3e-6,
         pcie_transfer_overhead_s=50e-6,
         pcie_overhead_between_contexts=between,
     )
@@ -87,15 +89,17 @@ def slow_link_problem(net, *, between: bool):
 
 def test_pcie_load_of_a_crossing_tensor_carries_its_row_and_transfer_overheads(diamond):
     p = slow_link_problem(diamond, between=True)
-    # 2048 bytes + 16 rows x 1000 bytes + 50,000 bytes for the transfer
-    assert p.output_load == (2048 + 16_000 + 50_000,) * 4
+    # written out: 2048 bytes + 16 rows x 3000 bytes + 50,000 bytes for the transfer
+    assert p.output_load == (2048 + 48_000 + 50_000,) * 4
+    # read back (and the graph input): 16 rows x 1000 bytes
+    assert p.read_load == (2048 + 16_000 + 50_000,) * 4
     assert p.input_load == (768 + 16_000 + 50_000,)
 
 
 def test_tensors_between_contexts_pay_their_bytes_only_when_so_calibrated(diamond):
     p = slow_link_problem(diamond, between=False)
     assert p.overhead_between_contexts is False
-    paid = 2048 + 16_000 + 50_000
+    paid = 2048 + 48_000 + 50_000
     # a and d are graph outputs: written out with their overhead; b and c only their bytes;
     # read back by a later context, every tensor moves as bytes only; graph inputs always pay
     assert p.output_load == (paid, 2048, 2048, paid)

@@ -106,6 +106,7 @@ PINNED = {
     "elements_per_sc_per_cycle": 0.4165, "sc_cycles_per_row": 5600.0, "max_nodes_per_layer": 4,
     "l3_cut_bytes": 32768, "config_bytes_per_node": 19497, "context_switch_overhead_s": 0.575e-3,
     "pcie_row_overhead_s": 1.275e-6, "pcie_transfer_overhead_s": 0.0,
+    "pcie_out_row_overhead_s": 1.275e-6,
 }  # fmt: skip
 
 

@@ -214,12 +214,18 @@ def conv_layer(name, srcs, c, hw):
     n=st.integers(5, 200),
     batch=st.sampled_from([1, 8]),
     between=st.booleans(),
+    out_row_us=st.sampled_from([0.0, 0.85, 4.0]),
 )
-def test_random_dags_give_valid_partitions(seed, n, batch, between):
+def test_random_dags_give_valid_partitions(seed, n, batch, between, out_row_us):
     net = random_dag(seed, n)
-    # both readings of the PCIe costs of tensors between contexts: the solver's objective and
-    # the validator's FPS must agree under each (compile_network checks the claimed FPS)
-    hw = HW.with_params(pcie_overhead_between_contexts=between)
+    # both readings of the PCIe costs of tensors between contexts, and rows written out costing
+    # less, as much or more than rows read: the solver's objective and the validator's FPS must
+    # agree under each (compile_network checks the claimed FPS)
+    hw = HW.with_params(
+        pcie_overhead_between_contexts=between,
+        pcie_row_overhead_s=0.85e-6,
+        pcie_out_row_overhead_s=out_row_us * 1e-6,
+    )
     report = compile_network(net, hw, SearchOptions(timeout_s=2, batch=batch))
     # compile_network already ran the validator; check once more from scratch
     caps = report.caps
