@@ -7,7 +7,8 @@ by default: the network's Model Zoo script for that chip, resolved into its flow
 search (CP-SAT iterations, 10 s deterministic budget) and the validator
 (:func:`partitioner.compile_request.prepare_compile` and
 :func:`partitioner.compile.compile_network`, the code of the CLI). The part is the preset with
-the host link the Model Zoo measured on (``MODEL_ZOO_LINK_LANES``, calibrated).
+the host link the Model Zoo measured on (``MODEL_ZOO_LINK_LANES``, calibrated); the partition is
+decided at the chip's compiler link (``HardwareSpec.deciding``), as for any host.
 
 Two passes:
 
@@ -317,7 +318,8 @@ def section(rows: Sequence[Row], runs: Sequence[Run], argv, saved: dict | None) 
         f"{len(rows)} rows of the Model Zoo v2.18 table whose network the zoo builds, each "
         "compiled as `ctxfit compile NAME --hw DEVICE` compiles it by default (its Model Zoo "
         "script's compile-side lines, the real search with the default 10 s budget, the "
-        "validator), on the Gen3 x4 host link the Model Zoo measured on.",
+        "validator), the partition decided at the chip's compiler link and priced on the Gen3 "
+        "x4 host link the Model Zoo measured on.",
         "",
     ]
     for mode, title in (
