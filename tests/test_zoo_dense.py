@@ -53,6 +53,8 @@ def test_the_catalog_holds_the_dense_networks():
         "arcface_mobilefacenet",
         "retinaface_mobilenet_v1",
         "scrfd_2.5g",
+        "scrfd_500m",
+        "scrfd_10g",
         "espcn_x2",
         "zero_dce",
         "deeplab_v3_mobilenet_v2",
@@ -206,6 +208,22 @@ def test_repvgg_a0_reid_by_hand():
     assert summary("repvgg_a0_person_reid_512").params == params == 7_684_256
 
 
+def test_scrfd_variants_by_their_configs():
+    # 10G: three 80-wide head convs per level, 56-channel PAFPN; 500M: a MobileNetV1 backbone
+    # (strides in every stage's first block) and depthwise-separable head convs of 64.
+    ten, five = build_module("scrfd_10g")[0], build_module("scrfd_500m")[0]
+    assert [len(head.convs) for head in ten.heads] == [2 + 1] * 3
+    assert ten.heads[0].convs[2].conv.out_channels == 80 and ten.neck.fpn_convs[0].in_channels == 56
+    assert [
+        stage[-1].pw.conv.out_channels
+        for stage in (five.layer1, five.layer2, five.layer3, five.layer4)
+    ] == [40, 72, 152, 288]
+    assert five.heads[0].convs[0].dw.conv.groups == 16  # depthwise on the 16-channel neck
+    ops = Counter(layer.op for layer in summary("scrfd_500m").net)
+    # 1 stem + 13 backbone + 6 head depthwise convs
+    assert ops[OpKind.DWCONV] == 1 + 13 + 6
+
+
 def test_whisper_by_hand():
     frames, tokens, mels, dim, blocks = 1000, 500, 80, 384, 4
     conv_weights = dim * mels * 3 + dim * dim * 3  # two 1x3 convs
@@ -251,6 +269,8 @@ def test_every_model_traces_with_fx(name):
                                      (8, 23, 40), (4, 23, 40), (20, 23, 40)]),
         # per level: 2 anchors x 4 box (x a learned scale), x 1 score, x 5 keypoints x 2
         ("scrfd_2.5g", [(8, 80, 80), (2, 80, 80), (20, 80, 80), (8, 40, 40), (2, 40, 40),
+                        (20, 40, 40), (8, 20, 20), (2, 20, 20), (20, 20, 20)]),
+        ("scrfd_500m", [(8, 80, 80), (2, 80, 80), (20, 80, 80), (8, 40, 40), (2, 40, 40),
                         (20, 40, 40), (8, 20, 20), (2, 20, 20), (20, 20, 20)]),
         ("espcn_x2", [(1, 312, 480)]),
         ("zero_dce", [(3, 400, 600)]),
@@ -389,6 +409,8 @@ SMALL = {
     "arcface_mobilefacenet": {"width": 0.25, "depth": 0.34},
     "retinaface_mobilenet_v1": {"width": 0.25, "resolution": 64},
     "scrfd_2.5g": {"depth": 0.34, "resolution": 64},
+    "scrfd_500m": {"depth": 0.34, "resolution": 64},
+    "scrfd_10g": {"depth": 0.34, "resolution": 64},
     "espcn_x2": {"resolution": 32},
     "zero_dce": {"resolution": 32},
     # at width 0.5 the folded batch norms are 1.3% of the parameters, at 1.0 0.8%
@@ -410,7 +432,7 @@ SMALL = {
 # scale, person_attr_resnet_v1_18 face_attr_resnet_v1_18's without hidden layers; every other
 # network is its own family.
 REPRESENTATIVES = set(DENSE) - {"yolov5s_seg", "yolov5m_seg", "espcn_x3", "espcn_x4"}
-REPRESENTATIVES -= {"person_attr_resnet_v1_18"}
+REPRESENTATIVES -= {"person_attr_resnet_v1_18", "scrfd_10g"}  # and scrfd_10g scrfd_2.5g's
 FULL = os.environ.get("CTXFIT_QUICK") != "1"
 
 
