@@ -49,6 +49,7 @@ def test_the_catalog_holds_the_dense_networks():
         "yolov5n_seg",
         "yolov5s_seg",
         "yolov5m_seg",
+        "yolov5l_seg",
         "fast_depth",
         "arcface_mobilefacenet",
         "retinaface_mobilenet_v1",
@@ -405,6 +406,7 @@ SMALL = {
     "yolov5n_seg": {"width": 0.25, "depth": 0.34, "resolution": 64},
     "yolov5s_seg": {"width": 0.25, "depth": 0.34, "resolution": 64},
     "yolov5m_seg": {"width": 0.25, "depth": 0.34, "resolution": 64},
+    "yolov5l_seg": {"width": 0.25, "depth": 0.34, "resolution": 64},
     "fast_depth": {"resolution": 64},  # at width 0.25 the folded norms are 2% of the params
     "arcface_mobilefacenet": {"width": 0.25, "depth": 0.34},
     "retinaface_mobilenet_v1": {"width": 0.25, "resolution": 64},
@@ -428,10 +430,11 @@ SMALL = {
     "person_attr_resnet_v1_18": {"width": 0.25, "depth": 0.5, "resolution": 64},
     "face_attr_resnet_v1_18": {"width": 0.25, "depth": 0.5, "resolution": 64},
 }
-# yolov5s/m-seg are yolov5n-seg's blocks with other gains, espcn_x3/x4 espcn_x2's with another
+# yolov5s/m/l-seg are yolov5n-seg's blocks with other gains, espcn_x3/x4 espcn_x2's with another
 # scale, person_attr_resnet_v1_18 face_attr_resnet_v1_18's without hidden layers; every other
 # network is its own family.
-REPRESENTATIVES = set(DENSE) - {"yolov5s_seg", "yolov5m_seg", "espcn_x3", "espcn_x4"}
+REPRESENTATIVES = set(DENSE) - {"yolov5s_seg", "yolov5m_seg", "yolov5l_seg", "espcn_x3"}
+REPRESENTATIVES -= {"espcn_x4"}
 REPRESENTATIVES -= {"person_attr_resnet_v1_18", "scrfd_10g"}  # and scrfd_10g scrfd_2.5g's
 FULL = os.environ.get("CTXFIT_QUICK") != "1"
 

@@ -29,8 +29,8 @@ DETECTORS = tuple(catalog_detection.RECIPES)
 # -- the catalog against the Model Zoo table ------------------------------------------------------
 
 
-def test_catalog_lists_fifteen_detectors_in_the_zoo():
-    assert len(DETECTORS) == 15
+def test_catalog_lists_nineteen_detectors_in_the_zoo():
+    assert len(DETECTORS) == 19
     assert {entry.name for entry in catalog_detection.ENTRIES} == set(DETECTORS)
     assert all(name in ZOO for name in DETECTORS)
 
@@ -139,10 +139,13 @@ def _per_scale(channels, sides):
         ("yolov5xs_wo_spp", _per_scale([255], [64, 32, 16])),
         ("yolov7", _per_scale([255], [80, 40, 20])),
         ("yolov3_416", _per_scale([255], [52, 26, 13])),
+        ("yolov5m_6.1", _per_scale([255], [80, 40, 20])),
         ("tiny_yolov4", _per_scale([255], [26, 13])),  # two scales only
         # Decoupled heads: box (4), objectness (1), classes (80) per scale.
         ("yolox_tiny", _per_scale([4, 1, 80], [52, 26, 13])),
         ("yolov6n", _per_scale([4, 1, 80], [80, 40, 20])),
+        # YOLOv6 0.2.1: no objectness branch.
+        ("yolov6n_0.2.1", _per_scale([4, 80], [80, 40, 20])),
         # Cut before DFL: 4 x 16 box bins and 80 classes per scale.
         ("yolov9c", _per_scale([64, 80], [80, 40, 20])),
         # SSD: box (anchors x 4) and class (anchors x 91) convs on six maps, 3 then 6 anchors.
@@ -179,6 +182,19 @@ def test_centernet_ends_at_the_thresholded_heatmap_and_two_convs():
     (heat_conv,) = heat.inputs
     assert (net.layer(heat_conv).op, net.layer(heat_conv).activation) == (OpKind.CONV, "sigmoid")
     assert [(x.op, x.output_shape) for x in (wh, offset)] == [(OpKind.CONV, (2, 128, 128))] * 2
+
+
+def test_centernet_resnet50_upsamples_the_2048_channel_map():
+    # GluonCV's ResNet-50 v1b ends at 2048 channels, stride 32 (16x16 at 512); the three
+    # up-sampling stages bring it to 64 channels at stride 4, as ResNet-18's 512.
+    net = summary("centernet_resnet_v1_50_postprocess").net
+    first = net.layer("deconv.0.conv.conv")
+    assert (first.input_shapes[0], first.output_shape) == ((2048, 16, 16), (256, 16, 16))
+    assert summary("centernet_resnet_v1_50_postprocess").output_shapes() == [
+        (80, 128, 128),
+        (2, 128, 128),
+        (2, 128, 128),
+    ]
 
 
 # -- knobs ----------------------------------------------------------------------------------------
@@ -274,6 +290,7 @@ REPRESENTATIVES = {
     "yolox_tiny",  # CSP layers, SPP, decoupled head with sigmoids
     "tiny_yolov4",  # channel split of the CSP-tiny stage
     "yolov6n",  # RepVGG convs, transposed-conv upsampling
+    "yolov5m_6.1",  # v6.1: 6x6 stem, C3, SPPF, SiLU
     "yolov9c",  # RepNCSPELAN4 (chunk), ADown (2x2/1 average pool), 4-group head convs
     "ssd_mobilenet_v2",  # inverted residuals tapped at an expansion, depthwise extra layers
     "centernet_resnet_v1_18_postprocess",  # 4x4/2 transposed convs, standalone threshold ReLU

@@ -37,7 +37,12 @@ ENTRIES: tuple[ZooEntry, ...] = (
             input_hw=(640, 640),
             source_family="ultralytics",
         )
-        for size, params_m, ops_g in (("n", 1.99, 7.1), ("s", 7.61, 26.42), ("m", 32.60, 70.94))
+        for size, params_m, ops_g in (
+            ("n", 1.99, 7.1),
+            ("s", 7.61, 26.42),
+            ("m", 32.60, 70.94),
+            ("l", 47.89, 147.88),
+        )
     ),
     zoo_entry(
         "fast_depth",
@@ -276,7 +281,7 @@ ENTRIES: tuple[ZooEntry, ...] = (
 )
 
 RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
-    **{f"yolov5{size}_seg": ("yolo_seg", "yolov5_seg", {"scale": size}) for size in "nsm"},
+    **{f"yolov5{size}_seg": ("yolo_seg", "yolov5_seg", {"scale": size}) for size in "nsml"},
     "fast_depth": ("fast_depth", "fast_depth", {}),
     "arcface_mobilefacenet": ("mobilefacenet", "mobilefacenet", {}),
     "retinaface_mobilenet_v1": ("retinaface", "retinaface_mobilenet_v1", {}),

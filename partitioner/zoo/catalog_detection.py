@@ -67,7 +67,13 @@ ENTRIES: tuple[ZooEntry, ...] = (
          source_family="Tianxiaomo/pytorch-YOLOv4", knobs=NO_DEPTH),
     _det("yolov3_416", "yolov3", ("yolov3",), params_m=61.92, ops_g=65.94, side=416,
          source_family="AlexeyAB/darknet"),
+    _det("yolov3_gluon_416", "yolov3", (), params_m=61.92, ops_g=65.94, side=416,
+         source_family="gluoncv"),
+    _det("yolov5m_6.1", "yolov5", ("yolov5m_v6.1",), params_m=21.17, ops_g=48.96, side=640,
+         source_family="ultralytics"),
     _det("yolov6n", "yolov6", (), params_m=4.32, ops_g=11.12, side=640,
+         source_family="yolov6(meituan)"),
+    _det("yolov6n_0.2.1", "yolov6", (), params_m=4.33, ops_g=11.06, side=640,
          source_family="yolov6(meituan)"),
     _det("yolov9c", "yolov9", ("yolov9_c", "gelan_c"), params_m=25.3, ops_g=102.1, side=640,
          source_family="WongKinYiu"),
@@ -79,6 +85,8 @@ ENTRIES: tuple[ZooEntry, ...] = (
          side=300, source_family="tensorflow-models", knobs=NO_DEPTH, resolution_step=4),
     _det("centernet_resnet_v1_18_postprocess", "centernet", ("centernet_resnet18",),
          params_m=14.22, ops_g=31.21, side=512, source_family="gluoncv"),
+    _det("centernet_resnet_v1_50_postprocess", "centernet", ("centernet_resnet50",),
+         params_m=30.07, ops_g=56.92, side=512, source_family="gluoncv"),
 )  # fmt: skip
 
 RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
@@ -92,9 +100,16 @@ RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
     "yolox_l_leaky": ("yolox", "yolox", {"scale": "l", "act": "leaky"}),
     "tiny_yolov4": ("darknet", "yolov4_tiny", {}),
     "yolov3_416": ("darknet", "yolov3", {}),
+    # gluoncv's yolo3_darknet53_coco: the same Darknet-53 network as yolov3_416
+    "yolov3_gluon_416": ("darknet", "yolov3", {}),
+    "yolov5m_6.1": ("yolo_seg", "yolov5_v6", {"scale": "m"}),
     "yolov6n": ("yolov6", "yolov6", {"scale": "n"}),
+    # release 0.2.1: the same EfficientRep, Rep-PAN and head convs, no objectness branch (the
+    # cfg's outputs: 4 box and 80 class channels per scale)
+    "yolov6n_0.2.1": ("yolov6", "yolov6", {"scale": "n", "objectness": False}),
     "yolov9c": ("yolov9", "yolov9", {}),
     "ssd_mobilenet_v1": ("ssd", "ssd_mobilenet", {"version": "v1"}),
     "ssd_mobilenet_v2": ("ssd", "ssd_mobilenet", {"version": "v2"}),
     "centernet_resnet_v1_18_postprocess": ("centernet", "centernet_resnet18", {}),
+    "centernet_resnet_v1_50_postprocess": ("centernet", "centernet_resnet50", {}),
 }

@@ -1,4 +1,5 @@
-"""YOLOv5 instance segmentation (Ultralytics v7.0 ``yolov5{n,s,m}-seg``), cut where Hailo cuts.
+"""YOLOv5 instance segmentation (Ultralytics v7.0 ``yolov5{n,s,m,l}-seg``), cut where Hailo cuts,
+and the v6.1 detector of the same layout (``yolov5m_6.1``).
 
 The v7.0 layout differs from the v2.0 detector of :mod:`partitioner.zoo.yolo`: a 6x6/2 stem conv
 (padding 2) instead of Focus, C3 blocks instead of BottleneckCSP, SPPF instead of SPP, SiLU
@@ -11,6 +12,10 @@ Hailo's parser ends at those four convs (``yolov5s_seg.yaml``: outputs 160x160x3
 The table transcribes Ultralytics' ``yolov5s-seg.yaml``; scaling follows its ``parse_model``:
 channels ``ceil8(c x width)``, repeats ``round(n x depth)``, and the prototype width
 ``ceil8(256 x width)``. ``model.<i>`` is the YAML's layer i.
+
+Release v6.1's detector (:func:`yolov5_v6`) has the same backbone and neck (v6.0 introduced the
+6x6 stem, C3 and SPPF; v7.0 added the ``-seg`` models on them) and the plain anchor head
+(``Detect``: one 1x1 conv per scale to ``3 x 85``), cut at those convs.
 
 >>> net = yolov5_seg("s", width=1.0, depth=1.0)
 >>> sum(p.numel() for p in net.parameters())  # Ultralytics' README: 7.6 M
@@ -33,6 +38,7 @@ YOLOV5_SEG_SCALES = {
     "n": YoloScale(depth=0.33, width=0.25),
     "s": YoloScale(depth=0.33, width=0.50),
     "m": YoloScale(depth=0.67, width=0.75),
+    "l": YoloScale(depth=1.0, width=1.0),
 }
 CLASSES = 80  # COCO
 MASKS = 32  # mask coefficients per anchor, and prototypes
@@ -123,6 +129,8 @@ def _make_layer(
         return Concat(), sum(c_in)
     if kind == "Segment":
         return Segment(c_in, width_of(args[0])), 0
+    if kind == "Detect":
+        return DetectV5(c_in, classes=CLASSES), 0
     c_out = width_of(args[0])
     if kind == "Stem":
         return PaddedConvBnAct(c_in[0], c_out, *args[1:]), c_out
@@ -136,7 +144,20 @@ def _make_layer(
 
 
 def yolov5_seg(scale: str, *, width: float, depth: float) -> YoloNet:
-    """YOLOv5 ``n``/``s``/``m`` -seg (v7.0) with the scale's gains x ``width`` and ``depth``."""
+    """YOLOv5 ``n``/``s``/``m``/``l`` -seg (v7.0) with the scale's gains x ``width`` and
+    ``depth``."""
+    return _build(YOLOV5_SEG_ROWS, scale, width, depth)
+
+
+def yolov5_v6(scale: str, *, width: float, depth: float) -> YoloNet:
+    """YOLOv5 ``n``/``s``/``m``/``l`` detector of release v6.1 (the -seg layout with the plain
+    anchor head) with the scale's gains x ``width`` and ``depth``."""
+    rows = (*YOLOV5_SEG_ROWS[:-1], ((17, 20, 23), 1, "Detect", ()))
+    return _build(rows, scale, width, depth)
+
+
+def _build(rows: Sequence[Row], scale: str, width: float, depth: float) -> YoloNet:
+    """The network of table ``rows`` at ``scale``'s gains x ``width`` and ``depth``."""
     config = YOLOV5_SEG_SCALES[scale]
     gain_w, gain_d = config.width * width, config.depth * depth
 
@@ -146,7 +167,7 @@ def yolov5_seg(scale: str, *, width: float, depth: float) -> YoloNet:
     channels: list[int] = []
     layers: list[nn.Module] = []
     sources: list[tuple[int, ...]] = []
-    for i, (source, repeats, kind, args) in enumerate(YOLOV5_SEG_ROWS):
+    for i, (source, repeats, kind, args) in enumerate(rows):
         absolute = tuple(i - 1 if s == -1 else s for s in _as_tuple(source))
         c_in = [3 if s < 0 else channels[s] for s in absolute]
         layer, c_out = _make_layer(kind, args, c_in, scale_repeats(repeats, gain_d), width_of)
