@@ -63,6 +63,8 @@ ENTRIES: tuple[ZooEntry, ...] = (
          source_family="yolox(megvii)"),
     _det("yolox_l_leaky", "yolox", (), params_m=54.17, ops_g=155.3, side=640,
          source_family="yolox(megvii)"),
+    _det("tiny_yolov3", "yolov3_tiny", ("yolov3_tiny",), params_m=8.85, ops_g=5.58, side=416,
+         source_family="Tianxiaomo/pytorch-YOLOv4", knobs=NO_DEPTH),
     _det("tiny_yolov4", "yolov4_tiny", ("yolov4_tiny",), params_m=6.05, ops_g=6.92, side=416,
          source_family="Tianxiaomo/pytorch-YOLOv4", knobs=NO_DEPTH),
     _det("yolov3_416", "yolov3", ("yolov3",), params_m=61.92, ops_g=65.94, side=416,
@@ -98,6 +100,7 @@ RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
     "yolox_s_leaky": ("yolox", "yolox", {"scale": "s", "act": "leaky"}),
     "yolox_tiny": ("yolox", "yolox", {"scale": "tiny", "act": "silu"}),
     "yolox_l_leaky": ("yolox", "yolox", {"scale": "l", "act": "leaky"}),
+    "tiny_yolov3": ("darknet", "yolov3_tiny", {}),
     "tiny_yolov4": ("darknet", "yolov4_tiny", {}),
     "yolov3_416": ("darknet", "yolov3", {}),
     # gluoncv's yolo3_darknet53_coco: the same Darknet-53 network as yolov3_416
