@@ -59,11 +59,13 @@ def test_the_catalog_holds_the_dense_networks():
         "espcn_x2",
         "zero_dce",
         "deeplab_v3_mobilenet_v2",
+        "deeplab_v3_mobilenet_v2_wo_dilation",
         "fcn8_resnet_v1_18",
         "stdc1",
         "centerpose_regnetx_800mf",
         "mspn_regnetx_800mf",
         "vit_pose_small",
+        "vit_pose_small_bn",
         "whisper_tiny_10s_encoder",
         "tddfa_mobilenet_v1",
         "repvgg_a0_person_reid_512",
@@ -116,13 +118,13 @@ def hailo_counted_macs(name: str) -> int:
     as if it were a conv on the upsampled map), the importer at its input positions (the work
     done): stride^2 = 4x fewer for the 4x4/2 deconvs here. With the table's count,
     fcn8_resnet_v1_18, vit_pose_small and centerpose_regnetx_800mf match it within 0.2%.
-    vit_pose_small's row (17.17 GOPS), like the table's vit_tiny and vit_small rows, leaves out
-    the attention matmuls; whisper_tiny_10s_encoder's includes them.
+    The vit_pose_small and vit_pose_small_bn rows (17.17 GOPS), like the table's vit_tiny and
+    vit_small rows, leave out the attention matmuls; whisper_tiny_10s_encoder's includes them.
     """
     net = summary(name).net
     deconvs = [layer for layer in net if layer.op is OpKind.DECONV]
     macs = net.total_macs + sum(d.macs * (d.stride[0] * d.stride[1] - 1) for d in deconvs)
-    return macs - summary(name).matmul_macs if name == "vit_pose_small" else macs
+    return macs - summary(name).matmul_macs if name.startswith("vit_pose_small") else macs
 
 
 @pytest.mark.parametrize("name", DENSE)
@@ -276,6 +278,7 @@ def test_every_model_traces_with_fx(name):
         ("espcn_x2", [(1, 312, 480)]),
         ("zero_dce", [(3, 400, 600)]),
         ("deeplab_v3_mobilenet_v2", [(21, 513, 513)]),
+        ("deeplab_v3_mobilenet_v2_wo_dilation", [(21, 513, 513)]),
         ("fcn8_resnet_v1_18", [(19, 128, 240)]),
         ("stdc1", [(19, 1024, 1920)]),  # class scores resized to the input (argmax left out)
         # center heatmap, box size, keypoint offsets, center offset, keypoint heatmaps, offsets
@@ -283,6 +286,7 @@ def test_every_model_traces_with_fx(name):
                                       (2, 128, 128), (17, 128, 128), (2, 128, 128)]),
         ("mspn_regnetx_800mf", [(17, 64, 48)]),  # the finest unit's heatmaps only
         ("vit_pose_small", [(17, 64, 48)]),
+        ("vit_pose_small_bn", [(17, 64, 48)]),
         ("whisper_tiny_10s_encoder", [(500, 384)]),
         ("tddfa_mobilenet_v1", [(62,)]),  # 62 3DMM parameters (the cfg's output_shape)
         ("repvgg_a0_person_reid_512", [(512,)]),
@@ -309,6 +313,13 @@ def test_new_layer_kinds_reach_the_layer_graph():
         (OpKind.CONV, (1, 3), (1, 1)),
         (OpKind.CONV, (1, 3), (1, 2)),
     ]
+
+
+def test_deeplab_wo_dilation_keeps_mobilenet_v2_strides():
+    net = summary("deeplab_v3_mobilenet_v2_wo_dilation").net
+    assert all(layer.dilation == (1, 1) for layer in net)
+    # 513 -> 257 -> 129 -> 65 -> 33 -> 17: the ASPP's 1x1 branch runs at stride 32
+    assert net.layer("aspp.aspp0.conv").output_shape == (256, 17, 17)
 
 
 def test_deeplab_dilates_after_output_stride_8():
@@ -417,11 +428,13 @@ SMALL = {
     "zero_dce": {"resolution": 32},
     # at width 0.5 the folded batch norms are 1.3% of the parameters, at 1.0 0.8%
     "deeplab_v3_mobilenet_v2": {"resolution": 33},
+    "deeplab_v3_mobilenet_v2_wo_dilation": {"resolution": 33},
     "fcn8_resnet_v1_18": {"width": 0.25, "depth": 0.34, "resolution": 64},
     "stdc1": {"width": 0.25, "depth": 0.5, "resolution": 64},
     "centerpose_regnetx_800mf": {"width": 0.25, "depth": 0.34, "resolution": 64},
     "mspn_regnetx_800mf": {"width": 0.25, "depth": 0.34, "resolution": 64},
     "vit_pose_small": {"width": 0.25, "depth": 0.17, "resolution": 64},
+    "vit_pose_small_bn": {"width": 0.25, "depth": 0.17, "resolution": 64},
     "whisper_tiny_10s_encoder": {"width": 0.25, "depth": 0.25},
     "tddfa_mobilenet_v1": {"resolution": 32},  # at width 0.25 the folded norms are 1.2%
     "repvgg_a0_person_reid_512": {"width": 0.25, "depth": 0.25, "resolution": 64},
@@ -434,7 +447,7 @@ SMALL = {
 # scale, person_attr_resnet_v1_18 face_attr_resnet_v1_18's without hidden layers; every other
 # network is its own family.
 REPRESENTATIVES = set(DENSE) - {"yolov5s_seg", "yolov5m_seg", "yolov5l_seg", "espcn_x3"}
-REPRESENTATIVES -= {"espcn_x4"}
+REPRESENTATIVES -= {"espcn_x4", "deeplab_v3_mobilenet_v2_wo_dilation"}
 REPRESENTATIVES -= {"person_attr_resnet_v1_18", "scrfd_10g"}  # and scrfd_10g scrfd_2.5g's
 FULL = os.environ.get("CTXFIT_QUICK") != "1"
 
