@@ -29,8 +29,8 @@ DETECTORS = tuple(catalog_detection.RECIPES)
 # -- the catalog against the Model Zoo table ------------------------------------------------------
 
 
-def test_catalog_lists_twenty_one_detectors_in_the_zoo():
-    assert len(DETECTORS) == 21
+def test_catalog_lists_twenty_two_detectors_in_the_zoo():
+    assert len(DETECTORS) == 22
     assert {entry.name for entry in catalog_detection.ENTRIES} == set(DETECTORS)
     assert all(name in ZOO for name in DETECTORS)
 
@@ -161,6 +161,7 @@ def _per_scale(channels, sides):
         ("yolov7", _per_scale([255], [80, 40, 20])),
         ("yolov3_416", _per_scale([255], [52, 26, 13])),
         ("yolov5m_6.1", _per_scale([255], [80, 40, 20])),
+        ("yolov5m6_6.1", _per_scale([255], [160, 80, 40, 20])),  # P6: four scales
         ("tiny_yolov4", _per_scale([255], [26, 13])),  # two scales only
         ("tiny_yolov3", _per_scale([255], [26, 13])),
         # Decoupled heads: box (4), objectness (1), classes (80) per scale.
@@ -322,7 +323,7 @@ FULL = os.environ.get("CTXFIT_QUICK") != "1"
 
 
 def _small(name: str) -> dict:
-    knobs: dict = {"resolution": 32, "width": 0.25}
+    knobs: dict = {"resolution": max(32, ZOO[name].resolution_step), "width": 0.25}
     if "depth" in ZOO[name].knobs:
         knobs["depth"] = 0.34
     return knobs

@@ -75,6 +75,8 @@ ENTRIES: tuple[ZooEntry, ...] = (
          source_family="gluoncv"),
     _det("yolov5m_6.1", "yolov5", ("yolov5m_v6.1",), params_m=21.17, ops_g=48.96, side=640,
          source_family="ultralytics"),
+    _det("yolov5m6_6.1", "yolov5", ("yolov5m6",), params_m=35.70, ops_g=200.04, side=1280,
+         source_family="ultralytics", resolution_step=64),
     _det("yolov6n", "yolov6", (), params_m=4.32, ops_g=11.12, side=640,
          source_family="yolov6(meituan)"),
     _det("yolov6n_0.2.1", "yolov6", (), params_m=4.33, ops_g=11.06, side=640,
@@ -109,6 +111,7 @@ RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
     # gluoncv's yolo3_darknet53_coco: the same Darknet-53 network as yolov3_416
     "yolov3_gluon_416": ("darknet", "yolov3", {}),
     "yolov5m_6.1": ("yolo_seg", "yolov5_v6", {"scale": "m"}),
+    "yolov5m6_6.1": ("yolo_seg", "yolov5_v6", {"scale": "m", "p6": True}),
     "yolov6n": ("yolov6", "yolov6", {"scale": "n"}),
     # release 0.2.1: the same EfficientRep, Rep-PAN and head convs, no objectness branch (the
     # cfg's outputs: 4 box and 80 class channels per scale)

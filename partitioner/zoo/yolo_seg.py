@@ -15,7 +15,9 @@ channels ``ceil8(c x width)``, repeats ``round(n x depth)``, and the prototype w
 
 Release v6.1's detector (:func:`yolov5_v6`) has the same backbone and neck (v6.0 introduced the
 6x6 stem, C3 and SPPF; v7.0 added the ``-seg`` models on them) and the plain anchor head
-(``Detect``: one 1x1 conv per scale to ``3 x 85``), cut at those convs.
+(``Detect``: one 1x1 conv per scale to ``3 x 85``), cut at those convs. Its P6 models
+(``yolov5m6``: ``YOLOV5_P6_ROWS``, Ultralytics' ``yolov5m6.yaml``) add a stride-64 stage (768
+then 1024 channels, C3 x 3) and a fourth output scale.
 
 >>> net = yolov5_seg("s", width=1.0, depth=1.0)
 >>> sum(p.numel() for p in net.parameters())  # Ultralytics' README: 7.6 M
@@ -70,6 +72,45 @@ YOLOV5_SEG_ROWS: tuple[Row, ...] = (
     ((-1, 10), 1, "Concat", ()),
     (-1, 3, "C3", (1024, False)),  # 23 (P5/32)
     ((17, 20, 23), 1, "Segment", (PROTOS,)),
+)
+
+
+# Ultralytics' yolov5{n,s,m,l,x}6.yaml (v6.1): backbone to P6/64, four-scale head.
+YOLOV5_P6_ROWS: tuple[Row, ...] = (
+    (-1, 1, "Stem", (64, 6, 2, 2)),  # 0 P1/2
+    (-1, 1, "Conv", (128, 3, 2)),  # 1 P2/4
+    (-1, 3, "C3", (128,)),
+    (-1, 1, "Conv", (256, 3, 2)),  # 3 P3/8
+    (-1, 6, "C3", (256,)),
+    (-1, 1, "Conv", (512, 3, 2)),  # 5 P4/16
+    (-1, 9, "C3", (512,)),
+    (-1, 1, "Conv", (768, 3, 2)),  # 7 P5/32
+    (-1, 3, "C3", (768,)),
+    (-1, 1, "Conv", (1024, 3, 2)),  # 9 P6/64
+    (-1, 3, "C3", (1024,)),
+    (-1, 1, "SPPF", (1024, 5)),  # 11
+    (-1, 1, "Conv", (768, 1, 1)),
+    (-1, 1, "Upsample", ()),
+    ((-1, 8), 1, "Concat", ()),
+    (-1, 3, "C3", (768, False)),  # 15
+    (-1, 1, "Conv", (512, 1, 1)),
+    (-1, 1, "Upsample", ()),
+    ((-1, 6), 1, "Concat", ()),
+    (-1, 3, "C3", (512, False)),  # 19
+    (-1, 1, "Conv", (256, 1, 1)),
+    (-1, 1, "Upsample", ()),
+    ((-1, 4), 1, "Concat", ()),
+    (-1, 3, "C3", (256, False)),  # 23 (P3/8)
+    (-1, 1, "Conv", (256, 3, 2)),
+    ((-1, 20), 1, "Concat", ()),
+    (-1, 3, "C3", (512, False)),  # 26 (P4/16)
+    (-1, 1, "Conv", (512, 3, 2)),
+    ((-1, 16), 1, "Concat", ()),
+    (-1, 3, "C3", (768, False)),  # 29 (P5/32)
+    (-1, 1, "Conv", (768, 3, 2)),
+    ((-1, 12), 1, "Concat", ()),
+    (-1, 3, "C3", (1024, False)),  # 32 (P6/64)
+    ((23, 26, 29, 32), 1, "Detect", ()),
 )
 
 
@@ -149,10 +190,11 @@ def yolov5_seg(scale: str, *, width: float, depth: float) -> YoloNet:
     return _build(YOLOV5_SEG_ROWS, scale, width, depth)
 
 
-def yolov5_v6(scale: str, *, width: float, depth: float) -> YoloNet:
+def yolov5_v6(scale: str, *, p6: bool = False, width: float, depth: float) -> YoloNet:
     """YOLOv5 ``n``/``s``/``m``/``l`` detector of release v6.1 (the -seg layout with the plain
-    anchor head) with the scale's gains x ``width`` and ``depth``."""
-    rows = (*YOLOV5_SEG_ROWS[:-1], ((17, 20, 23), 1, "Detect", ()))
+    anchor head; with ``p6`` the four-scale P6 model) with the scale's gains x ``width`` and
+    ``depth``."""
+    rows = YOLOV5_P6_ROWS if p6 else (*YOLOV5_SEG_ROWS[:-1], ((17, 20, 23), 1, "Detect", ()))
     return _build(rows, scale, width, depth)
 
 
