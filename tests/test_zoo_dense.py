@@ -26,6 +26,7 @@ from partitioner.importers.onnx_import import read_onnx
 from partitioner.importers.torch_fx import import_module
 from partitioner.zoo import ZOO, build_module, catalog_dense, yolo_blocks
 from partitioner.zoo import deeplab as deeplab_zoo
+from partitioner.zoo import osnet as osnet_zoo
 from partitioner.zoo import vit as vit_zoo
 from tests.onnx_fixtures import export
 from tests.test_zoo import hailo8_rows as table_rows
@@ -56,6 +57,7 @@ def test_the_catalog_holds_the_dense_networks():
         "scrfd_2.5g",
         "scrfd_500m",
         "scrfd_10g",
+        "osnet_x1_0",
         "espcn_x2",
         "zero_dce",
         "deeplab_v3_mobilenet_v2",
@@ -227,6 +229,20 @@ def test_scrfd_variants_by_their_configs():
     assert ops[OpKind.DWCONV] == 1 + 13 + 6
 
 
+def test_osnet_blocks_and_gates():
+    # three stages of two omni-scale blocks; each block: 1x1 reduce to out / 4, streams of 1-4
+    # lite 3x3 layers (1x1 conv, depthwise 3x3), four gates, 1x1 expand
+    module = build_module("osnet_x1_0")[0]
+    blocks = [m for m in module.modules() if isinstance(m, osnet_zoo.OSBlock)]
+    assert [b.conv1.conv.out_channels for b in blocks] == [64, 64, 96, 96, 128, 128]
+    assert [len(stream) for stream in blocks[0].streams] == [1, 2, 3, 4]
+    assert blocks[0].gates[0].fc1.out_channels == 64 // 16
+    ops = Counter(layer.op for layer in summary("osnet_x1_0").net)
+    assert ops[OpKind.DWCONV] == 6 * (1 + 2 + 3 + 4)
+    # 256x128 -> 64x32 after the stem, 32x16 and 16x8 after the transitions
+    assert summary("osnet_x1_0").net.layer("conv5.conv").output_shape == (512, 16, 8)
+
+
 def test_whisper_by_hand():
     frames, tokens, mels, dim, blocks = 1000, 500, 80, 384, 4
     conv_weights = dim * mels * 3 + dim * dim * 3  # two 1x3 convs
@@ -275,6 +291,7 @@ def test_every_model_traces_with_fx(name):
                         (20, 40, 40), (8, 20, 20), (2, 20, 20), (20, 20, 20)]),
         ("scrfd_500m", [(8, 80, 80), (2, 80, 80), (20, 80, 80), (8, 40, 40), (2, 40, 40),
                         (20, 40, 40), (8, 20, 20), (2, 20, 20), (20, 20, 20)]),
+        ("osnet_x1_0", [(512,)]),  # the re-id embedding
         ("espcn_x2", [(1, 312, 480)]),
         ("zero_dce", [(3, 400, 600)]),
         ("deeplab_v3_mobilenet_v2", [(21, 513, 513)]),
@@ -424,6 +441,7 @@ SMALL = {
     "scrfd_2.5g": {"depth": 0.34, "resolution": 64},
     "scrfd_500m": {"depth": 0.34, "resolution": 64},
     "scrfd_10g": {"depth": 0.34, "resolution": 64},
+    "osnet_x1_0": {"width": 0.5, "depth": 0.5, "resolution": 64},
     "espcn_x2": {"resolution": 32},
     "zero_dce": {"resolution": 32},
     # at width 0.5 the folded batch norms are 1.3% of the parameters, at 1.0 0.8%
