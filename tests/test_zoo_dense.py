@@ -57,6 +57,7 @@ def test_the_catalog_holds_the_dense_networks():
         "scrfd_2.5g",
         "scrfd_500m",
         "scrfd_10g",
+        "lightface_slim",
         "osnet_x1_0",
         "espcn_x2",
         "zero_dce",
@@ -291,6 +292,9 @@ def test_every_model_traces_with_fx(name):
                         (20, 40, 40), (8, 20, 20), (2, 20, 20), (20, 20, 20)]),
         ("scrfd_500m", [(8, 80, 80), (2, 80, 80), (20, 80, 80), (8, 40, 40), (2, 40, 40),
                         (20, 40, 40), (8, 20, 20), (2, 20, 20), (20, 20, 20)]),
+        # per level: anchors x 2 scores, anchors x 4 box; 3, 2, 2, 3 anchors at strides 8-64
+        ("lightface_slim", [(6, 30, 40), (12, 30, 40), (4, 15, 20), (8, 15, 20),
+                            (4, 8, 10), (8, 8, 10), (6, 4, 5), (12, 4, 5)]),
         ("osnet_x1_0", [(512,)]),  # the re-id embedding
         ("espcn_x2", [(1, 312, 480)]),
         ("zero_dce", [(3, 400, 600)]),
@@ -442,6 +446,7 @@ SMALL = {
     "scrfd_500m": {"depth": 0.34, "resolution": 64},
     "scrfd_10g": {"depth": 0.34, "resolution": 64},
     "osnet_x1_0": {"width": 0.5, "depth": 0.5, "resolution": 64},
+    "lightface_slim": {"resolution": 64},
     "espcn_x2": {"resolution": 32},
     "zero_dce": {"resolution": 32},
     # at width 0.5 the folded batch norms are 1.3% of the parameters, at 1.0 0.8%

@@ -112,6 +112,18 @@ ENTRIES: tuple[ZooEntry, ...] = (
         source_family="deepinsight/insightface",
     ),
     zoo_entry(
+        "lightface_slim",
+        "lightface",
+        ("ultra_light_face_slim",),
+        params_m=0.26,
+        ops_g=0.16,
+        task="face_detection",
+        input_hw=(240, 320),
+        knobs=NO_DEPTH,
+        resolution_step=16,  # strides up to 64 are padded; 240 is no multiple of 32
+        source_family="Linzaer/Ultra-Light-Fast-Generic-Face-Detector-1MB",
+    ),
+    zoo_entry(
         "osnet_x1_0",
         "osnet",
         ("osnet",),
@@ -323,6 +335,7 @@ RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
     "scrfd_2.5g": ("scrfd", "scrfd", {}),
     "scrfd_500m": ("scrfd", "scrfd", {"variant": "500m"}),
     "scrfd_10g": ("scrfd", "scrfd", {"variant": "10g"}),
+    "lightface_slim": ("lightface", "lightface_slim", {}),
     "osnet_x1_0": ("osnet", "osnet", {}),
     "espcn_x2": ("enhance", "espcn", {"scale": 2}),
     "zero_dce": ("enhance", "zero_dce", {}),
