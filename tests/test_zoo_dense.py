@@ -61,6 +61,8 @@ def test_the_catalog_holds_the_dense_networks():
         "osnet_x1_0",
         "espcn_x2",
         "zero_dce",
+        "dncnn3",
+        "dncnn_color_blind",
         "deeplab_v3_mobilenet_v2",
         "deeplab_v3_mobilenet_v2_wo_dilation",
         "fcn8_resnet_v1_18",
@@ -244,6 +246,15 @@ def test_osnet_blocks_and_gates():
     assert summary("osnet_x1_0").net.layer("conv5.conv").output_shape == (512, 16, 8)
 
 
+@pytest.mark.parametrize(("name", "channels"), [("dncnn3", 1), ("dncnn_color_blind", 3)])
+def test_dncnn_matches_hand_count(name, channels):
+    # 20 biased 3x3 convs at 321x481: c -> 64, 18 x (64 -> 64 + batch norm), 64 -> c
+    s = summary(name)
+    per_pixel = 9 * 64 * channels * 2 + 18 * 9 * 64 * 64
+    assert s.net.total_macs == 321 * 481 * per_pixel
+    assert s.params == per_pixel + 64 + 18 * (64 + 2 * 64) + channels
+
+
 def test_whisper_by_hand():
     frames, tokens, mels, dim, blocks = 1000, 500, 80, 384, 4
     conv_weights = dim * mels * 3 + dim * dim * 3  # two 1x3 convs
@@ -298,6 +309,8 @@ def test_every_model_traces_with_fx(name):
         ("osnet_x1_0", [(512,)]),  # the re-id embedding
         ("espcn_x2", [(1, 312, 480)]),
         ("zero_dce", [(3, 400, 600)]),
+        ("dncnn3", [(1, 321, 481)]),  # the input minus the predicted noise
+        ("dncnn_color_blind", [(3, 321, 481)]),
         ("deeplab_v3_mobilenet_v2", [(21, 513, 513)]),
         ("deeplab_v3_mobilenet_v2_wo_dilation", [(21, 513, 513)]),
         ("fcn8_resnet_v1_18", [(19, 128, 240)]),
@@ -449,6 +462,8 @@ SMALL = {
     "lightface_slim": {"resolution": 64},
     "espcn_x2": {"resolution": 32},
     "zero_dce": {"resolution": 32},
+    "dncnn3": {"resolution": 32},
+    "dncnn_color_blind": {"resolution": 32},
     # at width 0.5 the folded batch norms are 1.3% of the parameters, at 1.0 0.8%
     "deeplab_v3_mobilenet_v2": {"resolution": 33},
     "deeplab_v3_mobilenet_v2_wo_dilation": {"resolution": 33},
@@ -470,7 +485,7 @@ SMALL = {
 # scale, person_attr_resnet_v1_18 face_attr_resnet_v1_18's without hidden layers; every other
 # network is its own family.
 REPRESENTATIVES = set(DENSE) - {"yolov5s_seg", "yolov5m_seg", "yolov5l_seg", "espcn_x3"}
-REPRESENTATIVES -= {"espcn_x4", "deeplab_v3_mobilenet_v2_wo_dilation"}
+REPRESENTATIVES -= {"espcn_x4", "deeplab_v3_mobilenet_v2_wo_dilation", "dncnn_color_blind"}
 REPRESENTATIVES -= {"person_attr_resnet_v1_18", "scrfd_10g"}  # and scrfd_10g scrfd_2.5g's
 FULL = os.environ.get("CTXFIT_QUICK") != "1"
 
@@ -486,9 +501,10 @@ def verdict(net):
 
 def params_dropped_by_export(module: nn.Module) -> int:
     """Parameters the ONNX path counts fewer than the torch path: the exporter folds each batch
-    norm that reads a (non-transposed) conv into it, a bias of C replacing the norm's 2 C (norms
-    after a transposed conv or a linear layer stay norms); and the ONNX importer counts no
-    one-element tensor, so neither a folded 1-channel bias nor a scalar parameter is counted."""
+    norm that reads a (non-transposed) conv into it, a bias of C replacing the norm's 2 C (and
+    the conv's own bias, if it has one: DnCNN's; norms after a transposed conv or a linear layer
+    stay norms); and the ONNX importer counts no one-element tensor, so neither a folded
+    1-channel bias nor a scalar parameter is counted."""
     traced = fx.symbolic_trace(module)
     modules = dict(traced.named_modules())
     dropped = 0
@@ -497,7 +513,8 @@ def params_dropped_by_export(module: nn.Module) -> int:
             source = node.args[0]
             if source.op == "call_module" and type(modules[source.target]) is nn.Conv2d:
                 channels = modules[node.target].num_features
-                dropped += channels + (channels == 1)
+                biased = modules[source.target].bias is not None
+                dropped += channels * (2 if biased else 1) + (channels == 1 and not biased)
     scalars = (m for m in module.modules() if not isinstance(m, nn.BatchNorm2d))
     return dropped + sum(p.numel() == 1 for m in scalars for p in m.parameters(recurse=False))
 

@@ -159,6 +159,22 @@ ENTRIES: tuple[ZooEntry, ...] = (
         resolution_step=1,
         source_family="hailo-internal",
     ),
+    *(
+        zoo_entry(
+            name,
+            "dncnn",
+            (),
+            params_m=0.66,
+            ops_g=ops_g,
+            task="image_denoising",
+            input_hw=(321, 481),  # BSD68's images
+            channels=channels,
+            knobs=RESOLUTION_ONLY,
+            resolution_step=1,
+            source_family="cszn/KAIR",
+        )
+        for name, channels, ops_g in (("dncnn3", 1, 205.26), ("dncnn_color_blind", 3, 205.97))
+    ),
     zoo_entry(
         "deeplab_v3_mobilenet_v2",
         "deeplab_v3",
@@ -339,6 +355,8 @@ RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
     "osnet_x1_0": ("osnet", "osnet", {}),
     "espcn_x2": ("enhance", "espcn", {"scale": 2}),
     "zero_dce": ("enhance", "zero_dce", {}),
+    "dncnn3": ("enhance", "dncnn", {"in_channels": 1}),
+    "dncnn_color_blind": ("enhance", "dncnn", {"in_channels": 3}),
     "deeplab_v3_mobilenet_v2": ("deeplab", "deeplab_v3_mobilenet_v2", {}),
     "deeplab_v3_mobilenet_v2_wo_dilation": (
         "deeplab",
