@@ -42,11 +42,15 @@ NETWORKS = (
     "resnext26_32x4d",
     "repvgg_a1",
     "repvgg_a2",
+    "hardnet68",
     "hardnet39ds",
     "vit_tiny_bn",
     "vit_small_bn",
     "vit_base_bn",
     "levit128",
+    "levit192",
+    "levit256",
+    "levit384",
     "resmlp12_relu",
 )
 TOLERANCE = 0.03
@@ -220,6 +224,20 @@ def test_hardnet_block_links_and_widths():
     assert net.layer("stages.3.1.conv").output_shape == (1024, 7, 7)
 
 
+def test_hardnet68_block_widths_and_max_pools():
+    # HarDNet-68's first block: 64 input channels, growth 14, multiplier 1.7; layer widths 14,
+    # 24 (14 x 1.7), 14, 40 (14 x 1.7^2); inputs 64, 14+64, 24, 14+24+64 (links 3, 2, 0)
+    module, _ = build_module("hardnet68")
+    block = module.stages[0][0]
+    assert [layer[0].conv.out_channels for layer in block.layers[:4]] == [14, 24, 14, 40]
+    assert [layer[0].conv.in_channels for layer in block.layers[:4]] == [64, 78, 24, 102]
+    assert {layer[0].conv.kernel_size for layer in block.layers} == {(3, 3)}
+    net = summary("hardnet68").net
+    assert sum(layer.op is OpKind.DWCONV for layer in net) == 0
+    # stem max-pool 3x3/2 and a 2x2/2 max-pool after blocks 1, 3 and 4: 224 -> 7
+    assert net.layer("stages.4.1.conv").output_shape == (1024, 7, 7)
+
+
 @pytest.mark.parametrize(
     ("name", "dim"), [("vit_tiny_bn", 192), ("vit_small_bn", 384), ("vit_base_bn", 768)]
 )
@@ -365,9 +383,11 @@ def test_every_network_traces_with_fx(name):
         ("inception_v1", [(1001, 1, 1)]),
         ("resnext26_32x4d", [(1000,)]),
         ("repvgg_a2", [(1000,)]),
+        ("hardnet68", [(1000,)]),
         ("hardnet39ds", [(1000,)]),
         ("vit_base_bn", [(1000,)]),
         ("levit128", [(1000,)]),  # the average of the class and distillation heads
+        ("levit384", [(1000,)]),
         ("resmlp12_relu", [(1000,)]),
     ],
 )
@@ -453,7 +473,7 @@ SMALL = {"resolution": 32, "width": 0.25}
 
 def _small(name: str) -> dict[str, float]:
     knobs = dict(SMALL)
-    if name == "levit128":
+    if name.startswith("levit"):
         # a 6x6 -> 3x3 -> 2x2 token grid: at 32 the last grid is one token, whose mean the
         # ONNX importer reads as a view and the torch importer as a global pool
         knobs["resolution"] = 96
@@ -479,6 +499,7 @@ PARITY = (
     "resnext26_32x4d",  # grouped 3x3 convs
     "repvgg_a1",  # plain 3x3 convs with bias
     "hardnet39ds",  # harmonic concats, depthwise convs without activation
+    "hardnet68",  # harmonic concats of 3x3 convs, max-pool downsampling
     "vit_tiny_bn",  # attention, batch norm over tokens
     "levit128",  # attention biases, strided token subsampling, hard-swish, two heads
     "resmlp12_relu",  # token-mixing dense layers, folded affines

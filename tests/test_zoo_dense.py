@@ -26,6 +26,7 @@ from partitioner.importers.onnx_import import read_onnx
 from partitioner.importers.torch_fx import import_module
 from partitioner.zoo import ZOO, build_module, catalog_dense, yolo_blocks
 from partitioner.zoo import deeplab as deeplab_zoo
+from partitioner.zoo import osnet as osnet_zoo
 from partitioner.zoo import vit as vit_zoo
 from tests.onnx_fixtures import export
 from tests.test_zoo import hailo8_rows as table_rows
@@ -49,18 +50,27 @@ def test_the_catalog_holds_the_dense_networks():
         "yolov5n_seg",
         "yolov5s_seg",
         "yolov5m_seg",
+        "yolov5l_seg",
         "fast_depth",
         "arcface_mobilefacenet",
         "retinaface_mobilenet_v1",
         "scrfd_2.5g",
+        "scrfd_500m",
+        "scrfd_10g",
+        "lightface_slim",
+        "osnet_x1_0",
         "espcn_x2",
         "zero_dce",
+        "dncnn3",
+        "dncnn_color_blind",
         "deeplab_v3_mobilenet_v2",
+        "deeplab_v3_mobilenet_v2_wo_dilation",
         "fcn8_resnet_v1_18",
         "stdc1",
         "centerpose_regnetx_800mf",
         "mspn_regnetx_800mf",
         "vit_pose_small",
+        "vit_pose_small_bn",
         "whisper_tiny_10s_encoder",
         "tddfa_mobilenet_v1",
         "repvgg_a0_person_reid_512",
@@ -113,13 +123,13 @@ def hailo_counted_macs(name: str) -> int:
     as if it were a conv on the upsampled map), the importer at its input positions (the work
     done): stride^2 = 4x fewer for the 4x4/2 deconvs here. With the table's count,
     fcn8_resnet_v1_18, vit_pose_small and centerpose_regnetx_800mf match it within 0.2%.
-    vit_pose_small's row (17.17 GOPS), like the table's vit_tiny and vit_small rows, leaves out
-    the attention matmuls; whisper_tiny_10s_encoder's includes them.
+    The vit_pose_small and vit_pose_small_bn rows (17.17 GOPS), like the table's vit_tiny and
+    vit_small rows, leave out the attention matmuls; whisper_tiny_10s_encoder's includes them.
     """
     net = summary(name).net
     deconvs = [layer for layer in net if layer.op is OpKind.DECONV]
     macs = net.total_macs + sum(d.macs * (d.stride[0] * d.stride[1] - 1) for d in deconvs)
-    return macs - summary(name).matmul_macs if name == "vit_pose_small" else macs
+    return macs - summary(name).matmul_macs if name.startswith("vit_pose_small") else macs
 
 
 @pytest.mark.parametrize("name", DENSE)
@@ -206,6 +216,45 @@ def test_repvgg_a0_reid_by_hand():
     assert summary("repvgg_a0_person_reid_512").params == params == 7_684_256
 
 
+def test_scrfd_variants_by_their_configs():
+    # 10G: three 80-wide head convs per level, 56-channel PAFPN; 500M: a MobileNetV1 backbone
+    # (strides in every stage's first block) and depthwise-separable head convs of 64.
+    ten, five = build_module("scrfd_10g")[0], build_module("scrfd_500m")[0]
+    assert [len(head.convs) for head in ten.heads] == [2 + 1] * 3
+    assert ten.heads[0].convs[2].conv.out_channels == 80 and ten.neck.fpn_convs[0].in_channels == 56
+    assert [
+        stage[-1].pw.conv.out_channels
+        for stage in (five.layer1, five.layer2, five.layer3, five.layer4)
+    ] == [40, 72, 152, 288]
+    assert five.heads[0].convs[0].dw.conv.groups == 16  # depthwise on the 16-channel neck
+    ops = Counter(layer.op for layer in summary("scrfd_500m").net)
+    # 1 stem + 13 backbone + 6 head depthwise convs
+    assert ops[OpKind.DWCONV] == 1 + 13 + 6
+
+
+def test_osnet_blocks_and_gates():
+    # three stages of two omni-scale blocks; each block: 1x1 reduce to out / 4, streams of 1-4
+    # lite 3x3 layers (1x1 conv, depthwise 3x3), four gates, 1x1 expand
+    module = build_module("osnet_x1_0")[0]
+    blocks = [m for m in module.modules() if isinstance(m, osnet_zoo.OSBlock)]
+    assert [b.conv1.conv.out_channels for b in blocks] == [64, 64, 96, 96, 128, 128]
+    assert [len(stream) for stream in blocks[0].streams] == [1, 2, 3, 4]
+    assert blocks[0].gates[0].fc1.out_channels == 64 // 16
+    ops = Counter(layer.op for layer in summary("osnet_x1_0").net)
+    assert ops[OpKind.DWCONV] == 6 * (1 + 2 + 3 + 4)
+    # 256x128 -> 64x32 after the stem, 32x16 and 16x8 after the transitions
+    assert summary("osnet_x1_0").net.layer("conv5.conv").output_shape == (512, 16, 8)
+
+
+@pytest.mark.parametrize(("name", "channels"), [("dncnn3", 1), ("dncnn_color_blind", 3)])
+def test_dncnn_matches_hand_count(name, channels):
+    # 20 biased 3x3 convs at 321x481: c -> 64, 18 x (64 -> 64 + batch norm), 64 -> c
+    s = summary(name)
+    per_pixel = 9 * 64 * channels * 2 + 18 * 9 * 64 * 64
+    assert s.net.total_macs == 321 * 481 * per_pixel
+    assert s.params == per_pixel + 64 + 18 * (64 + 2 * 64) + channels
+
+
 def test_whisper_by_hand():
     frames, tokens, mels, dim, blocks = 1000, 500, 80, 384, 4
     conv_weights = dim * mels * 3 + dim * dim * 3  # two 1x3 convs
@@ -252,9 +301,18 @@ def test_every_model_traces_with_fx(name):
         # per level: 2 anchors x 4 box (x a learned scale), x 1 score, x 5 keypoints x 2
         ("scrfd_2.5g", [(8, 80, 80), (2, 80, 80), (20, 80, 80), (8, 40, 40), (2, 40, 40),
                         (20, 40, 40), (8, 20, 20), (2, 20, 20), (20, 20, 20)]),
+        ("scrfd_500m", [(8, 80, 80), (2, 80, 80), (20, 80, 80), (8, 40, 40), (2, 40, 40),
+                        (20, 40, 40), (8, 20, 20), (2, 20, 20), (20, 20, 20)]),
+        # per level: anchors x 2 scores, anchors x 4 box; 3, 2, 2, 3 anchors at strides 8-64
+        ("lightface_slim", [(6, 30, 40), (12, 30, 40), (4, 15, 20), (8, 15, 20),
+                            (4, 8, 10), (8, 8, 10), (6, 4, 5), (12, 4, 5)]),
+        ("osnet_x1_0", [(512,)]),  # the re-id embedding
         ("espcn_x2", [(1, 312, 480)]),
         ("zero_dce", [(3, 400, 600)]),
+        ("dncnn3", [(1, 321, 481)]),  # the input minus the predicted noise
+        ("dncnn_color_blind", [(3, 321, 481)]),
         ("deeplab_v3_mobilenet_v2", [(21, 513, 513)]),
+        ("deeplab_v3_mobilenet_v2_wo_dilation", [(21, 513, 513)]),
         ("fcn8_resnet_v1_18", [(19, 128, 240)]),
         ("stdc1", [(19, 1024, 1920)]),  # class scores resized to the input (argmax left out)
         # center heatmap, box size, keypoint offsets, center offset, keypoint heatmaps, offsets
@@ -262,6 +320,7 @@ def test_every_model_traces_with_fx(name):
                                       (2, 128, 128), (17, 128, 128), (2, 128, 128)]),
         ("mspn_regnetx_800mf", [(17, 64, 48)]),  # the finest unit's heatmaps only
         ("vit_pose_small", [(17, 64, 48)]),
+        ("vit_pose_small_bn", [(17, 64, 48)]),
         ("whisper_tiny_10s_encoder", [(500, 384)]),
         ("tddfa_mobilenet_v1", [(62,)]),  # 62 3DMM parameters (the cfg's output_shape)
         ("repvgg_a0_person_reid_512", [(512,)]),
@@ -288,6 +347,13 @@ def test_new_layer_kinds_reach_the_layer_graph():
         (OpKind.CONV, (1, 3), (1, 1)),
         (OpKind.CONV, (1, 3), (1, 2)),
     ]
+
+
+def test_deeplab_wo_dilation_keeps_mobilenet_v2_strides():
+    net = summary("deeplab_v3_mobilenet_v2_wo_dilation").net
+    assert all(layer.dilation == (1, 1) for layer in net)
+    # 513 -> 257 -> 129 -> 65 -> 33 -> 17: the ASPP's 1x1 branch runs at stride 32
+    assert net.layer("aspp.aspp0.conv").output_shape == (256, 17, 17)
 
 
 def test_deeplab_dilates_after_output_stride_8():
@@ -385,19 +451,28 @@ SMALL = {
     "yolov5n_seg": {"width": 0.25, "depth": 0.34, "resolution": 64},
     "yolov5s_seg": {"width": 0.25, "depth": 0.34, "resolution": 64},
     "yolov5m_seg": {"width": 0.25, "depth": 0.34, "resolution": 64},
+    "yolov5l_seg": {"width": 0.25, "depth": 0.34, "resolution": 64},
     "fast_depth": {"resolution": 64},  # at width 0.25 the folded norms are 2% of the params
     "arcface_mobilefacenet": {"width": 0.25, "depth": 0.34},
     "retinaface_mobilenet_v1": {"width": 0.25, "resolution": 64},
     "scrfd_2.5g": {"depth": 0.34, "resolution": 64},
+    "scrfd_500m": {"depth": 0.34, "resolution": 64},
+    "scrfd_10g": {"depth": 0.34, "resolution": 64},
+    "osnet_x1_0": {"width": 0.5, "depth": 0.5, "resolution": 64},
+    "lightface_slim": {"resolution": 64},
     "espcn_x2": {"resolution": 32},
     "zero_dce": {"resolution": 32},
+    "dncnn3": {"resolution": 32},
+    "dncnn_color_blind": {"resolution": 32},
     # at width 0.5 the folded batch norms are 1.3% of the parameters, at 1.0 0.8%
     "deeplab_v3_mobilenet_v2": {"resolution": 33},
+    "deeplab_v3_mobilenet_v2_wo_dilation": {"resolution": 33},
     "fcn8_resnet_v1_18": {"width": 0.25, "depth": 0.34, "resolution": 64},
     "stdc1": {"width": 0.25, "depth": 0.5, "resolution": 64},
     "centerpose_regnetx_800mf": {"width": 0.25, "depth": 0.34, "resolution": 64},
     "mspn_regnetx_800mf": {"width": 0.25, "depth": 0.34, "resolution": 64},
     "vit_pose_small": {"width": 0.25, "depth": 0.17, "resolution": 64},
+    "vit_pose_small_bn": {"width": 0.25, "depth": 0.17, "resolution": 64},
     "whisper_tiny_10s_encoder": {"width": 0.25, "depth": 0.25},
     "tddfa_mobilenet_v1": {"resolution": 32},  # at width 0.25 the folded norms are 1.2%
     "repvgg_a0_person_reid_512": {"width": 0.25, "depth": 0.25, "resolution": 64},
@@ -406,11 +481,12 @@ SMALL = {
     "person_attr_resnet_v1_18": {"width": 0.25, "depth": 0.5, "resolution": 64},
     "face_attr_resnet_v1_18": {"width": 0.25, "depth": 0.5, "resolution": 64},
 }
-# yolov5s/m-seg are yolov5n-seg's blocks with other gains, espcn_x3/x4 espcn_x2's with another
+# yolov5s/m/l-seg are yolov5n-seg's blocks with other gains, espcn_x3/x4 espcn_x2's with another
 # scale, person_attr_resnet_v1_18 face_attr_resnet_v1_18's without hidden layers; every other
 # network is its own family.
-REPRESENTATIVES = set(DENSE) - {"yolov5s_seg", "yolov5m_seg", "espcn_x3", "espcn_x4"}
-REPRESENTATIVES -= {"person_attr_resnet_v1_18"}
+REPRESENTATIVES = set(DENSE) - {"yolov5s_seg", "yolov5m_seg", "yolov5l_seg", "espcn_x3"}
+REPRESENTATIVES -= {"espcn_x4", "deeplab_v3_mobilenet_v2_wo_dilation", "dncnn_color_blind"}
+REPRESENTATIVES -= {"person_attr_resnet_v1_18", "scrfd_10g"}  # and scrfd_10g scrfd_2.5g's
 FULL = os.environ.get("CTXFIT_QUICK") != "1"
 
 
@@ -425,9 +501,10 @@ def verdict(net):
 
 def params_dropped_by_export(module: nn.Module) -> int:
     """Parameters the ONNX path counts fewer than the torch path: the exporter folds each batch
-    norm that reads a (non-transposed) conv into it, a bias of C replacing the norm's 2 C (norms
-    after a transposed conv or a linear layer stay norms); and the ONNX importer counts no
-    one-element tensor, so neither a folded 1-channel bias nor a scalar parameter is counted."""
+    norm that reads a (non-transposed) conv into it, a bias of C replacing the norm's 2 C (and
+    the conv's own bias, if it has one: DnCNN's; norms after a transposed conv or a linear layer
+    stay norms); and the ONNX importer counts no one-element tensor, so neither a folded
+    1-channel bias nor a scalar parameter is counted."""
     traced = fx.symbolic_trace(module)
     modules = dict(traced.named_modules())
     dropped = 0
@@ -436,7 +513,8 @@ def params_dropped_by_export(module: nn.Module) -> int:
             source = node.args[0]
             if source.op == "call_module" and type(modules[source.target]) is nn.Conv2d:
                 channels = modules[node.target].num_features
-                dropped += channels + (channels == 1)
+                biased = modules[source.target].bias is not None
+                dropped += channels * (2 if biased else 1) + (channels == 1 and not biased)
     scalars = (m for m in module.modules() if not isinstance(m, nn.BatchNorm2d))
     return dropped + sum(p.numel() == 1 for m in scalars for p in m.parameters(recurse=False))
 

@@ -29,8 +29,8 @@ DETECTORS = tuple(catalog_detection.RECIPES)
 # -- the catalog against the Model Zoo table ------------------------------------------------------
 
 
-def test_catalog_lists_fifteen_detectors_in_the_zoo():
-    assert len(DETECTORS) == 15
+def test_catalog_lists_twenty_two_detectors_in_the_zoo():
+    assert len(DETECTORS) == 22
     assert {entry.name for entry in catalog_detection.ENTRIES} == set(DETECTORS)
     assert all(name in ZOO for name in DETECTORS)
 
@@ -118,6 +118,27 @@ def test_yolov3_matches_darknet_hand_count():
     assert summary("yolov3_416").net.total_macs == backbone + head
 
 
+def test_yolov3_tiny_matches_darknet_hand_count():
+    # yolov3-tiny.cfg at 416: 3x3 convs 3-16-32-64-128-256 on maps 416 to 26 (each then a 2x2/2
+    # max-pool), 3x3 256->512 and 512->1024 at 13 (a 2x2/1 max-pool between); head 1x1
+    # 1024->256, 3x3 256->512, 1x1 512->255 at 13; 1x1 256->128, upsample, 3x3 384->256 and
+    # 1x1 256->255 at 26. Batch norms: 2 parameters per channel; output convs biased.
+    def conv(c_in, c_out, k, side):
+        return c_out * side * side * c_in * k * k
+
+    chain = ((3, 16, 416), (16, 32, 208), (32, 64, 104), (64, 128, 52), (128, 256, 26))
+    macs = sum(conv(c_in, c_out, 3, side) for c_in, c_out, side in chain)
+    macs += conv(256, 512, 3, 13) + conv(512, 1024, 3, 13) + conv(1024, 256, 1, 13)
+    macs += conv(256, 512, 3, 13) + conv(512, 255, 1, 13) + conv(256, 128, 1, 13)
+    macs += conv(384, 256, 3, 26) + conv(256, 255, 1, 26)
+    bn = [16, 32, 64, 128, 256, 512, 1024, 256, 512, 128, 256]
+    weights = sum(c_in * c_out * 9 for c_in, c_out, _ in chain)
+    weights += 9 * (256 * 512 + 512 * 1024 + 256 * 512 + 384 * 256) + 1024 * 256 + 256 * 128
+    s = summary("tiny_yolov3")
+    assert s.params == weights + 2 * sum(bn) + (512 + 1) * 255 + (256 + 1) * 255 == 8_852_366
+    assert s.net.total_macs == macs
+
+
 # -- torch.fx and the outputs ---------------------------------------------------------------------
 
 
@@ -139,10 +160,15 @@ def _per_scale(channels, sides):
         ("yolov5xs_wo_spp", _per_scale([255], [64, 32, 16])),
         ("yolov7", _per_scale([255], [80, 40, 20])),
         ("yolov3_416", _per_scale([255], [52, 26, 13])),
+        ("yolov5m_6.1", _per_scale([255], [80, 40, 20])),
+        ("yolov5m6_6.1", _per_scale([255], [160, 80, 40, 20])),  # P6: four scales
         ("tiny_yolov4", _per_scale([255], [26, 13])),  # two scales only
+        ("tiny_yolov3", _per_scale([255], [26, 13])),
         # Decoupled heads: box (4), objectness (1), classes (80) per scale.
         ("yolox_tiny", _per_scale([4, 1, 80], [52, 26, 13])),
         ("yolov6n", _per_scale([4, 1, 80], [80, 40, 20])),
+        # YOLOv6 0.2.1: no objectness branch.
+        ("yolov6n_0.2.1", _per_scale([4, 80], [80, 40, 20])),
         # Cut before DFL: 4 x 16 box bins and 80 classes per scale.
         ("yolov9c", _per_scale([64, 80], [80, 40, 20])),
         # SSD: box (anchors x 4) and class (anchors x 91) convs on six maps, 3 then 6 anchors.
@@ -179,6 +205,19 @@ def test_centernet_ends_at_the_thresholded_heatmap_and_two_convs():
     (heat_conv,) = heat.inputs
     assert (net.layer(heat_conv).op, net.layer(heat_conv).activation) == (OpKind.CONV, "sigmoid")
     assert [(x.op, x.output_shape) for x in (wh, offset)] == [(OpKind.CONV, (2, 128, 128))] * 2
+
+
+def test_centernet_resnet50_upsamples_the_2048_channel_map():
+    # GluonCV's ResNet-50 v1b ends at 2048 channels, stride 32 (16x16 at 512); the three
+    # up-sampling stages bring it to 64 channels at stride 4, as ResNet-18's 512.
+    net = summary("centernet_resnet_v1_50_postprocess").net
+    first = net.layer("deconv.0.conv.conv")
+    assert (first.input_shapes[0], first.output_shape) == ((2048, 16, 16), (256, 16, 16))
+    assert summary("centernet_resnet_v1_50_postprocess").output_shapes() == [
+        (80, 128, 128),
+        (2, 128, 128),
+        (2, 128, 128),
+    ]
 
 
 # -- knobs ----------------------------------------------------------------------------------------
@@ -273,7 +312,9 @@ REPRESENTATIVES = {
     "yolov7_tiny",  # ELAN, SPPCSPC, max-pool transitions
     "yolox_tiny",  # CSP layers, SPP, decoupled head with sigmoids
     "tiny_yolov4",  # channel split of the CSP-tiny stage
+    "tiny_yolov3",  # replication pad and 2x2/1 max-pool
     "yolov6n",  # RepVGG convs, transposed-conv upsampling
+    "yolov5m_6.1",  # v6.1: 6x6 stem, C3, SPPF, SiLU
     "yolov9c",  # RepNCSPELAN4 (chunk), ADown (2x2/1 average pool), 4-group head convs
     "ssd_mobilenet_v2",  # inverted residuals tapped at an expansion, depthwise extra layers
     "centernet_resnet_v1_18_postprocess",  # 4x4/2 transposed convs, standalone threshold ReLU
@@ -282,7 +323,7 @@ FULL = os.environ.get("CTXFIT_QUICK") != "1"
 
 
 def _small(name: str) -> dict:
-    knobs: dict = {"resolution": 32, "width": 0.25}
+    knobs: dict = {"resolution": max(32, ZOO[name].resolution_step), "width": 0.25}
     if "depth" in ZOO[name].knobs:
         knobs["depth"] = 0.34
     return knobs

@@ -50,6 +50,14 @@ _VIT_BN = (
     ("vit_base_bn", 768, 12, 86.5, 35.188),
 )
 
+# (name, token widths, heads, key dim, params_M, ops_G) of the larger LeViTs (LeViT's
+# ``specification``; all four blocks per stage, as LeViT-128).
+_LEVIT = (
+    ("levit192", (192, 288, 384), (3, 5, 6), 32, 10.9, 1.3),
+    ("levit256", (256, 384, 512), (4, 6, 8), 32, 18.9, 2.3),
+    ("levit384", (384, 512, 768), (6, 9, 12), 32, 39.1, 4.7),
+)
+
 ENTRIES: tuple[ZooEntry, ...] = (
     zoo_entry(
         "mobilenet_v3",
@@ -125,6 +133,16 @@ ENTRIES: tuple[ZooEntry, ...] = (
         for name, _, params, ops in _REPVGG
     ),
     zoo_entry(
+        "hardnet68",
+        "hardnet",
+        ("hardnet_68",),
+        params_m=17.56,
+        ops_g=8.5,
+        task=CLS,
+        input_hw=(224, 224),
+        source_family=HARDNET,
+    ),
+    zoo_entry(
         "hardnet39ds",
         "hardnet",
         ("hardnet39_ds", "hardnet_39ds"),
@@ -158,6 +176,20 @@ ENTRIES: tuple[ZooEntry, ...] = (
         input_hw=(224, 224),
         resolution_step=16,
         source_family=FACEBOOK,
+    ),
+    *(
+        zoo_entry(
+            name,
+            "levit",
+            (name.replace("levit", "levit_"),),
+            params_m=params,
+            ops_g=ops,
+            task=CLS,
+            input_hw=(224, 224),
+            resolution_step=16,
+            source_family=FACEBOOK,
+        )
+        for name, _, _, _, params, ops in _LEVIT
     ),
     zoo_entry(
         "resmlp12_relu",
@@ -199,11 +231,16 @@ RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
         {"units": (2, 2, 2, 2), "groups": 32, "group_width": 4},
     ),
     **{name: ("repvgg", "repvgg", {"a": a, "b": b}) for name, (a, b), _, _ in _REPVGG},
+    "hardnet68": ("hardnet", "hardnet68", {}),
     "hardnet39ds": ("hardnet", "hardnet39ds", {}),
     **{
         name: ("vit_bn", "vision_transformer_bn", {"embed_dim": dim, "heads": heads})
         for name, dim, heads, _, _ in _VIT_BN
     },
     "levit128": ("levit", "levit", {}),
+    **{
+        name: ("levit", "levit", {"embed": embed, "heads": heads, "key_dim": key_dim})
+        for name, embed, heads, key_dim, _, _ in _LEVIT
+    },
     "resmlp12_relu": ("resmlp", "resmlp", {}),
 }

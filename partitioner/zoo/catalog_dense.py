@@ -37,7 +37,12 @@ ENTRIES: tuple[ZooEntry, ...] = (
             input_hw=(640, 640),
             source_family="ultralytics",
         )
-        for size, params_m, ops_g in (("n", 1.99, 7.1), ("s", 7.61, 26.42), ("m", 32.60, 70.94))
+        for size, params_m, ops_g in (
+            ("n", 1.99, 7.1),
+            ("s", 7.61, 26.42),
+            ("m", 32.60, 70.94),
+            ("l", 47.89, 147.88),
+        )
     ),
     zoo_entry(
         "fast_depth",
@@ -85,6 +90,51 @@ ENTRIES: tuple[ZooEntry, ...] = (
         source_family="deepinsight/insightface",
     ),
     zoo_entry(
+        "scrfd_500m",
+        "scrfd",
+        ("scrfd_500m_bnkps",),
+        params_m=0.63,
+        ops_g=1.5,
+        task="face_detection",
+        input_hw=(640, 640),
+        knobs=KNOBS,
+        source_family="deepinsight/insightface",
+    ),
+    zoo_entry(
+        "scrfd_10g",
+        "scrfd",
+        ("scrfd_10g_bnkps",),
+        params_m=4.23,
+        ops_g=26.74,
+        task="face_detection",
+        input_hw=(640, 640),
+        knobs=KNOBS,
+        source_family="deepinsight/insightface",
+    ),
+    zoo_entry(
+        "lightface_slim",
+        "lightface",
+        ("ultra_light_face_slim",),
+        params_m=0.26,
+        ops_g=0.16,
+        task="face_detection",
+        input_hw=(240, 320),
+        knobs=NO_DEPTH,
+        resolution_step=16,  # strides up to 64 are padded; 240 is no multiple of 32
+        source_family="Linzaer/Ultra-Light-Fast-Generic-Face-Detector-1MB",
+    ),
+    zoo_entry(
+        "osnet_x1_0",
+        "osnet",
+        ("osnet",),
+        params_m=2.19,
+        ops_g=1.98,
+        task="person_re_id",
+        input_hw=(256, 128),
+        knobs=KNOBS,
+        source_family="KaiyangZhou/deep-person-reid",
+    ),
+    zoo_entry(
         "espcn_x2",
         "espcn",
         (),
@@ -109,6 +159,22 @@ ENTRIES: tuple[ZooEntry, ...] = (
         resolution_step=1,
         source_family="hailo-internal",
     ),
+    *(
+        zoo_entry(
+            name,
+            "dncnn",
+            (),
+            params_m=0.66,
+            ops_g=ops_g,
+            task="image_denoising",
+            input_hw=(321, 481),  # BSD68's images
+            channels=channels,
+            knobs=RESOLUTION_ONLY,
+            resolution_step=1,
+            source_family="cszn/KAIR",
+        )
+        for name, channels, ops_g in (("dncnn3", 1, 205.26), ("dncnn_color_blind", 3, 205.97))
+    ),
     zoo_entry(
         "deeplab_v3_mobilenet_v2",
         "deeplab_v3",
@@ -120,6 +186,18 @@ ENTRIES: tuple[ZooEntry, ...] = (
         knobs=NO_DEPTH,
         resolution_step=1,
         source_family="keras",
+    ),
+    zoo_entry(
+        "deeplab_v3_mobilenet_v2_wo_dilation",
+        "deeplab_v3",
+        ("deeplabv3_mobilenet_v2_wo_dilation",),
+        params_m=2.10,
+        ops_g=3.21,
+        task="semantic_segmentation",
+        input_hw=(513, 513),
+        knobs=NO_DEPTH,
+        resolution_step=1,
+        source_family="tensorflow-models",
     ),
     zoo_entry(
         "fcn8_resnet_v1_18",
@@ -170,6 +248,18 @@ ENTRIES: tuple[ZooEntry, ...] = (
         "vit_pose",
         ("vitpose_small", "vitpose_s"),
         params_m=24.29,
+        ops_g=17.17,
+        task="single_person_pose_estimation",
+        input_hw=(256, 192),
+        knobs=KNOBS,
+        resolution_step=16,
+        source_family="ViTAE-Transformer/ViTPose",
+    ),
+    zoo_entry(
+        "vit_pose_small_bn",
+        "vit_pose",
+        ("vitpose_small_bn",),
+        params_m=24.32,
         ops_g=17.17,
         task="single_person_pose_estimation",
         input_hw=(256, 192),
@@ -254,19 +344,35 @@ ENTRIES: tuple[ZooEntry, ...] = (
 )
 
 RECIPES: Mapping[str, tuple[str, str, Mapping[str, Any]]] = {
-    **{f"yolov5{size}_seg": ("yolo_seg", "yolov5_seg", {"scale": size}) for size in "nsm"},
+    **{f"yolov5{size}_seg": ("yolo_seg", "yolov5_seg", {"scale": size}) for size in "nsml"},
     "fast_depth": ("fast_depth", "fast_depth", {}),
     "arcface_mobilefacenet": ("mobilefacenet", "mobilefacenet", {}),
     "retinaface_mobilenet_v1": ("retinaface", "retinaface_mobilenet_v1", {}),
     "scrfd_2.5g": ("scrfd", "scrfd", {}),
+    "scrfd_500m": ("scrfd", "scrfd", {"variant": "500m"}),
+    "scrfd_10g": ("scrfd", "scrfd", {"variant": "10g"}),
+    "lightface_slim": ("lightface", "lightface_slim", {}),
+    "osnet_x1_0": ("osnet", "osnet", {}),
     "espcn_x2": ("enhance", "espcn", {"scale": 2}),
     "zero_dce": ("enhance", "zero_dce", {}),
+    "dncnn3": ("enhance", "dncnn", {"in_channels": 1}),
+    "dncnn_color_blind": ("enhance", "dncnn", {"in_channels": 3}),
     "deeplab_v3_mobilenet_v2": ("deeplab", "deeplab_v3_mobilenet_v2", {}),
+    "deeplab_v3_mobilenet_v2_wo_dilation": (
+        "deeplab",
+        "deeplab_v3_mobilenet_v2",
+        {"output_stride": 32},
+    ),
     "fcn8_resnet_v1_18": ("fcn", "fcn8_resnet", {"units": (2, 2, 2, 2)}),
     "stdc1": ("stdc", "stdc", {}),
     "centerpose_regnetx_800mf": ("centerpose", "centerpose_regnetx", {"variant": "800mf"}),
     "mspn_regnetx_800mf": ("mspn", "mspn_regnetx", {"variant": "800mf"}),
     "vit_pose_small": ("vit_pose", "vit_pose", {"embed_dim": 384, "heads": 6}),
+    "vit_pose_small_bn": (
+        "vit_pose",
+        "vit_pose",
+        {"embed_dim": 384, "heads": 6, "batch_norm": True},
+    ),
     "whisper_tiny_10s_encoder": (
         "whisper",
         "whisper_encoder",

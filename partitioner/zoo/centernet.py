@@ -1,7 +1,9 @@
-"""CenterNet (Objects as Points) with a ResNet-18 v1b backbone, after GluonCV's
-``center_net_resnet18_v1b_coco``: the Model Zoo's ``centernet_resnet_v1_18_postprocess``.
+"""CenterNet (Objects as Points) with a ResNet-18 or ResNet-50 v1b backbone, after GluonCV's
+``center_net_resnet18_v1b_coco`` and ``center_net_resnet50_v1b_coco``: the Model Zoo's
+``centernet_resnet_v1_18_postprocess`` and ``centernet_resnet_v1_50_postprocess``.
 
-The backbone (ResNet-18 without pooling and classifier, stride 32) is followed by three
+The backbone (ResNet-18 or -50 without pooling and classifier, stride 32; v1b is torchvision's
+layout, the stride on the first 3x3 conv of stages 2-4) is followed by three
 up-sampling stages (3x3 conv + BN + ReLU, 4x4/2 transposed conv + BN + ReLU; 256, 128, 64
 channels) to stride 4, then three heads (3x3 conv to 64 + ReLU, 1x1 conv): the class heatmap
 (80), the box size (2) and the center offset (2). The ``_postprocess`` network Hailo compiles keeps
@@ -20,7 +22,7 @@ import torch
 from torch import nn
 
 from partitioner.zoo.blocks import ConvBnAct, make_divisible
-from partitioner.zoo.resnet import resnet_basic
+from partitioner.zoo.resnet import resnet_basic, resnet_bottleneck
 
 DECONV_FILTERS = (256, 128, 64)
 HEAD_CHANNELS = 64
@@ -50,15 +52,20 @@ def _head(c_in: int, c_mid: int, c_out: int) -> nn.Sequential:
 
 
 class CenterNet(nn.Module):
-    """ResNet-18 features, three up-sampling stages, heatmap / size / offset heads.
+    """ResNet features, three up-sampling stages, heatmap / size / offset heads.
 
     ``forward`` returns ``(heatmap, wh, offset)`` at stride 4; the heatmap after its sigmoid and
     confidence threshold.
     """
 
-    def __init__(self, *, width: float, depth: float, classes: int = 80) -> None:
+    def __init__(
+        self, *, width: float, depth: float, classes: int = 80, resnet_depth: int = 18
+    ) -> None:
         super().__init__()
-        resnet = resnet_basic((2, 2, 2, 2), width=width, depth=depth)
+        if resnet_depth == 50:
+            resnet = resnet_bottleneck((3, 4, 6, 3), width=width, depth=depth)
+        else:
+            resnet = resnet_basic((2, 2, 2, 2), width=width, depth=depth)
         self.backbone = nn.Sequential(
             resnet.stem, resnet.maxpool, resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4
         )
@@ -82,3 +89,8 @@ class CenterNet(nn.Module):
 def centernet_resnet18(*, width: float, depth: float) -> CenterNet:
     """CenterNet ResNet-18 v1b with its channels multiplied by ``width``, units by ``depth``."""
     return CenterNet(width=width, depth=depth)
+
+
+def centernet_resnet50(*, width: float, depth: float) -> CenterNet:
+    """CenterNet ResNet-50 v1b with its channels multiplied by ``width``, units by ``depth``."""
+    return CenterNet(width=width, depth=depth, resnet_depth=50)

@@ -1,11 +1,12 @@
-"""Darknet detectors: YOLOv3 (Darknet-53 + three-scale head) and YOLOv4-tiny (CSP-tiny backbone +
-two-scale head), after AlexeyAB's ``yolov3.cfg`` and ``yolov4-tiny.cfg``.
+"""Darknet detectors: YOLOv3 (Darknet-53 + three-scale head), YOLOv3-tiny (a plain conv / max-pool
+backbone + two-scale head) and YOLOv4-tiny (CSP-tiny backbone + two-scale head), after AlexeyAB's
+``yolov3.cfg``, ``yolov3-tiny.cfg`` and ``yolov4-tiny.cfg``.
 
 Every conv is conv + batch norm + LeakyReLU(0.1), except the per-scale 1x1 output convs (255
 channels: 3 anchors x (4 box + 1 objectness + 80 classes), linear with a bias), where Hailo's
 parser ends; the ``[yolo]`` decoding and NMS run on the host. ``width`` multiplies every channel
 count (rounded up to a multiple of 8); ``depth`` multiplies Darknet-53's residual counts
-(1, 2, 8, 8, 4). YOLOv4-tiny has no repeated block, hence no depth knob.
+(1, 2, 8, 8, 4). The tiny networks have no repeated block, hence no depth knob.
 
 >>> net = yolov4_tiny(width=1.0)
 >>> sum(p.numel() for p in net.parameters())
@@ -152,6 +153,42 @@ class YOLOv4Tiny(nn.Module):
         return self.detect([f4, self.out5(f5)])
 
 
+class YOLOv3Tiny(nn.Module):
+    """Five (3x3 conv, 2x2/2 max-pool) pairs of 16 to 256 channels, a 3x3 conv to 512, a 2x2/1
+    max-pool (darknet pads it right and bottom to keep the 13x13 map; Tianxiaomo/pytorch-YOLOv4
+    pads by replication), a 3x3 conv to 1024; the head: 1x1 conv to 256, 3x3 conv to 512 and
+    output at stride 32; 1x1 conv to 128, upsample, concat with the 256-channel stride-16 conv,
+    3x3 conv to 256 and output at stride 16."""
+
+    def __init__(self, ch: Callable[[int], int]) -> None:
+        super().__init__()
+        widths = (16, 32, 64, 128, 256)
+        self.convs = nn.ModuleList(
+            _conv(3 if i == 0 else ch(widths[i - 1]), ch(c), 3) for i, c in enumerate(widths)
+        )
+        self.pool = nn.MaxPool2d(2, 2)
+        self.conv6 = _conv(ch(256), ch(512), 3)
+        self.pad = nn.ReplicationPad2d((0, 1, 0, 1))
+        self.pool_s1 = nn.MaxPool2d(2, 1)
+        self.conv7 = _conv(ch(512), ch(1024), 3)
+        self.reduce5 = _conv(ch(1024), ch(256), 1)
+        self.out5 = _conv(ch(256), ch(512), 3)
+        self.reduce4 = _conv(ch(256), ch(128), 1)
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.out4 = _conv(ch(128) + ch(256), ch(256), 3)
+        self.detect = DetectV5([ch(256), ch(512)])
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The raw 255-channel maps at strides 16 and 32."""
+        for conv in self.convs[:4]:
+            x = self.pool(conv(x))
+        route = self.convs[4](x)  # stride 16
+        x = self.conv7(self.pool_s1(self.pad(self.conv6(self.pool(route)))))
+        f5 = self.reduce5(x)
+        f4 = self.out4(torch.cat([self.up(self.reduce4(f5)), route], 1))
+        return self.detect([f4, self.out5(f5)])
+
+
 def _widths(width: float) -> Callable[[int], int]:
     return lambda c: round_up(c * width)
 
@@ -159,6 +196,11 @@ def _widths(width: float) -> Callable[[int], int]:
 def yolov3(*, width: float, depth: float) -> YOLOv3:
     """YOLOv3 (Darknet-53) with its channels multiplied by ``width``, residuals by ``depth``."""
     return YOLOv3(_widths(width), depth)
+
+
+def yolov3_tiny(*, width: float) -> YOLOv3Tiny:
+    """YOLOv3-tiny with its channels multiplied by ``width``."""
+    return YOLOv3Tiny(_widths(width))
 
 
 def yolov4_tiny(*, width: float) -> YOLOv4Tiny:

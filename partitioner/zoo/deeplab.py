@@ -14,6 +14,9 @@ argmax over the classes; ctxfit has no argmax layer, so it is left out.
 TF's 'SAME' padding rounds every stride up (513 -> 257 -> 129 -> 65), as padding ``k // 2``
 does here, so any input side works; 513 = 8 x 64 + 1 is TF DeepLab's crop convention.
 
+``deeplab_v3_mobilenet_v2_wo_dilation`` is the same network at output stride 32 (MobileNetV2's
+own strides, nothing dilated): the ASPP runs on the 17x17 map.
+
 >>> net = deeplab_v3_mobilenet_v2(width=1.0, input_hw=(513, 513))
 >>> sum(p.numel() for p in net.parameters())
 2113557
@@ -71,7 +74,9 @@ class ASPP(nn.Module):
 class DeepLabV3(nn.Module):
     """Dilated MobileNetV2 features, ASPP, 1x1 logits, bilinear resize to the input size."""
 
-    def __init__(self, alpha: float, input_hw: tuple[int, int]) -> None:
+    def __init__(
+        self, alpha: float, input_hw: tuple[int, int], output_stride: int = OUTPUT_STRIDE
+    ) -> None:
         super().__init__()
         c_in = make_divisible(32 * alpha)
         self.stem = ConvBnAct(3, c_in, 3, 2, act=nn.ReLU6)
@@ -81,7 +86,7 @@ class DeepLabV3(nn.Module):
             c_out = make_divisible(c * alpha)
             for i in range(n):
                 stride = s if i == 0 else 1
-                if current_stride == OUTPUT_STRIDE:  # at the output stride: dilate instead
+                if current_stride == output_stride:  # at the output stride: dilate instead
                     unit_rate, rate, stride = rate, rate * stride, 1
                 else:
                     unit_rate, current_stride = 1, current_stride * stride
@@ -97,6 +102,9 @@ class DeepLabV3(nn.Module):
         return self.resize(self.logits(self.aspp(self.blocks(self.stem(x)))))
 
 
-def deeplab_v3_mobilenet_v2(*, width: float, input_hw: tuple[int, int]) -> DeepLabV3:
-    """DeepLabv3 on MobileNetV2 of width multiplier ``width`` at output stride 8."""
-    return DeepLabV3(width, input_hw)
+def deeplab_v3_mobilenet_v2(
+    *, output_stride: int = OUTPUT_STRIDE, width: float, input_hw: tuple[int, int]
+) -> DeepLabV3:
+    """DeepLabv3 on MobileNetV2 of width multiplier ``width`` at output stride 8 (or 32: no
+    dilation)."""
+    return DeepLabV3(width, input_hw, output_stride)

@@ -1,8 +1,8 @@
-"""Image-to-image networks that run every layer at the input's resolution: ESPCN super resolution
-and Zero-DCE low-light enhancement.
+"""Image-to-image networks that run every layer at the input's resolution: ESPCN super resolution,
+Zero-DCE low-light enhancement and DnCNN denoising.
 
-Neither has a stride, so any input size works; the outputs are images (ESPCN's twice the input's
-side, one channel; Zero-DCE's the input's size, three channels).
+None has a stride, so any input size works; the outputs are images (ESPCN's ``scale`` times the
+input's side, one channel; Zero-DCE's and DnCNN's the input's size and channels).
 
 >>> net = espcn(scale=2)
 >>> sum(p.numel() for p in net.parameters())  # 5x5 1->64, 3x3 64->32, 3x3 32->4, with biases
@@ -76,6 +76,33 @@ class ZeroDCE(nn.Module):
         for i in range(self.iterations):  # indexed, so that torch.fx unrolls the loop
             x = x + r[i] * (torch.pow(x, 2) - x)
         return x
+
+
+class DnCNN(nn.Module):
+    """Denoising CNN (Zhang et al. 2017; cszn/KAIR ``DnCNN``, ``act_mode='BR'``).
+
+    ``layers`` 3x3 convs of ``channels`` with biases: the first with ReLU, the middle ones with
+    batch norm and ReLU, the last back to the image's channels; the network predicts the noise,
+    which is subtracted from the input.
+    """
+
+    def __init__(self, *, in_channels: int = 1, channels: int = 64, layers: int = 20) -> None:
+        super().__init__()
+        body: list[nn.Module] = [nn.Conv2d(in_channels, channels, 3, 1, 1), nn.ReLU()]
+        for _ in range(layers - 2):
+            body += [nn.Conv2d(channels, channels, 3, 1, 1), nn.BatchNorm2d(channels), nn.ReLU()]
+        body.append(nn.Conv2d(channels, in_channels, 3, 1, 1))
+        self.model = nn.Sequential(*body)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The denoised image: ``x`` minus the predicted noise."""
+        return x - self.model(x)
+
+
+def dncnn(*, in_channels: int) -> DnCNN:
+    """DnCNN of 20 layers of 64 channels on ``in_channels``-channel images (KAIR's ``dncnn3``:
+    1, gray; ``dncnn_color_blind``: 3)."""
+    return DnCNN(in_channels=in_channels)
 
 
 def espcn(*, scale: int) -> ESPCN:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from partitioner.zoo.blocks import scale_units
+from partitioner.zoo.blocks import make_divisible, scale_units
 
 EMBED = (128, 256, 384)
 HEADS = (4, 8, 12)
@@ -79,20 +79,27 @@ class Attention(nn.Module):
     ``qkv`` (or ``kv`` and ``q``) and ``proj`` are LeViT's ``Linear_BN`` layers, deployed."""
 
     def __init__(
-        self, c_in: int, c_out: int, heads: int, ratio: int, grid: tuple[int, int], stride: int
+        self,
+        c_in: int,
+        c_out: int,
+        heads: int,
+        ratio: int,
+        grid: tuple[int, int],
+        stride: int,
+        key_dim: int = KEY_DIM,
     ) -> None:
         super().__init__()
-        self.heads, self.stride, self.grid = heads, stride, grid
-        self.d = ratio * KEY_DIM
-        self.scale = KEY_DIM**-0.5
+        self.heads, self.stride, self.grid, self.key_dim = heads, stride, grid, key_dim
+        self.d = ratio * key_dim
+        self.scale = key_dim**-0.5
         if stride == 1:
-            self.qkv = nn.Linear(c_in, heads * (2 * KEY_DIM + self.d))
+            self.qkv = nn.Linear(c_in, heads * (2 * key_dim + self.d))
         else:
-            self.kv = nn.Linear(c_in, heads * (KEY_DIM + self.d))
+            self.kv = nn.Linear(c_in, heads * (key_dim + self.d))
             # LeViT subsamples the token grid with a strided slice; a 1x1 max-pool of the same
             # stride keeps the same positions, as one layer for both importers
             self.subsample = nn.MaxPool2d(1, stride)
-            self.q = nn.Linear(c_in, heads * KEY_DIM)
+            self.q = nn.Linear(c_in, heads * key_dim)
         self.bias = AttentionBias(heads, grid, stride)
         self.act = nn.Hardswish()
         self.proj = nn.Linear(heads * self.d, c_out)
@@ -100,15 +107,15 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``proj(hardswish(softmax(q k^T * scale + bias) v))``, heads merged; ``qkv`` / ``kv``,
         ``q`` and ``proj`` are LeViT's ``Linear_BN`` layers deployed."""
-        b, n = x.shape[0], x.shape[1]
+        b, n, kd = x.shape[0], x.shape[1], self.key_dim
         if self.stride == 1:
             qkv = self.qkv(x).view(b, n, self.heads, -1)
-            q, k, v = qkv.split([KEY_DIM, KEY_DIM, self.d], dim=3)
+            q, k, v = qkv.split([kd, kd, self.d], dim=3)
         else:
-            k, v = self.kv(x).view(b, n, self.heads, -1).split([KEY_DIM, self.d], dim=3)
+            k, v = self.kv(x).view(b, n, self.heads, -1).split([kd, self.d], dim=3)
             h, w = self.grid
             grid = self.subsample(x.transpose(1, 2).reshape(b, x.shape[2], h, w))
-            q = self.q(grid.flatten(2).transpose(1, 2)).view(b, -1, self.heads, KEY_DIM)
+            q = self.q(grid.flatten(2).transpose(1, 2)).view(b, -1, self.heads, kd)
         q, k, v = q.permute(0, 2, 1, 3), k.permute(0, 2, 1, 3), v.permute(0, 2, 1, 3)
         attn = ((q @ k.transpose(-2, -1)) * self.scale + self.bias()).softmax(dim=-1)
         # hard-swish is elementwise: applied before the heads are merged back (LeViT applies it
@@ -147,7 +154,12 @@ class LeViT(nn.Module):
     """Conv stem, three attention/MLP stages, token average, two averaged classifiers."""
 
     def __init__(
-        self, embed: tuple[int, ...], heads: tuple[int, ...], blocks: int, grid: tuple[int, int]
+        self,
+        embed: tuple[int, ...],
+        heads: tuple[int, ...],
+        blocks: int,
+        grid: tuple[int, int],
+        key_dim: int = KEY_DIM,
     ) -> None:
         super().__init__()
         c = embed[0]
@@ -157,13 +169,13 @@ class LeViT(nn.Module):
         )  # fmt: skip
         layers: list[nn.Module] = []
         for i, (dim, nh) in enumerate(zip(embed, heads, strict=True)):
-            if i > 0:  # shrinking attention: heads of 16-channel keys over the previous width
+            if i > 0:  # shrinking attention: heads of key_dim-channel keys over the previous width
                 prev = embed[i - 1]
-                layers.append(Attention(prev, dim, prev // KEY_DIM, 4, grid, 2))
+                layers.append(Attention(prev, dim, max(1, prev // key_dim), 4, grid, 2, key_dim))
                 grid = (_down(grid[0]), _down(grid[1]))
                 layers.append(Residual(Mlp(dim)))
             for _ in range(blocks):
-                layers.append(Residual(Attention(dim, dim, nh, 2, grid, 1)))
+                layers.append(Residual(Attention(dim, dim, nh, 2, grid, 1, key_dim)))
                 layers.append(Residual(Mlp(dim)))
         self.blocks = nn.Sequential(*layers)
         self.head = nn.Linear(embed[-1], 1000)  # BN_Linear deployed
@@ -176,10 +188,24 @@ class LeViT(nn.Module):
         return (self.head(x) + self.head_dist(x)) / 2
 
 
-def levit(*, width: float, depth: float, input_hw: tuple[int, int]) -> LeViT:
-    """LeViT-128 with token widths and head counts times ``width`` (widths kept 32 per head),
-    ``round(4 x depth)`` blocks per stage, on an ``input_hw`` image."""
-    heads = tuple(max(1, round(n * width)) for n in HEADS)
-    embed = tuple(32 * n for n in heads)  # LeViT-128: 32 channels per head in every stage
+def levit(
+    *,
+    embed: tuple[int, ...] = EMBED,
+    heads: tuple[int, ...] = HEADS,
+    key_dim: int = KEY_DIM,
+    width: float,
+    depth: float,
+    input_hw: tuple[int, int],
+) -> LeViT:
+    """LeViT with stage token widths ``embed``, heads ``heads`` and keys of ``key_dim`` channels
+    (LeViT-128 by default; facebookresearch/LeViT's ``specification``: LeViT-192 is
+    ``(192, 288, 384)``, ``(3, 5, 6)``, 32; LeViT-256 ``(256, 384, 512)``, ``(4, 6, 8)``, 32;
+    LeViT-384 ``(384, 512, 768)``, ``(6, 9, 12)``, 32), on an ``input_hw`` image.
+
+    ``width`` multiplies the head counts (rounded, at least 1) and the token widths with them
+    (the channels per head kept, rounded to a multiple of 8); ``depth`` gives
+    ``round(4 x depth)`` blocks per stage."""
+    scaled = tuple(max(1, round(n * width)) for n in heads)
+    widths = tuple(make_divisible(c * m / n) for c, m, n in zip(embed, scaled, heads, strict=True))
     grid = (input_hw[0] // PATCH, input_hw[1] // PATCH)
-    return LeViT(embed, heads, scale_units(BLOCKS, depth), grid)
+    return LeViT(widths, scaled, scale_units(BLOCKS, depth), grid, key_dim)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from partitioner.zoo.blocks import ClassifierHead, ConvBnAct, make_divisible
+from partitioner.zoo.blocks import ActFactory, ClassifierHead, ConvBnAct, make_divisible
 
 # MobileNetV1: (output channels, stride) of each depthwise-separable block after the stem.
 V1_BLOCKS = (
@@ -42,12 +42,12 @@ V2_STAGES = (
 
 
 class DepthwiseSeparable(nn.Module):
-    """3x3 depthwise conv + BN + ReLU6, then 1x1 pointwise conv + BN + ReLU6."""
+    """3x3 depthwise conv + BN + ReLU6, then 1x1 pointwise conv + BN + ReLU6 (``act``)."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+    def __init__(self, c_in: int, c_out: int, stride: int, act: ActFactory = nn.ReLU6) -> None:
         super().__init__()
-        self.dw = ConvBnAct(c_in, c_in, 3, stride, groups=c_in, act=nn.ReLU6)
-        self.pw = ConvBnAct(c_in, c_out, 1, act=nn.ReLU6)
+        self.dw = ConvBnAct(c_in, c_in, 3, stride, groups=c_in, act=act)
+        self.pw = ConvBnAct(c_in, c_out, 1, act=act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``pw(dw(x))``."""

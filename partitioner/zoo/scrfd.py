@@ -1,5 +1,6 @@
-"""SCRFD-2.5GF with keypoints (Guo et al. 2021, insightface ``scrfd_2.5g_bnkps``), cut where Hailo's
-``scrfd_2.5g`` is: at the nine per-level outputs, before the sigmoid and the reshapes.
+"""SCRFD-2.5GF and -10GF with keypoints (Guo et al. 2021, insightface ``scrfd_2.5g_bnkps`` and
+``scrfd_10g_bnkps``), cut where Hailo's ``scrfd_2.5g`` is: at the nine per-level outputs, before
+the sigmoid and the reshapes.
 
 Backbone: mmdet's ResNetV1e (a deep stem of three 3x3 convs to 12, 12 and 24 channels, a 2x2/2
 max-pool, then BasicBlock stages of (3, 5, 3, 2) blocks with (24, 48, 48, 80) channels; a
@@ -9,6 +10,19 @@ bottom-up path of 3x3/2 convs + add and 3x3 convs; mmdet's FPN convs have biases
 norm nor activation). Head, one per level: two 3x3 convs to 64 channels (BN, ReLU) shared by
 three 3x3 output convs for 2 anchors: face scores (2 channels), boxes (8, times a learned
 scalar per level) and five keypoints (20).
+
+SCRFD-10GF (``VARIANTS["10g"]``): stem 28, 28, 56; stages of (3, 4, 2, 3) blocks with (56, 88,
+88, 224) channels; a 56-channel PAFPN; heads of three 3x3 convs of 80 channels. Its config
+shares one head across the levels (``strides_share``) and normalizes the head with group norms;
+here each level has its own head (the Model Zoo row's 4.23 M counts the head once per level:
+4,229,905 here, against 3.87 M with one shared head) and the norms are batch norms (the same
+parameters).
+
+SCRFD-500MF (``VARIANTS["500m"]``) has a MobileNetV1 backbone (ReLU): a 3x3/2 conv to 16 and a
+depthwise-separable block to 16, then stages of (2, 3, 2, 6) depthwise-separable blocks with
+(40, 72, 152, 288) channels, the first of each strided; a 16-channel PAFPN; heads whose two
+stacked convs are depthwise-separable (3x3 depthwise + BN + ReLU, 1x1 to 64 + BN + ReLU; the
+config's ``dw_conv``), output convs as above.
 
 >>> net = scrfd(width=1.0, depth=1.0)
 >>> sum(p.numel() for p in net.parameters())
@@ -21,12 +35,16 @@ import torch
 from torch import nn
 
 from partitioner.zoo.blocks import ConvBnAct, make_divisible, scale_units
+from partitioner.zoo.mobilenet import DepthwiseSeparable
 from partitioner.zoo.resnet import BasicBlock
 
-STEM = 24
-STAGES = ((24, 3), (48, 5), (48, 3), (80, 2))  # (channels, BasicBlocks) per stage
-NECK = 24
-HEAD = 64
+# (stem, ((channels, blocks) per stage), neck, head width, head convs, MobileNet backbone and
+# depthwise-separable head convs) of each variant
+VARIANTS = {
+    "500m": (16, ((40, 2), (72, 3), (152, 2), (288, 6)), 16, 64, 2, True),
+    "2.5g": (24, ((24, 3), (48, 5), (48, 3), (80, 2)), 24, 64, 2, False),
+    "10g": (56, ((56, 3), (88, 4), (88, 2), (224, 3)), 56, 80, 3, False),
+}
 ANCHORS = 2  # per position and level
 KEYPOINTS = 5
 
@@ -85,11 +103,16 @@ class Scale(nn.Module):
 
 
 class SCRFDLevel(nn.Module):
-    """One level's head: two 3x3 convs (BN, ReLU), then score, scaled box and keypoint convs."""
+    """One level's head: ``convs`` 3x3 convs (BN, ReLU), then score, scaled box and keypoint
+    convs."""
 
-    def __init__(self, c_in: int, c_mid: int) -> None:
+    def __init__(self, c_in: int, c_mid: int, convs: int = 2, separable: bool = False) -> None:
         super().__init__()
-        self.convs = nn.Sequential(ConvBnAct(c_in, c_mid, 3), ConvBnAct(c_mid, c_mid, 3))
+
+        def conv(c: int) -> nn.Module:
+            return DepthwiseSeparable(c, c_mid, 1, nn.ReLU) if separable else ConvBnAct(c, c_mid, 3)
+
+        self.convs = nn.Sequential(*(conv(c_in if i == 0 else c_mid) for i in range(convs)))
         self.cls = nn.Conv2d(c_mid, ANCHORS, 3, padding=1)
         self.reg = nn.Conv2d(c_mid, 4 * ANCHORS, 3, padding=1)
         self.scale = Scale()
@@ -102,34 +125,48 @@ class SCRFDLevel(nn.Module):
 
 
 class SCRFD(nn.Module):
-    """ResNetV1e backbone, PAFPN on its last three stages, one head per level."""
+    """ResNetV1e (or MobileNetV1) backbone, PAFPN on its last three stages, one head per
+    level."""
 
-    def __init__(self, width: float, depth: float) -> None:
+    def __init__(self, width: float, depth: float, variant: str = "2.5g") -> None:
         super().__init__()
-        stem = make_divisible(STEM * width)
-        self.stem = nn.Sequential(
-            ConvBnAct(3, stem // 2, 3, 2),
-            ConvBnAct(stem // 2, stem // 2, 3),
-            ConvBnAct(stem // 2, stem, 3),
-        )
-        self.maxpool = nn.MaxPool2d(2, 2)
+        stem_width, stage_cfg, neck_width, head_width, head_convs, mobile = VARIANTS[variant]
+        stem = make_divisible(stem_width * width)
+        if mobile:  # 3x3/2 conv, separable block, no pool; every stage opens with a stride
+            self.stem = nn.Sequential(
+                ConvBnAct(3, stem, 3, 2), DepthwiseSeparable(stem, stem, 1, nn.ReLU)
+            )
+        else:  # deep stem, 2x2/2 max-pool; stages 2-4 open with a stride
+            self.stem = nn.Sequential(
+                ConvBnAct(3, stem // 2, 3, 2),
+                ConvBnAct(stem // 2, stem // 2, 3),
+                ConvBnAct(stem // 2, stem, 3),
+                nn.MaxPool2d(2, 2),
+            )
         c_in, stages, channels = stem, [], []
-        for i, (c, n) in enumerate(STAGES):
+        for i, (c, n) in enumerate(stage_cfg):
             c_out = make_divisible(c * width)
-            blocks = []
+            blocks: list[nn.Module] = []
             for j in range(scale_units(n, depth)):
-                blocks.append(AvgDownBlock(c_in, c_out, 2 if (i > 0 and j == 0) else 1))
+                stride = 2 if j == 0 and (mobile or i > 0) else 1
+                if mobile:
+                    blocks.append(DepthwiseSeparable(c_in, c_out, stride, nn.ReLU))
+                else:
+                    blocks.append(AvgDownBlock(c_in, c_out, stride))
                 c_in = c_out
             stages.append(nn.Sequential(*blocks))
             channels.append(c_out)
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
-        neck = make_divisible(NECK * width)
+        neck = make_divisible(neck_width * width)
         self.neck = PAFPN(tuple(channels[1:]), neck)
-        self.heads = nn.ModuleList(SCRFDLevel(neck, make_divisible(HEAD * width)) for _ in range(3))
+        head = make_divisible(head_width * width)
+        self.heads = nn.ModuleList(
+            SCRFDLevel(neck, head, head_convs, separable=mobile) for _ in range(3)
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Per level (strides 8, 16, 32): boxes, scores, keypoints."""
-        x = self.layer1(self.maxpool(self.stem(x)))
+        x = self.layer1(self.stem(x))
         c3 = self.layer2(x)
         c4 = self.layer3(c3)
         c5 = self.layer4(c4)
@@ -139,7 +176,7 @@ class SCRFD(nn.Module):
         return tuple(outputs)
 
 
-def scrfd(*, width: float, depth: float) -> SCRFD:
-    """SCRFD-2.5GF with keypoints; ``width`` scales every channel count, ``depth`` the blocks
-    per stage."""
-    return SCRFD(width, depth)
+def scrfd(*, variant: str = "2.5g", width: float, depth: float) -> SCRFD:
+    """SCRFD-2.5GF (or ``variant`` "500m", "10g") with keypoints; ``width`` scales every channel
+    count, ``depth`` the blocks per stage."""
+    return SCRFD(width, depth, variant)

@@ -96,17 +96,22 @@ class EffiDeHead(nn.Module):
     """Per scale: 1x1 stem, a 3x3 class conv and a 3x3 box conv (SiLU), then 1x1 predictions:
     classes from the class branch, 4 box and 1 objectness from the box branch.
 
-    ``forward`` returns ``(box_p3, sigmoid(obj_p3), sigmoid(cls_p3), box_p4, ...)``.
+    ``forward`` returns ``(box_p3, sigmoid(obj_p3), sigmoid(cls_p3), box_p4, ...)``; without
+    ``objectness`` (release 0.2.x, anchor-free without an objectness branch) ``(box_p3,
+    sigmoid(cls_p3), box_p4, ...)``.
     """
 
-    def __init__(self, channels: Sequence[int], *, classes: int = 80) -> None:
+    def __init__(
+        self, channels: Sequence[int], *, classes: int = 80, objectness: bool = True
+    ) -> None:
         super().__init__()
         self.stems = nn.ModuleList(ConvBnAct(c, c, 1, act=nn.SiLU) for c in channels)
         self.cls_convs = nn.ModuleList(ConvBnAct(c, c, 3, act=nn.SiLU) for c in channels)
         self.reg_convs = nn.ModuleList(ConvBnAct(c, c, 3, act=nn.SiLU) for c in channels)
         self.cls_preds = nn.ModuleList(nn.Conv2d(c, classes, 1) for c in channels)
         self.reg_preds = nn.ModuleList(nn.Conv2d(c, 4, 1) for c in channels)
-        self.obj_preds = nn.ModuleList(nn.Conv2d(c, 1, 1) for c in channels)
+        self.objectness = objectness
+        self.obj_preds = nn.ModuleList(nn.Conv2d(c, 1, 1) for c in channels if objectness)
 
     def forward(self, xs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """Box, objectness and class maps of each scale, scale by scale."""
@@ -114,31 +119,32 @@ class EffiDeHead(nn.Module):
         for i, x in enumerate(xs):
             x = self.stems[i](x)
             reg_feat = self.reg_convs[i](x)
-            outputs += [
-                self.reg_preds[i](reg_feat),
-                torch.sigmoid(self.obj_preds[i](reg_feat)),
-                torch.sigmoid(self.cls_preds[i](self.cls_convs[i](x))),
-            ]
+            outputs.append(self.reg_preds[i](reg_feat))
+            if self.objectness:
+                outputs.append(torch.sigmoid(self.obj_preds[i](reg_feat)))
+            outputs.append(torch.sigmoid(self.cls_preds[i](self.cls_convs[i](x))))
         return tuple(outputs)
 
 
 class YOLOv6(nn.Module):
     """EfficientRep + Rep-PAN + efficient decoupled head."""
 
-    def __init__(self, *, depth: float, width: float) -> None:
+    def __init__(self, *, depth: float, width: float, objectness: bool = True) -> None:
         super().__init__()
         c = [round_up(x * width) for x in BACKBONE_CHANNELS + NECK_CHANNELS]
         n = [scale_repeats(x, depth) for x in BACKBONE_REPEATS + NECK_REPEATS]
         self.backbone = EfficientRep(c[:5], n[:5])
         self.neck = RepPAN(c[2:], n[5:])
-        self.head = EffiDeHead((c[6], c[8], c[10]))
+        self.head = EffiDeHead((c[6], c[8], c[10]), objectness=objectness)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """The nine head outputs (three per scale, strides 8, 16, 32)."""
+        """The head outputs (three per scale, two without objectness; strides 8, 16, 32)."""
         return self.head(self.neck(self.backbone(x)))
 
 
-def yolov6(scale: str, *, width: float, depth: float) -> YOLOv6:
-    """YOLOv6 (release 0.1.0) size ``scale`` with its gains multiplied by ``width``, ``depth``."""
+def yolov6(scale: str, *, objectness: bool = True, width: float, depth: float) -> YOLOv6:
+    """YOLOv6 (release 0.1.0) size ``scale`` with its gains multiplied by ``width``, ``depth``;
+    ``objectness=False`` drops the objectness convs, as release 0.2.1's head (the Model Zoo's
+    ``yolov6n_0.2.1`` outputs box and class maps only)."""
     gain_d, gain_w = YOLOV6_SCALES[scale]
-    return YOLOv6(depth=gain_d * depth, width=gain_w * width)
+    return YOLOv6(depth=gain_d * depth, width=gain_w * width, objectness=objectness)

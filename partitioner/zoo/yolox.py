@@ -4,7 +4,8 @@ parser ends: per scale the box regression conv (4 channels) and the sigmoids of 
 and NMS run on the host.
 
 The Model Zoo compiles ``yolox_s_leaky`` and ``yolox_l_leaky`` (LeakyReLU 0.1 instead of SiLU,
-same sizes) and ``yolox_tiny`` (SiLU, 416x416). Scaling follows YOLOX: channels
+same sizes), ``yolox_s_wide_leaky`` (YOLOX-S at width 0.75: 20.12 M in the Model Zoo table,
+20,133,855 here) and ``yolox_tiny`` (SiLU, 416x416). Scaling follows YOLOX: channels
 ``int(c x width)``, CSP repeats ``round(n x depth)`` (at least 1); the ``width`` and ``depth``
 knobs multiply the model's own gains.
 
@@ -24,7 +25,7 @@ from partitioner.zoo.blocks import ActFactory, ConvBnAct
 from partitioner.zoo.yolo_blocks import C3, SPP, Bottleneck, Focus, leaky_relu
 
 # (depth gain, width gain) of each YOLOX size (exps/default/yolox_*.py).
-YOLOX_SCALES = {"tiny": (0.33, 0.375), "s": (0.33, 0.50), "l": (1.0, 1.0)}
+YOLOX_SCALES = {"tiny": (0.33, 0.375), "s": (0.33, 0.50), "s_wide": (0.33, 0.75), "l": (1.0, 1.0)}
 ACTIVATIONS: dict[str, ActFactory] = {"silu": nn.SiLU, "leaky": leaky_relu}
 
 
