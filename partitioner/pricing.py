@@ -233,6 +233,9 @@ def validate_result(
             f"found ({result.status.value}); allow more contexts, raise the caps or the time limit"
         )
     part = result.partition
+    # each context's frame term is rounded up once and counted B times, its switch and fill
+    # once each, and the reload of every weight once (partitioner.problem.batch_time_units)
+    rounding = part.num_contexts * (problem.batch + 2) + 1
     return check_partition(
         network,
         hw,
@@ -242,6 +245,7 @@ def validate_result(
         claimed_fps=result.fps,
         context_fps=[problem.levels_fps[lv] for lv in part.level_of],
         tolerance=tolerance,
+        claimed_slack_s=rounding * problem.TIME_UNIT_S,
     )
 
 
