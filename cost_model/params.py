@@ -50,64 +50,70 @@ SIXTEEN_BIT_SC_FACTOR = 2  # a16_w16 takes twice the SCs per MAC of a8_w8 [assum
 COMPUTE_EFFICIENCY = 0.7
 # A depthwise conv has no input-channel reduction: of the SC's 64 MAC lanes, which a dense conv
 # fills with input channels, one per output element works, at the dense conv's efficiency:
-# COMPUTE_EFFICIENCY / 64 = 0.0113 for a 3x3 kernel. Fitted freely under each row's flow it
-# comes out at 0.0085, 25% under that mechanism [calibrated].
-DWCONV_EFFICIENCY = 0.0085
+# COMPUTE_EFFICIENCY / 64 = 0.0109 for a 3x3 kernel. Fitted freely under each row's flow (192
+# rows) it comes out at 0.0075, 31% under that mechanism [calibrated].
+DWCONV_EFFICIENCY = 0.0075
 # How a depthwise conv's cost grows with its kernel, relative to a 3x3 one: its work is
 # ``MACs x (9 / (kh x kw)) ** (1 - exponent)``. At 1 every tap costs a MAC lane-cycle (a 5x5 costs
 # 25/9 of a 3x3); at 0 the cost is per output element whatever the kernel (the taps run in
 # parallel in the window). Hailo does not publish it; the networks with 5x5 depthwise convs
-# (FastDepth's decoder, EfficientNet-Lite, MobileNetV3) decide it. The fit (0.50) puts a 5x5
-# at (25/9) ** 0.50 = 1.67 times a 3x3's cost per output element, not 2.78: the taps are partly
+# (FastDepth's decoder, EfficientNet-Lite, MobileNetV3) decide it. The fit (0.24) puts a 5x5
+# at (25/9) ** 0.76 = 2.17 times a 3x3's cost per output element, not 2.78: the taps are partly
 # parallel [calibrated: grid 0, 0.5, 1, refined].
-DWCONV_KERNEL_EXPONENT = 0.495635
+DWCONV_KERNEL_EXPONENT = 0.24286115
 # Activation x activation products (attention): both operands are activations held whole. The
-# fit goes below its grid (0.1 ... 0.8) to 0.043, a sixteenth of a dense conv's efficiency: the
+# fit goes below its grid (0.1 ... 0.8) to 0.042, a seventeenth of a dense conv's efficiency: the
 # transformers are slower than their MACs, and the attention products are the only kind of
 # layer they alone have, so this constant absorbs whatever makes them slow (an absorber: the
 # transformers are the family the model prices worst, see RESULTS.md). What would decide the
 # mechanism: per-layer profiler rates of one transformer (attention products, softmax, norm)
 # [calibrated].
-MATMUL_EFFICIENCY = 0.04298875
+MATMUL_EFFICIENCY = 0.042021503125
 # Layers without MACs (pool, add, concat, resize, softmax, norm, ...): elements one SC moves
 # per cycle. Like a depthwise conv they use one lane per element: about one element per cycle
-# at about the SC's efficiency (fitted 0.67, COMPUTE_EFFICIENCY 0.70) [calibrated].
-ELEMENTS_PER_SC_PER_CYCLE = 0.674820317148
+# at about the SC's efficiency; the fit on 192 rows gives 0.34, half of COMPUTE_EFFICIENCY (0.70)
+# (140 rows: 0.67) [calibrated].
+ELEMENTS_PER_SC_PER_CYCLE = 0.341290375398
 # SC-cycles each layer spends per output row on top of its MACs or elements (row setup, line
 # buffer turnaround): layers on small maps pay it relatively more [calibrated].
-SC_CYCLES_PER_ROW = 4307.422175
+SC_CYCLES_PER_ROW = 2000.0
 
 # -- splitting a layer -------------------------------------------------------------------------
 # A channel split gives each node at least this many output channels; beyond that the split is
 # spatial and the weights are replicated per spatial part [assumption].
 MIN_CHANNELS_PER_NODE = 16
-# Most nodes one layer is defused into (so most SCs: 8 x 8 = 64) [calibrated].
-MAX_NODES_PER_LAYER = 8
+# Most nodes one layer is defused into (so most SCs: 7 x 8 = 56) [calibrated].
+MAX_NODES_PER_LAYER = 7
 # Line buffer: a layer buffers (kernel height + stride + this) rows of each input [assumption].
 LINE_BUFFER_EXTRA_ROWS = 0
 
 # -- contexts and the host link -----------------------------------------------------------------
-CONFIG_BYTES_PER_NODE = 32113  # configuration loaded per node at a switch [calibrated]
+CONFIG_BYTES_PER_NODE = 37683  # configuration loaded per node at a switch [calibrated]
 # Firmware work per context switch beyond loading its bytes: the fit under each row's flow puts
 # all of the switch cost in the bytes (weights + configuration) [calibrated].
 CONTEXT_SWITCH_OVERHEAD_S = 0.0
 # Filling + draining a context's pipeline at a switch, in its frame times [calibrated].
 PIPELINE_FILL_FRAMES = 0.0
-# Fixed cost of each row of a tensor crossing PCIe (graph inputs and outputs, boundary tensors).
-# Alone (the earlier fit: 1.275 us) it capped every 640x640 network at ~860 FPS on Gen3 x4 while
-# the Model Zoo runs YOLOv8n at 1,036; with the per-transfer cost below the fit keeps 0.85 us
-# (a 640-row input: 0.54 ms) [calibrated].
+# Fixed cost of each row of a tensor the chip reads over PCIe (graph inputs; boundary tensors
+# only with PCIE_OVERHEAD_BETWEEN_CONTEXTS). The rows that pin it: TDDFA (120x120 input) at
+# 11,302 FPS and the RepVGG-A0 re-id (256x128) at 5,204 on Hailo-8, 88 and 192 us a frame,
+# both 0.74 us per input row with nothing left for a fixed cost; the fit keeps 0.85 us (a
+# 640-row input: 0.54 ms) [calibrated].
 PCIE_ROW_OVERHEAD_S = 0.85e-6
 # Fixed cost of each tensor crossing PCIe per frame, in each direction (a DMA transfer's
-# descriptor setup and completion interrupt): small networks stop at ~2,500-3,500 FPS whatever
-# their MACs, while 640x640 detectors with 7 transfers run over 1,000 FPS [calibrated].
-PCIE_TRANSFER_OVERHEAD_S = 100e-6
+# descriptor setup and completion interrupt). The earlier fit (140 rows) put 100 us here to hold
+# small 224x224 networks at ~2,500-3,500 FPS; TDDFA's whole frame takes 88 us, so no per-transfer
+# cost of that size exists, and with the row costs split by direction the fit puts it at 0
+# [calibrated].
+PCIE_TRANSFER_OVERHEAD_S = 0.0
 # The row cost of the device-to-host direction (outputs, tensors written to host memory), fitted
 # apart from the host-to-device one above: Model Zoo rows pull the two apart. TDDFA (120 input
 # rows, an output of one row) runs at 11,302 FPS on Hailo-8, 88 us a frame for its whole input,
 # while ESPCN x3 and x4, tiny networks with different inputs and the same 312-row 312x480
-# output, both stop at ~2,200 FPS (~450 us) [calibrated].
-PCIE_OUT_ROW_OVERHEAD_S = PCIE_ROW_OVERHEAD_S
+# output, both stop at ~2,200 FPS (~450 us): 1.5 us a row. Fitted 1.495 us, 1.76x a row read.
+# What would decide the mechanism: hailortcli's per-stream transfer times of one network with a
+# tall output [calibrated].
+PCIE_OUT_ROW_OVERHEAD_S = 1.495e-6
 # Whether the tensors one context writes to host memory and a later one reads back pay the row
 # and transfer costs above, or only their bytes. True: every crossing tensor pays them. False:
 # only the graph's own inputs and outputs do (host-side work on the user's frames: formats,

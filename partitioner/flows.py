@@ -84,7 +84,7 @@ class FlowParams:
     )
     raise_multi_context: bool = True
     multi_raised_caps: ResourceCaps | None = ResourceCaps(
-        control=1.1, compute=1.0, memory=0.92, apu=1.1, input_aligner=1.1
+        control=1.1, compute=0.92, memory=0.92, apu=1.1, input_aligner=1.1
     )
     decide_at_raised_caps: bool = True
     performance_single_caps: ResourceCaps = ResourceCaps.uniform(0.75)
