@@ -132,3 +132,24 @@ def test_bounds_per_count_join_at_each_count():
     # for every larger count, b says 140
     assert _max_counts(a, b).units == (100, 120, 140)
     assert _max_counts(None, b) is b
+
+
+def test_with_the_wall_clock_the_whole_contexts_bound_comes_after_the_iterations(monkeypatch):
+    # the case above with the wall clock on: the set-partitioning bound takes wall time the
+    # budget does not charge, so it runs once the iterations have had their share (here they
+    # end first: CP-SAT proves its K), and the answer is still proven
+    from partitioner import search as search_module
+
+    def weak(problem, **_):
+        counts = CountBounds(first=2, units=(1,), num_layers=problem.num_layers)
+        return AnyCountBound(bound_units=1, level_units=1, path_units=None, by_count=counts)
+
+    monkeypatch.setattr(search_module, "any_count_bound", weak)
+    lines: list[str] = []
+    options = SearchOptions(timeout_s=20, wall_clock=True)
+    found = search(conv_chain(170), HW, options, log=lines.append)
+    whole = [i for i, s in enumerate(lines) if "(whole contexts, " in s]
+    solved = [i for i, s in enumerate(lines) if s.startswith("Iteration #") and "FPS" in s]
+    assert len(whole) == 1 and "at most 2,095.9 FPS" in lines[whole[0]]
+    assert solved and solved[0] < whole[0]
+    assert found.status == "OPTIMAL" and found.gap <= IMPROVEMENT_EPS
