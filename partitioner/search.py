@@ -136,8 +136,8 @@ this 2-core machine), run only when the DP split is not yet proven and that much
 :data:`COUNT_BOUNDS_FRACTION` for its more counts) of the wall budget is left. With the wall
 clock it is deferred: the iterations stop :data:`DEFER_MARGIN` times that before the wall
 deadline for it (or it runs after them when they end sooner), then go on with the time left.
-Run first, it cost 16 of the quality benchmark's runs their proof within 1% in the default
-budget (their iterations proved within 1-8 s before it was added) where it proved 6 others."""
+Run first, it came with 9 of the quality benchmark's runs losing their gap within 1% in the
+default budget (their iterations had proved it in 0.7-8 s before) and 7 others gaining it."""
 
 COLUMN_BOUND_MAX_CELLS = 10_000
 """The set-partitioning bound is skipped above this many (layer, level) pairs (its LP has three
