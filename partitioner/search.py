@@ -150,6 +150,11 @@ scales alike with layers x levels: on YOLO11x the path bound took 0.2x and the L
 baselines' 0.33 s), so that a budget of a second or two is not overrun by a bound (under load
 every step takes several times longer)."""
 
+WHOLE_CONTEXTS_COST_FACTOR = 2.5
+"""The whole-contexts LP's wall time over the level relaxation's (with its more counts), at
+most, as measured on the zoo's Hailo-8L detectors: 1.6x on YOLO11n (5.8 s against 3.8 s at
+load 3), 2-4x on YOLO11x (3.8 s against 0.9-1.8 s)."""
+
 DEFER_MARGIN = 1.25
 """With the wall clock, the iterations stop for the whole-contexts bound this many times its
 time (:func:`_whole_contexts_reserve`) before the wall deadline (a solve stops a poll late)."""
@@ -369,7 +374,9 @@ def _iterate(
     deadline = _wall_deadline(options, started)
     split = _dp_split(splits, first_k)
     dp_units = None if split is None else batch_time_units(problem, split)
+    level_started = time.perf_counter()
     found = _relaxation_bound(problem, first_k, dp_units, options, deadline, log, baseline_s)
+    level_s = time.perf_counter() - level_started
     relaxed = None if found is None else found.bound_units
     counts = None if found is None else found.by_count
     # the whole-contexts bound: at once without the wall clock (its time is not the budget's);
@@ -379,14 +386,22 @@ def _iterate(
         relaxed, counts = _whole_contexts(
             problem, relaxed, counts, first_k, dp_units, options, deadline, log
         )
-    pending = deferred and _whole_contexts_due(problem, relaxed, dp_units)  # not run yet
-    reserve = _whole_contexts_reserve(options)
+    # its time, as it will be on this machine now: the level relaxation's, scaled (a bound it
+    # cannot finish within the wall budget left is not started: CLP has no time limit)
+    reserve = _whole_contexts_reserve(options, level_s)
+    pending = (
+        deferred
+        and found is not None
+        and found.level_units is not None
+        and _whole_contexts_due(problem, relaxed, dp_units)
+        and deadline - time.perf_counter() > DEFER_MARGIN * reserve
+    )  # not run yet
 
     def whole_contexts_now() -> None:
         nonlocal relaxed, counts, pending
         pending = False
         relaxed, counts = _whole_contexts(
-            problem, relaxed, counts, first_k, dp_units, options, deadline, log
+            problem, relaxed, counts, first_k, dp_units, options, deadline, log, reserve
         )
         if bound_result is not None:
             relaxed = _every_count(problem, relaxed, bound_result, counts, log)
@@ -780,17 +795,20 @@ def _whole_contexts(
     options: SearchOptions,
     deadline: float,
     log: Log,
+    reserve: float | None = None,
 ) -> tuple[int | None, CountBounds | None]:
     """The bound over every count of contexts and the bounds per count, raised by the
     set-partitioning relaxation (:func:`~partitioner.column_bound.column_bound`: whole convex
     contexts, where the level relaxation mixes fractions of contexts). Computed when the level
     relaxation does not already prove the DP split (``upper``: its ``T(B)``), with
     :data:`COLUMN_BOUND_FRACTION` of the budget as its limit and at least that and
-    :data:`COUNT_BOUNDS_FRACTION` left on the wall clock (:func:`_whole_contexts_due`)."""
+    :data:`COUNT_BOUNDS_FRACTION` left on the wall clock (:func:`_whole_contexts_due`), or
+    ``reserve`` (its expected wall time) when given and longer."""
     if not _whole_contexts_due(problem, relaxed, upper):
         return relaxed, counts
     allowed = COLUMN_BOUND_FRACTION * options.timeout_s
-    if deadline - time.perf_counter() < _whole_contexts_reserve(options):
+    needed = max(_whole_contexts_reserve(options), reserve or 0.0)
+    if deadline - time.perf_counter() < needed:
         return relaxed, counts
     found = column_bound(
         problem,
@@ -822,11 +840,14 @@ def _whole_contexts_due(problem: PartitionProblem, relaxed: int | None, upper: i
     return relaxed is None or relaxed <= improvement_cutoff(upper)
 
 
-def _whole_contexts_reserve(options: SearchOptions) -> float:
-    """Wall seconds the deferred whole-contexts bound takes at most: its first count's limit
+def _whole_contexts_reserve(options: SearchOptions, level_s: float = 0.0) -> float:
+    """Wall seconds to keep for the whole-contexts bound: its first count's limit
     (:data:`COLUMN_BOUND_FRACTION` of the budget) and the more counts' (:data:`
-    COUNT_BOUNDS_FRACTION`)."""
-    return (COLUMN_BOUND_FRACTION + COUNT_BOUNDS_FRACTION) * options.timeout_s
+    COUNT_BOUNDS_FRACTION`), or :data:`WHOLE_CONTEXTS_COST_FACTOR` times ``level_s`` (the wall
+    time the level relaxation just took) when longer: the limit is not kept by every LP solver
+    (CLP ran 7.8 s on YOLO11n / Hailo-8L at load 6, its limit 3 s)."""
+    limits = (COLUMN_BOUND_FRACTION + COUNT_BOUNDS_FRACTION) * options.timeout_s
+    return max(limits, WHOLE_CONTEXTS_COST_FACTOR * level_s)
 
 
 def _max_counts(a: CountBounds | None, b: CountBounds) -> CountBounds:
