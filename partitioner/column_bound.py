@@ -539,6 +539,7 @@ class _Pricing:
         self.problem = problem
         self.tops = _alone_levels(problem)
         self.last: dict[int, list[int]] = {}  # per level, the last best context: CP-SAT's hint
+        self.floor = min_context_pcie_units(problem)
 
     def _values(self, level: int, duals: list[float]) -> dict[int, int]:
         """Each layer's value in a context at ``level``, in 1/VALUE_SCALE units rounded up
@@ -554,8 +555,9 @@ class _Pricing:
     def ceiling(self, level: int, duals: list[float]) -> float:
         """An upper bound on ``max_S (duals(S) - c(S, level))`` without CP-SAT: the layers'
         values (:meth:`_values`) that fit the level's limit of each resource, as a fractional
-        knapsack (the least over the resources), less the switch and the level's frame and
-        fill (a context's frame time is at least its level's)."""
+        knapsack (the least over the resources), less the switch and the frame and fill of
+        the level's frame time or the PCIe floor every context pays, the slower
+        (:func:`~partitioner.bounds.min_context_pcie_units`)."""
         p = self.problem
         values = {i: v for i, v in self._values(level, duals).items() if v > 0}
         most = math.inf
@@ -573,7 +575,7 @@ class _Pricing:
             most = min(most, total)
         if most == math.inf:
             most = float(sum(values.values()))
-        t = p.frame_units[level]
+        t = max(p.frame_units[level], self.floor)
         frame = VALUE_SCALE * (p.batch * t + p.fill_units(t))
         return (most - frame) / VALUE_SCALE - p.switch_fixed_units + 1e-6
 
