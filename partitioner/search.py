@@ -379,9 +379,10 @@ def _iterate(
     level_s = time.perf_counter() - level_started
     relaxed = None if found is None else found.bound_units
     counts = None if found is None else found.by_count
-    # the whole-contexts bound: at once without the wall clock (its time is not the budget's);
-    # with it, after the iterations' share (_deferred_whole_contexts)
-    deferred = options.wall_clock
+    # the whole-contexts bound: with the wall clock, after the iterations' share when they can
+    # prove the answer without it (_iterations_can_prove); else at once, as without the wall
+    # clock (its time is not the budget's then)
+    deferred = options.wall_clock and _iterations_can_prove(counts, dp_units)
     if not deferred:
         relaxed, counts = _whole_contexts(
             problem, relaxed, counts, first_k, dp_units, options, deadline, log
@@ -803,11 +804,12 @@ def _whole_contexts(
     relaxation does not already prove the DP split (``upper``: its ``T(B)``), with
     :data:`COLUMN_BOUND_FRACTION` of the budget as its limit and at least that and
     :data:`COUNT_BOUNDS_FRACTION` left on the wall clock (:func:`_whole_contexts_due`), or
-    ``reserve`` (its expected wall time) when given and longer."""
+    ``reserve`` (its expected wall time) when given and longer; without ``reserve``, twice its
+    limit (the bound run before the iterations)."""
     if not _whole_contexts_due(problem, relaxed, upper):
         return relaxed, counts
     allowed = COLUMN_BOUND_FRACTION * options.timeout_s
-    needed = max(_whole_contexts_reserve(options), reserve or 0.0)
+    needed = 2 * allowed if reserve is None else max(_whole_contexts_reserve(options), reserve)
     if deadline - time.perf_counter() < needed:
         return relaxed, counts
     found = column_bound(
@@ -829,6 +831,18 @@ def _whole_contexts(
         f"{found.seconds:.1f} s)"
     )
     return raised, joined
+
+
+def _iterations_can_prove(counts: CountBounds | None, upper: int | None) -> bool:
+    """Whether the iterations can prove an answer over every count of contexts without the
+    whole-contexts bound: the level relaxation's bound for some count (``counts``) is above the
+    DP split's ``T(B)`` (``upper``), so CP-SAT's bound over fewer contexts covers the rest
+    (:func:`_every_count`). At batch 8 on Hailo-8L it often is not (the relaxation gains
+    0.1-1.5% per context): then the whole-contexts bound is what proves the answer
+    (SSD-MobileNet-v2, YOLOX-tiny), and it runs before the iterations."""
+    if counts is None or upper is None or not counts.units:
+        return False
+    return counts.units[-1] > improvement_cutoff(upper)
 
 
 def _whole_contexts_due(problem: PartitionProblem, relaxed: int | None, upper: int | None) -> bool:

@@ -134,22 +134,59 @@ def test_bounds_per_count_join_at_each_count():
     assert _max_counts(None, b) is b
 
 
-def test_with_the_wall_clock_the_whole_contexts_bound_comes_after_the_iterations(monkeypatch):
-    # the case above with the wall clock on: the set-partitioning bound takes wall time the
-    # budget does not charge, so it runs once the iterations have had their share (here they
-    # end first: CP-SAT proves its K), and the answer is still proven
+def _weak_then(monkeypatch, units):
+    """The level relaxation injected: 1 unit for 2 contexts, then ``units`` from 3 on."""
     from partitioner import search as search_module
 
     def weak(problem, **_):
-        counts = CountBounds(first=2, units=(1,), num_layers=problem.num_layers)
+        counts = CountBounds(first=2, units=(1, *units), num_layers=problem.num_layers)
         return AnyCountBound(bound_units=1, level_units=1, path_units=None, by_count=counts)
 
     monkeypatch.setattr(search_module, "any_count_bound", weak)
+
+
+def _timeline(net, options):
     lines: list[str] = []
-    options = SearchOptions(timeout_s=20, wall_clock=True)
-    found = search(conv_chain(170), HW, options, log=lines.append)
+    found = search(net, HW, options, log=lines.append)
     whole = [i for i, s in enumerate(lines) if "(whole contexts, " in s]
     solved = [i for i, s in enumerate(lines) if s.startswith("Iteration #") and "FPS" in s]
-    assert len(whole) == 1 and "at most 2,095.9 FPS" in lines[whole[0]]
-    assert solved and solved[0] < whole[0]
+    return found, whole, solved
+
+
+def test_with_the_wall_clock_the_iterations_that_can_prove_come_before_the_whole_contexts(
+    monkeypatch,
+):
+    # the level relaxation's bound for 4 or more contexts (10^9 units) is above the DP split:
+    # CP-SAT's proof over at most 3 or 4 contexts covers every count, so with the wall clock
+    # the set-partitioning bound (wall time the budget does not charge) waits for the
+    # iterations, which prove the answer: it never runs
+    _weak_then(monkeypatch, (1, 10**9))
+    found, whole, solved = _timeline(conv_chain(170), SearchOptions(timeout_s=20, wall_clock=True))
+    assert solved and not whole
+    assert found.status == "OPTIMAL" and found.gap <= IMPROVEMENT_EPS and found.bound_all_contexts
+    # without the wall clock it runs first, as always
+    found, whole, solved = _timeline(conv_chain(170), SearchOptions(timeout_s=20))
+    assert whole and solved and whole[0] < solved[0]
     assert found.status == "OPTIMAL" and found.gap <= IMPROVEMENT_EPS
+
+
+def test_with_the_wall_clock_the_whole_contexts_come_first_when_the_iterations_cannot_prove(
+    monkeypatch,
+):
+    # the level relaxation stays at 1 unit for every count: no CP-SAT bound over a few counts
+    # covers the rest, so the set-partitioning bound runs before the iterations (2,095.9 FPS
+    # at most, test_whole_contexts_raise_the_bound_when_the_level_relaxation_is_weak)
+    _weak_then(monkeypatch, ())
+    found, whole, solved = _timeline(conv_chain(170), SearchOptions(timeout_s=20, wall_clock=True))
+    assert len(whole) == 1 and solved and whole[0] < solved[0]
+    assert found.status == "OPTIMAL" and found.gap <= IMPROVEMENT_EPS
+
+
+def test_iterations_can_prove_when_a_count_bound_passes_the_dp_split():
+    from partitioner.search import _iterations_can_prove
+
+    counts = CountBounds(first=2, units=(100, 150, 1000), num_layers=9)
+    assert _iterations_can_prove(counts, 999)  # 4 or more contexts cost more than the split
+    assert _iterations_can_prove(counts, 1001)  # within IMPROVEMENT_EPS of it: proves it too
+    assert not _iterations_can_prove(counts, 2000)  # no count bound reaches the split
+    assert not _iterations_can_prove(None, 999) and not _iterations_can_prove(counts, None)
