@@ -352,6 +352,7 @@ def _iterate(
 
     best: PartitionResult | None = None
     bound_result: PartitionResult | None = None
+    bounded: list[PartitionResult] = []  # every iteration that returned a bound
     history: list[Progress] = []
 
     def emit(snapshot: Progress) -> None:
@@ -404,8 +405,8 @@ def _iterate(
         relaxed, counts = _whole_contexts(
             problem, relaxed, counts, first_k, dp_units, options, deadline, log, reserve
         )
-        if bound_result is not None:
-            relaxed = _every_count(problem, relaxed, bound_result, counts, log)
+        for solved in bounded:  # each iteration's bound over its K, with the new counts
+            relaxed = _every_count(problem, relaxed, solved, counts, log)
 
     stale = 0
     interrupted = False
@@ -533,6 +534,7 @@ def _iterate(
             stale += 1 if best is not None else 0
         if result.bound_units is not None:
             bound_result = result
+            bounded.append(result)
         best_fps = best.fps if best is not None else None
         used = result.partition.num_contexts if result.partition is not None else None
         iterations.append(
