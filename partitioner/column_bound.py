@@ -100,11 +100,12 @@ Since then the master starts from every run of the layers' order that fits a con
 split's chunks, :func:`_chunk_columns`), each pricing solve adds its last improving solutions
 too (:data:`COLUMNS_PER_SOLVE`, hinted with the level's last best) and a level is priced only
 when its fractional-knapsack ceiling may hold the round's most (:meth:`_Pricing.ceiling`).
-Measured to convergence from the DP split (2-core machine at load 5-6, 2026-12-06), rounds and
-seconds before -> after: ResNet-50 / Hailo-8L / batch 8 26, 101 s -> 7, 32 s; SSD-MobileNet-v2
-/ Hailo-8L / batch 1 68, 164 s -> 28, 102 s; YOLOv5m-seg / Hailo-8L / batch 8 50, 143 s ->
-23, 133 s; YOLO11n / Hailo-8L / batch 8 51, 169 s -> 13, 115 s (the same bounds: 0.0-0.34%
-below the best partition known). Still 10x the search's default budget: the time is CP-SAT
+Measured to convergence (2-core machine at load 2-6, 2026-12-06), rounds and seconds before ->
+after: ResNet-50 / Hailo-8L / batch 8 from the DP split 28, 72 s -> 7, 32 s; from the DP
+split and the search's best partitions before, the DP split after: SSD-MobileNet-v2 / Hailo-8L
+/ batch 1 68, 164 s -> 28, 102 s; YOLOv5m-seg / Hailo-8L / batch 8 50, 143 s -> 23, 133 s;
+YOLO11n / Hailo-8L / batch 8 51, 169 s -> 13, 115 s (the same bounds, 0.0-0.34% below the
+best partition known). Still 10x the search's default budget: the time is CP-SAT
 pricing (~26 solves a round, 0.1-0.3 s each), where the ceilings rarely spare a level.
 
 >>> from partitioner.problem import chain_problem
