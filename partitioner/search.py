@@ -24,10 +24,7 @@ bound over every multi-context partition whatever its number of contexts
 (:func:`~partitioner.bounds.any_count_bound`: the level relaxation and the heaviest path,
 computed once before the iterations; ``bound_all_contexts``; then, unless it proves the DP
 split, the set-partitioning bound over whole contexts, :func:`~partitioner.column_bound.
-column_bound`, within :data:`COLUMN_BOUND_FRACTION` of the budget: before the iterations
-without the wall clock, and with it once the iterations have had the rest of the wall budget,
-or have ended, so that its wall time does not cut short the iterations that prove an answer
-within their budget), raised after each iteration
+column_bound`, within :data:`COLUMN_BOUND_FRACTION` of the budget), raised after each iteration
 by the lower of CP-SAT's bound over at most its K contexts and the relaxations' over K + 1 or
 more (:func:`~partitioner.bounds.count_bounds`, and the whole contexts' per count). When the
 best partition comes within :data:`IMPROVEMENT_EPS` of the latter, the search stops (a solve is
@@ -130,14 +127,10 @@ contexts than the fewest (:func:`~partitioner.bounds.count_bounds`; re-solves of
 s each on the zoo's detectors), after its first solve."""
 
 COLUMN_BOUND_FRACTION = 0.3
-"""Share of ``--timeout`` (wall clock) the set-partitioning bound may take
+"""Share of ``--timeout`` (wall clock) the set-partitioning bound may take after the iterations
 (:func:`~partitioner.column_bound.column_bound`: 0.6-5 s on the zoo's Hailo-8L detectors on
-this 2-core machine), run only when the DP split is not yet proven and that much (and
-:data:`COUNT_BOUNDS_FRACTION` for its more counts) of the wall budget is left. With the wall
-clock it is deferred: the iterations stop :data:`DEFER_MARGIN` times that before the wall
-deadline for it (or it runs after them when they end sooner), then go on with the time left.
-Run first, it came with 9 of the quality benchmark's runs losing their gap within 1% in the
-default budget (their iterations had proved it in 0.7-8 s before) and 7 others gaining it."""
+this 2-core machine), run only when the answer is not yet proven and at least that much of the
+wall budget is left."""
 
 COLUMN_BOUND_MAX_CELLS = 10_000
 """The set-partitioning bound is skipped above this many (layer, level) pairs (its LP has three
@@ -149,16 +142,6 @@ left exceeds these multiples of the wall time the greedy and DP baselines just t
 scales alike with layers x levels: on YOLO11x the path bound took 0.2x and the LP 1.5x the
 baselines' 0.33 s), so that a budget of a second or two is not overrun by a bound (under load
 every step takes several times longer)."""
-
-WHOLE_CONTEXTS_COST_FACTOR = 3.5
-"""The whole-contexts LP's wall time over the level relaxation's (with the path bound and its
-more counts), at most, as measured on the zoo's Hailo-8L detectors: 1.6-3.1x on YOLO11n at
-batch 8 (5.8 s against 3.8 s at load 3-6; 5.8-6.5 s against 2.1 s at load 3), 1.9x on
-SSD-MobileNet-v2 (2.2 s against 1.2 s), 2-4x on YOLO11x (3.8 s against 0.9-1.8 s)."""
-
-DEFER_MARGIN = 1.25
-"""With the wall clock, the iterations stop for the whole-contexts bound this many times its
-time (:func:`_whole_contexts_reserve`) before the wall deadline (a solve stops a poll late)."""
 
 WALL_RESERVE_FRACTION = 0.08
 """Share of ``--timeout`` kept on the wall clock for the work after the last solve (the greedy
@@ -353,7 +336,6 @@ def _iterate(
 
     best: PartitionResult | None = None
     bound_result: PartitionResult | None = None
-    bounded: list[PartitionResult] = []  # every iteration that returned a bound
     history: list[Progress] = []
 
     def emit(snapshot: Progress) -> None:
@@ -376,38 +358,12 @@ def _iterate(
     deadline = _wall_deadline(options, started)
     split = _dp_split(splits, first_k)
     dp_units = None if split is None else batch_time_units(problem, split)
-    level_started = time.perf_counter()
     found = _relaxation_bound(problem, first_k, dp_units, options, deadline, log, baseline_s)
-    level_s = time.perf_counter() - level_started
     relaxed = None if found is None else found.bound_units
     counts = None if found is None else found.by_count
-    # the whole-contexts bound: with the wall clock, after the iterations' share when they can
-    # prove the answer without it (_iterations_can_prove); else at once, as without the wall
-    # clock (its time is not the budget's then)
-    deferred = options.wall_clock and _iterations_can_prove(counts, dp_units)
-    if not deferred:
-        relaxed, counts = _whole_contexts(
-            problem, relaxed, counts, first_k, dp_units, options, deadline, log
-        )
-    # its time, as it will be on this machine now: the level relaxation's, scaled (a bound it
-    # cannot finish within the wall budget left is not started: CLP has no time limit)
-    reserve = _whole_contexts_reserve(options, level_s)
-    pending = (
-        deferred
-        and found is not None
-        and found.level_units is not None
-        and _whole_contexts_due(problem, relaxed, dp_units)
-        and deadline - time.perf_counter() > DEFER_MARGIN * reserve
-    )  # not run yet
-
-    def whole_contexts_now() -> None:
-        nonlocal relaxed, counts, pending
-        pending = False
-        relaxed, counts = _whole_contexts(
-            problem, relaxed, counts, first_k, dp_units, options, deadline, log, reserve
-        )
-        for solved in bounded:  # each iteration's bound over its K, with the new counts
-            relaxed = _every_count(problem, relaxed, solved, counts, log)
+    relaxed, counts = _whole_contexts(
+        problem, relaxed, counts, first_k, dp_units, options, deadline, log
+    )
 
     stale = 0
     interrupted = False
@@ -427,19 +383,7 @@ def _iterate(
             interrupted, reason = True, StopReason.CTRL_C
             log("Interrupted: keeping the best partition so far")
             break
-        # the iterations end ``reserve`` before the wall deadline while the whole-contexts bound
-        # is pending; then it runs, and the iterations go on with the time left
-        soft = deadline - DEFER_MARGIN * reserve if pending else deadline
-        late = _out_of_time(options, spent, soft, build_per_k * k)
-        if late is StopReason.WALL_CLOCK and pending:
-            if best is None:
-                pending = False  # no answer yet: the iterations keep the time
-                continue
-            whole_contexts_now()
-            if _within_relaxation(best, relaxed):
-                reason = StopReason.PROVEN
-                break
-            continue
+        late = _out_of_time(options, spent, deadline, build_per_k * k)
         if late is not None and (best is not None or iterations):
             # without a best, the greedy and DP splits after the loop still give one if any
             # contiguous split fits; more iterations would overrun the budget (a tight budget
@@ -506,7 +450,7 @@ def _iterate(
         if ctrl_c.pressed:
             model.stop()  # pressed while the model was built: return at its first solution
         result, interrupted, walled = _solve_interruptibly(
-            model, limit_s, options, soft, on_solution, met
+            model, limit_s, options, deadline, on_solution, met
         )
         interrupted = interrupted or ctrl_c.pressed
         spent += result.work_seconds
@@ -535,7 +479,6 @@ def _iterate(
             stale += 1 if best is not None else 0
         if result.bound_units is not None:
             bound_result = result
-            bounded.append(result)
         best_fps = best.fps if best is not None else None
         used = result.partition.num_contexts if result.partition is not None else None
         iterations.append(
@@ -568,17 +511,6 @@ def _iterate(
         if _within_relaxation(best, relaxed):
             reason = StopReason.PROVEN  # no count of contexts does better (any_count_bound)
             break
-        if walled and pending:
-            # stopped at the soft deadline: the bound (with an answer to prove), then this K
-            # again with the time left
-            if best is None:
-                pending = False
-                continue
-            whole_contexts_now()
-            if _within_relaxation(best, relaxed):
-                reason = StopReason.PROVEN
-                break
-            continue
         if walled:
             reason = StopReason.WALL_CLOCK
             log(f"Global timeout of {options.timeout_s:g}s reached ({reason.value})")
@@ -593,10 +525,6 @@ def _iterate(
     if not _within_relaxation(best, relaxed):
         best = _no_worse_than_baselines(problem, best, splits, options, log)
     interrupted = interrupted or ctrl_c.pressed
-    if pending and best is not None and not interrupted and not _within_relaxation(best, relaxed):
-        whole_contexts_now()  # the iterations ended early: the bound may still prove the answer
-        if _within_relaxation(best, relaxed):
-            reason = StopReason.PROVEN
     if interrupted:
         reason = StopReason.CTRL_C
     k_best = best.partition.num_contexts if best is not None and best.partition else 0
@@ -799,21 +727,19 @@ def _whole_contexts(
     options: SearchOptions,
     deadline: float,
     log: Log,
-    reserve: float | None = None,
 ) -> tuple[int | None, CountBounds | None]:
     """The bound over every count of contexts and the bounds per count, raised by the
     set-partitioning relaxation (:func:`~partitioner.column_bound.column_bound`: whole convex
     contexts, where the level relaxation mixes fractions of contexts). Computed when the level
     relaxation does not already prove the DP split (``upper``: its ``T(B)``), with
-    :data:`COLUMN_BOUND_FRACTION` of the budget as its limit and at least that and
-    :data:`COUNT_BOUNDS_FRACTION` left on the wall clock (:func:`_whole_contexts_due`), or
-    ``reserve`` (its expected wall time) when given and longer; without ``reserve``, twice its
-    limit (the bound run before the iterations)."""
-    if not _whole_contexts_due(problem, relaxed, upper):
+    :data:`COLUMN_BOUND_FRACTION` of the budget as its limit and at least twice that left on the
+    wall clock, on at most :data:`COLUMN_BOUND_MAX_CELLS` (layer, level) pairs."""
+    if upper is None or problem.num_layers * problem.num_levels > COLUMN_BOUND_MAX_CELLS:
         return relaxed, counts
+    if relaxed is not None and relaxed > improvement_cutoff(upper):
+        return relaxed, counts  # the DP split is proven already
     allowed = COLUMN_BOUND_FRACTION * options.timeout_s
-    needed = 2 * allowed if reserve is None else max(_whole_contexts_reserve(options), reserve)
-    if deadline - time.perf_counter() < needed:
+    if deadline - time.perf_counter() < 2 * allowed:
         return relaxed, counts
     found = column_bound(
         problem,
@@ -834,37 +760,6 @@ def _whole_contexts(
         f"{found.seconds:.1f} s)"
     )
     return raised, joined
-
-
-def _iterations_can_prove(counts: CountBounds | None, upper: int | None) -> bool:
-    """Whether the iterations can prove an answer over every count of contexts without the
-    whole-contexts bound: the level relaxation's bound for some count (``counts``) is above the
-    DP split's ``T(B)`` (``upper``), so CP-SAT's bound over fewer contexts covers the rest
-    (:func:`_every_count`). At batch 8 on Hailo-8L it often is not (the relaxation gains
-    0.1-1.5% per context): then the whole-contexts bound is what proves the answer
-    (SSD-MobileNet-v2, YOLOX-tiny), and it runs before the iterations."""
-    if counts is None or upper is None or not counts.units:
-        return False
-    return counts.units[-1] > improvement_cutoff(upper)
-
-
-def _whole_contexts_due(problem: PartitionProblem, relaxed: int | None, upper: int | None) -> bool:
-    """Whether the whole-contexts bound is worth its time: a DP split (``upper``, its ``T(B)``)
-    the bound so far (``relaxed``) does not prove, on at most :data:`COLUMN_BOUND_MAX_CELLS`
-    (layer, level) pairs."""
-    if upper is None or problem.num_layers * problem.num_levels > COLUMN_BOUND_MAX_CELLS:
-        return False
-    return relaxed is None or relaxed <= improvement_cutoff(upper)
-
-
-def _whole_contexts_reserve(options: SearchOptions, level_s: float = 0.0) -> float:
-    """Wall seconds to keep for the whole-contexts bound: its first count's limit
-    (:data:`COLUMN_BOUND_FRACTION` of the budget) and the more counts' (:data:`
-    COUNT_BOUNDS_FRACTION`), or :data:`WHOLE_CONTEXTS_COST_FACTOR` times ``level_s`` (the wall
-    time the level relaxation just took) when longer: the limit is not kept by every LP solver
-    (CLP ran 7.8 s on YOLO11n / Hailo-8L at load 6, its limit 3 s)."""
-    limits = (COLUMN_BOUND_FRACTION + COUNT_BOUNDS_FRACTION) * options.timeout_s
-    return max(limits, WHOLE_CONTEXTS_COST_FACTOR * level_s)
 
 
 def _max_counts(a: CountBounds | None, b: CountBounds) -> CountBounds:

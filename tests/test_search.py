@@ -42,7 +42,6 @@ def iterations_only(monkeypatch):
     monkeypatch.setattr(
         search_module, "_whole_contexts", lambda p, relaxed, counts, *_: (relaxed, counts)
     )
-    monkeypatch.setattr(search_module, "_whole_contexts_due", lambda *_: False)  # no deferral
 
 
 def run(net, **options):
