@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from partitioner.bounds import NO_PARTITION, count_bounds
 from partitioner.column_bound import column_bound, context_cost, generation_bound
-from partitioner.problem import batch_time_units, chain_problem, make_partition
+from partitioner.problem import batch_time_units, chain_problem, fits, make_partition
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_bounds import every_partition  # noqa: E402
@@ -125,3 +125,88 @@ def test_generation_never_above_a_partition_found_by_brute_force(problem, k):
         return
     assert found is not None and found.by_count is not None
     assert found.by_count.at_least(k) <= min(costs)
+
+
+def test_a_tensor_read_back_costs_its_read_load_not_its_output_load():
+    # l0 is a graph output (10 rows of 1 us overhead: 30,800 bytes, 11 units out) that l1
+    # reads back without the overhead (2,800 bytes, 1 unit); frames of 4 units
+    p = chain_problem(lcus=(1, 1), levels_fps=(250_000.0,), growth=(1.0,))
+    p = replace(
+        p,
+        output_rows=(10, 0),
+        pcie_row_overhead_s=1e-6,
+        overhead_between_contexts=False,
+        is_output=(True, True),
+        output_bytes=(2800, 28),
+    )
+    assert (p.output_load, p.read_load) == ((30800, 28), (2800, 28))
+    assert context_cost(p, (1,), 0) == 4  # in: 1 unit (was priced at 11, above its real time)
+    best = min(batch_time_units(p, q) for q in every_partition(p, 2))
+    assert best == 11 + 4
+    assert generation_bound(p).by_count.units[0] == best
+
+
+def _convex(problem, layers) -> bool:
+    """No path leaves the set and comes back (brute force over the edges' closure)."""
+    inside = set(layers)
+    after = {u: {v for w, v in problem.edges if w == u} for u in range(problem.num_layers)}
+    for u in inside:  # layers reachable from u through outside layers only
+        seen, todo = set(), [v for v in after[u] if v not in inside]
+        while todo:
+            v = todo.pop()
+            if v in seen:
+                continue
+            seen.add(v)
+            if any(w in inside for w in after[v]):
+                return False
+            todo += [w for w in after[v] if w not in inside]
+    return True
+
+
+def _edge_layers(problem, layers) -> int:
+    inside = set(layers)
+    ins = {u for v in inside for u in problem.producers[v] if u not in inside}
+    outs = {
+        u
+        for u in inside
+        if problem.is_output[u] or any(v not in inside for v in problem.consumers[u])
+    }
+    reads = {g for v in inside for g in problem.inputs_read[v]}
+    return len(ins) + len(outs) + len(reads)
+
+
+@SETTINGS
+@given(problem=problems(max_layers=6), data=st.data())
+def test_pricing_and_its_ceiling_are_never_below_the_best_context(problem, data):
+    # brute force over every convex set that fits a level and the edge-layer limit: CP-SAT's
+    # proven gain and the cheap ceiling are at least its most duals(S) - c(S, l); the contexts
+    # CP-SAT returns are such sets
+    import itertools
+
+    from partitioner.column_bound import _chunk_columns, _Pricing
+
+    n = problem.num_layers
+    duals = [data.draw(st.floats(0, 3000, allow_nan=False)) for _ in range(n)]
+    pricing = _Pricing(problem)
+    for level in range(problem.num_levels):
+        gains = [
+            sum(duals[i] for i in s) - context_cost(problem, s, level)
+            for size in range(1, n + 1)
+            for s in itertools.combinations(range(n), size)
+            if fits(problem, s, level)
+            and _convex(problem, s)
+            and _edge_layers(problem, s) <= problem.edge_layer_limit
+        ]
+        if not gains:
+            continue
+        found = pricing.price(level, duals, 10.0)
+        assert found is not None
+        columns, gain = found
+        assert gain >= max(gains) - 1e-6
+        assert pricing.ceiling(level, duals) >= gain - 1e-6
+        for layers in columns:
+            assert fits(problem, layers, level) and _convex(problem, layers)
+    for layers, level in _chunk_columns(problem):
+        assert layers == tuple(range(layers[0], layers[-1] + 1)) and _convex(problem, layers)
+        assert fits(problem, layers, level)  # at the highest level that fits
+        assert level + 1 == problem.num_levels or not fits(problem, layers, level + 1)
