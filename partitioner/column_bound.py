@@ -116,6 +116,7 @@ pricing (~26 solves a round, 0.1-0.3 s each), where the ceilings rarely spare a 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -308,7 +309,7 @@ class _ContextLp:
         left = until - time.perf_counter()
         if left <= 0:
             return None
-        self.solver.SetTimeLimit(max(1, int(left * 1000)))
+        self.solver.SetTimeLimit(limit_ms(self.solver, left))
         units = proven_units(self.solver)
         if units is None:
             return None
@@ -704,6 +705,30 @@ LP_SOLVERS = ("CLP", "GLOP")
 """OR-Tools LP solvers tried in turn. CLP (dual simplex) solved this LP 1.3-5x faster than GLOP
 on the zoo's detectors on Hailo-8L (YOLO11x, batch 8: 3.8 s against 18-22 s at load 3 on this
 2-core machine; YOLOv8s 0.8 s against 1.1-2.0 s), to the same optimum."""
+
+
+def cpu_share() -> float:
+    """The share of one CPU this process can expect now: the CPUs over the 1-minute load
+    average, at most 1 (1 where the load is not known)."""
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):  # pragma: no cover - no load average on this OS
+        return 1.0
+    return min(1.0, (os.cpu_count() or 1) / max(load, 1e-9))
+
+
+def limit_ms(solver: pywraplp.Solver, wall_s: float) -> int:
+    """The time limit, in ms, that stops ``solver`` within ``wall_s`` seconds of the wall
+    clock: CLP counts its limit in CPU seconds (COIN's ``CoinCpuTime``), so under load it ran
+    7.8 s of wall clock against a 3 s limit (load 6 on 2 CPUs); its limit is the wall budget
+    times :func:`cpu_share`. GLOP counts wall seconds.
+
+    >>> from ortools.linear_solver import pywraplp
+    >>> limit_ms(pywraplp.Solver.CreateSolver("GLOP"), 2.5)
+    2500
+    """
+    share = cpu_share() if solver.SolverVersion().startswith("Clp") else 1.0
+    return max(1, int(wall_s * share * 1000))
 
 
 def _lp_solver() -> pywraplp.Solver | None:

@@ -210,3 +210,26 @@ def test_pricing_and_its_ceiling_are_never_below_the_best_context(problem, data)
         assert layers == tuple(range(layers[0], layers[-1] + 1)) and _convex(problem, layers)
         assert fits(problem, layers, level)  # at the highest level that fits
         assert level + 1 == problem.num_levels or not fits(problem, layers, level + 1)
+
+
+def test_clp_limit_is_the_wall_budget_at_the_cpu_share_under_load(monkeypatch):
+    """CLP counts CPU seconds: at load 6 on 2 CPUs a 3 s wall budget is 1 s of CPU; GLOP and
+    an idle machine keep the wall budget."""
+    import os
+
+    from ortools.linear_solver import pywraplp
+
+    from partitioner import column_bound as cb
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (6.0, 5.0, 4.0))
+    glop = pywraplp.Solver.CreateSolver("GLOP")
+    clp = pywraplp.Solver.CreateSolver("CLP")
+    assert abs(cb.cpu_share() - 1 / 3) < 1e-12
+    assert cb.limit_ms(glop, 3.0) == 3000
+    if clp is not None:
+        assert cb.limit_ms(clp, 3.0) == 1000
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    assert cb.cpu_share() == 1.0
+    if clp is not None:
+        assert cb.limit_ms(clp, 3.0) == 3000
