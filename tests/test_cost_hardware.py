@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 from cost_model.caps import (
     MULTI_CONTEXT_CAPS,
@@ -14,7 +21,7 @@ from cost_model.caps import (
     limits,
 )
 from cost_model.errors import CtxfitError, HardwareSpecError
-from cost_model.hardware import PcieLink, hardware_from_dict, load_hardware, preset
+from cost_model.hardware import HARDWARE_DIR, PcieLink, hardware_from_dict, load_hardware, preset
 from cost_model.resources import RESOURCE_NAMES, Resources, format_over
 
 # -- presets -------------------------------------------------------------------------------------
@@ -120,7 +127,11 @@ def test_full_toml_without_base_loads():
     hw = load_hardware("hailo8_full_example")
     assert hw.totals() == preset("hailo8").totals()
     assert hw.link.label == "PCIe Gen3 x2"
-    assert hw.deciding() is hw  # no base, no [compiler_link]: decided at its own link
+    assert hw.deciding().link.label == "PCIe Gen3 x4"  # its [compiler_link]
+    data = tomllib.loads(Path(HARDWARE_DIR / "hailo8_full_example.toml").read_text())
+    del data["compiler_link"]
+    mine = hardware_from_dict(data)
+    assert mine.deciding() is mine  # no base, no [compiler_link]: decided at its own link
 
 
 def test_the_partition_is_decided_at_the_chips_compiler_link_whatever_the_host():

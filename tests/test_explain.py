@@ -352,7 +352,8 @@ def test_cli_json_and_table(chain75, capsys):
 
 
 def test_rendered_view(chain75_on_hailo8l):
-    console = Console(file=io.StringIO(), width=100, color_system=None)
+    # wide enough that no script line folds (the FPS columns take 8 characters each)
+    console = Console(file=io.StringIO(), width=120, color_system=None)
     console.print(explanation_view(chain75_on_hailo8l))
     text = console.file.getvalue()
     assert "One context (default flow) needs LCUs: 75/71" in text
@@ -375,7 +376,8 @@ def test_suggestions_below_90_percent_of_the_macs_come_last_and_are_marked(chain
     low = replace(cut, macs_kept=0.5)
     assert order_suggestions([low, blocks, caps]) == (blocks, caps, low)
     shown = replace(chain75_on_hailo8l, suggestions=(blocks, caps, low))
-    console = Console(file=io.StringIO(), width=100, color_system=None)
+    # wide enough that no script line folds (the FPS columns take 8 characters each)
+    console = Console(file=io.StringIO(), width=120, color_system=None)
     console.print(explanation_view(shown))
     assert "[!] keeps only 50.0% of the MACs on the chip" in console.file.getvalue()
 
