@@ -411,7 +411,22 @@ def predict(plan: RowPlan, hw: HardwareSpec, params: FlowParams) -> Prediction |
         if whole.fits or plan.fixed_contexts == 1:
             return _single(arr, hw, flow)
     fewest = max(fewest, 2)
-    host, hw = hw, hw.deciding()  # split at the compiler's link, priced on the host's
+    best = _best_split(arr, hw.deciding(), flow, fewest, most)  # at the compiler's link
+    if best is None:
+        return None
+    timings = [_timing(arr, hw, flow.multi_fps_caps, s, e) for s, e in best]  # on hw's link
+    if any(t is None for t in timings):
+        return None
+    return Prediction(
+        contexts=len(timings),
+        fps_b1=fps_at_batch(timings, 1, hw),
+        fps_b8=fps_at_batch(timings, 8, hw),
+    )
+
+
+def _best_split(arr: NetArrays, hw: HardwareSpec, flow, fewest: int, most: int):
+    """The contiguous split (``(start, end)`` per context) with the best FPS at
+    ``OPTIMIZE_BATCH`` over the rate grid, priced on ``hw`` (None: no level fits)."""
     limit = limits(flow.multi_caps, hw).as_tuple()
     max_fps = min(_max_fps(arr, hw))
     levels = np.geomspace(max_fps * 1e-3, max_fps, LEVELS)
@@ -439,16 +454,7 @@ def predict(plan: RowPlan, hw: HardwareSpec, params: FlowParams) -> Prediction |
         score = fps_at_batch(timings, OPTIMIZE_BATCH, hw)
         if best is None or score > best[0]:
             best = (score, segments)
-    if best is None:
-        return None
-    timings = [_timing(arr, host, flow.multi_fps_caps, s, e) for s, e in best[1]]
-    if any(t is None for t in timings):
-        return None
-    return Prediction(
-        contexts=len(timings),
-        fps_b1=fps_at_batch(timings, 1, host),
-        fps_b8=fps_at_batch(timings, 8, host),
-    )
+    return None if best is None else best[1]
 
 
 def _timing(arr: NetArrays, hw: HardwareSpec, caps: ResourceCaps, start: int, end: int):

@@ -41,7 +41,7 @@ from cost_model.lowering import LevelPrices, max_layer_fps, price_matrix, tensor
 from cost_model.resources import COMPILER_LABELS, RESOURCE_NAMES
 from partitioner.errors import InfeasiblePartitionError
 from partitioner.graph import Network
-from partitioner.problem import GraphInput, PartitionProblem, PartitionResult
+from partitioner.problem import GraphInput, PartitionProblem, PartitionResult, rounding_units
 from partitioner.splits import dp_split
 from partitioner.validator import DEFAULT_TOLERANCE, ValidationReport, check_partition
 
@@ -233,9 +233,6 @@ def validate_result(
             f"found ({result.status.value}); allow more contexts, raise the caps or the time limit"
         )
     part = result.partition
-    # each context's frame term is rounded up once and counted B times, its switch and fill
-    # once each, and the reload of every weight once (partitioner.problem.batch_time_units)
-    rounding = part.num_contexts * (problem.batch + 2) + 1
     return check_partition(
         network,
         hw,
@@ -245,7 +242,7 @@ def validate_result(
         claimed_fps=result.fps,
         context_fps=[problem.levels_fps[lv] for lv in part.level_of],
         tolerance=tolerance,
-        claimed_slack_s=rounding * problem.TIME_UNIT_S,
+        claimed_slack_s=rounding_units(problem, part.num_contexts) * problem.TIME_UNIT_S,
     )
 
 

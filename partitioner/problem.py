@@ -658,6 +658,17 @@ def batch_time_units(problem: PartitionProblem, partition: Partition) -> int:
     )
 
 
+def rounding_units(problem: PartitionProblem, num_contexts: int) -> int:
+    """The most :func:`batch_time_units` can exceed the exact ``T(B)`` by, in units: each
+    context's frame term is rounded up once and counted B times, its switch and fill once each,
+    and the reload of every weight once.
+
+    >>> rounding_units(chain_problem(lcus=(1, 1), batch=8), 3)   # 3 x (8 + 2) + 1
+    31
+    """
+    return num_contexts * (problem.batch + 2) + 1
+
+
 def violations(problem: PartitionProblem, partition: Partition) -> list[str]:
     """Every rule the partition breaks, as messages with numbers (empty when valid)."""
     n, k = problem.num_layers, partition.num_contexts

@@ -158,13 +158,7 @@ def validate_partition(
     if context_fps is not None:
         timings = tuple(_timing_at_claimed(network, hw, ctx) for ctx in contexts)
         at_claimed = fps_at_batch(timings, batch, hw)
-    errors += _fps_errors(
-        claimed_fps,
-        fps,
-        at_claimed,
-        tolerance,
-        batch / claimed_slack_s if claimed_slack_s > 0 else None,
-    )
+    errors += _fps_errors(claimed_fps, fps, at_claimed, tolerance, batch, claimed_slack_s)
     report = _report(errors, contexts, batch, fps, at_claimed, claimed_fps, tolerance)
     return replace(report, timings=timings) if not errors else report
 
@@ -395,24 +389,24 @@ def _fps_errors(
     at_top: float,
     at_claimed: float | None,
     tolerance: float,
-    slack_rate: float | None = None,
+    batch: int = 1,
+    slack_s: float = 0.0,
 ) -> list[str]:
-    """The claim against the cost model; ``slack_rate`` is ``B / claimed_slack_s`` (None: no
-    slack), so that a claim whose ``T(B)`` is that much longer still matches.
+    """The claim against the cost model; a claim whose ``T(batch)`` is up to ``slack_s`` longer
+    than the tolerance allows still matches (the solver's rounding).
 
-    >>> len(_fps_errors(900.0, 1000.0, 1000.0, 0.01))   # T(8) 8.89 ms against 8 ms
+    >>> len(_fps_errors(900.0, 1000.0, 1000.0, 0.01, 8))   # T(8) 8.89 ms against 8 ms
     1
-    >>> _fps_errors(900.0, 1000.0, 1000.0, 0.01, slack_rate=8 / 0.001)   # B = 8, 1 ms slack
+    >>> _fps_errors(900.0, 1000.0, 1000.0, 0.01, 8, slack_s=0.001)   # 8.08 ms + 1 ms allowed
     []
     """
     if claimed is None:
         return []
     errors = []
-    lowest = None if at_claimed is None else at_claimed * (1 - tolerance)
-    if lowest is not None and slack_rate is not None:
-        lowest = 1.0 / (1.0 / lowest + 1.0 / slack_rate)  # T(B) longer by the slack
+    if at_claimed is not None:
+        lowest = batch / (batch / (at_claimed * (1 - tolerance)) + slack_s)
     if at_claimed is not None and (claimed < lowest or claimed > at_claimed * (1 + tolerance)):
-        slack = "" if slack_rate is None else " and the claim's rounding"
+        slack = " and the claim's rounding" if slack_s > 0 else ""
         errors.append(
             f"claimed {claimed:.6g} FPS but the cost model gives {at_claimed:.6g} FPS at the "
             f"claimed context rates (tolerance {tolerance:.0%}{slack})"
