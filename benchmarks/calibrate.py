@@ -407,7 +407,7 @@ def predict(plan: RowPlan, hw: HardwareSpec, params: FlowParams) -> Prediction |
     if plan.fixed_contexts is not None:
         fewest = most = plan.fixed_contexts
     if fewest == 1 and flow.context_switch != "enabled":
-        whole = context_fit(arr.pairs, hw, flow.single_caps)
+        whole = context_fit(arr.pairs, hw, flow.single_caps, base_caps=flow.single_base_caps)
         if whole.fits or plan.fixed_contexts == 1:
             return _single(arr, hw, flow)
     fewest = max(fewest, 2)
@@ -507,6 +507,8 @@ FLOW_GRIDS: dict[str, Sequence] = {
     # the multi-context raise's compute ceiling, or None for the single context's
     "multi_raised_compute": (None, 0.75, 0.85, 0.92, 1.0),
     "decide_at_raised_caps": (False, True),
+    # one context may pass the 75% caps on nodes or on memory, not both (FlowParams)
+    "single_raise_one_class": (False, True),
     "implicit_compression": (0.0, 0.1, 0.2, 0.4),
     "performance_single_cap": (0.75, 0.85, 1.0),
     # Lanes of the Gen3 host link the table was measured on, or 0 for each preset's own link
@@ -553,6 +555,7 @@ class Params:
             raise_multi_context=bool(f["raise_multi_context"]),
             multi_raised_caps=None if multi is None else replace(raised, compute=float(multi)),
             decide_at_raised_caps=bool(f.get("decide_at_raised_caps", False)),
+            single_raise_one_class=bool(f.get("single_raise_one_class", False)),
             implicit_compression=float(f["implicit_compression"]),
             performance_single_caps=ResourceCaps.uniform(f["performance_single_cap"]),
         )
@@ -584,6 +587,7 @@ def current_params() -> Params:
                 None if fp.multi_raised_caps is None else fp.multi_raised_caps.compute
             ),
             "decide_at_raised_caps": fp.decide_at_raised_caps,
+            "single_raise_one_class": fp.single_raise_one_class,
             "implicit_compression": fp.implicit_compression,
             "performance_single_cap": fp.performance_single_caps.control,
             "link_lanes": MODEL_ZOO_LINK_LANES,

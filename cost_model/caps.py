@@ -95,6 +95,33 @@ def cap_limit(u: float, total: int) -> int:
     return math.ceil(u * total - _EPS)
 
 
+CONTROL_CLASS: tuple[str, ...] = ("lcus", "apus", "input_aligners")
+"""Resources taken one per node (a layer controller, its APU, its input aligner)."""
+MEMORY_CLASS: tuple[str, ...] = ("l3_cuts",)
+"""L3 memory: weights and line buffers."""
+
+
+def over_both_classes(usage: Resources, base: Resources) -> list[tuple[str, int, int]]:
+    """``(resource, used, limit)`` of every resource over ``base`` when the control class
+    (:data:`CONTROL_CLASS`) and memory (:data:`MEMORY_CLASS`) are both over it; ``[]`` when at
+    most one class is.
+
+    The single-context flow's rule of one raised class (``FlowParams.single_raise_one_class``):
+    a network may pass the default caps on nodes or on memory, not on both.
+
+    >>> base = Resources(lcus=96, subclusters=384, l3_cuts=768, apus=120, input_aligners=192)
+    >>> over_both_classes(Resources(lcus=102, subclusters=200, l3_cuts=700), base)
+    []
+    >>> over_both_classes(Resources(lcus=102, subclusters=200, l3_cuts=827), base)
+    [('lcus', 102, 96), ('l3_cuts', 827, 768)]
+    """
+    over = usage.over(base)
+    names = {name for name, _, _ in over}
+    if names & set(CONTROL_CLASS) and names & set(MEMORY_CLASS):
+        return [item for item in over if item[0] in CONTROL_CLASS + MEMORY_CLASS]
+    return []
+
+
 def limits(caps: ResourceCaps, hw: HardwareSpec) -> Resources:
     """Integer limit of each resource for one context under ``caps`` on ``hw``."""
     totals = hw.totals()

@@ -23,7 +23,7 @@ import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cost_model.caps import ResourceCaps, limits
+from cost_model.caps import ResourceCaps, limits, over_both_classes
 from cost_model.errors import PricingError
 from cost_model.hardware import HardwareSpec
 from cost_model.layer import Layer
@@ -140,7 +140,11 @@ def _fits(totals: Sequence[int], limit: Sequence[int]) -> bool:
 
 
 def context_fit(
-    layers: Sequence[tuple[Layer, int]], hw: HardwareSpec, caps: ResourceCaps
+    layers: Sequence[tuple[Layer, int]],
+    hw: HardwareSpec,
+    caps: ResourceCaps,
+    *,
+    base_caps: ResourceCaps | None = None,
 ) -> ContextFit:
     """Highest common rate at which ``layers`` (``(layer, fan_out)`` pairs) fit in one context.
 
@@ -152,6 +156,11 @@ def context_fit(
     The context also needs at most ``hw.edge_layers_per_context`` edge layers
     (:func:`edge_layers`); with more it does not fit at any rate, and ``over`` ends with
     ``("edge_layers", count, limit)``.
+
+    With ``base_caps`` (the single-context flow's rule of one raised class), the lowest demand
+    may pass ``base_caps`` on the control class or on memory but not on both
+    (:func:`~cost_model.caps.over_both_classes`); when it passes both, the context does not fit
+    and ``over`` and ``limits`` are those of ``base_caps``.
 
     Raises:
         PricingError: no layers, or a layer that cannot be priced.
@@ -169,6 +178,12 @@ def context_fit(
     edges = edge_layers(layers)
     if not _fits(totals, limit) or edges > hw.edge_layers_per_context:
         return _result(layers, hw, caps, 0.0, fits=False, binding="", capping=None, edges=edges)
+    if base_caps is not None:
+        both = over_both_classes(Resources.from_tuple(totals), limits(base_caps, hw))
+        if both:
+            return _result(
+                layers, hw, base_caps, 0.0, fits=False, binding="", capping=None, over=both
+            )
     steps = [(sc_step_fps(p, hw, 1), i) for i, p in enumerate(profiles)]
     heapq.heapify(steps)
     while True:
@@ -236,13 +251,15 @@ def _result(
     binding: str,
     capping: str | None,
     edges: int = 0,
+    over: list[tuple[str, int, int]] | None = None,
 ) -> ContextFit:
     limit = limits(caps, hw)
     # At the lowest demand when nothing fits (every layer at one SC; price_layers needs F > 0).
     rate = fps if fps > 0 else min(profile_layer(x, hw, f).max_fps for x, f in layers) * 1e-12
     costs = tuple(price_layers(layers, hw, rate))
     usage = sum((c.resources for c in costs), Resources.zeros())
-    over = usage.over(limit) if not fits else []
+    if over is None:
+        over = usage.over(limit) if not fits else []
     if not fits and edges > hw.edge_layers_per_context:
         over.append((EDGE_LAYERS, edges, hw.edge_layers_per_context))
     if not fits:

@@ -426,8 +426,9 @@ def _cmd_profile(args: argparse.Namespace, console: Console) -> int:
         prepared = prepare_compile(net, load_hardware(args.hw), None, zoo_name=zoo_name(args.model))
         flow = prepared.settings.flow
         stderr_info(f"Compile flow: {flow.name} (as `ctxfit compile` with no script)")
+        options = prepared.settings.options
         extra, verdict = price_profile(
-            prepared.net, args.hw, prepared.settings.options.single_caps, flow.single_fps_caps
+            prepared.net, args.hw, options.single_caps, flow.single_fps_caps, flow.single_base_caps
         )
     console.print(profile_table(net, extra, width=console.width))
     if verdict is not None:

@@ -716,8 +716,9 @@ class _Explorer:
     def fit(self, prepared: PreparedCompile) -> ContextFit:
         """The single-context attempt of ``prepared`` at its flow's caps (the cost model)."""
         net = prepared.net
-        caps = prepared.settings.options.single_caps
-        return context_fit([(x, net.fan_out(x.name)) for x in net.layers], self.hw, caps)
+        options = prepared.settings.options
+        pairs = [(x, net.fan_out(x.name)) for x in net.layers]
+        return context_fit(pairs, self.hw, options.single_caps, base_caps=options.single_base_caps)
 
     def compile(self, prepared: PreparedCompile) -> CompileReport:
         """The partitioner's answer for ``prepared``, as ``ctxfit compile`` computes it."""

@@ -68,6 +68,18 @@ class FlowParams:
             only (HAILO.md 7's inferred reading). The calibration compares both by
             leave-one-network-out error. What would decide it: the single-context profiler totals
             of a network that needs more than 75% of a resource at its lowest rate.
+        single_raise_one_class: [calibrated choice] with ``decide_at_raised_caps``, whether
+            one context may pass the default single-context caps (75%) on one class of
+            resource only: on the control class (LCUs, APUs, input aligners: one of each per
+            node) or on memory (L3 cuts), not on both, at its lowest rate. The mechanism read
+            into it: the allocator places each node with its weights in one cluster (16 LCUs,
+            128 L3 cuts on Hailo-8), so a context crowded on both at once packs into the
+            clusters worse than the totals say. The Model Zoo rows that bear on it: on Hailo-8
+            YOLOX-S (102 nodes, 48% of L3) and ResNeXt-50 (56 nodes, 85% of L3) run in one
+            context, YOLOX-S-wide (102 nodes, 81%), YOLOv5m-6.1 and HarDNet-68 in several.
+            The calibration compares both values by leave-one-network-out error. What would
+            decide it: the single-context profiler totals (or the "Resources presolve failed"
+            line) of a network over 75% on both.
         performance_single_caps: [assumption] feasibility caps of the performance flow's single
             context, which "fits one context more often" than the default flow (HAILO.md 7).
             Compiles of one network at level 1 and at max would decide it.
@@ -87,6 +99,7 @@ class FlowParams:
         control=1.1, compute=0.92, memory=0.92, apu=1.1, input_aligner=1.1
     )
     decide_at_raised_caps: bool = True
+    single_raise_one_class: bool = True
     performance_single_caps: ResourceCaps = ResourceCaps.uniform(0.75)
     performance_multi_caps: ResourceCaps = ResourceCaps.uniform(0.75)
     implicit_compression: float = 0.0
@@ -119,6 +132,9 @@ class Flow:
         name: ``default``, ``performance`` or ``explicit caps`` (as the log names it).
         level: the compiler optimization level (``"1"`` or ``"max"``).
         single_caps: caps deciding whether one context fits.
+        single_base_caps: with the rule of one raised class
+            (:attr:`FlowParams.single_raise_one_class`), the caps that one context may pass on
+            the control class or on memory but not on both; ``None`` without the rule.
         single_fps_caps: caps at which a fitting single context is priced (raised utilization).
         multi_caps: caps of the multi-context search.
         multi_fps_caps: caps at which each context of a multi-context answer is priced.
@@ -133,6 +149,7 @@ class Flow:
     name: str
     level: str
     single_caps: ResourceCaps
+    single_base_caps: ResourceCaps | None
     single_fps_caps: ResourceCaps
     multi_caps: ResourceCaps
     multi_fps_caps: ResourceCaps
@@ -235,7 +252,9 @@ remove one of them
                 "script. Note that this may increase compilation time."
             )
     single_fps = _raise(single, params.raised_caps, explicit)
+    base = None
     if params.decide_at_raised_caps and level != "max":
+        base = single if params.single_raise_one_class else None
         single = single_fps
     multi_ceiling = params.multi_raised_caps or params.raised_caps
     multi_fps = _raise(multi, multi_ceiling, explicit) if params.raise_multi_context else multi
@@ -245,6 +264,7 @@ remove one of them
         name=name,
         level=level,
         single_caps=single,
+        single_base_caps=base,
         single_fps_caps=single_fps,
         multi_caps=multi,
         multi_fps_caps=multi_fps,

@@ -46,7 +46,7 @@ def check_pinned_contexts(net: Network, hw: HardwareSpec, options: SearchOptions
             groups.setdefault(options.pins[name], []).append(name)
     if set(groups) == {0} and options.context_switch != "enabled":
         layers = [(layer, net.fan_out(layer.name)) for layer in net.layers]
-        if context_fit(layers, hw, options.single_caps).fits:
+        if context_fit(layers, hw, options.single_caps, base_caps=options.single_base_caps).fits:
             return
     for index, names in sorted(groups.items()):
         pairs = [(net.layer(n), net.fan_out(n)) for n in names]

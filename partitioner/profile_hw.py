@@ -21,11 +21,16 @@ from partitioner.user_text import visible
 
 
 def single_context_fit(
-    net: Network, hw_spec: str, caps: ResourceCaps = SINGLE_CONTEXT_CAPS
+    net: Network,
+    hw_spec: str,
+    caps: ResourceCaps = SINGLE_CONTEXT_CAPS,
+    base_caps: ResourceCaps | None = None,
 ) -> ContextFit:
-    """The cost model's fit of the whole network in one context."""
+    """The cost model's fit of the whole network in one context (``base_caps``: see
+    :func:`cost_model.context.context_fit`)."""
     hw = load_hardware(hw_spec)
-    return context_fit([(layer, net.fan_out(layer.name)) for layer in net.layers], hw, caps)
+    pairs = [(layer, net.fan_out(layer.name)) for layer in net.layers]
+    return context_fit(pairs, hw, caps, base_caps=base_caps)
 
 
 def verdict_text(fit: ContextFit, hw_name: str) -> Text:
@@ -57,16 +62,18 @@ def price_profile(
     hw_spec: str,
     caps: ResourceCaps = SINGLE_CONTEXT_CAPS,
     fps_caps: ResourceCaps | None = None,
+    base_caps: ResourceCaps | None = None,
 ) -> tuple[dict[str, list[str]], Text]:
     """Extra profile columns (SCs, LCUs, L3 cuts and precision per layer, in topological
     order) and the verdict, which says the context and the rate every layer is priced at (one
     context: the same for all layers, so not a column).
 
     One context is decided at ``caps`` and, when it fits, priced at ``fps_caps`` (the flow's
-    raised utilization, as ``ctxfit compile`` prices it) if those are given and fit too. When
+    raised utilization, as ``ctxfit compile`` prices it) if those are given and fit too;
+    ``base_caps`` is the flow's rule of one raised class (``Flow.single_base_caps``). When
     the network does not fit, the columns show each layer at its lowest demand.
     """
-    fit = single_context_fit(net, hw_spec, caps)
+    fit = single_context_fit(net, hw_spec, caps, base_caps)
     if fit.fits and fps_caps is not None and fps_caps != caps:
         raised = single_context_fit(net, hw_spec, fps_caps)
         fit = raised if raised.fits else fit

@@ -168,7 +168,7 @@ def search(
     started = time.perf_counter()
     layers = [(layer, net.fan_out(layer.name)) for layer in net.layers]
     log("Trying to compile the network in a single context")
-    single = context_fit(layers, hw, options.single_caps)
+    single = context_fit(layers, hw, options.single_caps, base_caps=options.single_base_caps)
     if options.context_switch == "disabled":
         failure = standalone_failure(single)
         if failure is not None:

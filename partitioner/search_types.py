@@ -103,6 +103,8 @@ class SearchOptions:
 
     Attributes:
         single_caps: caps of the single-context flow (compiler default 75%).
+        single_base_caps: the caps one context may pass on the control class or on memory,
+            not both (:attr:`partitioner.flows.Flow.single_base_caps`; ``None``: no such rule).
         multi_caps: caps of the multi-context flow (compiler default 60%).
         context_switch: ``allowed`` (one context if it fits, else several), ``enabled`` (always
             the multi-context flow) or ``disabled`` (one context or a failure).
@@ -133,6 +135,7 @@ class SearchOptions:
     """
 
     single_caps: ResourceCaps = SINGLE_CONTEXT_CAPS
+    single_base_caps: ResourceCaps | None = None
     multi_caps: ResourceCaps = MULTI_CONTEXT_CAPS
     context_switch: str = "allowed"
     batch: int = 8

@@ -126,6 +126,7 @@ def merge_settings(
         mode = "enabled" if fixed_contexts > 1 else "disabled"
     options = SearchOptions(
         single_caps=flow.single_caps,
+        single_base_caps=flow.single_base_caps,
         multi_caps=flow.multi_caps,
         context_switch=mode,
         batch=batch or DEFAULT_OPTIMIZE_FOR_BATCH,

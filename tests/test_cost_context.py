@@ -133,6 +133,38 @@ def test_a_context_that_does_not_fit_names_each_resource_over():
         fit.timing(0)
 
 
+# The rule of one raised class: 1x1 convs on 8x8x64, each 1 LCU and 1 cut of line buffer (2 rows
+# x 8 x 64 B = 1 KiB) plus ceil(params / 16 KiB) cuts of weights; at 75% Hailo-8 allows 96 LCUs
+# and 768 L3 cuts, at 100% 128 and 1024.
+def weighted_chain(n: int, weight_cuts: int) -> list[tuple[Layer, int]]:
+    return chained([mac_layer(f"l{i}", 1000, params=weight_cuts * 16384) for i in range(n)])
+
+
+@pytest.mark.parametrize(
+    "n, weight_cuts, over",
+    [
+        (100, 7, [("lcus", 100, 96), ("l3_cuts", 800, 768)]),  # both classes over 75%: no
+        (100, 1, []),  # 100 LCUs over, 200 cuts within: yes
+        (90, 8, []),  # 90 LCUs within, 810 cuts over: yes
+        (90, 7, []),  # 90 LCUs, 720 cuts: within both
+    ],
+)
+def test_one_context_may_pass_the_base_caps_on_nodes_or_memory_not_both(n, weight_cuts, over):
+    layers = weighted_chain(n, weight_cuts)
+    raised = ResourceCaps.uniform(1.0)
+    assert context_fit(layers, HW, raised).fits  # without the rule every case fits at 100%
+    fit = context_fit(layers, HW, raised, base_caps=SINGLE_CONTEXT_CAPS)
+    assert fit.fits == (not over)
+    assert fit.over == over
+    if over:
+        assert fit.fps == 0.0 and fit.binding == "lcus"
+        message = standalone_failure(fit) or ""
+        assert "LCUs: 100/96, SCs: 100/384, L3 cuts: 800/768" in message
+        assert "(over: LCUs, L3 cuts)" in message
+    else:
+        assert fit.fps == context_fit(layers, HW, raised).fps  # the rule only decides the fit
+
+
 def test_standalone_failure_is_none_when_it_fits():
     fit = context_fit([(mac_layer("a", 1000), 1)], HW, SINGLE_CONTEXT_CAPS)
     assert standalone_failure(fit) is None

@@ -81,6 +81,47 @@ def test_one_context_decided_at_the_raised_caps_when_the_parameter_says_so():
     assert compile_network(net, HW, at_raised.options, flow=at_raised.flow).single_context
 
 
+def test_one_raised_class_rule_keeps_the_75_percent_caps_as_its_base():
+    rule = replace(RAISED, decide_at_raised_caps=True, single_raise_one_class=True)
+    f = flow_of(params=rule)
+    assert f.single_caps == ResourceCaps.uniform(1.0)
+    assert f.single_base_caps == SINGLE_CONTEXT_CAPS
+    # the user's caps are the base of their own resources
+    capped = flow_of("resources_param(max_memory_utilization=0.9)", params=rule)
+    assert capped.single_base_caps == SINGLE_CONTEXT_CAPS.with_cap("memory", 0.9)
+    # no rule: without the parameter, when one context is decided at 75%, and in the
+    # performance flow, which picks its caps itself
+    assert flow_of(params=replace(rule, single_raise_one_class=False)).single_base_caps is None
+    assert flow_of(params=replace(rule, decide_at_raised_caps=False)).single_base_caps is None
+    perf = flow_of("performance_param(compiler_optimization_level=max)", params=rule)
+    assert perf.single_base_caps is None
+
+
+def test_a_network_over_75_percent_on_nodes_and_memory_takes_the_multi_context_flow():
+    # 100 1x1 convs on 8x8x64 with 7 cuts of weights each (+ 1 of line buffer): 100 LCUs and
+    # 800 L3 cuts at the lowest rate, over 96 and 768 (75%), within 128 and 1024 (100%)
+    hw = HW.with_params(l3_cut_bytes=16384, fused_ops=(), extra_nodes_by_op=())
+    layers, src = [], "x"
+    for i in range(100):
+        layers.append(
+            Layer(name=f"l{i}", op=OpKind.CONV, inputs=(src,), input_shapes=((64, 8, 8),),
+                  output_shape=(64, 8, 8), params=7 * 16384, macs=1000)
+        )  # fmt: skip
+        src = f"l{i}"
+    net = Network("both", layers, inputs={"x": (64, 8, 8)}, outputs=[src])
+    lines: list[str] = []
+    for on, single in ((False, True), (True, False)):
+        params = replace(RAISED, decide_at_raised_caps=True, single_raise_one_class=on)
+        settings = merge_settings(net, None, flow_params=params, timeout_s=2)
+        lines.clear()
+        report = compile_network(net, hw, settings.options, flow=settings.flow, log=lines.append)
+        assert report.search.single_context == single
+    assert (
+        "Single context flow failed: Recoverable single context error - Resources presolve "
+        "failed: LCUs: 100/96, L3 cuts: 800/768"
+    ) in lines
+
+
 def test_explicit_caps_hold_in_both_flows_and_are_never_raised():
     f = flow_of("resources_param(max_compute_utilization=0.9, max_utilization=0.0)", params=RAISED)
     assert f.name == "explicit caps" and f.explicit == ("compute",)
