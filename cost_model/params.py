@@ -19,8 +19,9 @@ MAX_SUBCLUSTERS_PER_NODE = 8  # a bigger layer is defused into several nodes [pu
 EDGE_LAYERS_PER_CONTEXT = 20  # hailort MAX_EDGE_LAYERS_PER_CONTEXT [published]
 # Bytes of one L3 memory cut. HAILO.md guesses ~16 KiB; with it ResNet-18 (11.7 MB) could never
 # be single-context on Hailo-8L (512 cuts = 8.4 MB), which it is; the fit under each Model Zoo
-# row's flow takes 34 KiB (1024 cuts = 34 MiB on Hailo-8) [calibrated].
-L3_CUT_BYTES = 34 * 1024
+# row's flow takes 32 KiB (1024 cuts = 32 MiB on Hailo-8; 34 KiB before the single-context
+# flow's rule of one raised class, partitioner/flows.py) [calibrated].
+L3_CUT_BYTES = 32 * 1024
 
 # -- resources each node takes [published: "about 1 LCU, 1-2 APUs / IAs" per node] -------------
 LCUS_PER_NODE = 1  # one layer controller drives one node
@@ -88,7 +89,7 @@ MAX_NODES_PER_LAYER = 7
 LINE_BUFFER_EXTRA_ROWS = 0
 
 # -- contexts and the host link -----------------------------------------------------------------
-CONFIG_BYTES_PER_NODE = 37683  # configuration loaded per node at a switch [calibrated]
+CONFIG_BYTES_PER_NODE = 32768  # configuration loaded per node at a switch [calibrated]
 # Firmware work per context switch beyond loading its bytes: the fit under each row's flow puts
 # all of the switch cost in the bytes (weights + configuration) [calibrated].
 CONTEXT_SWITCH_OVERHEAD_S = 0.0

@@ -159,7 +159,7 @@ def test_the_full_example_repeats_the_hailo8_preset_on_a_gen3_x2_link():
     hw = load_hardware("hailo8_full_example")
     h8 = preset("hailo8")
     assert hw.link.label == "PCIe Gen3 x2"
-    assert hw.with_params(name="hailo8", link=h8.link) == h8  # l3_cut_bytes 34 KiB included
+    assert hw.with_params(name="hailo8", link=h8.link) == h8  # l3_cut_bytes 32 KiB included
 
 
 # -- D12/D18/D19: outputs --------------------------------------------------------------------------

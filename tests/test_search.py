@@ -114,7 +114,7 @@ def test_a_layer_that_fits_no_context_is_named():
 
 def test_caps_no_partition_can_meet():
     # at a 0.1% cap, ceil(0.001 x 1024) = 2 L3 cuts per context: the 3 x 36928-byte weights of
-    # 'a' alone take 4 cuts of 34 KiB, so no context holds it
+    # 'a' alone take 4 cuts of 32 KiB, so no context holds it
     a = Layer(
         name="a",
         op=OpKind.CONV,
