@@ -143,6 +143,7 @@ class HardwareSpec:
     min_channels_per_node: int = params.MIN_CHANNELS_PER_NODE
     max_nodes_per_layer: int = params.MAX_NODES_PER_LAYER
     line_buffer_extra_rows: int = params.LINE_BUFFER_EXTRA_ROWS
+    skip_buffers: bool = params.SKIP_BUFFERS
     lcus_per_node: int = params.LCUS_PER_NODE
     apus_per_node: int = params.APUS_PER_NODE
     input_aligners_per_node: int = params.INPUT_ALIGNERS_PER_NODE

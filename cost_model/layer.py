@@ -98,6 +98,9 @@ class Layer:
         macs: multiply-accumulates per frame.
         activation: name of a fused activation (``relu``, ``silu``, ...), if any.
         precision: quantization mode; 8-bit weights and activations by default.
+        held_rows: rows of each input the layer holds beyond its line buffer while a parallel
+            path to it catches up (a skip connection's buffer; ``()``: none). The network sets
+            it from its graph (:func:`cost_model.skips.held_rows`); an importer never does.
         source: where it came from, for messages (framework op and source line).
         fused: names of the framework nodes merged into this layer.
     """
@@ -117,12 +120,17 @@ class Layer:
     precision: Precision = Precision.A8_W8
     source: str = ""
     fused: tuple[str, ...] = field(default=())
+    held_rows: tuple[int, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if len(self.inputs) != len(self.input_shapes):
             raise ValueError(
                 f"layer {self.name!r} lists {len(self.inputs)} inputs but "
                 f"{len(self.input_shapes)} input shapes"
+            )
+        if self.held_rows and (len(self.held_rows) != len(self.inputs) or min(self.held_rows) < 0):
+            raise ValueError(
+                f"layer {self.name!r} holds rows {self.held_rows!r}: one count >= 0 per input"
             )
         if self.params < 0 or self.macs < 0:
             raise ValueError(f"layer {self.name!r} has negative params or MACs")
@@ -158,6 +166,8 @@ class Layer:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "held_rows" and not value:
+                continue  # derived by the network; left out when there is none
             if isinstance(value, Enum):
                 value = value.value
             elif f.name == "input_shapes":
@@ -195,4 +205,5 @@ class Layer:
             precision=Precision(data.get("precision", "a8_w8")),
             source=str(data.get("source", "")),
             fused=tuple(str(n) for n in data.get("fused", ())),
+            held_rows=tuple(int(n) for n in data.get("held_rows", ())),
         )

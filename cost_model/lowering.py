@@ -178,15 +178,18 @@ def input_buffer_bytes(layer: Layer, hw: HardwareSpec) -> tuple[int, ...]:
 
     Each input keeps the rows its kernel spans, ``(kernel height - 1) x dilation height + 1``,
     plus ``stride height + hw.line_buffer_extra_rows`` (never more than the tensor has): a 3x3
-    conv at dilation 4 spans 9 rows. MATMUL and TRANSPOSE inputs are held whole.
+    conv at dilation 4 spans 9 rows. MATMUL and TRANSPOSE inputs are held whole. With
+    ``hw.skip_buffers`` each input also keeps its ``layer.held_rows`` (a skip connection's
+    rows waiting for a parallel path, :mod:`cost_model.skips`).
     """
     bytes_per_element = layer.precision.activation_bits // 8
     span = (layer.kernel[0] - 1) * layer.dilation[0] + 1
     need_rows = span + layer.stride[0] + hw.line_buffer_extra_rows
+    held = layer.held_rows if hw.skip_buffers and layer.held_rows else (0,) * len(layer.inputs)
     out = []
-    for shape in layer.input_shapes:
+    for shape, waiting in zip(layer.input_shapes, held, strict=True):
         rows, row_elements = row_geometry(shape)
-        kept = rows if layer.op in WHOLE_INPUT_OPS else min(rows, need_rows)
+        kept = rows if layer.op in WHOLE_INPUT_OPS else min(rows, need_rows + waiting)
         out.append(kept * row_elements * bytes_per_element)
     return tuple(out)
 

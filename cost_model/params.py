@@ -87,6 +87,13 @@ MIN_CHANNELS_PER_NODE = 16
 MAX_NODES_PER_LAYER = 7
 # Line buffer: a layer buffers (kernel height + stride + this) rows of each input [assumption].
 LINE_BUFFER_EXTRA_ROWS = 0
+# Whether a layer where two paths meet (a residual add, a concat of an early map with an
+# upsampled deep one) also holds the rows its short path delivers early, in L3 cuts, as a
+# dataflow pipeline must (cost_model/skips.py: the lag of each path in rows; 1.0-1.4 MB on the
+# 640x640 YOLOv5m/YOLOX necks, 0.2 MB on ResNet-50). Not published; the calibration compares
+# both by leave-one-network-out error. What would decide it: the "L3 ios" of one network's
+# compile log (the buffers, apart from the weights) against its line buffers [calibrated choice].
+SKIP_BUFFERS = False
 
 # -- contexts and the host link -----------------------------------------------------------------
 CONFIG_BYTES_PER_NODE = 32768  # configuration loaded per node at a switch [calibrated]

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
 from cost_model.layer import Layer, Precision, Shape
+from cost_model.skips import held_rows
 from partitioner.errors import GraphError, ModelImportError
 
 SCHEMA_VERSION = 1
@@ -61,6 +63,13 @@ class Network:
                 self._graph, key=lambda n: self._graph.nodes[n]["index"]
             )
         )
+        # the rows each join holds while a parallel path catches up, from this graph alone
+        held = held_rows([self._graph.nodes[n]["layer"] for n in self._order])
+        for name in self._order:
+            node = self._graph.nodes[name]
+            rows = held.get(name, ())
+            if node["layer"].held_rows != rows:
+                node["layer"] = replace(node["layer"], held_rows=rows)
 
     # -- basic access ----------------------------------------------------------------------
     @property

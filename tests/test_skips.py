@@ -1,0 +1,100 @@
+"""Skip-connection buffers: the rows a join holds while a parallel path catches up
+(cost_model/skips.py), their L3 bytes (``HardwareSpec.skip_buffers``) and the network's
+annotation."""
+
+from __future__ import annotations
+
+import pytest
+
+from cost_model.hardware import preset
+from cost_model.layer import Layer, OpKind
+from cost_model.lowering import input_buffer_bytes
+from cost_model.skips import held_rows, own_lag
+from partitioner.graph import Network
+
+
+def conv(name: str, src: str, c: int, h: int, *, k: int = 3, s: int = 1, c_in: int | None = None):
+    c_in = c_in or c
+    h_in = h * s
+    return Layer(name=name, op=OpKind.CONV, inputs=(src,), input_shapes=((c_in, h_in, h_in),),
+                 output_shape=(c, h, h), kernel=(k, k), stride=(s, s),
+                 params=c * c_in * k * k + c, macs=c * c_in * k * k * h * h)  # fmt: skip
+
+
+def join(name: str, op: OpKind, srcs: tuple[str, ...], shapes, out) -> Layer:
+    return Layer(name=name, op=op, inputs=srcs, input_shapes=shapes, output_shape=out)
+
+
+def fpn() -> list[Layer]:
+    """x (8x16x16) -> 3x3 stride 2 (8 rows) -> 3x3 (8 rows) -> upsample x2 -> concat with x."""
+    return [
+        conv("down", "x", 8, 8, s=2),
+        conv("deep", "down", 8, 8),
+        Layer(
+            name="up",
+            op=OpKind.RESIZE,
+            inputs=("deep",),
+            input_shapes=((8, 8, 8),),
+            output_shape=(8, 16, 16),
+        ),  # fmt: skip
+        join("cat", OpKind.CONCAT, ("x", "up"), ((8, 16, 16), (8, 16, 16)), (16, 16, 16)),
+    ]
+
+
+def test_lags_of_the_layer_kinds():
+    assert own_lag(conv("c", "x", 8, 16)) == 1 / 16  # 3 - 1 - 1 = 1 row of 16
+    assert own_lag(conv("c", "x", 8, 8, s=2)) == 0.0  # 3 - 1 - 2 = 0
+    assert own_lag(conv("c", "x", 8, 16, k=1)) == 0.0
+    assert own_lag(conv("c", "x", 8, 16, k=5)) == 2 / 16
+    gap = Layer(name="g", op=OpKind.GLOBAL_POOL, inputs=("x",), input_shapes=((8, 16, 16),),
+                output_shape=(8, 1, 1))  # fmt: skip
+    assert own_lag(gap) == 1.0  # needs the whole map
+
+
+def test_the_fpn_concat_holds_the_early_map_until_the_deep_path_catches_up():
+    # the deep path lags 1 row of 8 = 1/8 frame: x waits 1/8 x 16 = 2 of its rows
+    assert held_rows(fpn()) == {"cat": (2, 0)}
+
+
+def test_a_whole_frame_lag_holds_the_whole_tensor():
+    # squeeze-excitation: the global pool needs the whole map, so x waits all its 16 rows
+    layers = [
+        Layer(
+            name="gap",
+            op=OpKind.GLOBAL_POOL,
+            inputs=("x",),
+            input_shapes=((8, 16, 16),),
+            output_shape=(8, 1, 1),
+        ),  # fmt: skip
+        join("scale", OpKind.MUL, ("x", "gap"), ((8, 16, 16), (8, 1, 1)), (8, 16, 16)),
+    ]
+    assert held_rows(layers) == {"scale": (16, 0)}
+
+
+def test_inputs_that_arrive_together_hold_nothing():
+    layers = [
+        conv("a", "x", 8, 16, k=1),
+        conv("b", "x", 8, 16, k=1),
+        join("add", OpKind.ADD, ("a", "b"), ((8, 16, 16), (8, 16, 16)), (8, 16, 16)),
+    ]
+    assert held_rows(layers) == {}
+
+
+@pytest.mark.parametrize("on, x_bytes", [(False, 2 * 16 * 8), (True, 4 * 16 * 8)])
+def test_held_rows_cost_l3_bytes_only_when_the_hardware_says_so(on, x_bytes):
+    net = Network("fpn", fpn(), inputs={"x": (8, 16, 16)}, outputs=["cat"])
+    cat = net.layer("cat")
+    assert cat.held_rows == (2, 0)  # the network annotates its joins
+    hw = preset("hailo8").with_params(skip_buffers=on, line_buffer_extra_rows=0)
+    # a 1x1 join keeps 1 + 1 rows of each 16 x 8 B input; x keeps its 2 waiting rows too
+    assert input_buffer_bytes(cat, hw) == (x_bytes, 2 * 16 * 8)
+
+
+def test_the_annotation_is_derived_and_left_out_of_the_json_when_empty():
+    net = Network("fpn", fpn(), inputs={"x": (8, 16, 16)}, outputs=["cat"])
+    assert "held_rows" not in net.layer("deep").to_dict()
+    data = net.layer("cat").to_dict()
+    assert data["held_rows"] == [2, 0]
+    assert Layer.from_dict(data) == net.layer("cat")
+    with pytest.raises(ValueError, match="one count >= 0 per input"):
+        Layer.from_dict({**data, "held_rows": [1]})
