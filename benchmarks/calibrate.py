@@ -481,6 +481,8 @@ GRIDS: dict[str, Sequence] = {
     "elements_per_sc_per_cycle": (0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
     "max_nodes_per_layer": (2, 4, 6, 8, 12, 16),
     "l3_cut_bytes": (16384, 24576, 32768, 40960),
+    # joins hold the rows a parallel path delivers early (cost_model/skips.py)
+    "skip_buffers": (False, True),
     "config_bytes_per_node": (0, 4096, 16384, 32768, 65536),
     "context_switch_overhead_s": (0.0, 0.25e-3, 0.5e-3, 1e-3, 2e-3),
     "pipeline_fill_frames": (0.0, 0.5, 1.0, 2.0),
