@@ -75,8 +75,9 @@ class FlowParams:
             into it: the allocator places each node with its weights in one cluster (16 LCUs,
             128 L3 cuts on Hailo-8), so a context crowded on both at once packs into the
             clusters worse than the totals say. The Model Zoo rows that bear on it: on Hailo-8
-            YOLOX-S (102 nodes, 48% of L3) and ResNeXt-50 (56 nodes, 85% of L3) run in one
-            context, YOLOX-S-wide (102 nodes, 81%), YOLOv5m-6.1 and HarDNet-68 in several.
+            YOLOX-S (102 nodes, 51% of L3) and ResNeXt-50 (56 nodes, 91% of L3) run in one
+            context, YOLOX-S-wide (102 nodes, 85%), YOLOv5m-6.1 and HarDNet-68 (108, 76%) in
+            several (L3 at 32 KiB cuts, every node at its lowest rate).
             The calibration compares both values by leave-one-network-out error. What would
             decide it: the single-context profiler totals (or the "Resources presolve failed"
             line) of a network over 75% on both.
