@@ -120,6 +120,7 @@ def test_a_network_over_75_percent_on_nodes_and_memory_takes_the_multi_context_f
         "Single context flow failed: Recoverable single context error - Resources presolve "
         "failed: LCUs: 100/96, L3 cuts: 800/768"
     ) in lines
+    assert any("not on both (ctxfit's rule of one raised class)" in line for line in lines)
 
 
 def test_explicit_caps_hold_in_both_flows_and_are_never_raised():
