@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from cost_model.hardware import preset
+from cost_model.errors import HardwareSpecError
+from cost_model.hardware import load_hardware, preset
 from cost_model.layer import Layer, OpKind
 from cost_model.lowering import input_buffer_bytes
 from cost_model.skips import held_rows, own_lag
@@ -98,3 +99,14 @@ def test_the_annotation_is_derived_and_left_out_of_the_json_when_empty():
     assert Layer.from_dict(data) == net.layer("cat")
     with pytest.raises(ValueError, match="one count >= 0 per input"):
         Layer.from_dict({**data, "held_rows": [1]})
+
+
+def test_a_hardware_file_turns_the_skip_buffers_on_and_refuses_a_non_boolean(tmp_path):
+    on = tmp_path / "on.toml"
+    on.write_text('base = "hailo8"\nname = "h8-skips"\nskip_buffers = true\n')
+    assert load_hardware(str(on)).skip_buffers is True
+    assert preset("hailo8").skip_buffers is False  # the calibrated choice
+    bad = tmp_path / "bad.toml"
+    bad.write_text('base = "hailo8"\nname = "h8-bad"\nskip_buffers = "yes"\n')
+    with pytest.raises(HardwareSpecError, match="skip_buffers.*must be true or false"):
+        load_hardware(str(bad))
