@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cost_model.caps import ResourceCaps, limits, over_both_classes
 from cost_model.errors import PricingError
@@ -85,6 +85,9 @@ class ContextFit:
         over: ``(resource, used, limit)`` for each resource over its limit when it does not fit.
         layer_costs: every layer lowered at ``fps`` (at the lowest demand when it does not fit).
         weight_bytes, config_bytes, macs: totals of the layers, for :class:`ContextTiming`.
+        both_classes: it does not fit by the rule of one raised class alone (``base_caps`` of
+            :func:`context_fit`): within the caps, over ``base_caps`` on nodes and on memory;
+            bringing either class under ``base_caps`` would let it fit.
     """
 
     fps: float
@@ -100,6 +103,7 @@ class ContextFit:
     weight_bytes: int = 0
     config_bytes: int = 0
     macs: int = 0
+    both_classes: bool = False
 
     def timing(
         self,
@@ -181,9 +185,10 @@ def context_fit(
     if base_caps is not None:
         both = over_both_classes(Resources.from_tuple(totals), limits(base_caps, hw))
         if both:
-            return _result(
+            fit = _result(
                 layers, hw, base_caps, 0.0, fits=False, binding="", capping=None, over=both
             )
+            return replace(fit, both_classes=True)
     steps = [(sc_step_fps(p, hw, 1), i) for i, p in enumerate(profiles)]
     heapq.heapify(steps)
     while True:

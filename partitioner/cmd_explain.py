@@ -139,6 +139,11 @@ def headline(result: Explanation) -> Text:
     fit = result.single_fit
     if not fit.fits:
         line.append(f"\nOne context ({result.flow} flow) needs {format_over(fit.over)}")
+        if fit.both_classes:
+            line.append(
+                " (either the nodes or the L3 cuts under those limits would do: ctxfit's rule of "
+                "one raised class)"
+            )
     for reason in result.reasons:
         line.append(f"\n- {visible(reason)}")
     return line

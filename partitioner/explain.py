@@ -63,7 +63,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from cost_model.caps import CAP_RESOURCE, SINGLE_CONTEXT_CAPS, ResourceCaps  # noqa: F401
+from cost_model.caps import (  # noqa: F401
+    CAP_RESOURCE,
+    CONTROL_CLASS,
+    MEMORY_CLASS,
+    SINGLE_CONTEXT_CAPS,
+    ResourceCaps,
+)
 from cost_model.context import ContextFit, context_fit
 from cost_model.hardware import HardwareSpec
 from cost_model.layer import OpKind
@@ -878,7 +884,14 @@ def explain(
         flow=prepared.settings.flow.name,
         caps=caps,
         single_fit=single,
-        reasons=reason_lines(prepared.net, single, rows, hw, caps),
+        # the limits the fit failed against: the base caps when the rule of one raised class did
+        reasons=reason_lines(
+            prepared.net,
+            single,
+            rows,
+            hw,
+            prepared.settings.options.single_base_caps or caps if single.both_classes else caps,
+        ),
         blocks=rows,
         report=report,
         error=error,
@@ -1392,8 +1405,15 @@ def _search_blocks(
     try:
         measured = estimate(atoms, base, lambda a: space.removed_layers(a, net), evaluate, quiet)
         missing = {r: used - limit for r, used, limit in single.over if r in RESOURCE_NAMES}
+        # over the caps on nodes and memory at once: either class brought under them is enough
+        classes = (CONTROL_CLASS, MEMORY_CLASS) if single.both_classes else (tuple(missing),)
         alone = sorted(
-            (m for m in measured if m.fits or all(m.saves[r] >= v for r, v in missing.items())),
+            (
+                m
+                for m in measured
+                if m.fits
+                or any(all(m.saves[r] >= missing[r] for r in c if r in missing) for c in classes)
+            ),
             key=lambda m: -m.macs_kept,
         )
         for m in alone[:2]:
@@ -1463,6 +1483,11 @@ def _search_blocks(
             for r, used, limit in single.over
             if r in RESOURCE_NAMES and r != "l3_cuts"
         ]
+        if single.both_classes:
+            why.append(
+                "over the single-context caps on nodes and on L3 memory at once (bringing either "
+                "under them would do: ctxfit's rule of one raised class)"
+            )
         if "l3_cuts" in over:
             every = [Atom(kind="w4", target=r.block, value=None, block=r.block, change="")
                      for r in rows if r.params]  # fmt: skip

@@ -52,7 +52,6 @@ import threading
 import time
 from collections.abc import Callable
 
-from cost_model.caps import limits
 from cost_model.context import ContextFit, context_fit, standalone_failure
 from cost_model.hardware import HardwareSpec
 from cost_model.resources import COMPILER_LABELS
@@ -200,9 +199,7 @@ def search(
             "Single context flow failed: Recoverable single context error - "
             f"Resources presolve failed: {_over_text(single)}"
         )
-        base = options.single_base_caps
-        raised = limits(options.single_caps, hw)
-        if base is not None and limits(base, hw) == single.limits != raised:
+        if single.both_classes:
             log(
                 "One context may pass the single-context caps on nodes (LCUs, APUs, IAs) or "
                 "on L3 memory, not on both (ctxfit's rule of one raised class)"

@@ -156,6 +156,7 @@ def test_one_context_may_pass_the_base_caps_on_nodes_or_memory_not_both(n, weigh
     fit = context_fit(layers, HW, raised, base_caps=SINGLE_CONTEXT_CAPS)
     assert fit.fits == (not over)
     assert fit.over == over
+    assert fit.both_classes == bool(over)  # the rule alone decided it
     if over:
         assert fit.fps == 0.0 and fit.binding == "lcus"
         message = standalone_failure(fit) or ""

@@ -415,3 +415,31 @@ def test_ctrl_c_returns_what_was_verified_so_far(chain75, chain75_on_hailo8l, mo
     assert "Interrupted (Ctrl-C)" in capsys.readouterr().out
     # the same run without Ctrl-C is complete
     assert not chain75_on_hailo8l.interrupted and chain75_on_hailo8l.suggestions
+
+
+def test_a_network_over_75_percent_on_nodes_and_memory_is_explained_by_the_rule(tmp_path):
+    # 100 1x1 convs, each 1 LCU and 7 + 1 L3 cuts of 16 KiB: within the default flow's raised
+    # caps (141 LCUs, 943 cuts), over 75% on both (96, 768), so the rule of one raised class
+    # sends it to the multi-context flow, and either class brought under 75% would do
+    layers, src = [], "x"
+    for i in range(100):
+        layers.append(
+            Layer(name=f"l{i}", op=OpKind.CONV, inputs=(src,), input_shapes=((64, 8, 8),),
+                  output_shape=(64, 8, 8), params=7 * 16384, macs=1000)
+        )  # fmt: skip
+        src = f"l{i}"
+    path = tmp_path / "both.json"
+    path.write_text(json.dumps(Network("both", layers, inputs={"x": (64, 8, 8)},
+                                       outputs=[src]).to_dict()))  # fmt: skip
+    hw = preset("hailo8").with_params(l3_cut_bytes=16384, fused_ops=())
+    result = explain(ModelRequest(spec=str(path)), hw, kinds=("caps",), timeout_s=1.0)
+    assert result.single_fit.both_classes
+    lcus, l3 = result.reasons
+    assert "one context allows 96 (75% of 128): 4 layers too many" in lcus
+    assert "L3 cuts: 800 at the lowest rate; one context allows 768 (75% of 1024): 32 over" in l3
+    console = Console(file=io.StringIO(), width=240, color_system=None)
+    console.print(explanation_view(result))
+    assert (
+        "needs LCUs: 100/96, L3 cuts: 800/768 (either the nodes or the L3 cuts under those limits "
+        "would do: ctxfit's rule of one raised class)"
+    ) in console.file.getvalue()
