@@ -1495,7 +1495,10 @@ def _search_blocks(
                 all_w4 = evaluate(every)
                 l3 = [(u, lim) for r, u, lim in all_w4.fit.over if r == "l3_cuts"]
                 if l3:
-                    why.append(f"even every weight in 4 bits leaves L3 cuts {l3[0][0]}/{l3[0][1]}")
+                    why.append(
+                        f"even every weight in 4 bits leaves L3 cuts {l3[0][0]}/{l3[0][1]}"
+                        + (" with the nodes over 75% too" if all_w4.fit.both_classes else "")
+                    )
             except OutOfTime:
                 pass
         out.append(
