@@ -47,3 +47,17 @@ def dense_chain(params_per_layer: int, n: int, *, name: str = "fat") -> Network:
         )
         src = f"fc{i}"
     return Network(name, layers, inputs={"x": (width,)}, outputs=[src])
+
+
+def pointwise_chain(n: int, weight_cuts: int, *, cut_bytes: int = 16384) -> Network:
+    """``n`` 1x1 convs on 64 x 8 x 8, each ``weight_cuts`` L3 cuts of weights (``cut_bytes``
+    each, 8-bit) plus one of line buffer, and one node at its lowest rate: ``n`` LCUs and
+    ``n x (weight_cuts + 1)`` L3 cuts (with ``fused_ops=()``)."""
+    layers, src = [], "x"
+    for i in range(n):
+        layers.append(
+            Layer(name=f"l{i}", op=OpKind.CONV, inputs=(src,), input_shapes=((64, 8, 8),),
+                  output_shape=(64, 8, 8), params=weight_cuts * cut_bytes, macs=1000)
+        )  # fmt: skip
+        src = f"l{i}"
+    return Network(f"pointwise{n}", layers, inputs={"x": (64, 8, 8)}, outputs=[src])

@@ -57,6 +57,7 @@ from partitioner.graph import Network
 from partitioner.model_script import parse_model_script
 from partitioner.models import ModelRequest, load_network
 from partitioner.search import SearchOptions
+from tests.nets import pointwise_chain
 
 
 # -- fixtures ------------------------------------------------------------------------------------
@@ -421,16 +422,8 @@ def test_a_network_over_75_percent_on_nodes_and_memory_is_explained_by_the_rule(
     # 100 1x1 convs, each 1 LCU and 7 + 1 L3 cuts of 16 KiB: within the default flow's raised
     # caps (141 LCUs, 943 cuts), over 75% on both (96, 768), so the rule of one raised class
     # sends it to the multi-context flow, and either class brought under 75% would do
-    layers, src = [], "x"
-    for i in range(100):
-        layers.append(
-            Layer(name=f"l{i}", op=OpKind.CONV, inputs=(src,), input_shapes=((64, 8, 8),),
-                  output_shape=(64, 8, 8), params=7 * 16384, macs=1000)
-        )  # fmt: skip
-        src = f"l{i}"
     path = tmp_path / "both.json"
-    path.write_text(json.dumps(Network("both", layers, inputs={"x": (64, 8, 8)},
-                                       outputs=[src]).to_dict()))  # fmt: skip
+    path.write_text(json.dumps(pointwise_chain(100, 7).to_dict()))
     hw = preset("hailo8").with_params(l3_cut_bytes=16384, fused_ops=())
     result = explain(ModelRequest(spec=str(path)), hw, kinds=("caps",), timeout_s=1.0)
     assert result.single_fit.both_classes

@@ -31,7 +31,7 @@ from partitioner.model_script import parse_model_script
 from partitioner.report import required_note
 from partitioner.settings import compression_precision, hailo_layer_names, merge_settings
 from partitioner.zoo_scripts import zoo_row, zoo_script
-from tests.nets import conv_chain
+from tests.nets import conv_chain, pointwise_chain
 
 HW = preset("hailo8")
 RAISED = FlowParams(
@@ -101,14 +101,7 @@ def test_a_network_over_75_percent_on_nodes_and_memory_takes_the_multi_context_f
     # 100 1x1 convs on 8x8x64 with 7 cuts of weights each (+ 1 of line buffer): 100 LCUs and
     # 800 L3 cuts at the lowest rate, over 96 and 768 (75%), within 128 and 1024 (100%)
     hw = HW.with_params(l3_cut_bytes=16384, fused_ops=(), extra_nodes_by_op=())
-    layers, src = [], "x"
-    for i in range(100):
-        layers.append(
-            Layer(name=f"l{i}", op=OpKind.CONV, inputs=(src,), input_shapes=((64, 8, 8),),
-                  output_shape=(64, 8, 8), params=7 * 16384, macs=1000)
-        )  # fmt: skip
-        src = f"l{i}"
-    net = Network("both", layers, inputs={"x": (64, 8, 8)}, outputs=[src])
+    net = pointwise_chain(100, 7)
     lines: list[str] = []
     for on, single in ((False, True), (True, False)):
         params = replace(RAISED, decide_at_raised_caps=True, single_raise_one_class=on)
