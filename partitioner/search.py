@@ -54,7 +54,7 @@ from collections.abc import Callable
 
 from cost_model.context import ContextFit, context_fit, standalone_failure
 from cost_model.hardware import HardwareSpec
-from cost_model.resources import COMPILER_LABELS
+from cost_model.resources import COMPILER_LABELS, format_over
 from partitioner.bounds import AnyCountBound, CountBounds, any_count_bound
 from partitioner.column_bound import column_bound
 from partitioner.cpsat_model import (
@@ -197,7 +197,7 @@ def search(
     else:
         log(
             "Single context flow failed: Recoverable single context error - "
-            f"Resources presolve failed: {_over_text(single)}"
+            f"Resources presolve failed: {format_over(single.over)}"
         )
         if single.both_classes:
             log(
@@ -245,10 +245,6 @@ def _out_of_time(
 
 def _pins_need_more(options: SearchOptions) -> bool:
     return any(c > 0 for c in options.pins.values())
-
-
-def _over_text(fit: ContextFit) -> str:
-    return ", ".join(f"{COMPILER_LABELS[name]}: {used}/{limit}" for name, used, limit in fit.over)
 
 
 def resource_lower_bound(problem: PartitionProblem) -> tuple[int, str, int, int]:

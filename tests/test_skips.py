@@ -22,8 +22,13 @@ def conv(name: str, src: str, c: int, h: int, *, k: int = 3, s: int = 1, c_in: i
                  params=c * c_in * k * k + c, macs=c * c_in * k * k * h * h)  # fmt: skip
 
 
-def join(name: str, op: OpKind, srcs: tuple[str, ...], shapes, out) -> Layer:
+def op_layer(name: str, op: OpKind, srcs: tuple[str, ...], shapes, out) -> Layer:
+    """A layer without weights (resize, pool, add, concat, mul)."""
     return Layer(name=name, op=op, inputs=srcs, input_shapes=shapes, output_shape=out)
+
+
+def global_pool(name: str, src: str) -> Layer:
+    return op_layer(name, OpKind.GLOBAL_POOL, (src,), ((8, 16, 16),), (8, 1, 1))
 
 
 def fpn() -> list[Layer]:
@@ -31,14 +36,8 @@ def fpn() -> list[Layer]:
     return [
         conv("down", "x", 8, 8, s=2),
         conv("deep", "down", 8, 8),
-        Layer(
-            name="up",
-            op=OpKind.RESIZE,
-            inputs=("deep",),
-            input_shapes=((8, 8, 8),),
-            output_shape=(8, 16, 16),
-        ),  # fmt: skip
-        join("cat", OpKind.CONCAT, ("x", "up"), ((8, 16, 16), (8, 16, 16)), (16, 16, 16)),
+        op_layer("up", OpKind.RESIZE, ("deep",), ((8, 8, 8),), (8, 16, 16)),
+        op_layer("cat", OpKind.CONCAT, ("x", "up"), ((8, 16, 16), (8, 16, 16)), (16, 16, 16)),
     ]
 
 
@@ -47,9 +46,7 @@ def test_lags_of_the_layer_kinds():
     assert own_lag(conv("c", "x", 8, 8, s=2)) == 0.0  # 3 - 1 - 2 = 0
     assert own_lag(conv("c", "x", 8, 16, k=1)) == 0.0
     assert own_lag(conv("c", "x", 8, 16, k=5)) == 2 / 16
-    gap = Layer(name="g", op=OpKind.GLOBAL_POOL, inputs=("x",), input_shapes=((8, 16, 16),),
-                output_shape=(8, 1, 1))  # fmt: skip
-    assert own_lag(gap) == 1.0  # needs the whole map
+    assert own_lag(global_pool("g", "x")) == 1.0  # needs the whole map
 
 
 def test_the_fpn_concat_holds_the_early_map_until_the_deep_path_catches_up():
@@ -60,14 +57,8 @@ def test_the_fpn_concat_holds_the_early_map_until_the_deep_path_catches_up():
 def test_a_whole_frame_lag_holds_the_whole_tensor():
     # squeeze-excitation: the global pool needs the whole map, so x waits all its 16 rows
     layers = [
-        Layer(
-            name="gap",
-            op=OpKind.GLOBAL_POOL,
-            inputs=("x",),
-            input_shapes=((8, 16, 16),),
-            output_shape=(8, 1, 1),
-        ),  # fmt: skip
-        join("scale", OpKind.MUL, ("x", "gap"), ((8, 16, 16), (8, 1, 1)), (8, 16, 16)),
+        global_pool("gap", "x"),
+        op_layer("scale", OpKind.MUL, ("x", "gap"), ((8, 16, 16), (8, 1, 1)), (8, 16, 16)),
     ]
     assert held_rows(layers) == {"scale": (16, 0)}
 
@@ -76,7 +67,7 @@ def test_inputs_that_arrive_together_hold_nothing():
     layers = [
         conv("a", "x", 8, 16, k=1),
         conv("b", "x", 8, 16, k=1),
-        join("add", OpKind.ADD, ("a", "b"), ((8, 16, 16), (8, 16, 16)), (8, 16, 16)),
+        op_layer("add", OpKind.ADD, ("a", "b"), ((8, 16, 16), (8, 16, 16)), (8, 16, 16)),
     ]
     assert held_rows(layers) == {}
 
