@@ -23,7 +23,13 @@ import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from cost_model.caps import ResourceCaps, limits, over_both_classes
+from cost_model.caps import (
+    CONTROL_CLASS,
+    MEMORY_CLASS,
+    ResourceCaps,
+    limits,
+    over_both_classes,
+)
 from cost_model.errors import PricingError
 from cost_model.hardware import HardwareSpec
 from cost_model.layer import Layer
@@ -69,6 +75,72 @@ class ClusterUtilization:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FitMargin:
+    """How close one context's lowest demand (every layer at one SC) is to the limit that decides
+    whether it fits at all: the single-context verdict's distance from going the other way.
+
+    Attributes:
+        share: the deciding ``used / limit``: at most 1 when it fits (0.93: 7% of headroom), above
+            1 when it does not (1.14: 14% over).
+        resource: the deciding limit: a name of ``RESOURCE_NAMES`` or ``EDGE_LAYERS``.
+        used, limit: its units at the lowest demand and its limit.
+        base: the limit is the rule of one raised class's ``base_caps`` limit (the network passes
+            it on the other class too, or would with this one over).
+    """
+
+    share: float
+    resource: str
+    used: int
+    limit: int
+    base: bool = False
+
+    @property
+    def label(self) -> str:
+        """``LCUs 66/71`` (the compiler's names)."""
+        return f"{COMPILER_LABELS[self.resource]} {self.used}/{self.limit}"
+
+
+def fit_margin(
+    totals: Sequence[int],
+    edges: int,
+    limit: Resources,
+    edge_limit: int,
+    base: Resources | None = None,
+) -> FitMargin:
+    """The :class:`FitMargin` of a lowest demand ``totals`` (``RESOURCE_NAMES`` order) with
+    ``edges`` edge layers against ``limit``; with ``base`` (the rule of one raised class) the
+    class that would have to come under ``base`` counts too: the lower of the two classes'
+    shares of ``base``, when it is the highest share of all.
+
+    >>> lim = Resources(lcus=71, subclusters=192, l3_cuts=472, apus=88, input_aligners=141)
+    >>> m = fit_margin((66, 40, 200, 66, 66), 3, lim, 20)
+    >>> m.resource, m.label, round(m.share, 3)
+    ('lcus', 'LCUs 66/71', 0.93)
+    >>> base = Resources(lcus=48, subclusters=192, l3_cuts=384, apus=60, input_aligners=96)
+    >>> m = fit_margin((66, 40, 400, 66, 66), 3, lim, 20, base)  # both classes over base
+    >>> m.resource, m.label, round(m.share, 3), m.base
+    ('l3_cuts', 'L3 cuts 400/384', 1.042, True)
+    """
+    shares = [
+        (u / max(cap, 1), name, u, cap, False)
+        for name, u, cap in zip(RESOURCE_NAMES, totals, limit.as_tuple(), strict=True)
+    ]
+    shares.append((edges / max(edge_limit, 1), EDGE_LAYERS, edges, edge_limit, False))
+    if base is not None:
+        used = dict(zip(RESOURCE_NAMES, totals, strict=True))
+        by_class = [
+            max(
+                (used[n] / max(getattr(base, n), 1), n, used[n], getattr(base, n), True)
+                for n in names
+            )
+            for names in (CONTROL_CLASS, MEMORY_CLASS)
+        ]
+        shares.append(min(by_class))
+    share, resource, u, cap, on_base = max(shares, key=lambda item: item[0])
+    return FitMargin(share=share, resource=resource, used=u, limit=cap, base=on_base)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ContextFit:
     """The highest rate at which one context's layers fit.
 
@@ -88,6 +160,7 @@ class ContextFit:
         both_classes: it does not fit by the rule of one raised class alone (``base_caps`` of
             :func:`context_fit`): within the caps, over ``base_caps`` on nodes and on memory;
             bringing either class under ``base_caps`` would let it fit.
+        margin: how close the lowest demand is to deciding the other way (:class:`FitMargin`).
     """
 
     fps: float
@@ -104,6 +177,7 @@ class ContextFit:
     config_bytes: int = 0
     macs: int = 0
     both_classes: bool = False
+    margin: FitMargin | None = None
 
     def timing(
         self,
@@ -180,22 +254,28 @@ def context_fit(
     demand = [demand_from_sc(p, hw, 1)[4:] for p in profiles]
     totals = [sum(col) for col in zip(*demand, strict=True)]
     edges = edge_layers(layers)
+    base = None if base_caps is None else limits(base_caps, hw)
+    margin = fit_margin(
+        totals, edges, Resources.from_tuple(limit), hw.edge_layers_per_context, base
+    )
     if not _fits(totals, limit) or edges > hw.edge_layers_per_context:
-        return _result(layers, hw, caps, 0.0, fits=False, binding="", capping=None, edges=edges)
-    if base_caps is not None:
-        both = over_both_classes(Resources.from_tuple(totals), limits(base_caps, hw))
+        fit = _result(layers, hw, caps, 0.0, fits=False, binding="", capping=None, edges=edges)
+        return replace(fit, margin=margin)
+    if base is not None:
+        both = over_both_classes(Resources.from_tuple(totals), base)
         if both:
             fit = _result(
                 layers, hw, base_caps, 0.0, fits=False, binding="", capping=None, over=both
             )
-            return replace(fit, both_classes=True)
+            return replace(fit, both_classes=True, margin=margin)
     steps = [(sc_step_fps(p, hw, 1), i) for i, p in enumerate(profiles)]
     heapq.heapify(steps)
     while True:
         f_next = steps[0][0]
         if f_next >= f_cap:
             capping = profiles[cap_index].name
-            return _result(layers, hw, caps, f_cap, fits=True, binding="layer", capping=capping)
+            fit = _result(layers, hw, caps, f_cap, fits=True, binding="layer", capping=capping)
+            return replace(fit, margin=margin)
         raised = list(totals)
         while steps and steps[0][0] == f_next:  # every layer whose SC count rises past f_next
             _, i = heapq.heappop(steps)
@@ -206,7 +286,8 @@ def context_fit(
             heapq.heappush(steps, (sc_step_fps(profiles[i], hw, sc[i]), i))
         if not _fits(raised, limit):
             binding = _binding(raised, limit)
-            return _result(layers, hw, caps, f_next, fits=True, binding=binding, capping=None)
+            fit = _result(layers, hw, caps, f_next, fits=True, binding=binding, capping=None)
+            return replace(fit, margin=margin)
         totals = raised
 
 

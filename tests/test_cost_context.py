@@ -166,6 +166,33 @@ def test_one_context_may_pass_the_base_caps_on_nodes_or_memory_not_both(n, weigh
         assert fit.fps == context_fit(layers, HW, raised).fps  # the rule only decides the fit
 
 
+@pytest.mark.parametrize(
+    "n, weight_cuts, share, label, base",
+    [
+        (100, 7, 100 / 96, ("LCUs 100/96", "L3 cuts 800/768"), True),  # both over base: 25/24
+        (100, 1, 100 / 128, ("LCUs 100/128",), False),  # memory under base: LCUs vs the cap
+        (90, 8, 90 / 96, ("LCUs 90/96",), True),  # 7 more nodes and both classes are over
+        (90, 7, 90 / 96, ("LCUs 90/96", "L3 cuts 720/768"), True),  # both at 15/16 of base
+    ],
+)
+def test_the_fit_margin_is_the_share_of_the_deciding_limit(n, weight_cuts, share, label, base):
+    layers = weighted_chain(n, weight_cuts)
+    fit = context_fit(layers, HW, ResourceCaps.uniform(1.0), base_caps=SINGLE_CONTEXT_CAPS)
+    assert fit.margin is not None
+    assert fit.margin.share == pytest.approx(share)
+    assert fit.margin.label in label
+    assert fit.margin.base == base
+    assert fit.fits == (fit.margin.share <= 1)
+
+
+def test_the_fit_margin_without_the_rule_and_past_the_edge_layers():
+    fit = context_fit(weighted_chain(90, 8), HW, SINGLE_CONTEXT_CAPS)
+    assert (fit.margin.label, fit.margin.base) == ("L3 cuts 810/768", False)
+    assert fit.margin.share == pytest.approx(810 / 768) and not fit.fits
+    wide = context_fit(heads(24), HW, SINGLE_CONTEXT_CAPS)  # 1 input + 24 outputs
+    assert wide.margin.label == "edge layers 25/20" and not wide.fits
+
+
 def test_standalone_failure_is_none_when_it_fits():
     fit = context_fit([(mac_layer("a", 1000), 1)], HW, SINGLE_CONTEXT_CAPS)
     assert standalone_failure(fit) is None
@@ -317,3 +344,12 @@ def test_a_context_over_the_edge_layer_limit_does_not_fit():
     message = standalone_failure(fit)
     assert message is not None
     assert message.endswith("edge layers: 21/20 (over: edge layers); allow context switching")
+
+
+@settings(max_examples=40, deadline=None)
+@given(spec=layers_strategy, u=st.floats(0.05, 1.2), base=st.none() | st.floats(0.05, 1.0))
+def test_the_margin_decides_the_fit(spec, u, base):
+    base_caps = None if base is None else ResourceCaps.uniform(base)
+    fit = context_fit(build(spec), HW, ResourceCaps.uniform(u), base_caps=base_caps)
+    assert fit.margin is not None
+    assert fit.fits == (fit.margin.share <= 1)
