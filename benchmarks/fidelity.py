@@ -85,6 +85,7 @@ class Run:
     status: str = ""
     wall_s: float = 0.0
     error: str = ""
+    margin: float | None = None  # the single-context fit's used / limit (None: flow forced)
 
     @property
     def single(self) -> bool:
@@ -127,6 +128,7 @@ def compile_row(job: tuple[str, str, str, dict | None, float]) -> Run:
         fps_b8=report.fps[8],
         status=report.search.status,
         wall_s=time.perf_counter() - started,
+        margin=None if report.single_context_margin is None else report.single_context_margin.share,
     )
 
 
@@ -311,6 +313,66 @@ def proxy_gap(runs: Sequence[Run], mode: str, saved: dict | None) -> list[str]:
     ]
 
 
+BORDERLINE_GRID = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+"""Half-widths tried for the borderline band of the single/multi verdict, smallest first."""
+CLEAR_VERDICT_RIGHT = 0.99
+"""A verdict outside the borderline band must have been right on at least this share of rows."""
+MARGIN_BINS = (0.8, 0.9, 1.0, 1.1, 1.2)
+
+
+def verdict_band(pairs: Sequence[tuple[Row, Run]]) -> dict | None:
+    """The borderline band of the single/multi verdict: the smallest half-width of
+    ``BORDERLINE_GRID`` outside which the verdicts were right on ``CLEAR_VERDICT_RIGHT`` of the
+    rows (the last one if none is), with the rows and right verdicts inside and outside it.
+    Rows whose flow forced several contexts (no margin) are left out. ``None`` without any.
+
+    >>> def pair(single, contexts, margin):
+    ...     return (Row(device="d", network="n", task="t", fps_b1=1.0,
+    ...                 fps_b8=1.0 if single else 2.0),
+    ...             Run(device="d", network="n", mode="loo", contexts=contexts, margin=margin))
+    >>> verdict_band([pair(True, 1, 0.5), pair(False, 1, 0.93), pair(True, 3, 1.12),
+    ...               pair(False, 4, 1.6)])
+    {'borderline': 0.15, 'inside_rows': 2, 'inside_right': 0, 'outside_rows': 2, 'outside_right': 2}
+    """
+    decided = [(row, run) for row, run in pairs if run.margin is not None]
+    if not decided:
+        return None
+    for half in BORDERLINE_GRID:
+        outside = [(row, run) for row, run in decided if abs(run.margin - 1) >= half]
+        right = sum(run.single == row.single for row, run in outside)
+        if right >= CLEAR_VERDICT_RIGHT * len(outside):
+            break
+    inside = [(row, run) for row, run in decided if abs(run.margin - 1) < half]
+    return {
+        "borderline": half,
+        "inside_rows": len(inside),
+        "inside_right": sum(run.single == row.single for row, run in inside),
+        "outside_rows": len(outside),
+        "outside_right": right,
+    }
+
+
+def margin_table(rows: Sequence[Row], runs: Sequence[Run]) -> list[str]:
+    """Rows and right verdicts by the single-context fit's used / limit (its margin)."""
+    decided = [(row, run) for row, run in pairs_of(rows, runs) if run.margin is not None]
+    if not decided:
+        return []
+    edges = (0.0, *MARGIN_BINS, math.inf)
+    body = []
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        group = [(row, run) for row, run in decided if lo <= run.margin < hi]
+        wrong = [f"{row.network}/{row.device}" for row, run in group if run.single != row.single]
+        label = (
+            f"under {hi:.0%}"
+            if lo == 0
+            else f"{lo:.0%} or more"
+            if hi == math.inf
+            else (f"{lo:.0%}-{hi:.0%}")
+        )
+        body.append([label, len(group), len(group) - len(wrong), ", ".join(wrong) or "-"])
+    return md_table(["used / limit at the lowest demand", "rows", "right", "wrong"], body)
+
+
 def section(rows: Sequence[Row], runs: Sequence[Run], argv, saved: dict | None) -> list[str]:
     lines = [
         *header(command_line("python -m benchmarks.fidelity", argv)),
@@ -332,6 +394,20 @@ def section(rows: Sequence[Row], runs: Sequence[Run], argv, saved: dict | None) 
         lines += [f"### {title}", "", *summary_table(rows, got), "", *goals(rows, got)]
         lines += proxy_gap(got, mode, saved)
         lines += ["", "Published context counts (HAILO.md section 3):", "", *known_counts(got)]
+        band = verdict_band(pairs_of(rows, got))
+        if band is not None:
+            lines += [
+                "",
+                "The single/multi verdict by how close the single-context fit was (its deciding "
+                "used / limit at the lowest demand, `cost_model.context.FitMargin`; rows whose "
+                "flow forces several contexts left out). Borderline band: within "
+                f"{band['borderline']:.0%} of the limit, {band['inside_right']}/"
+                f"{band['inside_rows']} right inside, {band['outside_right']}/"
+                f"{band['outside_rows']} outside (`verdict_band`: the smallest half-width of "
+                f"the grid with >= {CLEAR_VERDICT_RIGHT:.0%} right outside).",
+                "",
+                *margin_table(rows, got),
+            ]
         lines += ["", *no_script_rows(rows, got), "", *rows_table(rows, got), ""]
     return lines
 
@@ -382,6 +458,7 @@ def error_bands(rows: Sequence[Row], runs: Sequence[Run], argv) -> dict:
         "command": command_line("python -m benchmarks.fidelity", argv),
         "date": date.today().isoformat(),
         "families": {name: _band_row(group) for name, group in groups.items()},
+        "verdict": verdict_band(pairs),
         "networks": {name: task_family(name, e.task) for name, e in sorted(ZOO.items())},
     }
 

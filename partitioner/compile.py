@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cost_model.caps import ResourceCaps
-from cost_model.context import utilization
+from cost_model.context import FitMargin, utilization
 from cost_model.hardware import HardwareSpec
 from cost_model.power import PowerEstimate, context_running_power_w, partition_power
 from cost_model.resources import Resources
@@ -28,7 +28,7 @@ from cost_model.throughput import (
     latency_s,
     switch_time_s,
 )
-from partitioner.error_bands import ErrorBand, band_for
+from partitioner.error_bands import ErrorBand, VerdictBand, band_for, verdict_band
 from partitioner.flows import REQUIRED_FPS_MULTI_LINE, Flow
 from partitioner.graph import Network
 from partitioner.layer_table import LayerRow, layer_rows
@@ -109,6 +109,7 @@ class CompileReport:
     power: dict[int, PowerEstimate] = field(default_factory=dict)
     layers: tuple[LayerRow, ...] = ()
     error_band: ErrorBand | None = None
+    verdict_band: VerdictBand | None = None
     options: SearchOptions | None = None
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     knobs: dict[str, Any] = field(default_factory=dict)
@@ -122,6 +123,19 @@ class CompileReport:
     def single_context(self) -> bool:
         """The network compiled into one context."""
         return self.search.single_context
+
+    @property
+    def single_context_margin(self) -> FitMargin | None:
+        """How close the one-context-or-several verdict was: the single-context fit's
+        :class:`~cost_model.context.FitMargin` at the deciding caps; ``None`` when the
+        multi-context flow was forced (context switch enabled, layers pinned to later
+        contexts), so that no fit decided."""
+        s = self.search
+        if self.options is not None:
+            forced = self.options.multi_context_forced
+        else:
+            forced = s.single_fit.fits and not s.single_context
+        return None if forced else s.single_fit.margin
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract (schema 1): keys of README.md "JSON output", plus extras."""
@@ -182,6 +196,7 @@ class CompileReport:
             "static_power_w": self.hardware.static_power_w,
             "typical_power_w": self.hardware.typical_power_w,
             "error_band": None if self.error_band is None else self.error_band.to_dict(),
+            "single_context_margin": _margin_dict(self.single_context_margin, self.verdict_band),
             "fps_band_pct": (
                 None
                 if self.error_band is None
@@ -193,6 +208,19 @@ class CompileReport:
             "search_budget": None if self.options is None else _options_dict(self.options, b),
             "layers": [row.to_dict() for row in self.layers],
         }
+
+
+def _margin_dict(m: FitMargin | None, band: VerdictBand | None) -> dict[str, Any] | None:
+    if m is None:
+        return None
+    return {
+        "share": m.share,
+        "resource": m.resource,
+        "used": m.used,
+        "limit": m.limit,
+        "base_caps": m.base,
+        "verdict": None if band is None else band.to_dict(m.share),
+    }
 
 
 def _power_dict(p: PowerEstimate) -> dict[str, float]:
@@ -374,6 +402,7 @@ def compile_network(
         power={b: partition_power(timings, b, hw) for b in all_batches},
         layers=rows,
         error_band=band_for(zoo_name),
+        verdict_band=verdict_band(),
         options=options,
         input_shapes=dict(net.inputs),
         knobs=dict(knobs or {}),

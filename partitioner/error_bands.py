@@ -2,6 +2,7 @@
 
 ``partitioner/data/error_bands.json`` holds, per task family and over all rows, the median and
 90th percentile of |FPS error| at batch 1 and 8 and the share of single/multi verdicts right,
+and (``verdict``) how often those verdicts were right by how close the single-context fit was,
 measured by ``python -m benchmarks.fidelity`` against the Model Zoo's published figures
 (leave-one-network-out: each network at the parameters fitted without it). That script is the
 only writer of the file (``--write-bands``); this module only reads it.
@@ -84,6 +85,94 @@ class ErrorBand:
         }
 
 
+@dataclass(frozen=True, kw_only=True)
+class VerdictBand:
+    """How often the one-context-or-several verdict was right, by how close it was.
+
+    The closeness is the single-context fit's :class:`~cost_model.context.FitMargin`: the
+    deciding ``used / limit`` of the lowest demand. A verdict within ``borderline`` of 1 (e.g.
+    between 0.8 and 1.2) is *borderline*; ``borderline`` is the smallest value of the fidelity
+    script's grid outside which the verdicts were right on at least
+    ``benchmarks.fidelity.CLEAR_VERDICT_RIGHT`` of the rows.
+
+    Attributes:
+        borderline: the half-width of the borderline band (0.2 = within 20% of the limit).
+        inside_rows, inside_right: rows within it, and how many had the verdict right.
+        outside_rows, outside_right: the same outside it.
+        measured, source: as :class:`ErrorBand`.
+    """
+
+    borderline: float
+    inside_rows: int
+    inside_right: int
+    outside_rows: int
+    outside_right: int
+    measured: str = ""
+    source: str = ""
+
+    def is_borderline(self, share: float) -> bool:
+        """``share`` (used / limit) is within the band around 1.
+
+        >>> VerdictBand(borderline=0.2, inside_rows=1, inside_right=1, outside_rows=1,
+        ...             outside_right=1).is_borderline(1.15)
+        True
+        """
+        return abs(share - 1.0) < self.borderline
+
+    def text(self, share: float) -> str:
+        """The report's verdict line for a fit at ``share``."""
+        pct = f"{self.borderline:.0%}"
+        if self.is_borderline(share):
+            return (
+                f"borderline: within {pct} of the limit; {self.inside_right} of "
+                f"{self.inside_rows} Model Zoo rows this close had one context or several "
+                f"right ({self.measured or 'measured'})"
+            )
+        return (
+            f"clear: {pct} or more from the limit; {self.outside_right} of "
+            f"{self.outside_rows} Model Zoo rows this far had one context or several right "
+            f"({self.measured or 'measured'})"
+        )
+
+    def to_dict(self, share: float) -> dict[str, Any]:
+        """The ``verdict`` block of the compile JSON for a fit at ``share``."""
+        inside = self.is_borderline(share)
+        return {
+            "borderline": inside,
+            "band": self.borderline,
+            "rows": self.inside_rows if inside else self.outside_rows,
+            "right": self.inside_right if inside else self.outside_right,
+            "measured": self.measured,
+            "source": self.source,
+        }
+
+
+def verdict_band(*, table: dict[str, Any] | None = None) -> VerdictBand | None:
+    """The table's verdict band (``None`` without a readable table or one without it).
+
+    >>> verdict_band(table={"pass": "loo", "verdict": {"borderline": 0.2, "inside_rows": 36,
+    ...     "inside_right": 31, "outside_rows": 150, "outside_right": 149}}).text(0.93)
+    'borderline: within 20% of the limit; 31 of 36 Model Zoo rows this close had one context \
+or several right (leave-one-network-out)'
+    """
+    table = load_table() if table is None else table
+    if table is None or not isinstance(table.get("verdict"), dict):
+        return None
+    row = table["verdict"]
+    try:
+        return VerdictBand(
+            borderline=float(row["borderline"]),
+            inside_rows=int(row["inside_rows"]),
+            inside_right=int(row["inside_right"]),
+            outside_rows=int(row["outside_rows"]),
+            outside_right=int(row["outside_right"]),
+            measured=PASS_LABELS.get(str(table.get("pass")), str(table.get("pass", ""))),
+            source=_source(str(table.get("command", "")), str(table.get("date", ""))),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 @functools.cache
 def load_table(path: Path = BANDS_PATH) -> dict[str, Any] | None:
     """The band table, or ``None`` when the file is missing or unreadable (no band is shown
@@ -132,4 +221,4 @@ def _band(family: str, row: dict[str, Any], table: dict[str, Any], note: str) ->
     )
 
 
-__all__ = ["BANDS_PATH", "ErrorBand", "band_for", "load_table"]
+__all__ = ["BANDS_PATH", "ErrorBand", "VerdictBand", "band_for", "load_table", "verdict_band"]

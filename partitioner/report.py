@@ -269,7 +269,11 @@ def summary_table(report: Any) -> Table:
     table.add_column("what", style="bold")
     table.add_column("value")
     flow = "single context" if report.single_context else "multi-context"
-    table.add_row("contexts", f"{report.num_contexts} ({flow})")
+    margin = getattr(report, "single_context_margin", None)
+    table.add_row("contexts", f"{report.num_contexts} ({flow})" + margin_note(margin, report))
+    verdict = getattr(report, "verdict_band", None)
+    if margin is not None and verdict is not None:
+        table.add_row("verdict", verdict.text(margin.share))
     band = getattr(report, "error_band", None)
     powers = getattr(report, "power", {})
     for batch, fps in report.fps.items():
@@ -322,6 +326,18 @@ def summary_table(report: Any) -> Table:
         + required_note(report),
     )
     return table
+
+
+def margin_note(margin: Any, report: Any) -> str:
+    """``; lowest demand LCUs 66/71 (93% of the limit)``: how close the single-context verdict
+    was (:class:`~cost_model.context.FitMargin`); "" when no fit decided it."""
+    if margin is None:
+        return ""
+    whose = "lowest demand" if report.single_context else "in one context, lowest demand"
+    rule = (
+        " of the single-context caps (nodes or L3 may pass them, not both)" if margin.base else ""
+    )
+    return f"; {whose} {margin.label}{rule} ({margin.share:.0%} of the limit)"
 
 
 def required_note(report: Any) -> str:

@@ -173,7 +173,7 @@ def search(
         failure = standalone_failure(single)
         if failure is not None:
             raise InfeasiblePartitionError(failure)
-    if single.fits and options.context_switch != "enabled" and not _pins_need_more(options):
+    if single.fits and not options.multi_context_forced:
         assignment = {layer.name: 0 for layer in net.layers}
         # the frame rate with the graph's inputs and outputs over PCIe, from the cost model
         fps = validate_partition(net, hw, options.single_caps, assignment, batch=options.batch).fps
@@ -241,10 +241,6 @@ def _out_of_time(
     if options.timeout_s - spent < MIN_ITERATION_S:
         return StopReason.BUDGET
     return None
-
-
-def _pins_need_more(options: SearchOptions) -> bool:
-    return any(c > 0 for c in options.pins.values())
 
 
 def resource_lower_bound(problem: PartitionProblem) -> tuple[int, str, int, int]:

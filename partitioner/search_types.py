@@ -175,6 +175,12 @@ class SearchOptions:
             )
 
     @property
+    def multi_context_forced(self) -> bool:
+        """The multi-context flow runs whether or not one context fits: context switch
+        ``enabled``, or a layer pinned to a context after the first."""
+        return self.context_switch == "enabled" or any(c > 0 for c in self.pins.values())
+
+    @property
     def per_iteration_s(self) -> float:
         """Time limit of one iteration."""
         return self.iteration_timeout_s or max(MIN_ITERATION_S, self.timeout_s)

@@ -194,9 +194,9 @@ def test_band_generator_by_hand():
     def row(net, b1, b8, task):
         return Row(device="hailo8", network=net, task=task, fps_b1=b1, fps_b8=b8)
 
-    def loo(net, b1, b8, contexts):
+    def loo(net, b1, b8, contexts, margin=None):
         return Run(device="hailo8", network=net, mode="loo", contexts=contexts, fps_b1=b1,
-                   fps_b8=b8)  # fmt: skip
+                   fps_b8=b8, margin=margin)  # fmt: skip
 
     rows = [
         row("yolov8n", 100, 100, "object_detection"),
@@ -205,10 +205,10 @@ def test_band_generator_by_hand():
         row("resnet_v1_18", 100, 100, "classification"),
     ]
     runs = [
-        loo("yolov8n", 110, 110, 1),  # +10% / +10%
-        loo("yolov8s", 80, 200, 3),  # -20% / 0%
-        loo("resnet_v1_50", 130, 130, 1),  # +30% / +30%
-        loo("resnet_v1_18", 60, 70, 2),  # -40% / -30%, multi where the zoo is single
+        loo("yolov8n", 110, 110, 1, 0.5),  # +10% / +10%
+        loo("yolov8s", 80, 200, 3, 1.3),  # -20% / 0%
+        loo("resnet_v1_50", 130, 130, 1, 0.97),  # +30% / +30%
+        loo("resnet_v1_18", 60, 70, 2, 0.95),  # -40% / -30%, multi where the zoo is single
         Run(device="hailo8", network="yolov8n", mode="insample", contexts=1, fps_b1=1, fps_b8=1),
     ]
     data = error_bands(rows, runs, [])
@@ -221,6 +221,23 @@ def test_band_generator_by_hand():
     assert (detection["median_b1_pct"], detection["p90_b1_pct"]) == (15.0, 19.0)
     assert data["families"]["classification"]["single_multi_right"] == 0.5
     assert data["pass"] == "loo" and data["networks"]["yolov8n"] == "detection"
+    # the verdict band: at 5% the wrong ResNet-18 (|0.95 - 1| = 0.05) is outside it, 2/3 right;
+    # at 10% only 0.5 and 1.3 are outside, both right
+    assert data["verdict"] == {"borderline": 0.1, "inside_rows": 2, "inside_right": 1,
+                               "outside_rows": 2, "outside_right": 2}  # fmt: skip
+
+
+def test_the_margin_of_the_single_context_verdict(multi):
+    _, report = multi
+    margin = report.single_context_margin
+    assert margin.label == "LCUs 120/96" and margin.share == pytest.approx(1.25)
+    assert report.to_dict()["single_context_margin"]["share"] == pytest.approx(1.25)
+    net = conv_chain(4)
+    forced = compile_network(net, HW, SearchOptions(timeout_s=2, context_switch="enabled"))
+    assert forced.single_context_margin is None  # the flow forced several: no fit decided
+    assert forced.to_dict()["single_context_margin"] is None
+    one = compile_network(net, HW, SearchOptions(timeout_s=2))
+    assert one.single_context_margin.label == "edge layers 2/20"  # over 4/96 LCUs
 
 
 def test_compile_output_shows_the_band(capsys, tmp_path):
@@ -238,6 +255,11 @@ def test_compile_output_shows_the_band(capsys, tmp_path):
     assert f"(typical error ±{typical}%)" in text
     assert f"({NOT_IN_TABLE}; {band['rows']} Model Zoo rows" in text
     assert "W static +" in text and "dynamic energy (batch 8)" in text
+    assert "1 (single context); lowest demand edge layers 2/20 (10% of the limit)" in text
+    verdict = load_table().get("verdict")
+    if verdict is not None:  # the shipped table has one since the fidelity run of session 10
+        assert f"verdict clear: {verdict['borderline']:.0%} or more from the limit" in text
+        assert f"{verdict['outside_right']} of {verdict['outside_rows']} Model Zoo rows" in text
 
 
 # -- the compiler's link -------------------------------------------------------------------------
