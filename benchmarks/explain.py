@@ -72,7 +72,7 @@ def answer(run: dict) -> tuple[str, bool]:
             fps = s["fps"]
             return (
                 f"{s['change']} (1 context, {fps.get('1', 0):.1f} / {fps.get('8', 0):.1f} FPS, "
-                f"{s['macs_kept']:.1%} of the MACs)",
+                f"MACs {s['macs_kept']:.1%} of the original's)",  # a plain block may add MACs
                 True,
             )
     reasons = [u["reason"] for u in data["unreachable"] if u["kind"] == "blocks"]

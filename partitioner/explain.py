@@ -28,7 +28,9 @@ change that makes the single-context attempt succeed at the flow's caps:
   keeping 90% of the MACs can exist, one line proves it with lower bounds (one LCU per fused
   layer; L3 cuts with every weight in 4 bits and the offered rows at their narrowest);
 * ``caps``: the cap of what binds raised in steps of :data:`CAP_STEP`, following the next
-  binding resource, up to :data:`CAP_LIMITS` (``resources_param(max_..._utilization=u)``);
+  binding resource, up to :data:`CAP_LIMITS` (``resources_param(max_..._utilization=u)``); a
+  network over 75% on both nodes and L3 (the rule of one raised class) gets the caps of one
+  class only, the one closest to its limit (:func:`nearest_class`);
 * ``width`` / ``depth``: a lower multiplier, in steps of :data:`MULTIPLIER_STEP` (zoo models and
   ``file.py:factory`` functions that take the keyword);
 * ``resolution``: a lower input side, in steps of the family's stride (32, 16 for ViT);
@@ -1172,6 +1174,8 @@ def _search_caps(
         settings = prepared.settings
         if not fit.fits:
             resources = [r for r, _, _ in fit.over if r in RESOURCE_NAMES]
+            if fit.both_classes:  # the rule of one raised class: either class is enough
+                resources = nearest_class(fit.over)
             current = settings.flow.single_caps
             if not resources:
                 return Unreachable(kind="caps", reason="edge layers bind, and no cap changes them")
@@ -1221,6 +1225,24 @@ def _search_caps(
         if fit.fits and fps_report is None:
             fps_report = explorer.compile(prepared)
     return None
+
+
+def nearest_class(over: list[tuple[str, int, int]]) -> list[str]:
+    """The resources of ``over`` in the class (nodes or L3 memory) closest to its limit: under
+    the rule of one raised class a context over both may fit once either is not, and a cap set
+    in ``resources_param`` is that class's own limit, so raising one class's caps is enough.
+
+    >>> nearest_class([("lcus", 121, 96), ("apus", 121, 120), ("l3_cuts", 830, 768)])
+    ['l3_cuts']
+    >>> nearest_class([("lcus", 100, 96), ("l3_cuts", 900, 768)])
+    ['lcus']
+    """
+
+    def share(names: tuple[str, ...]) -> float:
+        return max((u / max(cap, 1) for r, u, cap in over if r in names), default=math.inf)
+
+    names = min((CONTROL_CLASS, MEMORY_CLASS), key=share)
+    return [r for r, _, _ in over if r in names]
 
 
 def _cap_text(caps: ResourceCaps, name: str) -> str:

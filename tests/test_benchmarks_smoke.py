@@ -34,7 +34,7 @@ def no_results_write(monkeypatch):
 
 
 # -- helpers ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("module", [common, synthetic, quality, calibrate])
+@pytest.mark.parametrize("module", [common, synthetic, quality, calibrate, fidelity])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
@@ -310,7 +310,7 @@ def test_explain_answer_cells():
 
     assert explain.answer(run(1)) == ("fits one context", True)
     text, ok = explain.answer(run(3, [low, change]))
-    assert ok and text.startswith("drop the stride-32") and "92.7% of the MACs" in text
+    assert ok and text.startswith("drop the stride-32") and "MACs 92.7% of the original's" in text
     assert explain.answer(run(3, [low], [silu, none])) == ("none: " + none["reason"], True)
     assert explain.answer(run(3, [low], [silu])) == ("no change and no reason", False)
     assert explain.answer({"data": None, "code": 2}) == ("exit 2, no answer", False)

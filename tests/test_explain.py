@@ -436,3 +436,9 @@ def test_a_network_over_75_percent_on_nodes_and_memory_is_explained_by_the_rule(
         "needs LCUs: 100/96, L3 cuts: 800/768 (either the nodes or the L3 cuts under those limits "
         "would do: ctxfit's rule of one raised class)"
     ) in console.file.getvalue()
+    # the caps suggestion raises one class only (the nodes, as close to 75% as L3): one step
+    # above the flow's 110%; a cap the script sets is that class's own limit (1.15 x 128 = 148
+    # LCUs), so the nodes are no longer over it and the rule passes (before: both classes raised)
+    (caps,) = [s for s in result.suggestions if s.kind == "caps"]
+    assert caps.apply == "resources_param(max_control_utilization=1.15)"
+    assert caps.num_contexts == 1
