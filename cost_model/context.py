@@ -99,6 +99,15 @@ class FitMargin:
         """``LCUs 66/71`` (the compiler's names)."""
         return f"{COMPILER_LABELS[self.resource]} {self.used}/{self.limit}"
 
+    @property
+    def text(self) -> str:
+        """``lowest demand LCUs 66/71 (93% of the limit)``, saying when the limit is the rule
+        of one raised class's."""
+        rule = " of the single-context caps (nodes or L3 may pass them, not both)"
+        return (
+            f"lowest demand {self.label}{rule if self.base else ''} ({self.share:.0%} of the limit)"
+        )
+
 
 def fit_margin(
     totals: Sequence[int],

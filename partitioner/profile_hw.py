@@ -12,7 +12,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from cost_model.caps import SINGLE_CONTEXT_CAPS, ResourceCaps
-from cost_model.context import ContextFit, context_fit
+from cost_model.context import ContextFit, FitMargin, context_fit
 from cost_model.hardware import load_hardware
 from cost_model.resources import COMPILER_LABELS, format_over
 from partitioner.graph import Network
@@ -33,10 +33,12 @@ def single_context_fit(
     return context_fit(pairs, hw, caps, base_caps=base_caps)
 
 
-def verdict_text(fit: ContextFit, hw_name: str) -> Text:
-    """One or two lines: fits in one context at F FPS (binding resource), or what is over."""
+def verdict_text(fit: ContextFit, hw_name: str, margin: FitMargin | None = None) -> Text:
+    """One or two lines: fits in one context at F FPS (binding resource), or what is over; with
+    ``margin``, how close that verdict was (:class:`~cost_model.context.FitMargin`)."""
     u = fit.utilization
     hw_name = visible(hw_name)
+    close = "" if margin is None else f"; {margin.text}"
     if fit.fits:
         binding = (
             f"layer {fit.capping_layer!r} at its split limit"
@@ -47,13 +49,13 @@ def verdict_text(fit: ContextFit, hw_name: str) -> Text:
             ("Single context: fits ", "bold green"),
             f"on {hw_name} at {fit.fps:,.1f} FPS (binding: {binding}); "
             f"Control {u.control:.1%}, Compute {u.compute:.1%}, Memory {u.memory:.1%}; "
-            f"every layer in context_0, priced at {fit.fps:,.1f} FPS",
+            f"every layer in context_0, priced at {fit.fps:,.1f} FPS{close}",
         )
     return Text.assemble(
         ("Single context: does not fit ", "bold yellow"),
         f"on {hw_name} at the single-context caps ({format_over(fit.over)}); "
         "every layer priced at its lowest demand (one SC, no rate); "
-        "`ctxfit compile` splits it into contexts",
+        f"`ctxfit compile` splits it into contexts{close}",
     )
 
 
@@ -74,6 +76,7 @@ def price_profile(
     the network does not fit, the columns show each layer at its lowest demand.
     """
     fit = single_context_fit(net, hw_spec, caps, base_caps)
+    margin = fit.margin  # of the deciding fit, not of the raised caps it is priced at
     if fit.fits and fps_caps is not None and fps_caps != caps:
         raised = single_context_fit(net, hw_spec, fps_caps)
         fit = raised if raised.fits else fit
@@ -86,4 +89,4 @@ def price_profile(
         "L3 cuts": [str(r.resources.l3_cuts) for r in rows],
         "precision": [r.precision for r in rows],
     }
-    return columns, verdict_text(fit, load_hardware(hw_spec).name)
+    return columns, verdict_text(fit, load_hardware(hw_spec).name, margin)

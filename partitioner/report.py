@@ -333,11 +333,7 @@ def margin_note(margin: Any, report: Any) -> str:
     was (:class:`~cost_model.context.FitMargin`); "" when no fit decided it."""
     if margin is None:
         return ""
-    whose = "lowest demand" if report.single_context else "in one context, lowest demand"
-    rule = (
-        " of the single-context caps (nodes or L3 may pass them, not both)" if margin.base else ""
-    )
-    return f"; {whose} {margin.label}{rule} ({margin.share:.0%} of the limit)"
+    return f"; {margin.text}" if report.single_context else f"; in one context, {margin.text}"
 
 
 def required_note(report: Any) -> str:

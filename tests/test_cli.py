@@ -222,3 +222,4 @@ def test_profile_verdict_when_one_context_is_not_enough(capsys, tmp_path):
     text = " ".join(out.split())
     assert "Single context: does not fit on hailo8" in text
     assert "LCUs: 170/141" in text
+    assert "lowest demand LCUs 170/141 (121% of the limit)" in text  # 170 / 141 = 1.206

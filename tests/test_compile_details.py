@@ -163,6 +163,8 @@ def test_profile_hw_fills_its_totals_and_names_the_rate(capsys, tmp_path):
     fps = single_context_fit(net, "hailo8", fps_caps).fps
     assert fps_caps == FLOW_PARAMS.raised_caps  # the default flow prices at its raised caps
     assert f"every layer in context_0, priced at {fps:,.1f} FPS" in " ".join(out.split())
+    # the margin of the fit that decided (at the single-context caps), not of the raised caps
+    assert "lowest demand edge layers 2/20 (10% of the limit)" in " ".join(out.split())
 
 
 # -- error bands -----------------------------------------------------------------------------------
