@@ -204,7 +204,8 @@ MAX_TABLE_ROWS = 60
 
 def results_table(plan: SweepPlan, run: SweepRun, *, max_rows: int = MAX_TABLE_ROWS) -> Any:
     """One compact row per (point, part): the part, each knob's value, contexts, FPS at each
-    batch, binding resource, solver status and gap; fits 80 columns."""
+    batch, binding resource, the lowest demand's share of the one-context limit (how close the
+    verdict was: under 100% fits), solver status and gap; fits 80 columns."""
     from partitioner.parts_summary import SHORT_BINDING, add_number_column, compact_table
     from partitioner.sweep import KNOBS, knob_value
 
@@ -227,6 +228,7 @@ def results_table(plan: SweepPlan, run: SweepRun, *, max_rows: int = MAX_TABLE_R
     for b in plan.batches:
         add_number_column(table, f"FPS\nbatch {b}")
     table.add_column("binding", overflow="fold")
+    add_number_column(table, "1 ctx\nlimit")
     table.add_column("solver", no_wrap=True)
     add_number_column(table, "gap")
     for r in shown:
@@ -238,6 +240,7 @@ def results_table(plan: SweepPlan, run: SweepRun, *, max_rows: int = MAX_TABLE_R
             str(r["num_contexts"]) if ok else "-",
             *(f"{r['fps'][str(b)]:,.1f}" if ok else "-" for b in plan.batches),
             SHORT_BINDING.get(r["binding"], r["binding"]) or "-",
+            f"{r['one_context']['share']:.0%}" if ok and r.get("one_context") else "-",
             r.get("solver_status", "") if ok else "failed",
             "-" if gap is None else f"{gap:.2%}",
         )

@@ -18,9 +18,12 @@ points; an interrupted sweep loses nothing finished; a cost-model change invalid
 The record of a point (``sweep.json`` ``points``, ``sweep.csv`` rows): ``num_contexts``,
 ``single_context``, ``fps`` per batch, ``binding``: for one context, what stops its FPS rising
 (a resource, ``layer`` at its split limit, or ``pcie``); for several, the resource furthest over
-its single-context limit (what keeps the network from one context); the solver's
-``solver_status`` and ``gap``; and ``knobs``, the effective knob values (a zoo model's published
-value for a knob not swept) with ``input_shapes``.
+its single-context limit (what keeps the network from one context); ``one_context``: how
+close the one-context verdict was, the deciding ``used / limit`` of the lowest demand
+(``share``, ``resource``, ``used``, ``limit``; :class:`cost_model.context.FitMargin`; ``None``
+when the flow forces several contexts); the solver's ``solver_status`` and ``gap``; and
+``knobs``, the effective knob values (a zoo model's published value for a knob not swept) with
+``input_shapes``.
 """
 
 from __future__ import annotations
@@ -46,10 +49,10 @@ from partitioner.errors import CtxfitError, UsageError
 from partitioner.flows import FLOW_PARAMS
 
 SWEEP_SCHEMA = 1
-RECORD_VERSION = 2
+RECORD_VERSION = 3
 """The fields and the flow of a record (2: ``solver_status``, ``gap``, ``knobs``,
-``input_shapes``, compiled as ``ctxfit compile --compiler-defaults``); part of every cache key,
-so that older records are computed again."""
+``input_shapes``, compiled as ``ctxfit compile --compiler-defaults``; 3: ``one_context``); part
+of every cache key, so that older records are computed again."""
 KNOBS = ("width", "depth", "resolution")
 OUTPUT_FILES = ("sweep.json", "sweep.csv", "fitmap.png", "fitmap.svg")
 """The files a sweep writes into its output folder (``sweep.json`` marks the folder as one)."""
@@ -494,6 +497,7 @@ def run_task(task: SweepTask) -> tuple[dict[str, Any], ...]:
                 "single_context": report.single_context,
                 "fps": {str(b): report.fps[b] for b in task.batches},
                 "binding": headline_binding(report),
+                "one_context": _margin_record(report.single_context_margin),
                 "solver_status": report.search.status,
                 "gap": report.search.gap,
                 "knobs": knobs,
@@ -503,6 +507,17 @@ def run_task(task: SweepTask) -> tuple[dict[str, Any], ...]:
             }
         )
     return tuple(records)
+
+
+def _margin_record(margin: Any) -> dict[str, Any] | None:
+    if margin is None:
+        return None
+    return {
+        "share": margin.share,
+        "resource": margin.resource,
+        "used": margin.used,
+        "limit": margin.limit,
+    }
 
 
 def _base_record(task: SweepTask, hw: HardwareSpec) -> dict[str, Any]:
@@ -522,6 +537,7 @@ def _failed(task: SweepTask, hw: HardwareSpec, err: Exception) -> dict[str, Any]
         "single_context": None,
         "fps": {},
         "binding": "",
+        "one_context": None,
         "solver_status": "",
         "gap": None,
         "knobs": {},
@@ -537,6 +553,7 @@ RESULT_FIELDS = (
     "single_context",
     "fps",
     "binding",
+    "one_context",
     "solver_status",
     "gap",
     "knobs",
@@ -848,7 +865,7 @@ def csv_text(plan: SweepPlan, run: SweepRun) -> str:
     fps_cols = [f"fps_b{b}" for b in plan.batches]
     writer.writerow(
         ["model", "hardware", *KNOBS, "status", "contexts", "single_context", *fps_cols]
-        + ["binding", "solver_status", "gap", "error"]
+        + ["binding", "one_context_share", "one_context_limit", "solver_status", "gap", "error"]
     )
     for r in run.records:
         writer.writerow(
@@ -861,12 +878,29 @@ def csv_text(plan: SweepPlan, run: SweepRun) -> str:
                 "" if r["single_context"] is None else str(r["single_context"]).lower(),
                 *(repr(r["fps"][str(b)]) if str(b) in r["fps"] else "" for b in plan.batches),
                 r["binding"],
+                *_margin_cells(r.get("one_context")),
                 r.get("solver_status", ""),
                 "" if r.get("gap") is None else repr(r["gap"]),
                 r["error"],
             ]
         )
     return out.getvalue()
+
+
+def _margin_cells(margin: dict[str, Any] | None) -> tuple[str, str]:
+    """``one_context_share`` and ``one_context_limit`` of ``sweep.csv`` (``LCUs 66/71``).
+
+    >>> _margin_cells({"share": 0.93, "resource": "lcus", "used": 66, "limit": 71})
+    ('0.93', 'LCUs 66/71')
+    >>> _margin_cells(None)
+    ('', '')
+    """
+    from cost_model.resources import COMPILER_LABELS
+
+    if not margin:
+        return "", ""
+    label = COMPILER_LABELS.get(margin["resource"], margin["resource"])
+    return repr(margin["share"]), f"{label} {margin['used']}/{margin['limit']}"
 
 
 def knob_value(record: dict[str, Any], knob: str) -> Any:

@@ -182,6 +182,10 @@ def test_a_record_is_the_partitioners_answer(local):
     (over,) = report.search.single_fit.over
     limit = cap_limit(options.single_caps.memory, hw.l3_cuts_total)
     assert over[0] == "l3_cuts" and over[2] == limit
+    # how close the verdict was: the same L3 cuts over the same limit, as a share
+    margin = record["one_context"]
+    assert (margin["resource"], margin["used"], margin["limit"]) == over
+    assert margin["share"] == pytest.approx(over[1] / over[2]) and margin["share"] > 1
 
 
 def test_rerun_reads_everything_from_the_cache(local):
@@ -238,7 +242,7 @@ def test_cli_writes_its_files_and_leaves_others_alone(local, tmp_path, capsys):
     rows = (out / "sweep.csv").read_text().splitlines()
     assert rows[0] == (
         "model,hardware,width,depth,resolution,status,contexts,single_context,fps_b1,fps_b8,"
-        "binding,solver_status,gap,error"
+        "binding,one_context_share,one_context_limit,solver_status,gap,error"
     )
     # the depth not swept holds ResNet-18's published value (1.0)
     assert len(rows) == 5 and rows[1].startswith("resnet_v1_18,hailo8l-32k,1.0,1,64,ok,1,true,")
