@@ -78,6 +78,16 @@ def summary_items(report: Any) -> tuple[SummaryItem, ...]:
             value="yes" if report.num_contexts == 1 else "no",
         ),
     ]
+    margin = getattr(report, "single_context_margin", None)
+    if margin is not None:
+        verdict = getattr(report, "verdict_band", None)
+        items.append(
+            SummaryItem(
+                key="margin",
+                label="how close",
+                value=margin.text + ("" if verdict is None else f"; {verdict.text(margin.share)}"),
+            )
+        )
     items += [
         SummaryItem(key=f"fps-{batch}", label=f"FPS at batch {batch}", value=f"{fps:,.1f} FPS")
         for batch, fps in sorted(report.fps.items())

@@ -150,6 +150,7 @@ def test_summary_of_a_multi_context_compile(multi):
     assert items["latency"] == f"{report.latency_ms:.2f} ms"
     # 60 layers x 1 LCU against ceil(0.75 x 64) = 48 LCUs in the single-context flow
     assert items["single-failure"] == "LCUs 60/48"
+    assert items["margin"].startswith("lowest demand LCUs 60/48 (125% of the limit)")  # 60 / 48
     assert items["batch-time"] == f"{8 / report.fps[8] * 1e3:.3f} ms"
     # power = static + dynamic energy per frame x FPS, at the batch the search optimized for
     power = report.power[8]
