@@ -99,6 +99,16 @@ class FitMargin:
         """``LCUs 66/71`` (the compiler's names)."""
         return f"{COMPILER_LABELS[self.resource]} {self.used}/{self.limit}"
 
+    def to_dict(self) -> dict[str, float | int | str | bool]:
+        """The JSON form (``share``, ``resource``, ``used``, ``limit``, ``base_caps``)."""
+        return {
+            "share": self.share,
+            "resource": self.resource,
+            "used": self.used,
+            "limit": self.limit,
+            "base_caps": self.base,
+        }
+
     @property
     def text(self) -> str:
         """``lowest demand LCUs 66/71 (93% of the limit)``, saying when the limit is the rule

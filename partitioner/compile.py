@@ -213,14 +213,7 @@ class CompileReport:
 def _margin_dict(m: FitMargin | None, band: VerdictBand | None) -> dict[str, Any] | None:
     if m is None:
         return None
-    return {
-        "share": m.share,
-        "resource": m.resource,
-        "used": m.used,
-        "limit": m.limit,
-        "base_caps": m.base,
-        "verdict": None if band is None else band.to_dict(m.share),
-    }
+    return {**m.to_dict(), "verdict": None if band is None else band.to_dict(m.share)}
 
 
 def _power_dict(p: PowerEstimate) -> dict[str, float]:

@@ -20,8 +20,9 @@ The record of a point (``sweep.json`` ``points``, ``sweep.csv`` rows): ``num_con
 (a resource, ``layer`` at its split limit, or ``pcie``); for several, the resource furthest over
 its single-context limit (what keeps the network from one context); ``one_context``: how
 close the one-context verdict was, the deciding ``used / limit`` of the lowest demand
-(``share``, ``resource``, ``used``, ``limit``; :class:`cost_model.context.FitMargin`; ``None``
-when the flow forces several contexts); the solver's ``solver_status`` and ``gap``; and
+(``share``, ``resource``, ``used``, ``limit``, ``base_caps``:
+:class:`cost_model.context.FitMargin`; ``None`` when the flow forces several contexts); the
+solver's ``solver_status`` and ``gap``; and
 ``knobs``, the effective knob values (a zoo model's published value for a knob not swept) with
 ``input_shapes``.
 """
@@ -497,7 +498,7 @@ def run_task(task: SweepTask) -> tuple[dict[str, Any], ...]:
                 "single_context": report.single_context,
                 "fps": {str(b): report.fps[b] for b in task.batches},
                 "binding": headline_binding(report),
-                "one_context": _margin_record(report.single_context_margin),
+                "one_context": _margin_record(report),
                 "solver_status": report.search.status,
                 "gap": report.search.gap,
                 "knobs": knobs,
@@ -509,15 +510,9 @@ def run_task(task: SweepTask) -> tuple[dict[str, Any], ...]:
     return tuple(records)
 
 
-def _margin_record(margin: Any) -> dict[str, Any] | None:
-    if margin is None:
-        return None
-    return {
-        "share": margin.share,
-        "resource": margin.resource,
-        "used": margin.used,
-        "limit": margin.limit,
-    }
+def _margin_record(report: Any) -> dict[str, Any] | None:
+    margin = report.single_context_margin
+    return None if margin is None else margin.to_dict()
 
 
 def _base_record(task: SweepTask, hw: HardwareSpec) -> dict[str, Any]:
