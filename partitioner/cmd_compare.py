@@ -25,6 +25,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from cost_model.resources import COMPILER_LABELS
 from partitioner.errors import UsageError
 from partitioner.user_text import text
 
@@ -344,7 +345,26 @@ def _unit(fmt: str) -> Any:
     return lambda v: "-" if v is None else fmt.format(v)
 
 
+def one_context_share(result: Mapping[str, Any]) -> str | None:
+    """``93% (LCUs 66/71)``: the lowest demand's share of the limit that decides one context
+    (``single_context_margin``; ``None`` in results without it or with a forced flow).
+
+    >>> one_context_share({"single_context_margin": {"share": 0.93, "resource": "lcus",
+    ...                                               "used": 66, "limit": 71}})
+    '93% (LCUs 66/71)'
+    """
+    margin = _get(result, "single_context_margin")
+    if not isinstance(margin, Mapping):
+        return None
+    try:
+        label = COMPILER_LABELS.get(str(margin["resource"]), str(margin["resource"]))
+        return f"{float(margin['share']):.0%} ({label} {margin['used']}/{margin['limit']})"
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 _EXTRA_ROWS: tuple[tuple[str, Any, Any, bool], ...] = (
+    ("one-context limit", one_context_share, lambda v: v or "-", False),
     ("link bandwidth", _number("pcie", "bandwidth_gbps"), _unit("{:.2f} GB/s"), True),
     ("dynamic energy per frame", _number("energy_mj_per_frame"), _unit("{:.3f} mJ"), True),
     ("precision", precision_text, lambda v: v or "-", False),
@@ -451,6 +471,10 @@ def compare_dict(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
         "num_contexts": [a["num_contexts"], b["num_contexts"]],
         "fps": {str(k): [fa.get(k), fb.get(k)] for k in sorted(set(fa) | set(fb))},
         "latency_ms": [a["latency_ms"], b["latency_ms"]],
+        "single_context_margin": [
+            _get(a, "single_context_margin"),
+            _get(b, "single_context_margin"),
+        ],
         "binding": [[c["binding"] for c in a["contexts"]], [c["binding"] for c in b["contexts"]]],
         "moves": [
             {"from": m.from_context, "to": m.to_context, "layers": list(m.layers)}

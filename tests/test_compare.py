@@ -190,6 +190,10 @@ def test_compare_two_compiles_of_one_network(tmp_path, capsys):
     k = a["num_contexts"]
     assert rows["contexts"] == ["contexts", str(k), "1", f"{1 - k:+d}"]
     assert rows["one context"] == ["one context", "no", "yes", ""]
+    # 80 one-LCU layers against 71 and 141 LCUs: 113% and 57% of the one-context limit
+    assert rows["one-context limit"] == [
+        "one-context limit", "113% (LCUs 80/71)", "57% (LCUs 80/141)", "differs"
+    ]  # fmt: skip
     fps_a, fps_b = float(a["fps"]["8"]), float(b["fps"]["8"])
     assert rows["FPS at batch 8"] == [
         "FPS at batch 8",
@@ -207,3 +211,4 @@ def test_compare_two_compiles_of_one_network(tmp_path, capsys):
     assert sum(len(m["layers"]) for m in data["moves"]) == moved
     assert all(m["to"] == 0 for m in data["moves"])
     assert data["hardware"] == ["hailo8l", "hailo8"]
+    assert [m["used"] for m in data["single_context_margin"]] == [80, 80]
