@@ -108,6 +108,14 @@ YOLO11n / Hailo-8L / batch 8 51, 169 s -> 13, 115 s (the same bounds, 0.0-0.34% 
 best partition known). Still 10x the search's default budget: the time is CP-SAT
 pricing (~26 solves a round, 0.1-0.3 s each), where the ceilings rarely spare a level.
 
+Measured and left out (session 10, 2026-12-06; YOLOv8m, YOLOv5s, YOLOv8s on Hailo-8L at batch
+8, YOLOv5m on Hailo-8L at batch 1, YOLOv8l on Hailo-8 at batch 8, the default flow's caps):
+dual-feasible-function rows (``sum_i u_k(d_ilr / limit_r) y_il <= n_l``, k = 1, 2, 3: two layers
+each over half a limit cannot share a context) left every bound unchanged to the unit, so the
+fractional packing of large layers is not where this LP is weak; solving at each integer count
+of contexts (``sum n = K``) instead of ``>= k`` raised the bounds by 0.00-0.02% (160,102 ->
+160,114 units on YOLOv8m against the DP split's 164,948).
+
 >>> from partitioner.problem import chain_problem
 >>> column_bound(chain_problem(lcus=(30, 40, 40, 30), limit=77)).by_count.units[:2]
 (1000, 1500)
