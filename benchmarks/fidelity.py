@@ -362,13 +362,12 @@ def margin_table(rows: Sequence[Row], runs: Sequence[Run]) -> list[str]:
     for lo, hi in zip(edges, edges[1:], strict=False):
         group = [(row, run) for row, run in decided if lo <= run.margin < hi]
         wrong = [f"{row.network}/{row.device}" for row, run in group if run.single != row.single]
-        label = (
-            f"under {hi:.0%}"
-            if lo == 0
-            else f"{lo:.0%} or more"
-            if hi == math.inf
-            else (f"{lo:.0%}-{hi:.0%}")
-        )
+        if lo == 0:
+            label = f"under {hi:.0%}"
+        elif hi == math.inf:
+            label = f"{lo:.0%} or more"
+        else:
+            label = f"{lo:.0%}-{hi:.0%}"
         body.append([label, len(group), len(group) - len(wrong), ", ".join(wrong) or "-"])
     return md_table(["used / limit at the lowest demand", "rows", "right", "wrong"], body)
 

@@ -20,8 +20,9 @@ returned ``fps`` fits, and any higher rate does not.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from cost_model.caps import (
     CONTROL_CLASS,
@@ -97,7 +98,22 @@ class FitMargin:
     @property
     def label(self) -> str:
         """``LCUs 66/71`` (the compiler's names)."""
-        return f"{COMPILER_LABELS[self.resource]} {self.used}/{self.limit}"
+        return f"{COMPILER_LABELS.get(self.resource, self.resource)} {self.used}/{self.limit}"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FitMargin:
+        """Inverse of :meth:`to_dict` (a saved compile result or sweep record).
+
+        Raises:
+            KeyError, TypeError, ValueError: a key missing or a value of the wrong kind.
+        """
+        return cls(
+            share=float(data["share"]),
+            resource=str(data["resource"]),
+            used=int(data["used"]),
+            limit=int(data["limit"]),
+            base=bool(data.get("base_caps", False)),
+        )
 
     def to_dict(self) -> dict[str, float | int | str | bool]:
         """The JSON form (``share``, ``resource``, ``used``, ``limit``, ``base_caps``)."""
@@ -278,23 +294,25 @@ def context_fit(
         totals, edges, Resources.from_tuple(limit), hw.edge_layers_per_context, base
     )
     if not _fits(totals, limit) or edges > hw.edge_layers_per_context:
-        fit = _result(layers, hw, caps, 0.0, fits=False, binding="", capping=None, edges=edges)
-        return replace(fit, margin=margin)
+        return _result(
+            layers, hw, caps, 0.0, fits=False, binding="", capping=None, edges=edges, margin=margin
+        )
     if base is not None:
         both = over_both_classes(Resources.from_tuple(totals), base)
         if both:
-            fit = _result(
-                layers, hw, base_caps, 0.0, fits=False, binding="", capping=None, over=both
-            )
-            return replace(fit, both_classes=True, margin=margin)
+            return _result(
+                layers, hw, base_caps, 0.0, fits=False, binding="", capping=None, over=both,
+                margin=margin, both_classes=True,
+            )  # fmt: skip
     steps = [(sc_step_fps(p, hw, 1), i) for i, p in enumerate(profiles)]
     heapq.heapify(steps)
     while True:
         f_next = steps[0][0]
         if f_next >= f_cap:
             capping = profiles[cap_index].name
-            fit = _result(layers, hw, caps, f_cap, fits=True, binding="layer", capping=capping)
-            return replace(fit, margin=margin)
+            return _result(
+                layers, hw, caps, f_cap, fits=True, binding="layer", capping=capping, margin=margin
+            )
         raised = list(totals)
         while steps and steps[0][0] == f_next:  # every layer whose SC count rises past f_next
             _, i = heapq.heappop(steps)
@@ -305,8 +323,9 @@ def context_fit(
             heapq.heappush(steps, (sc_step_fps(profiles[i], hw, sc[i]), i))
         if not _fits(raised, limit):
             binding = _binding(raised, limit)
-            fit = _result(layers, hw, caps, f_next, fits=True, binding=binding, capping=None)
-            return replace(fit, margin=margin)
+            return _result(
+                layers, hw, caps, f_next, fits=True, binding=binding, capping=None, margin=margin
+            )
         totals = raised
 
 
@@ -357,6 +376,8 @@ def _result(
     capping: str | None,
     edges: int = 0,
     over: list[tuple[str, int, int]] | None = None,
+    margin: FitMargin | None = None,
+    both_classes: bool = False,
 ) -> ContextFit:
     limit = limits(caps, hw)
     # At the lowest demand when nothing fits (every layer at one SC; price_layers needs F > 0).
@@ -383,6 +404,8 @@ def _result(
         weight_bytes=sum(c.weight_bytes for c in costs),
         config_bytes=sum(c.config_bytes for c in costs),
         macs=sum(c.macs for c in costs),
+        both_classes=both_classes,
+        margin=margin,
     )
 
 

@@ -25,7 +25,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from cost_model.resources import COMPILER_LABELS
+from cost_model.context import FitMargin
 from partitioner.errors import UsageError
 from partitioner.user_text import text
 
@@ -353,14 +353,14 @@ def one_context_share(result: Mapping[str, Any]) -> str | None:
     ...                                               "used": 66, "limit": 71}})
     '93% (LCUs 66/71)'
     """
-    margin = _get(result, "single_context_margin")
-    if not isinstance(margin, Mapping):
+    data = _get(result, "single_context_margin")
+    if not isinstance(data, Mapping):
         return None
     try:
-        label = COMPILER_LABELS.get(str(margin["resource"]), str(margin["resource"]))
-        return f"{float(margin['share']):.0%} ({label} {margin['used']}/{margin['limit']})"
+        margin = FitMargin.from_dict(data)
     except (KeyError, TypeError, ValueError):
         return None
+    return f"{margin.share:.0%} ({margin.label})"
 
 
 _EXTRA_ROWS: tuple[tuple[str, Any, Any, bool], ...] = (

@@ -166,8 +166,7 @@ or several right (leave-one-network-out)'
             inside_right=int(row["inside_right"]),
             outside_rows=int(row["outside_rows"]),
             outside_right=int(row["outside_right"]),
-            measured=PASS_LABELS.get(str(table.get("pass")), str(table.get("pass", ""))),
-            source=_source(str(table.get("command", "")), str(table.get("date", ""))),
+            **_provenance(table),
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -201,9 +200,14 @@ def band_for(zoo_name: str | None, *, table: dict[str, Any] | None = None) -> Er
         return None
 
 
-def _source(command: str, day: str) -> str:
-    """``command (date)``, or whichever of the two is known."""
-    return f"{command} ({day})" if command and day else command or day
+def _provenance(table: dict[str, Any]) -> dict[str, str]:
+    """``measured`` (how: ``leave-one-network-out``) and ``source`` (``command (date)``, or
+    whichever of the two is known) of a band read from ``table``."""
+    command, day = str(table.get("command", "")), str(table.get("date", ""))
+    return {
+        "measured": PASS_LABELS.get(str(table.get("pass")), str(table.get("pass", ""))),
+        "source": f"{command} ({day})" if command and day else command or day,
+    }
 
 
 def _band(family: str, row: dict[str, Any], table: dict[str, Any], note: str) -> ErrorBand:
@@ -215,8 +219,7 @@ def _band(family: str, row: dict[str, Any], table: dict[str, Any], note: str) ->
         p90_b1=float(row["p90_b1_pct"]),
         p90_b8=float(row["p90_b8_pct"]),
         single_multi_right=float(row["single_multi_right"]),
-        measured=PASS_LABELS.get(str(table.get("pass")), str(table.get("pass", ""))),
-        source=_source(str(table.get("command", "")), str(table.get("date", ""))),
+        **_provenance(table),
         note=note,
     )
 

@@ -890,12 +890,11 @@ def _margin_cells(margin: dict[str, Any] | None) -> tuple[str, str]:
     >>> _margin_cells(None)
     ('', '')
     """
-    from cost_model.resources import COMPILER_LABELS
+    from cost_model.context import FitMargin
 
     if not margin:
         return "", ""
-    label = COMPILER_LABELS.get(margin["resource"], margin["resource"])
-    return repr(margin["share"]), f"{label} {margin['used']}/{margin['limit']}"
+    return repr(margin["share"]), FitMargin.from_dict(margin).label
 
 
 def knob_value(record: dict[str, Any], knob: str) -> Any:
