@@ -27,6 +27,7 @@ from rich.text import Text
 
 from cost_model.context import FitMargin
 from partitioner.errors import UsageError
+from partitioner.search_types import gap_text
 from partitioner.user_text import text
 
 SCHEMA = 1
@@ -251,7 +252,7 @@ def solver_status(result: Mapping[str, Any]) -> str | None:
     if status is None:
         return None
     gap = _get(result, "solver", "gap")
-    return str(status) if gap is None else f"{status} (gap {float(gap):.2%})"
+    return str(status) if gap is None else f"{status} (gap {gap_text(float(gap))})"
 
 
 def precision_layers(result: Mapping[str, Any]) -> dict[str, int] | None:

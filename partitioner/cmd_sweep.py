@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from partitioner.search_types import gap_text
 from partitioner.user_text import text, visible
 
 if TYPE_CHECKING:
@@ -242,7 +243,7 @@ def results_table(plan: SweepPlan, run: SweepRun, *, max_rows: int = MAX_TABLE_R
             SHORT_BINDING.get(r["binding"], r["binding"]) or "-",
             f"{r['one_context']['share']:.0%}" if ok and r.get("one_context") else "-",
             r.get("solver_status", "") if ok else "failed",
-            "-" if gap is None else f"{gap:.2%}",
+            gap_text(gap),
         )
     return table
 

@@ -30,6 +30,7 @@ from partitioner.errors import UsageError
 from partitioner.graph import Network
 from partitioner.html_labels import BINDING_LABELS, binding_label
 from partitioner.report import fmt_bytes, fmt_count, fmt_shape
+from partitioner.search_types import gap_text
 
 
 # -- the data behind the page --------------------------------------------------------------------
@@ -133,7 +134,7 @@ def summary_items(report: Any) -> tuple[SummaryItem, ...]:
             value=f"{report.energy_mj_per_frame[b]:.3f} mJ per frame",
         )
     )
-    gap = "-" if s.gap is None else f"{s.gap:.2%}"
+    gap = gap_text(s.gap)
     items.append(
         SummaryItem(
             key="solver",

@@ -21,6 +21,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
+from partitioner.search_types import gap_text
 from partitioner.user_text import text
 
 
@@ -116,7 +117,7 @@ def parts_table(reports: Sequence[Any], *, model: str) -> Table:
             f"{r.latency_ms:.2f}",
             SHORT_BINDING.get(binding, binding) or "-",
             r.search.status,
-            "-" if r.search.gap is None else f"{r.search.gap:.2%}",
+            gap_text(r.search.gap),
         )
     return table
 

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from partitioner.graph import Network
 from partitioner.html_labels import binding_label
+from partitioner.search_types import gap_text
 from partitioner.user_text import text
 
 
@@ -312,7 +313,7 @@ def summary_table(report: Any) -> Table:
         )
     s = report.search
     bound = "-" if s.bound_s is None else f"{s.bound_s * 1e3:.3f} ms"
-    gap = "-" if s.gap is None else f"{s.gap:.2%}"
+    gap = gap_text(s.gap)
     scope = "" if s.bound_contexts in (None, 1) else f" (over <= {s.bound_contexts} contexts)"
     scope = " (over any number of contexts)" if s.bound_all_contexts else scope
     deciding = report.hardware.deciding()

@@ -281,6 +281,20 @@ class SearchResult:
         return f"{self.status} ({self.stop_text})"
 
 
+def gap_text(gap: float | None) -> str:
+    """A relative gap as printed everywhere (``1.28%``; ``-`` without a bound). A gap above zero
+    never prints as ``0.00%``, which would read as proven: below 0.005% it is ``<0.01%``.
+
+    >>> gap_text(None), gap_text(0.0), gap_text(0.00004), gap_text(0.0128)
+    ('-', '0.00%', '<0.01%', '1.28%')
+    """
+    if gap is None:
+        return "-"
+    if 0.0 < gap < 0.00005:
+        return "<0.01%"
+    return f"{gap:.2%}"
+
+
 def caps_line(caps: ResourceCaps) -> str:
     """The compiler's ``Resources optimization params`` line.
 
