@@ -116,6 +116,17 @@ fractional packing of large layers is not where this LP is weak; solving at each
 of contexts (``sum n = K``) instead of ``>= k`` raised the bounds by 0.00-0.02% (160,102 ->
 160,114 units on YOLOv8m against the DP split's 164,948).
 
+Measured and left out (session 11, 2026-12-06; the default flow, 10 s searches, one-off scripts):
+the PCIe of a context's own boundary is not what this LP misses. In the best partitions of
+YOLOv8s / Hailo-8L / batch 8 (gap 2.60%), YOLOv5m / Hailo-8L / batch 1 (2.99%) and YOLOv8l /
+Hailo-8 / batch 8 (3.40%) no context is PCIe-bound (``max(in, out)`` of every context is below
+its level's frame time, e.g. 1,387 against 2,368 units), so rows for the boundary traffic
+could not raise the bound. Integer contexts per level (``n_l`` integer, the LP otherwise as it
+is, solved as a MIP by SCIP) raised the bound on YOLOv8s / Hailo-8L / batch 8 from 2.60% to
+2.22% below the best partition, in 57 s against 0.7 s: too slow for the budget and still short
+of 1%. What is left is the packing of the layers themselves (whole layers, convex contexts),
+which only the generation of real contexts above captures.
+
 >>> from partitioner.problem import chain_problem
 >>> column_bound(chain_problem(lcus=(30, 40, 40, 30), limit=77)).by_count.units[:2]
 (1000, 1500)
