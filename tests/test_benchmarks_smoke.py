@@ -252,11 +252,21 @@ def test_calibrate_loss_by_hand():
     row = calibrate.Row(device="hailo8", network="yolov8n", task="object_detection",
                         fps_b1=100.0, fps_b8=100.0)  # fmt: skip
     pred = calibrate.Prediction(contexts=2, fps_b1=50.0, fps_b8=200.0)
-    # log(1/2)^2 + log(2)^2 + 1 (multi where the row is single)
-    assert calibrate.row_loss(row, pred) == pytest.approx(2 * math.log(2) ** 2 + 1)
-    assert calibrate.row_loss(row, None) == pytest.approx(2 * math.log(4) ** 2 + 1)
     far = calibrate.Prediction(contexts=1, fps_b1=1000.0, fps_b8=100.0)
-    assert calibrate.row_loss(row, far) == pytest.approx(math.log(4) ** 2)  # clipped at log 4
+    # squared: log(1/2)^2 + log(2)^2 + 1 (multi where the row is single)
+    assert calibrate.row_loss(row, pred, "squared") == pytest.approx(2 * math.log(2) ** 2 + 1)
+    assert calibrate.row_loss(row, None, "squared") == pytest.approx(2 * math.log(4) ** 2 + 1)
+    assert calibrate.row_loss(row, far, "squared") == pytest.approx(math.log(4) ** 2)  # clipped
+    # absolute (the default): |log(1/2)| + |log(2)| + 1
+    assert calibrate.LOSS == "absolute"
+    assert calibrate.row_loss(row, pred) == pytest.approx(2 * math.log(2) + 1)
+    assert calibrate.row_loss(row, None) == pytest.approx(2 * math.log(4) + 1)
+    assert calibrate.row_loss(row, far) == pytest.approx(math.log(4))  # clipped at log 4
+    # a published context count: YOLOv8s on Hailo-8L ran in 4, a prediction of 2 adds |log(1/2)|
+    row8l = calibrate.Row(device="hailo8l", network="yolov8s", task="object_detection",
+                          fps_b1=100.0, fps_b8=200.0)  # fmt: skip
+    two = calibrate.Prediction(contexts=2, fps_b1=100.0, fps_b8=200.0)
+    assert calibrate.row_loss(row8l, two) == pytest.approx(math.log(2))
 
 
 def test_calibrate_rows_are_buildable_zoo_rows_with_their_flows():
