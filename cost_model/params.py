@@ -48,36 +48,37 @@ SIXTEEN_BIT_SC_FACTOR = 2  # a16_w16 takes twice the SCs per MAC of a8_w8 [assum
 # Share of an SC's 64 MAC/cycle a dense conv sustains. Starting point: single-context ResNet-50
 # runs 3.49 GMAC x 1372 FPS on 436 SCs (0.85 x 512): 3.49e9 x 1372 / (436 x 64 x 400e6) = 0.43
 # [calibrated].
-COMPUTE_EFFICIENCY = 0.7
+COMPUTE_EFFICIENCY = 0.8
 # A depthwise conv has no input-channel reduction: of the SC's 64 MAC lanes, which a dense conv
 # fills with input channels, one per output element works, at the dense conv's efficiency:
-# COMPUTE_EFFICIENCY / 64 = 0.0109 for a 3x3 kernel. Fitted freely under each row's flow (192
-# rows) it comes out at 0.0075, 31% under that mechanism [calibrated].
+# COMPUTE_EFFICIENCY / 64 = 0.0125 for a 3x3 kernel. Fitted freely under each row's flow (192
+# rows) it comes out at 0.0075, 40% under that mechanism [calibrated].
 DWCONV_EFFICIENCY = 0.0075
 # How a depthwise conv's cost grows with its kernel, relative to a 3x3 one: its work is
 # ``MACs x (9 / (kh x kw)) ** (1 - exponent)``. At 1 every tap costs a MAC lane-cycle (a 5x5 costs
 # 25/9 of a 3x3); at 0 the cost is per output element whatever the kernel (the taps run in
 # parallel in the window). Hailo does not publish it; the networks with 5x5 depthwise convs
-# (FastDepth's decoder, EfficientNet-Lite, MobileNetV3) decide it. The fit (0.24) puts a 5x5
-# at (25/9) ** 0.76 = 2.17 times a 3x3's cost per output element, not 2.78: the taps are partly
+# (FastDepth's decoder, EfficientNet-Lite, MobileNetV3) decide it. The fit (0.34) puts a 5x5
+# at (25/9) ** 0.66 = 1.96 times a 3x3's cost per output element, not 2.78: the taps are partly
 # parallel [calibrated: grid 0, 0.5, 1, refined].
-DWCONV_KERNEL_EXPONENT = 0.24286115
+DWCONV_KERNEL_EXPONENT = 0.34000561
 # Activation x activation products (attention): both operands are activations held whole. The
-# fit goes below its grid (0.1 ... 0.8) to 0.042, a seventeenth of a dense conv's efficiency: the
+# fit goes below its grid (0.1 ... 0.8) to 0.036, a twenty-second of a dense conv's efficiency: the
 # transformers are slower than their MACs, and the attention products are the only kind of
 # layer they alone have, so this constant absorbs whatever makes them slow (an absorber: the
 # transformers are the family the model prices worst, see RESULTS.md). What would decide the
-# mechanism: per-layer profiler rates of one transformer (attention products, softmax, norm)
-# [calibrated].
-MATMUL_EFFICIENCY = 0.042021503125
+# mechanism: per-layer profiler rates of one transformer (attention products, softmax, norm).
+# A cost per element of the second operand, per attention score or per input element instead
+# each fit worse (cost_model/README.md, session 11) [calibrated].
+MATMUL_EFFICIENCY = 0.035718277656
 # Layers without MACs (pool, add, concat, resize, softmax, norm, ...): elements one SC moves
 # per cycle. Like a depthwise conv they use one lane per element: about one element per cycle
-# at about the SC's efficiency; the fit on 192 rows gives 0.34, half of COMPUTE_EFFICIENCY (0.70)
+# at about the SC's efficiency; the fit on 192 rows gives 0.34, 43% of COMPUTE_EFFICIENCY (0.80)
 # (140 rows: 0.67) [calibrated].
 ELEMENTS_PER_SC_PER_CYCLE = 0.341290375398
 # SC-cycles each layer spends per output row on top of its MACs or elements (row setup, line
 # buffer turnaround): layers on small maps pay it relatively more [calibrated].
-SC_CYCLES_PER_ROW = 2000.0
+SC_CYCLES_PER_ROW = 2300.0
 
 # -- splitting a layer -------------------------------------------------------------------------
 # A channel split gives each node at least this many output channels; beyond that the split is
@@ -96,7 +97,7 @@ LINE_BUFFER_EXTRA_ROWS = 0
 SKIP_BUFFERS = False
 
 # -- contexts and the host link -----------------------------------------------------------------
-CONFIG_BYTES_PER_NODE = 32768  # configuration loaded per node at a switch [calibrated]
+CONFIG_BYTES_PER_NODE = 37683  # configuration loaded per node at a switch [calibrated]
 # Firmware work per context switch beyond loading its bytes: the fit under each row's flow puts
 # all of the switch cost in the bytes (weights + configuration) [calibrated].
 CONTEXT_SWITCH_OVERHEAD_S = 0.0
@@ -118,10 +119,11 @@ PCIE_TRANSFER_OVERHEAD_S = 0.0
 # apart from the host-to-device one above: Model Zoo rows pull the two apart. TDDFA (120 input
 # rows, an output of one row) runs at 11,302 FPS on Hailo-8, 88 us a frame for its whole input,
 # while ESPCN x3 and x4, tiny networks with different inputs and the same 312-row 312x480
-# output, both stop at ~2,200 FPS (~450 us): 1.5 us a row. Fitted 1.495 us, 1.76x a row read.
+# output, both stop at ~2,200 FPS (~450 us): 1.5 us a row. Fitted 1.27 us (1.495 under the
+# squared loss), 1.5x a row read.
 # What would decide the mechanism: hailortcli's per-stream transfer times of one network with a
 # tall output [calibrated].
-PCIE_OUT_ROW_OVERHEAD_S = 1.495e-6
+PCIE_OUT_ROW_OVERHEAD_S = 1.27075e-6
 # Whether the tensors one context writes to host memory and a later one reads back pay the row
 # and transfer costs above, or only their bytes. True: every crossing tensor pays them. False:
 # only the graph's own inputs and outputs do (host-side work on the user's frames: formats,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from cost_model.hardware import preset
 from partitioner.bounds import AnyCountBound, CountBounds
 from partitioner.search import IMPROVEMENT_EPS, SearchOptions, search
-from tests.nets import conv_chain
+from tests.nets import SCENARIO_HW_PARAMS, conv_chain
 
 HW = preset("hailo8")
 
@@ -45,7 +45,8 @@ def test_a_weak_bound_for_more_contexts_leaves_the_bound_to_the_counts_tried(mon
     monkeypatch.setattr(
         search_module, "_whole_contexts", lambda p, relaxed, counts, *_: (relaxed, counts)
     )
-    found = search(conv_chain(170), HW, SearchOptions(timeout_s=20))
+    hw = HW.with_params(**SCENARIO_HW_PARAMS)
+    found = search(conv_chain(170), hw, SearchOptions(timeout_s=20))
     assert found.contexts_tried == (2, 3, 4)
     assert not found.bound_all_contexts and found.bound_contexts == 4
 
@@ -119,6 +120,7 @@ def test_whole_contexts_raise_the_bound_when_the_level_relaxation_is_weak(monkey
     lines: list[str] = []
     # the constants the numbers were derived at (the 140-row fit)
     hw = HW.with_params(
+        compute_efficiency=0.7,
         sc_cycles_per_row=4307.422175,
         max_nodes_per_layer=8,
         config_bytes_per_node=32113,

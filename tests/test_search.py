@@ -26,7 +26,7 @@ from partitioner.search import (
     search,
 )
 from partitioner.validator import validate_partition
-from tests.nets import conv_chain, dense_chain
+from tests.nets import SCENARIO_HW_PARAMS, conv_chain, dense_chain
 
 HW = preset("hailo8")
 
@@ -490,7 +490,8 @@ def test_never_optimal_when_stopped_by_time_with_contexts_untried(monkeypatch, i
         return replace(result, work_seconds=time_limit_s)
 
     monkeypatch.setattr(cpsat_model.PartitionModel, "solve", proven_but_costly)
-    found = search(conv_chain(170), HW, SearchOptions(timeout_s=30))
+    hw = HW.with_params(**SCENARIO_HW_PARAMS)
+    found = search(conv_chain(170), hw, SearchOptions(timeout_s=30))
     last = found.iterations[-1]
     assert found.stop_reason is StopReason.BUDGET
     assert last.bound_s == pytest.approx(found.objective_s)  # proven for its K ...
