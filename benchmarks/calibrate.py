@@ -644,13 +644,22 @@ LOSS_KINDS = ("absolute", "squared")
 LOSS = "absolute"
 """[calibration choice] How a row's log FPS errors add up: ``absolute`` (``|log error|``, the
 loss whose minimiser is a median, the figure the fidelity goals state) or ``squared`` (the
-mean's, which lets a few far rows pull every constant). Measured on the 192-row proxy from the
-same start: squared gave median |error| 20.0% / 17.6% at batch 1 / 8 and 186/192 verdicts
-leave-one-network-out, absolute 18.2% / 17.9% and 187/192 (RESULTS "Calibration")."""
+mean's, which lets a few far rows pull every constant). Measured on the 192-row proxy: the
+squared-loss fit had median |error| 20.0% / 17.6% at batch 1 / 8 and 186/192 verdicts
+leave-one-network-out; refitted from it with the absolute loss, 18.2% / 17.9% and 187/192
+(RESULTS "Calibration"; end to end, "Fidelity")."""
 
 
 def _error_loss(log_error: float, kind: str) -> float:
+    """One log error's loss, clipped at log 4.
+
+    >>> half = -math.log(2)
+    >>> round(_error_loss(half, "absolute"), 4), round(_error_loss(half, "squared"), 4)
+    (0.6931, 0.4805)
+    """
     clipped = min(abs(log_error), CLIP)
+    if kind not in LOSS_KINDS:
+        raise ValueError(f"loss kind {kind!r}: use one of {LOSS_KINDS}")
     return clipped if kind == "absolute" else clipped**2
 
 
