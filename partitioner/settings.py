@@ -15,6 +15,7 @@ per-layer precisions:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -48,10 +49,10 @@ HAILO_PREFIX = {
     OpKind.RESIZE: "resize",
 }
 """[assumption] The names Hailo's parser generates, per layer kind (``conv1``, ``ew_add3``...):
-numbered from 1 in graph order per prefix; graph outputs are also ``output_layer1..N``. Model
-Zoo scripts name layers this way (``quantization_param({ew_add*}, precision_mode=a16_w16)``); the
-numbering follows Hailo's parser order, which is close to but not always ctxfit's topological
-order."""
+numbered from 1 per prefix in the parser's order (:func:`hailo_parser_order`); graph outputs are
+also ``output_layer1..N``. Model Zoo scripts name layers this way
+(``quantization_param({ew_add*}, precision_mode=a16_w16)``, ``quantization_param(conv45,
+precision_mode=a8_w4)``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,6 +149,44 @@ def merge_settings(
     )
 
 
+def hailo_parser_order(net: Network) -> tuple[str, ...]:
+    """[assumption] The order in which Hailo's parser numbers layers: breadth first (Kahn's
+    algorithm with a queue: a layer is numbered once all its producers are, in the order it
+    became ready; ties in ctxfit's topological order, which is the export's).
+
+    Evidence (the Model Zoo v2.18 scripts of YOLOv5m and YOLOv5m-wo-SPP, both chips): the
+    layers their ``loss_layer_names`` name (``conv94, conv85, conv75``; ``conv93, conv84,
+    conv74``) are the three detection outputs in this order, where the export's order gives
+    one of six; their seven ``quantization_param(..., precision_mode=a8_w4)`` layers each are
+    13 of the 14 largest convolutions in this order (the seven largest of YOLOv5m-wo-SPP; SPP's
+    first 1x1 in place of its second in YOLOv5m), 2 of 14 in the export's. On YOLOv8n/m/x the
+    sigmoid outputs the scripts name (``conv42, conv53, conv63`` ...) are outputs in this order
+    but the box branch's where the scripts mean the class branch's at P3 and P4: sibling
+    branches may be numbered in another order than this one's.
+
+    >>> from cost_model.layer import Layer
+    >>> def conv(name, src):
+    ...     return Layer(name=name, op=OpKind.CONV, inputs=(src,), input_shapes=((8, 4, 4),),
+    ...                  output_shape=(8, 4, 4), params=72, macs=1152)
+    >>> net = Network("n", [conv("a", "x"), conv("a2", "a"), conv("b", "x")],
+    ...               inputs={"x": (8, 4, 4)}, outputs=["a2", "b"])
+    >>> net.topological_order(), hailo_parser_order(net)
+    (('a', 'a2', 'b'), ('a', 'b', 'a2'))
+    """
+    position = {name: i for i, name in enumerate(net.topological_order())}
+    waiting = {name: len(set(net.predecessors(name))) for name in position}
+    queue = deque(name for name in position if waiting[name] == 0)
+    order: list[str] = []
+    while queue:
+        name = queue.popleft()
+        order.append(name)
+        for nxt in sorted(set(net.successors(name)), key=position.__getitem__):
+            waiting[nxt] -= 1
+            if waiting[nxt] == 0:
+                queue.append(nxt)
+    return tuple(order)
+
+
 def hailo_layer_names(net: Network) -> dict[str, str]:
     """Hailo's generated name of each layer (see :data:`HAILO_PREFIX`) -> ctxfit's name.
 
@@ -162,7 +201,7 @@ def hailo_layer_names(net: Network) -> dict[str, str]:
     """
     names: dict[str, str] = {}
     counts: dict[str, int] = {}
-    for name in net.topological_order():
+    for name in hailo_parser_order(net):
         prefix = HAILO_PREFIX.get(net.layer(name).op)
         if prefix is not None:
             counts[prefix] = counts.get(prefix, 0) + 1

@@ -10,13 +10,23 @@ reads, so that ``ctxfit compile yolov8m`` compiles as ``hailomz compile yolov8m`
 What a row cannot give back is said in :attr:`ZooScript.notes`: layers pinned to a precision by
 name (the table has their count, not their names) and pinned partitions (the table has the
 context count: the search then runs at exactly that many contexts, :attr:`fixed_contexts`).
+Where the names are known, ``partitioner/data/zoo_named_precision.csv`` holds the script's
+``quantization_param`` lines that name layers, copied from the public script (its path and
+commit in the ``source`` column), and they are applied: today the four YOLOv5m and
+YOLOv5m-wo-SPP scripts (seven ``a8_w4`` layers each), whose Hailo names
+(:func:`~partitioner.settings.hailo_parser_order`) are checked against the layers they mean in
+``tests/test_zoo_scripts.py``. The other rows' named layers (``a16_w16`` on 41 networks) stay a
+note: which of ctxfit's layers their names mean is not checked.
 
 >>> s = zoo_script("yolov5m", "hailo8")
 >>> print(s.text, end="")
 # Model Zoo v2.18 script hailo8/base/yolov5m.alls (hailo8), compile-side lines
 performance_param(fps=150)
+quantization_param([conv45, conv46, conv51, conv53, conv84, conv89, conv91], precision_mode=a8_w4)
 >>> s.notes
-('7 layers set to a8_w4 by name in the Model Zoo script are not reproduced',)
+()
+>>> zoo_script("yolov3", "hailo8").notes
+('3 layers set to a16_w16 by name in the Model Zoo script are not reproduced',)
 >>> zoo_script("no_such_net", "hailo8") is None
 True
 """
@@ -29,7 +39,10 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
+from partitioner.model_script import parse_model_script
+
 TABLE = "model_zoo_v2.18.csv"
+NAMED_PRECISION = "zoo_named_precision.csv"
 DEVICES = ("hailo8", "hailo8l")
 
 
@@ -89,6 +102,22 @@ def zoo_rows() -> tuple[ZooRow, ...]:
         )
 
 
+@functools.cache
+def named_precision_lines() -> dict[str, tuple[str, ...]]:
+    """Script path -> its ``quantization_param`` lines that name layers (packaged table)."""
+    lines: dict[str, list[str]] = {}
+    path = resources.files("partitioner").joinpath("data", NAMED_PRECISION)
+    with path.open(encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            lines.setdefault(r["script"], []).append(r["line"])
+    return {script: tuple(found) for script, found in lines.items()}
+
+
+def _named_count(line: str, mode: str) -> int:
+    """How many layers one ``quantization_param`` line of ``mode`` names (0 for another mode)."""
+    return sum(rule.value == mode for _, rule in parse_model_script(line).precision)
+
+
 def zoo_row(network: str, device: str) -> ZooRow | None:
     """The row of ``network`` on ``device``, or None."""
     for row in zoo_rows():
@@ -129,8 +158,10 @@ def zoo_script(network: str, device: str) -> ZooScript | None:
         # a character class ([0-9]) is quoted: brackets are lists in a model script
         layers = f'"{glob}"' if "[" in glob else f"{{{glob}}}"
         lines.append(f"quantization_param({layers}, precision_mode={mode})")
+    named = named_precision_lines().get(row.script, ())
+    lines += named
     for mode in ("a8_w4", "a16_w16"):
-        count = int(f[f"{mode}_layers"] or 0)
+        count = int(f[f"{mode}_layers"] or 0) - sum(_named_count(line, mode) for line in named)
         if count:
             notes.append(
                 f"{count} layers set to {mode} by name in the Model Zoo script are not reproduced"

@@ -1,0 +1,85 @@
+"""Hailo's generated layer names on zoo models, and the Model Zoo scripts' lines that name layers
+(``partitioner/data/zoo_named_precision.csv``).
+
+The evidence for the parser's order (:func:`partitioner.settings.hailo_parser_order`) is in the
+public scripts themselves: YOLOv5m's fine-tuning loss names its three detection outputs, and its
+``a8_w4`` lines name the layers whose weights matter most for memory, the largest ones."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from cost_model.hardware import preset
+from cost_model.layer import OpKind, Precision
+from partitioner.compile_request import prepare_compile
+from partitioner.models import ModelRequest, load_network
+from partitioner.settings import hailo_layer_names
+from partitioner.zoo_scripts import named_precision_lines, zoo_row, zoo_rows, zoo_script
+
+YOLOV5M_A8_W4 = ("conv45", "conv46", "conv51", "conv53", "conv84", "conv89", "conv91")
+WO_SPP_A8_W4 = ("conv45", "conv46", "conv50", "conv52", "conv83", "conv88", "conv90")
+
+
+@functools.cache
+def _net(name: str):
+    return load_network(ModelRequest(spec=name))
+
+
+@pytest.mark.parametrize(
+    ("network", "loss_layers"),
+    [
+        ("yolov5m", ("conv75", "conv85", "conv94")),
+        ("yolov5m_wo_spp", ("conv74", "conv84", "conv93")),
+    ],
+)
+def test_the_scripts_loss_layers_are_the_detection_outputs(network, loss_layers):
+    # loss_layer_names=[conv94, conv85, conv75] in the public yolov5m.alls: the P5, P4, P3 outputs
+    net = _net(network)
+    names = hailo_layer_names(net)
+    assert tuple(names[c] for c in loss_layers) == net.outputs  # P3, P4, P5 in that order
+    # the export's own order numbers the outputs last: conv92..94 (conv91..93 without SPP)
+    assert sum(1 for n in net.topological_order() if net.layer(n).op == OpKind.CONV) == int(
+        loss_layers[-1][4:]
+    )
+
+
+@pytest.mark.parametrize(
+    ("network", "a8_w4", "in_top7"),
+    [("yolov5m", YOLOV5M_A8_W4, 6), ("yolov5m_wo_spp", WO_SPP_A8_W4, 7)],
+)
+def test_the_scripts_4bit_layers_are_the_largest_convolutions(network, a8_w4, in_top7):
+    net = _net(network)
+    names = hailo_layer_names(net)
+    params = {n: net.layer(n).params for n in net.topological_order()}
+    top7 = sorted(params, key=params.__getitem__, reverse=True)[:7]
+    chosen = [names[c] for c in a8_w4]
+    assert names["conv45"] == "model.7.conv" and params["model.7.conv"] == 2_655_744  # 3x3 384->768
+    assert len(set(chosen) & set(top7)) == in_top7
+    # YOLOv5m's one exception: SPP's first 1x1 (768 -> 384), not its second
+    assert set(chosen) - set(top7) <= {"model.8.cv1.conv"}
+
+
+def test_named_lines_cover_the_tables_counts():
+    # every packaged script's named layers are exactly the count the Model Zoo table gives
+    scripts = named_precision_lines()
+    rows = [r for r in zoo_rows() if r.script in scripts]
+    assert sorted({r.network for r in rows}) == ["yolov5m", "yolov5m_wo_spp"] and len(rows) == 4
+    for row in rows:
+        s = zoo_script(row.network, row.device)
+        assert s.notes == ()
+        assert s.text.count("precision_mode=a8_w4") == 1
+    assert zoo_script("yolov3", "hailo8").notes == (
+        "3 layers set to a16_w16 by name in the Model Zoo script are not reproduced",
+    )
+
+
+@pytest.mark.parametrize("device", ["hailo8", "hailo8l"])
+def test_a_zoo_yolov5m_compiles_with_its_seven_4bit_layers(device):
+    net = _net("yolov5m")
+    request = prepare_compile(net, preset(device), None, zoo_name="yolov5m", timeout_s=1)
+    four_bit = {n for n, p in request.settings.precision.items() if p == Precision.A8_W4}
+    names = hailo_layer_names(net)
+    assert {names[c] for c in YOLOV5M_A8_W4} <= four_bit
+    assert zoo_row("yolov5m", device).fields["a8_w4_layers"] == "7"
