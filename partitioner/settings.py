@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from cost_model.layer import OpKind, Precision
+from cost_model.layer import Layer, OpKind, Precision
 from partitioner.flows import FLOW_PARAMS, Flow, FlowParams, resolve_flow
 from partitioner.graph import Network
 from partitioner.model_script import ModelScript, PrecisionRule, layer_matches
@@ -149,6 +149,29 @@ def merge_settings(
     )
 
 
+def hailo_prefix(layer: Layer) -> str | None:
+    """The prefix of Hailo's generated name for one layer (:data:`HAILO_PREFIX`), or None.
+
+    [assumption] A dense layer applied to every token of a sequence (input ``(tokens,
+    features)``) is a 1x1 convolution to Hailo, named ``conv``; only a dense layer on a flat
+    vector (a classifier head) is ``fc``. Evidence: Whisper-tiny's encoder script sets
+    ``conv4, conv6, ..., conv18`` and ``conv5, conv9, conv13, conv17`` to 16 bits; with the two
+    stem convolutions and four per block (qkv, out, fc1, fc2) counted as convs these are the
+    out, fc1 and fc2 of all four blocks, while naming them ``fc`` leaves no ``conv4`` at all.
+
+    >>> from cost_model.layer import Layer
+    >>> token = Layer(name="mlp", op=OpKind.DENSE, inputs=("x",), input_shapes=((197, 192),),
+    ...               output_shape=(197, 768), params=148224, macs=29048832)
+    >>> head = Layer(name="head", op=OpKind.DENSE, inputs=("x",), input_shapes=((512,),),
+    ...              output_shape=(1000,), params=513000, macs=512000)
+    >>> hailo_prefix(token), hailo_prefix(head)
+    ('conv', 'fc')
+    """
+    if layer.op == OpKind.DENSE and any(len(shape) > 1 for shape in layer.input_shapes):
+        return HAILO_PREFIX[OpKind.CONV]
+    return HAILO_PREFIX.get(layer.op)
+
+
 def hailo_parser_order(net: Network) -> tuple[str, ...]:
     """[assumption] The order in which Hailo's parser numbers layers: breadth first (Kahn's
     algorithm with a queue: a layer is numbered once all its producers are, in the order it
@@ -202,7 +225,7 @@ def hailo_layer_names(net: Network) -> dict[str, str]:
     names: dict[str, str] = {}
     counts: dict[str, int] = {}
     for name in hailo_parser_order(net):
-        prefix = HAILO_PREFIX.get(net.layer(name).op)
+        prefix = hailo_prefix(net.layer(name))
         if prefix is not None:
             counts[prefix] = counts.get(prefix, 0) + 1
             names[f"{prefix}{counts[prefix]}"] = name

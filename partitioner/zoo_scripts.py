@@ -10,13 +10,21 @@ reads, so that ``ctxfit compile yolov8m`` compiles as ``hailomz compile yolov8m`
 What a row cannot give back is said in :attr:`ZooScript.notes`: layers pinned to a precision by
 name (the table has their count, not their names) and pinned partitions (the table has the
 context count: the search then runs at exactly that many contexts, :attr:`fixed_contexts`).
-Where the names are known, ``partitioner/data/zoo_named_precision.csv`` holds the script's
-``quantization_param`` lines that name layers, copied from the public script (its path and
-commit in the ``source`` column), and they are applied: today the four YOLOv5m and
-YOLOv5m-wo-SPP scripts (seven ``a8_w4`` layers each), whose Hailo names
-(:func:`~partitioner.settings.hailo_parser_order`) are checked against the layers they mean in
-``tests/test_zoo_scripts.py``. The other rows' named layers (``a16_w16`` on 41 networks) stay a
-note: which of ctxfit's layers their names mean is not checked.
+``partitioner/data/zoo_script_lines.csv`` adds compile-side lines the table leaves out, copied
+from the public scripts (path and commit in its ``source`` column), where what they mean in
+ctxfit's graph is checked (``tests/test_zoo_scripts.py``):
+
+* the seven ``a8_w4`` layers of the four YOLOv5m and YOLOv5m-wo-SPP scripts (their Hailo names,
+  :func:`~partitioner.settings.hailo_parser_order`, are 13 of the 14 largest convolutions);
+* the ``a16_w16`` layers of Whisper-tiny's encoder (the out, fc1 and fc2 of every block), of
+  YOLOv3-416 and Tiny-YOLOv4 (every output) and of FastDepth (its one output);
+* Whisper-tiny's ``performance_param(optimize_for_batch=1)``.
+
+The other rows' named layers (``a16_w16`` on 37 more networks, of which ctxfit builds 7) stay
+a note, since which of ctxfit's layers their names mean is not checked: ViT-Tiny's ``conv32,
+conv33`` are one block's MLP if its qkv is one conv, another block's if Hailo slices it; the
+YOLOv5-seg scripts set three of four outputs, in an output order not known; other names are of
+layers ctxfit does not have (``slice1``, ``format_conversion1``, ``input_layer1``).
 
 >>> s = zoo_script("yolov5m", "hailo8")
 >>> print(s.text, end="")
@@ -42,7 +50,7 @@ from importlib import resources
 from partitioner.model_script import parse_model_script
 
 TABLE = "model_zoo_v2.18.csv"
-NAMED_PRECISION = "zoo_named_precision.csv"
+EXTRA_LINES = "zoo_script_lines.csv"
 DEVICES = ("hailo8", "hailo8l")
 
 
@@ -103,10 +111,10 @@ def zoo_rows() -> tuple[ZooRow, ...]:
 
 
 @functools.cache
-def named_precision_lines() -> dict[str, tuple[str, ...]]:
-    """Script path -> its ``quantization_param`` lines that name layers (packaged table)."""
+def extra_script_lines() -> dict[str, tuple[str, ...]]:
+    """Script path -> its compile-side lines the Model Zoo table leaves out (packaged table)."""
     lines: dict[str, list[str]] = {}
-    path = resources.files("partitioner").joinpath("data", NAMED_PRECISION)
+    path = resources.files("partitioner").joinpath("data", EXTRA_LINES)
     with path.open(encoding="utf-8") as f:
         for r in csv.DictReader(f):
             lines.setdefault(r["script"], []).append(r["line"])
@@ -158,10 +166,10 @@ def zoo_script(network: str, device: str) -> ZooScript | None:
         # a character class ([0-9]) is quoted: brackets are lists in a model script
         layers = f'"{glob}"' if "[" in glob else f"{{{glob}}}"
         lines.append(f"quantization_param({layers}, precision_mode={mode})")
-    named = named_precision_lines().get(row.script, ())
-    lines += named
+    extra = extra_script_lines().get(row.script, ())
+    lines += extra
     for mode in ("a8_w4", "a16_w16"):
-        count = int(f[f"{mode}_layers"] or 0) - sum(_named_count(line, mode) for line in named)
+        count = int(f[f"{mode}_layers"] or 0) - sum(_named_count(line, mode) for line in extra)
         if count:
             notes.append(
                 f"{count} layers set to {mode} by name in the Model Zoo script are not reproduced"

@@ -1,5 +1,5 @@
-"""Hailo's generated layer names on zoo models, and the Model Zoo scripts' lines that name layers
-(``partitioner/data/zoo_named_precision.csv``).
+"""Hailo's generated layer names on zoo models, and the Model Zoo scripts' lines the table leaves
+out (``partitioner/data/zoo_script_lines.csv``).
 
 The evidence for the parser's order (:func:`partitioner.settings.hailo_parser_order`) is in the
 public scripts themselves: YOLOv5m's fine-tuning loss names its three detection outputs, and its
@@ -16,7 +16,7 @@ from cost_model.layer import OpKind, Precision
 from partitioner.compile_request import prepare_compile
 from partitioner.models import ModelRequest, load_network
 from partitioner.settings import hailo_layer_names
-from partitioner.zoo_scripts import named_precision_lines, zoo_row, zoo_rows, zoo_script
+from partitioner.zoo_scripts import extra_script_lines, zoo_row, zoo_rows, zoo_script
 
 YOLOV5M_A8_W4 = ("conv45", "conv46", "conv51", "conv53", "conv84", "conv89", "conv91")
 WO_SPP_A8_W4 = ("conv45", "conv46", "conv50", "conv52", "conv83", "conv88", "conv90")
@@ -61,18 +61,51 @@ def test_the_scripts_4bit_layers_are_the_largest_convolutions(network, a8_w4, in
     assert set(chosen) - set(top7) <= {"model.8.cv1.conv"}
 
 
-def test_named_lines_cover_the_tables_counts():
-    # every packaged script's named layers are exactly the count the Model Zoo table gives
-    scripts = named_precision_lines()
+def test_added_lines_cover_the_tables_counts():
+    # every script with added lines: its named layers are exactly the count the table gives
+    scripts = extra_script_lines()
     rows = [r for r in zoo_rows() if r.script in scripts]
-    assert sorted({r.network for r in rows}) == ["yolov5m", "yolov5m_wo_spp"] and len(rows) == 4
+    assert sorted({r.network for r in rows}) == [
+        "fast_depth",
+        "tiny_yolov4",
+        "whisper_tiny_10s_encoder",
+        "yolov3_416",
+        "yolov5m",
+        "yolov5m_wo_spp",
+    ]
+    assert len(rows) == 12  # both chips each
     for row in rows:
         s = zoo_script(row.network, row.device)
         assert s.notes == ()
-        assert s.text.count("precision_mode=a8_w4") == 1
+        for line in scripts[row.script]:
+            assert line in s.text
     assert zoo_script("yolov3", "hailo8").notes == (
         "3 layers set to a16_w16 by name in the Model Zoo script are not reproduced",
     )
+
+
+@pytest.mark.parametrize(
+    ("network", "outputs"), [("yolov3_416", 3), ("tiny_yolov4", 2), ("fast_depth", 1)]
+)
+def test_output_layer_lines_cover_every_output(network, outputs):
+    # output_layer1..N set to 16 bits: every output of the network, whatever their order
+    net = _net(network)
+    request = prepare_compile(net, preset("hailo8"), None, zoo_name=network, timeout_s=1)
+    sixteen = {n for n, p in request.settings.precision.items() if p == Precision.A16_W16}
+    assert len(net.outputs) == outputs and sixteen == set(net.outputs)
+
+
+def test_whispers_16bit_layers_are_every_blocks_out_fc1_and_fc2():
+    # conv4, 6, ..., 18 and conv5, 9, 13, 17 in the script: with the two stem convolutions and
+    # four per block (qkv, out, fc1, fc2) these are all but the qkv of the four blocks
+    net = _net("whisper_tiny_10s_encoder")
+    request = prepare_compile(net, preset("hailo8"), None, zoo_name="whisper_tiny_10s_encoder")
+    sixteen = {n for n, p in request.settings.precision.items() if p == Precision.A16_W16}
+    expected = {f"blocks.{b}.{n}" for b in range(4) for n in ("attn.proj", "mlp.fc1", "mlp.fc2")}
+    assert {n for n in sixteen if net.layer(n).op == OpKind.DENSE} == expected
+    names = hailo_layer_names(net)
+    assert names["conv1"] == "conv1" and names["conv3"] == "blocks.0.attn.qkv"
+    assert request.settings.options.batch == 1  # the script's performance_param
 
 
 @pytest.mark.parametrize("device", ["hailo8", "hailo8l"])
