@@ -15,7 +15,10 @@ latest snapshot and the clock, so the elapsed time keeps moving between solution
 'ctxfit: trying a single context | 0.4 s'
 >>> status_line(Progress(elapsed_s=3.0, num_contexts=4, iteration=2, best_fps=251.25,
 ...                      bound_fps=262.0, gap=0.0412), 12.34)
-'ctxfit: partitioning | 12.3 s | K = 4 contexts | best 251.2 FPS | gap 4.1%'
+'ctxfit: partitioning | 12.3 s | K = 4 contexts | best 251.2 FPS | gap 4.12%'
+>>> status_line(Progress(elapsed_s=3.0, num_contexts=4, iteration=2, best_fps=251.25,
+...                      bound_fps=251.26, gap=0.00004), 5.0).rsplit("| ", 1)[1]
+'gap <0.01%'
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from rich.table import Table
 from rich.text import Text
 
 from partitioner.search import Progress
+from partitioner.search_types import gap_text
 
 REFRESH_PER_SECOND = 4
 
@@ -38,11 +42,12 @@ REFRESH_PER_SECOND = 4
 def status_line(progress: Progress | None, elapsed_s: float) -> str:
     """The text of the status line: before any :class:`Progress` the single-context flow is
     running; afterwards the K being tried, the best FPS so far (``-`` before the first
-    solution) and the current iteration's gap (``-`` until it has a bound)."""
+    solution) and the current iteration's gap as :func:`~partitioner.search_types.gap_text`
+    prints it everywhere (``-`` until it has a bound)."""
     if progress is None:
         return f"ctxfit: trying a single context | {elapsed_s:.1f} s"
     best = "-" if progress.best_fps is None else f"{progress.best_fps:,.1f} FPS"
-    gap = "-" if progress.gap is None else f"{progress.gap:.1%}"
+    gap = gap_text(progress.gap)  # never "0.0%" for a gap not closed
     return (
         f"ctxfit: partitioning | {elapsed_s:.1f} s | K = {progress.num_contexts} contexts | "
         f"best {best} | gap {gap}"

@@ -44,7 +44,7 @@ def test_status_line_text():
         elapsed_s=5.0, num_contexts=5, iteration=3, fps=1234.5, best_fps=1500.0, gap=0.125
     )
     assert status_line(found, 65.0) == (
-        "ctxfit: partitioning | 65.0 s | K = 5 contexts | best 1,500.0 FPS | gap 12.5%"
+        "ctxfit: partitioning | 65.0 s | K = 5 contexts | best 1,500.0 FPS | gap 12.50%"
     )
 
 
@@ -65,7 +65,7 @@ def test_drawn_on_a_terminal_with_elapsed_time_and_erased_at_the_end():
     assert out.startswith(HIDE_CURSOR)
     assert "ctxfit: trying a single context | 0.0 s" in out
     assert "ctxfit: partitioning | 2.5 s | K = 3 contexts | best 250.0 FPS | gap -" in out
-    assert "ctxfit: partitioning | 4.0 s | K = 4 contexts | best 260.0 FPS | gap 5.0%" in out
+    assert "ctxfit: partitioning | 4.0 s | K = 4 contexts | best 260.0 FPS | gap 5.00%" in out
     # the log line is printed whole, above the status line
     assert "[info] Found valid partition to 3 contexts\n" in out
     # transient: the cursor comes back and the last status line is erased
