@@ -182,7 +182,9 @@ def hailo_parser_order(net: Network) -> tuple[str, ...]:
     conv74``) are the three detection outputs in this order, where the export's order gives
     one of six; their seven ``quantization_param(..., precision_mode=a8_w4)`` layers each are
     13 of the 14 largest convolutions in this order (the seven largest of YOLOv5m-wo-SPP; SPP's
-    first 1x1 in place of its second in YOLOv5m), 2 of 14 in the export's. Not exact for
+    first 1x1 in place of its second in YOLOv5m), 2 of 14 in the export's; CenterPose's
+    ``conv60 ... conv65`` (its fine-tuning loss) are its six heads and ``conv60`` / ``conv64``
+    (its sigmoids) its two heatmaps in this order, not in the export's. Not exact for
     YOLOv8: its NMS config names P3's box / class outputs ``conv41`` / ``conv42`` (P4 52 / 53, P5
     62 / 63), where this order gives 42 / 43 and 53 / 54 (62 / 63 right): Hailo numbers the
     next C2f's first conv after the head's outputs, this order before them.

@@ -116,3 +116,14 @@ def test_a_zoo_yolov5m_compiles_with_its_seven_4bit_layers(device):
     names = hailo_layer_names(net)
     assert {names[c] for c in YOLOV5M_A8_W4} <= four_bit
     assert zoo_row("yolov5m", device).fields["a8_w4_layers"] == "7"
+
+
+def test_centerposes_named_heads_are_its_outputs_in_the_parsers_order():
+    # its script (the older base/centerpose_regnetx_800mf.alls): loss_layer_names=[conv60 ...
+    # conv65], sigmoid on conv60 and conv64: the six heads, the two heatmaps sigmoid
+    net = _net("centerpose_regnetx_800mf")
+    names = hailo_layer_names(net)
+    assert tuple(names[f"conv{i}"] for i in range(60, 66)) == net.outputs
+    assert (names["conv60"], names["conv64"]) == ("heads.hm.2", "heads.hm_hp.2")
+    export = [n for n in net.topological_order() if net.layer(n).op == OpKind.CONV]
+    assert export[59] != "heads.hm.2"  # the export's own order numbers the heads otherwise
