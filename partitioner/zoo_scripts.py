@@ -22,9 +22,11 @@ ctxfit's graph is checked (``tests/test_zoo_scripts.py``):
 
 The other rows' named layers (``a16_w16`` on 37 more networks, of which ctxfit builds 7) stay
 a note, since which of ctxfit's layers their names mean is not checked: ViT-Tiny's ``conv32,
-conv33`` are one block's MLP if its qkv is one conv, another block's if Hailo slices it; the
-YOLOv5-seg scripts set three of four outputs, in an output order not known; other names are of
-layers ctxfit does not have (``slice1``, ``format_conversion1``, ``input_layer1``).
+conv33`` are block 7's fc1 and fc2 if its qkv is one conv, as in Whisper (its script's
+``conv_slice3 ... conv_slice36``, three slices a block, suggest so), and nothing else checks it;
+the YOLOv5-seg and CenterPose scripts set some of their outputs (``output_layer1..3`` of four,
+``output_layer1`` of six) in an output order not known; other names are of layers ctxfit does
+not have (``slice1``, ``format_conversion1``, ``input_layer1``).
 
 >>> s = zoo_script("yolov5m", "hailo8")
 >>> print(s.text, end="")
