@@ -17,14 +17,14 @@ ctxfit's graph is checked (``tests/test_zoo_scripts.py``):
 * the seven ``a8_w4`` layers of the four YOLOv5m and YOLOv5m-wo-SPP scripts (their Hailo names,
   :func:`~partitioner.settings.hailo_parser_order`, are 13 of the 14 largest convolutions);
 * the ``a16_w16`` layers of Whisper-tiny's encoder (the out, fc1 and fc2 of every block), of
-  YOLOv3-416 and Tiny-YOLOv4 (every output) and of FastDepth (its one output);
+  ViT-Tiny (``conv32, conv33``: block 7's fc1 and fc2, with the qkv one conv a block as in
+  Whisper; its script's ``conv_slice3 ... conv_slice36``, three slices a block, say the same),
+  of YOLOv3-416 and Tiny-YOLOv4 (every output) and of FastDepth (its one output);
 * Whisper-tiny's ``performance_param(optimize_for_batch=1)``.
 
-The other rows' named layers (``a16_w16`` on 37 more networks, of which ctxfit builds 7) stay
-a note, since which of ctxfit's layers their names mean is not checked: ViT-Tiny's ``conv32,
-conv33`` are block 7's fc1 and fc2 if its qkv is one conv, as in Whisper (its script's
-``conv_slice3 ... conv_slice36``, three slices a block, suggest so), and nothing else checks it;
-the YOLOv5-seg and CenterPose scripts set some of their outputs (``output_layer1..3`` of four,
+The other rows' named layers (``a16_w16`` on 36 more networks, of which ctxfit builds 6) stay
+a note, since which of ctxfit's layers their names mean is not checked: the YOLOv5-seg and
+CenterPose scripts set some of their outputs (``output_layer1..3`` of four,
 ``output_layer1`` of six) in an output order not known; other names are of layers ctxfit does
 not have (``slice1``, ``format_conversion1``, ``input_layer1``).
 

@@ -68,12 +68,13 @@ def test_added_lines_cover_the_tables_counts():
     assert sorted({r.network for r in rows}) == [
         "fast_depth",
         "tiny_yolov4",
+        "vit_tiny",
         "whisper_tiny_10s_encoder",
         "yolov3_416",
         "yolov5m",
         "yolov5m_wo_spp",
     ]
-    assert len(rows) == 12  # both chips each
+    assert len(rows) == 14  # both chips each
     for row in rows:
         s = zoo_script(row.network, row.device)
         assert s.notes == ()
@@ -127,3 +128,16 @@ def test_centerposes_named_heads_are_its_outputs_in_the_parsers_order():
     assert (names["conv60"], names["conv64"]) == ("heads.hm.2", "heads.hm_hp.2")
     export = [n for n in net.topological_order() if net.layer(n).op == OpKind.CONV]
     assert export[59] != "heads.hm.2"  # the export's own order numbers the heads otherwise
+
+
+def test_vit_tinys_16bit_layers_are_one_blocks_mlp():
+    # quantization_param([vit_tiny/conv32], ...), [vit_tiny/conv33]: the patch embedding and four
+    # convs a block (qkv, proj, fc1, fc2) put them at block 7's fc1 and fc2, one MLP
+    net = _net("vit_tiny")
+    request = prepare_compile(net, preset("hailo8"), None, zoo_name="vit_tiny", timeout_s=1)
+    sixteen = {n for n, p in request.settings.precision.items() if p == Precision.A16_W16}
+    assert {n for n in sixteen if net.layer(n).op == OpKind.DENSE} == {
+        "blocks.7.mlp.fc1",
+        "blocks.7.mlp.fc2",
+    }
+    assert hailo_layer_names(net)["fc1"] == "head"  # the classifier on the class token
