@@ -86,7 +86,12 @@ from partitioner.graph import Network
 from partitioner.model_script import ModelScript
 from partitioner.models import ModelRequest, load_network
 from partitioner.search import CtrlC
-from partitioner.settings import compression_precision
+from partitioner.settings import (
+    anchor_layer_names,
+    compression_precision,
+    is_glob,
+    without_absent_layers,
+)
 
 JSON_SCHEMA = 1
 
@@ -670,9 +675,19 @@ class _Explorer:
             zoo = zoo_script(zoo_name, chip_of(hw))
             if zoo is not None:
                 self.base_script = parse_model_script(zoo.text, source=zoo.row.script)
+        self.original: Network | None = None
         self._networks: dict[Any, Network | CtxfitError] = {}
         self._checks: dict[Any, _Check] = {}
         self._keys: dict[ModelRequest, Any] = {}
+
+    def anchor(self, net: Network) -> None:
+        """Take ``net`` as the unchanged model: the script's layers named one by one (Hailo's
+        positional ``conv45``) are pinned to the layers they name in it
+        (:func:`~partitioner.settings.anchor_layer_names`), so every changed network keeps them
+        on the same layers, and loses them where the change removed the layer."""
+        self.original = net
+        if self.base_script is not None:
+            self.base_script = anchor_layer_names(net, self.base_script)
 
     def out_of_time(self) -> bool:
         """The search budget is spent, or Ctrl-C stopped the search."""
@@ -706,7 +721,7 @@ class _Explorer:
         """``net`` as ``ctxfit compile`` prepares it; with ``changes``, the model script (the
         user's, the zoo model's, or an empty one) with those :class:`ModelScript` fields
         replaced (caps, compression level, precision rules)."""
-        if changes is None:
+        if changes is None and (net is self.original or not self._names_layers()):
             return prepare_compile(
                 net,
                 self.hw,
@@ -715,11 +730,20 @@ class _Explorer:
                 compiler_defaults=self.compiler_defaults,
                 **self.flags,
             )
+        changes = changes or {}
         script = replace(self.base_script or ModelScript(), **changes)
+        if net is not self.original:
+            script = without_absent_layers(net, script)
         flags = dict(self.flags)
         if "caps" in changes:
             flags["max_utilization"] = None  # the changed caps carry the user's
         return prepare_compile(net, self.hw, script, **flags)
+
+    def _names_layers(self) -> bool:
+        """Whether the script names some layer exactly (a rule a change may leave without its
+        layer), so that a changed network is prepared from the anchored script."""
+        script = self.base_script
+        return script is not None and any(not is_glob(p) for p, _ in script.precision)
 
     def fit(self, prepared: PreparedCompile) -> ContextFit:
         """The single-context attempt of ``prepared`` at its flow's caps (the cost model)."""
@@ -859,6 +883,7 @@ def explain(
         flags={**flags, "timeout_s": timeout_s},
     )
     explorer.remember(request, net)
+    explorer.anchor(net)
     prepared = explorer.prepare(net)
     for line in prepared.log_lines:
         log(line)

@@ -446,7 +446,7 @@ def emit_settings_lines(settings: ScriptSettings) -> list[str]:
         lines.append(f"model_optimization_flavor(compression_level={settings.compression_level})")
     by_mode: dict[Precision, list[str]] = {}
     for name, mode in settings.precision:
-        by_mode.setdefault(mode, []).append(_emit_name(_literal_pattern(name)))
+        by_mode.setdefault(mode, []).append(_emit_name(literal_pattern(name)))
     for mode, names in by_mode.items():
         lines.append(f"quantization_param([{', '.join(names)}], precision_mode={mode.value})")
     caps = settings.caps.as_dict()
@@ -483,7 +483,7 @@ def _exact(value: float) -> str:
     return short if float(short) == value else repr(float(value))
 
 
-def _literal_pattern(name: str) -> str:
+def literal_pattern(name: str) -> str:
     """``name`` as a glob that matches only itself (``*``, ``?`` and ``[`` in brackets)."""
     return "".join(f"[{c}]" if c in _GLOB_CHARS else c for c in name)
 

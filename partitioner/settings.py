@@ -15,6 +15,7 @@ per-layer precisions:
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from cost_model.layer import Layer, OpKind, Precision
 from partitioner.flows import FLOW_PARAMS, Flow, FlowParams, resolve_flow
 from partitioner.graph import Network
-from partitioner.model_script import ModelScript, PrecisionRule, layer_matches
+from partitioner.model_script import ModelScript, PrecisionRule, layer_matches, literal_pattern
 from partitioner.search import DEFAULT_TIMEOUT_S, DEFAULT_WORKERS, SearchOptions
 
 DEFAULT_OPTIMIZE_FOR_BATCH = 8
@@ -234,6 +235,66 @@ def hailo_layer_names(net: Network) -> dict[str, str]:
     for i, name in enumerate(dict.fromkeys(net.outputs), start=1):
         names[f"output_layer{i}"] = name
     return names
+
+
+def anchor_layer_names(net: Network, script: ModelScript) -> ModelScript:
+    """``script`` with every ``quantization_param`` rule that names one layer exactly pinned to
+    the layer it names in ``net``: a Hailo generated name (``conv45``, ``output_layer1``) becomes
+    ctxfit's name of that layer. Hailo's names are positions (the 45th conv), so a changed
+    network (``ctxfit explain``'s candidates) would give them to other layers; pinned, a rule
+    keeps its layer, and :func:`without_absent_layers` drops it where a change removed the layer.
+    Globs (``{ew_add*}``) and ctxfit's own names stay as they are.
+
+    >>> from cost_model.layer import Layer
+    >>> def conv(name, src):
+    ...     return Layer(name=name, op=OpKind.CONV, inputs=(src,), input_shapes=((8, 4, 4),),
+    ...                  output_shape=(8, 4, 4), params=72, macs=1152)
+    >>> from partitioner.model_script import parse_model_script
+    >>> net = Network("n", [conv("a", "x"), conv("b", "a")], inputs={"x": (8, 4, 4)},
+    ...               outputs=["b"])
+    >>> s = parse_model_script("quantization_param(conv2, precision_mode=a8_w4)\\n"
+    ...                        "quantization_param({conv*}, precision_mode=a8_w4)")
+    >>> anchor_layer_names(net, s).precision
+    (('b', <Precision.A8_W4: 'a8_w4'>), ('conv*', <Precision.A8_W4: 'a8_w4'>))
+    """
+    aliases = hailo_layer_names(net)
+    own = set(net.topological_order())
+    rules: list[tuple[str, Precision]] = []
+    lines: list[int] = []
+    for (pattern, mode), line in zip(script.precision, script.precision_lines, strict=True):
+        named = (
+            []
+            if is_glob(pattern) or any(layer_matches(pattern, n) for n in own)
+            else [layer for alias, layer in aliases.items() if layer_matches(pattern, alias)]
+        )
+        for layer in named or [None]:
+            rules.append((pattern if layer is None else literal_pattern(layer), mode))
+            lines.append(line)
+    return replace(script, precision=tuple(rules), precision_lines=tuple(lines))
+
+
+def without_absent_layers(net: Network, script: ModelScript) -> ModelScript:
+    """``script`` without the ``quantization_param`` rules that name one layer exactly and find
+    it nowhere in ``net`` (a layer a change removed; globs stay, matching what they match)."""
+    own = net.topological_order()
+    kept = [
+        (rule, line)
+        for rule, line in zip(script.precision, script.precision_lines, strict=True)
+        if is_glob(rule[0], literal_ok=True) or any(layer_matches(rule[0], n) for n in own)
+    ]
+    return replace(
+        script,
+        precision=tuple(rule for rule, _ in kept),
+        precision_lines=tuple(line for _, line in kept),
+    )
+
+
+def is_glob(pattern: str, *, literal_ok: bool = False) -> bool:
+    """A pattern with a wildcard (``*``, ``?``, a class); with ``literal_ok`` a bracketed single
+    character (``x[[]0]``, :func:`~partitioner.model_script.literal_pattern`) is not one."""
+    if literal_ok:
+        pattern = re.sub(r"\[(.)\]", "", pattern)
+    return any(c in pattern for c in "*?[")
 
 
 def script_precision(net: Network, script: ModelScript) -> dict[str, Precision]:

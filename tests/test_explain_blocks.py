@@ -149,3 +149,23 @@ def test_yolov8n_on_hailo8l_gets_a_verified_block_change():
         prepared.net, hw, prepared.settings.options, flow=prepared.settings.flow
     )
     assert report.single_context and report.fps[8] == pytest.approx(best.fps[8])
+
+
+def test_a_scripts_positional_layer_names_stay_on_their_layers_in_the_changes(yolov8n_net):
+    # Hailo's conv62 / conv63 are YOLOv8n's last box and class outputs (the P5 scale) in the
+    # parser's order. A change that drops the P5 scale removes them: explain must neither stop
+    # on the missing names nor give them to the 62nd / 63rd conv of the changed network.
+    from partitioner.settings import anchor_layer_names, hailo_layer_names, without_absent_layers
+
+    script = parse_model_script("quantization_param([conv62, conv63], precision_mode=a16_w16)")
+    names = hailo_layer_names(yolov8n_net)
+    anchored = anchor_layer_names(yolov8n_net, script)
+    assert [p for p, _ in anchored.precision] == [names["conv62"], names["conv63"]]
+    assert {names["conv62"], names["conv63"]} <= set(yolov8n_net.outputs)
+    dropped = v8n(YoloEdits(drop_last_scale=True))
+    assert without_absent_layers(dropped, anchored).precision == ()
+    narrow = v8n(YoloEdits(plain=(2,)))  # keeps the head: the rules keep their layers
+    assert without_absent_layers(narrow, anchored).precision == anchored.precision
+    e = explain(ModelRequest(spec="yolov8n"), preset("hailo8l"), kinds=("blocks",),
+                timeout_s=1.0, script=script)  # fmt: skip
+    assert e.report is not None and [s for s in e.suggestions if s.kind == "blocks"]
