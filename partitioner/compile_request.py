@@ -15,7 +15,14 @@ from cost_model.hardware import HardwareSpec
 from partitioner.flows import FLOW_PARAMS, FlowParams
 from partitioner.graph import Network
 from partitioner.model_script import ModelScript, parse_model_script
-from partitioner.settings import CompileSettings, apply_precision, merge_settings
+from partitioner.settings import (
+    CompileSettings,
+    anchor_layer_names,
+    apply_precision,
+    is_glob,
+    merge_settings,
+    without_absent_layers,
+)
 from partitioner.zoo_scripts import ZooScript, zoo_script
 
 
@@ -67,6 +74,12 @@ def prepare_compile(
         if not body:
             lines.append(f"Model Zoo script {zoo.row.script}: no compile-side lines")
         lines += zoo.notes
+        script, dropped = _published_layers(net, zoo.row.network, script)
+        if dropped:
+            lines.append(
+                f"{dropped} layers the Model Zoo script names are not in this network (its "
+                "knobs changed it): their precision is not set"
+            )
     settings = merge_settings(
         net,
         script,
@@ -84,3 +97,20 @@ def prepare_compile(
         zoo=zoo,
         log_lines=tuple(lines),
     )
+
+
+def _published_layers(net: Network, network: str, script: ModelScript) -> tuple[ModelScript, int]:
+    """The zoo script's layers named one by one are the *published* network's (Hailo's
+    ``conv45`` is a position): pinned to the layers they name there
+    (:func:`~partitioner.settings.anchor_layer_names`) and kept where ``net``, the zoo model at
+    other knobs (``--depth``), still has them; with the number of rules dropped."""
+    if all(is_glob(pattern) for pattern, _ in script.precision):
+        return script, 0
+    from partitioner.models import ModelRequest, load_network
+
+    published = load_network(ModelRequest(spec=network))
+    if published == net:
+        return script, 0
+    anchored = anchor_layer_names(published, script)
+    kept = without_absent_layers(net, anchored)
+    return kept, len(anchored.precision) - len(kept.precision)

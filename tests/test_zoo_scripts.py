@@ -141,3 +141,20 @@ def test_vit_tinys_16bit_layers_are_one_blocks_mlp():
         "blocks.7.mlp.fc2",
     }
     assert hailo_layer_names(net)["fc1"] == "head"  # the classifier on the class token
+
+
+def test_a_zoo_model_at_other_knobs_keeps_the_scripts_layers_by_what_they_name():
+    # --depth changes the layer count, so Hailo's conv45 would be another layer (or none): the
+    # script's named layers are the published network's, kept where the changed one has them
+    published = _net("yolov5m")
+    names = hailo_layer_names(published)
+    chosen = {names[c] for c in YOLOV5M_A8_W4}
+    shallow = load_network(ModelRequest(spec="yolov5m", depth=0.33))
+    request = prepare_compile(shallow, preset("hailo8"), None, zoo_name="yolov5m", timeout_s=1)
+    four_bit = {n for n, p in request.settings.precision.items() if p == Precision.A8_W4}
+    assert four_bit == chosen & set(shallow.topological_order())
+    dropped = len(chosen) - len(four_bit)
+    assert dropped == 2  # model.9's and model.23's second bottleneck (n = 2 -> 1)
+    assert f"{dropped} layers the Model Zoo script names are not in this network" in " ".join(
+        request.log_lines
+    )
