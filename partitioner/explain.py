@@ -682,12 +682,20 @@ class _Explorer:
 
     def anchor(self, net: Network) -> None:
         """Take ``net`` as the unchanged model: the script's layers named one by one (Hailo's
-        positional ``conv45``) are pinned to the layers they name in it
-        (:func:`~partitioner.settings.anchor_layer_names`), so every changed network keeps them
-        on the same layers, and loses them where the change removed the layer."""
+        positional ``conv45``) are pinned to the layers they name in it, or for a zoo model's
+        own script in the published network (:func:`~partitioner.settings.anchor_layer_names`),
+        so every changed network keeps them on the same layers, and loses them where the change
+        removed the layer."""
         self.original = net
-        if self.base_script is not None:
-            self.base_script = anchor_layer_names(net, self.base_script)
+        if not self._names_layers():
+            return
+        assert self.base_script is not None  # _names_layers
+        named_in = net
+        if self.script is None and self.zoo_name is not None:
+            # the Model Zoo script names the published network's layers, not those of the
+            # model at other knobs (--depth)
+            named_in = load_network(ModelRequest(spec=self.zoo_name))
+        self.base_script = anchor_layer_names(named_in, self.base_script)
 
     def out_of_time(self) -> bool:
         """The search budget is spent, or Ctrl-C stopped the search."""
@@ -731,9 +739,7 @@ class _Explorer:
                 **self.flags,
             )
         changes = changes or {}
-        script = replace(self.base_script or ModelScript(), **changes)
-        if net is not self.original:
-            script = without_absent_layers(net, script)
+        script = without_absent_layers(net, replace(self.base_script or ModelScript(), **changes))
         flags = dict(self.flags)
         if "caps" in changes:
             flags["max_utilization"] = None  # the changed caps carry the user's

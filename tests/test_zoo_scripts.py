@@ -158,3 +158,13 @@ def test_a_zoo_model_at_other_knobs_keeps_the_scripts_layers_by_what_they_name()
     assert f"{dropped} layers the Model Zoo script names are not in this network" in " ".join(
         request.log_lines
     )
+
+
+def test_explain_at_other_knobs_keeps_the_scripts_layers():
+    # the model at --depth 0.33 lacks two of the seven layers YOLOv5m's script puts in 4 bits;
+    # explain prepares it and its changes from the published network's names, without stopping
+    from partitioner.explain import explain
+
+    e = explain(ModelRequest(spec="yolov5m", depth=0.33), preset("hailo8"), kinds=("precision",),
+                timeout_s=1.0)  # fmt: skip
+    assert e.report is not None and e.error is None
