@@ -19,8 +19,8 @@ from partitioner.settings import (
     CompileSettings,
     anchor_layer_names,
     apply_precision,
-    is_glob,
     merge_settings,
+    names_layers,
     without_absent_layers,
 )
 from partitioner.zoo_scripts import ZooScript, zoo_script
@@ -104,7 +104,7 @@ def _published_layers(net: Network, network: str, script: ModelScript) -> tuple[
     ``conv45`` is a position): pinned to the layers they name there
     (:func:`~partitioner.settings.anchor_layer_names`) and kept where ``net``, the zoo model at
     other knobs (``--depth``), still has them; with the number of rules dropped."""
-    if all(is_glob(pattern) for pattern, _ in script.precision):
+    if not names_layers(script):
         return script, 0
     from partitioner.models import ModelRequest, load_network
 

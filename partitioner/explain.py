@@ -89,7 +89,7 @@ from partitioner.search import CtrlC
 from partitioner.settings import (
     anchor_layer_names,
     compression_precision,
-    is_glob,
+    names_layers,
     without_absent_layers,
 )
 
@@ -687,14 +687,13 @@ class _Explorer:
         so every changed network keeps them on the same layers, and loses them where the change
         removed the layer."""
         self.original = net
-        if not self._names_layers():
+        if self.base_script is None or not names_layers(self.base_script):
             return
-        assert self.base_script is not None  # _names_layers
         named_in = net
         if self.script is None and self.zoo_name is not None:
             # the Model Zoo script names the published network's layers, not those of the
-            # model at other knobs (--depth)
-            named_in = load_network(ModelRequest(spec=self.zoo_name))
+            # model at other knobs (--depth); at the published knobs this is ``net`` itself
+            named_in = self.network(ModelRequest(spec=self.zoo_name))
         self.base_script = anchor_layer_names(named_in, self.base_script)
 
     def out_of_time(self) -> bool:
@@ -729,7 +728,7 @@ class _Explorer:
         """``net`` as ``ctxfit compile`` prepares it; with ``changes``, the model script (the
         user's, the zoo model's, or an empty one) with those :class:`ModelScript` fields
         replaced (caps, compression level, precision rules)."""
-        if changes is None and (net is self.original or not self._names_layers()):
+        if changes is None and (net is self.original or not names_layers(self.base_script)):
             return prepare_compile(
                 net,
                 self.hw,
@@ -744,12 +743,6 @@ class _Explorer:
         if "caps" in changes:
             flags["max_utilization"] = None  # the changed caps carry the user's
         return prepare_compile(net, self.hw, script, **flags)
-
-    def _names_layers(self) -> bool:
-        """Whether the script names some layer exactly (a rule a change may leave without its
-        layer), so that a changed network is prepared from the anchored script."""
-        script = self.base_script
-        return script is not None and any(not is_glob(p) for p, _ in script.precision)
 
     def fit(self, prepared: PreparedCompile) -> ContextFit:
         """The single-context attempt of ``prepared`` at its flow's caps (the cost model)."""

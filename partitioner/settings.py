@@ -289,6 +289,12 @@ def without_absent_layers(net: Network, script: ModelScript) -> ModelScript:
     )
 
 
+def names_layers(script: ModelScript | None) -> bool:
+    """Whether ``script`` has a ``quantization_param`` rule that names one layer exactly (not a
+    glob): the rules :func:`anchor_layer_names` pins and :func:`without_absent_layers` drops."""
+    return script is not None and any(not is_glob(pattern) for pattern, _ in script.precision)
+
+
 def is_glob(pattern: str, *, literal_ok: bool = False) -> bool:
     """A pattern with a wildcard (``*``, ``?``, a class); with ``literal_ok`` a bracketed single
     character (``x[[]0]``, :func:`~partitioner.model_script.literal_pattern`) is not one."""
