@@ -52,6 +52,7 @@ class OpKind(str, Enum):
     AFFINE = "affine"  # a batch norm that could not be fused: per-channel scale and shift
     TRANSPOSE = "transpose"  # permute / transpose / pixel (un)shuffle: moves data
     PAD = "pad"  # explicit padding that could not be fused into a conv
+    ARGMAX = "argmax"  # index of the largest channel per pixel: a segmentation network's end
 
 
 class Precision(str, Enum):

@@ -5,8 +5,8 @@ in SC-cycles per frame (one rule per op kind, registered in ``WORK_RULES``):
 
 * MAC layers (conv, deconv, dense, matmul): ``W = MACs x p / (64 x efficiency)``, with ``p = 2``
   for ``a16_w16`` and the efficiency of the kind (depthwise convs have their own).
-* layers without MACs (pool, add, concat, resize, softmax, norm, ...): ``W = E x p / e``, with
-  ``E`` the larger of the output elements and the input elements per frame and ``e`` the
+* layers without MACs (pool, add, concat, resize, softmax, norm, argmax, ...): ``W = E x p / e``,
+  with ``E`` the larger of the output elements and the input elements per frame and ``e`` the
   elements one SC handles per cycle;
 
 plus ``hw.sc_cycles_per_row`` for each output row.
@@ -120,6 +120,7 @@ WORK_RULES: dict[OpKind, WorkRule] = {
     OpKind.AFFINE: _element_work,
     OpKind.TRANSPOSE: _element_work,
     OpKind.PAD: _element_work,
+    OpKind.ARGMAX: _element_work,
 }
 
 # Op kinds whose inputs must be held whole (no streaming by rows).

@@ -48,6 +48,7 @@ HAILO_PREFIX = {
     OpKind.GLOBAL_POOL: "avgpool",
     OpKind.CONCAT: "concat",
     OpKind.RESIZE: "resize",
+    OpKind.ARGMAX: "argmax",
 }
 """[assumption] The names Hailo's parser generates, per layer kind (``conv1``, ``ew_add3``...):
 numbered from 1 per prefix in the parser's order (:func:`hailo_parser_order`); graph outputs are

@@ -202,6 +202,24 @@ def test_elementwise_layer_work_counts_elements():
     assert cost.resources.l3_cuts == 2 * math.ceil(2 * c * w / CUT)
 
 
+def test_argmax_reads_every_class_score_and_writes_one_byte_per_pixel():
+    # DeepLab's end: 21 class scores at 513x513 -> one class index per pixel
+    argmax = Layer(
+        name="argmax",
+        op=OpKind.ARGMAX,
+        inputs=("resize",),
+        input_shapes=((21, 513, 513),),
+        output_shape=(1, 513, 513),
+    )
+    assert argmax.output_bytes == 513 * 513  # 263,169 B where the scores take 5,526,549 B
+    f = 100.0
+    sc = math.ceil(21 * 513 * 513 / 8 * f / CLOCK)  # 5,526,549 elements read: 0.17 -> 1 SC
+    cost = lower_layer(argmax, HW, f)
+    assert (cost.subclusters_needed, cost.weight_bytes) == (sc, 0)
+    f = 2000.0  # 3.45 -> 4 SCs
+    assert lower_layer(argmax, HW, f).subclusters_needed == 4
+
+
 def test_matmul_holds_both_operands_whole():
     heads, n, d = 12, 197, 64
     scores = Layer(

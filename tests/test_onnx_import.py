@@ -715,6 +715,30 @@ def test_single_flattened_map_is_not_a_tail(tmp_path):
     assert result.postprocess is None and ops(result.network) == [OpKind.CONV, OpKind.SOFTMAX]
 
 
+@pytest.mark.parametrize("keepdims", [1, 0])
+def test_argmax_over_the_channels_is_the_on_chip_argmax(tmp_path, keepdims):
+    # a segmentation end: 21 class scores -> one class index per pixel, as Hailo's chip runs it
+    nodes = [
+        node("Conv", ["x", "w"], ["c"]),
+        node("ArgMax", ["c"], ["y"], axis=1, keepdims=keepdims),
+    ]
+    model = make_model(nodes, {"x": [1, 4, 6, 8]}, ["y"], [weight("w", 21, 4, 1, 1)])
+    conv, argmax = net_of(tmp_path, model)
+    assert (argmax.op, argmax.inputs, argmax.input_shapes) == (OpKind.ARGMAX, ("c",), ((21, 6, 8),))
+    assert (argmax.output_shape, argmax.output_bytes) == ((1, 6, 8), 48)
+
+
+def test_argmax_over_another_axis_names_the_node_and_the_axis(tmp_path):
+    nodes = [node("Conv", ["x", "w"], ["c"]), node("ArgMax", ["c"], ["y"], axis=3)]
+    model = make_model(nodes, {"x": [1, 4, 6, 8]}, ["y"], [weight("w", 21, 4, 1, 1)])
+    with pytest.raises(
+        UnsupportedOperatorError,
+        match=r"ONNX operator ArgMax at node 'y': an argmax over axis 3 of a \(1, 21, 6, 8\) "
+        r"tensor; ctxfit prices the argmax over the channels",
+    ):
+        load(tmp_path, model)
+
+
 # -- unsupported ops -------------------------------------------------------------------------------
 def unknown_ops_model():
     nodes = [

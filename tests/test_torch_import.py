@@ -641,6 +641,29 @@ def test_unsupported_operator_names_op_node_and_line():
     assert message.endswith("ctxfit cannot price it — replace it or cut the graph before it")
 
 
+class Segmenter(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.scores = nn.Conv2d(4, 21, 1)
+        self.dim = dim
+
+    def forward(self, x):
+        return self.scores(x).argmax(self.dim, keepdim=True)
+
+
+def test_argmax_over_the_channels_is_one_layer_of_one_index_per_pixel():
+    net = import_module(Segmenter(1), (1, 4, 6, 8), name="seg")
+    argmax = net.layer("argmax")
+    assert (argmax.op, argmax.inputs) == (OpKind.ARGMAX, ("scores",))
+    assert argmax.output_shape == (1, 6, 8)
+    assert argmax.output_bytes == 6 * 8 and net.total_params == 4 * 21 + 21
+
+
+def test_argmax_over_the_width_is_not_priced():
+    with pytest.raises(UnsupportedOperatorError, match=r"an argmax over per-frame dims \[2\]"):
+        import_module(Segmenter(3), (1, 4, 6, 8), name="seg")
+
+
 class WithLstm(nn.Module):
     def __init__(self):
         super().__init__()

@@ -311,10 +311,11 @@ def test_every_model_traces_with_fx(name):
         ("zero_dce", [(3, 400, 600)]),
         ("dncnn3", [(1, 321, 481)]),  # the input minus the predicted noise
         ("dncnn_color_blind", [(3, 321, 481)]),
-        ("deeplab_v3_mobilenet_v2", [(21, 513, 513)]),
-        ("deeplab_v3_mobilenet_v2_wo_dilation", [(21, 513, 513)]),
-        ("fcn8_resnet_v1_18", [(19, 128, 240)]),
-        ("stdc1", [(19, 1024, 1920)]),  # class scores resized to the input (argmax left out)
+        # one class index per pixel: the Model Zoo's output_shape 513x513x1 / 1024x1920x1
+        ("deeplab_v3_mobilenet_v2", [(1, 513, 513)]),
+        ("deeplab_v3_mobilenet_v2_wo_dilation", [(1, 513, 513)]),
+        ("fcn8_resnet_v1_18", [(1, 128, 240)]),  # at stride 8: the host upsamples 8x
+        ("stdc1", [(1, 1024, 1920)]),
         # center heatmap, box size, keypoint offsets, center offset, keypoint heatmaps, offsets
         ("centerpose_regnetx_800mf", [(1, 128, 128), (2, 128, 128), (34, 128, 128),
                                       (2, 128, 128), (17, 128, 128), (2, 128, 128)]),
@@ -342,6 +343,13 @@ def test_new_layer_kinds_reach_the_layer_graph():
     assert ops("fcn8_resnet_v1_18")[OpKind.DECONV] == 2
     assert ops("vit_pose_small")[OpKind.DECONV] == 2
     assert ops("deeplab_v3_mobilenet_v2")[OpKind.RESIZE] == 2  # image pooling, final resize
+    for name in ("deeplab_v3_mobilenet_v2", "fcn8_resnet_v1_18", "stdc1"):
+        last = list(summary(name).net)[-1]  # the on-chip argmax over the class scores
+        assert (last.op, last.input_shapes[0][0], last.output_shape[0]) == (
+            OpKind.ARGMAX,
+            19 if name != "deeplab_v3_mobilenet_v2" else 21,
+            1,
+        )
     whisper = [layer for layer in summary("whisper_tiny_10s_encoder").net][:2]
     assert [(layer.op, layer.kernel, layer.stride) for layer in whisper] == [
         (OpKind.CONV, (1, 3), (1, 1)),
@@ -389,7 +397,7 @@ def test_yolov5_seg_knobs_reach_the_larger_siblings():
 def test_half_resolution_quarters_fully_convolutional_networks():
     fcn, espcn = summary("fcn8_resnet_v1_18"), summary("espcn_x2")
     half_fcn = summary("fcn8_resnet_v1_18", resolution=512)
-    assert half_fcn.output_shapes() == [(19, 64, 120)]  # 512x960 in: the aspect is kept
+    assert half_fcn.output_shapes() == [(1, 64, 120)]  # 512x960 in: the aspect is kept
     assert 4 * half_fcn.net.total_macs == fcn.net.total_macs
     half_espcn = summary("espcn_x2", resolution=78)
     assert half_espcn.output_shapes() == [(1, 156, 240)]
@@ -403,7 +411,7 @@ def test_resolution_sizes_the_position_embedding_and_the_resize():
     assert tuple(module.pos_embed.shape) == (1, 24 * 18, 384)
     assert summary("vit_pose_small", resolution=384).output_shapes() == [(17, 96, 72)]
     # DeepLab takes any side (TF 'SAME' padding rounds each stride up) and resizes back to it.
-    assert summary("deeplab_v3_mobilenet_v2", resolution=257).output_shapes() == [(21, 257, 257)]
+    assert summary("deeplab_v3_mobilenet_v2", resolution=257).output_shapes() == [(1, 257, 257)]
 
 
 def test_width_and_depth_of_the_transformers_and_faces():

@@ -116,6 +116,7 @@ _GENERIC_OPS = frozenset(
         OpKind.AFFINE,
         OpKind.TRANSPOSE,
         OpKind.PAD,
+        OpKind.ARGMAX,
     }
 )
 

@@ -393,6 +393,23 @@ def _softmax(c: Call) -> Act:
     return c.layer(OpKind.SOFTMAX, [c.act(0)])
 
 
+@_register("ArgMax")
+def _argmax(c: Call) -> Act:
+    """Hailo's on-chip argmax: over the channels of a ``(C, H, W)`` feature map (a segmentation
+    network's class scores), one class index per pixel."""
+    x = c.act(0)
+    axis = int(c.attrs.get("axis", 0)) % len(x.shape)
+    if len(x.ref.shape) != 3 or x.batch is None or axis != x.batch + 1:
+        raise Unsupported(
+            f"an argmax over axis {axis} of a {x.shape} tensor; ctxfit prices the argmax over "
+            "the channels of an NCHW feature map (axis 1), as Hailo's chip runs it"
+        )
+    keep = bool(c.attrs.get("keepdims", 1))
+    labels = (1, *x.ref.shape[1:])  # one index per pixel, whether or not the node keeps the dim
+    ref = c.b.layer(c.label, OpKind.ARGMAX, [x.ref], out_shape=labels, source=c.source)
+    return c.emit(ref if keep else c.b.view(ref, c.frame()))
+
+
 @_register("MaxPool", "AveragePool", "LpPool")
 def _pool(c: Call) -> Act:
     op = OpKind.MAXPOOL if c.op == "MaxPool" else OpKind.AVGPOOL

@@ -1434,6 +1434,24 @@ def _mean(c: _Call) -> TensorRef:
     )
 
 
+@_register(*_both("argmax"))
+def _argmax(c: _Call) -> TensorRef:
+    """Hailo's on-chip argmax: over the channels of a ``(C, H, W)`` feature map (a segmentation
+    network's class scores), one class index per pixel."""
+    src = c.ref()
+    if c.arg(1, "dim") is None:
+        raise _Unsupported("an argmax over the flattened tensor")
+    if len(src.shape) != 3 or set(c.frame_dims(c.arg(1, "dim"))) != {0}:
+        raise _Unsupported(
+            f"an argmax over per-frame dims {sorted(set(c.frame_dims(c.arg(1, 'dim'))))} of a "
+            f"{src.shape} tensor; ctxfit prices the argmax over the channels of a (C, H, W) "
+            "feature map, as Hailo's chip runs it"
+        )
+    labels = (1, *src.shape[1:])  # one index per pixel, whether or not the call keeps the dim
+    ref = c.b.layer(c.name, OpKind.ARGMAX, [src], out_shape=labels, source=c.source)
+    return ref if c.out_shape == labels else c.b.view(ref, c.out_shape)
+
+
 @_register(
     nn.Upsample,
     nn.UpsamplingNearest2d,

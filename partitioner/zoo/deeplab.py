@@ -8,8 +8,10 @@ rule: a unit whose stride is dropped keeps the rate so far, the units after it u
 stride). The head is DeepLab's ASPP as configured for MobileNet (no atrous branches): a 1x1
 conv branch and an image-pooling branch (global average pool, 1x1 conv, broadcast back) of 256
 channels each, concat, a 1x1 projection to 256, a 1x1 conv to the class scores; then the scores
-are resized (bilinear) to the input size, as on Hailo's chip. Hailo's network ends with an
-argmax over the classes; ctxfit has no argmax layer, so it is left out.
+are resized (bilinear) to the input size and the network ends with the argmax over the classes,
+as on Hailo's chip: the Model Zoo's ``device_pre_post_layers`` has ``bilinear: true, argmax:
+true``, its parser ends at ``import/ArgMax`` and its output shape is ``513x513x1``
+(``cfg/networks/deeplab_v3_mobilenet_v2*.yaml``), so one class index per pixel leaves the chip.
 
 TF's 'SAME' padding rounds every stride up (513 -> 257 -> 129 -> 65), as padding ``k // 2``
 does here, so any input side works; 513 = 8 x 64 + 1 is TF DeepLab's crop convention.
@@ -72,7 +74,7 @@ class ASPP(nn.Module):
 
 
 class DeepLabV3(nn.Module):
-    """Dilated MobileNetV2 features, ASPP, 1x1 logits, bilinear resize to the input size."""
+    """Dilated MobileNetV2 features, ASPP, 1x1 logits, bilinear resize to the input size, argmax."""
 
     def __init__(
         self, alpha: float, input_hw: tuple[int, int], output_stride: int = OUTPUT_STRIDE
@@ -98,8 +100,9 @@ class DeepLabV3(nn.Module):
         self.resize = nn.Upsample(size=input_hw, mode="bilinear", align_corners=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class scores ``(N, 21, H, W)`` of an image batch ``(N, 3, H, W)``."""
-        return self.resize(self.logits(self.aspp(self.blocks(self.stem(x)))))
+        """Class indices ``(N, 1, H, W)`` of an image batch ``(N, 3, H, W)``."""
+        scores = self.resize(self.logits(self.aspp(self.blocks(self.stem(x)))))
+        return scores.argmax(1, keepdim=True)
 
 
 def deeplab_v3_mobilenet_v2(

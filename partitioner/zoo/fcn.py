@@ -4,9 +4,10 @@
 The backbone is the zoo's ResNet-18 (:func:`partitioner.zoo.resnet.resnet_basic`) without its
 classifier. FCN-8s scores the stride-32, 16 and 8 maps with 1x1 convs to the classes and fuses
 them top-down: a 4x4/2 transposed conv doubles the coarser scores, which are added to the next
-finer ones. The output is the class scores at stride 8 (128x240 at 1024x1920): Hailo's network
-ends with an on-chip argmax over them (ctxfit has no argmax layer; it is left out) and the
-Model Zoo upsamples the label map 8x on the host.
+finer ones. The network ends with the argmax over the class scores at stride 8, as on Hailo's chip
+(the Model Zoo's ``cfg/base/fcn.yaml``: ``argmax: true``, parser end node ``ArgMax``): a label
+map of 128x240 at 1024x1920 leaves the chip, which the Model Zoo upsamples 8x on the host
+(``ext_upsample: 8``).
 
 >>> net = fcn8_resnet(units=(2, 2, 2, 2), width=1.0, depth=1.0)
 >>> sum(p.numel() for p in net.parameters())  # ResNet-18 without fc 11,176,512 + head 28,633
@@ -43,12 +44,13 @@ class FCN8(nn.Module):
         return (self.layer1, self.layer2, self.layer3, self.layer4)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class scores ``(N, 19, H / 8, W / 8)`` of an image batch ``(N, 3, H, W)``."""
+        """Class indices ``(N, 1, H / 8, W / 8)`` of an image batch ``(N, 3, H, W)``."""
         x = self.layer1(self.maxpool(self.stem(x)))
         pool3 = self.layer2(x)
         pool4 = self.layer3(pool3)
         scores = self.upscore2(self.score_fr(self.layer4(pool4))) + self.score_pool4(pool4)
-        return self.upscore_pool4(scores) + self.score_pool3(pool3)
+        scores = self.upscore_pool4(scores) + self.score_pool3(pool3)
+        return scores.argmax(1, keepdim=True)
 
 
 def _upscore() -> nn.ConvTranspose2d:

@@ -11,8 +11,9 @@ global average) of the stride-32 map, upsampled (nearest, 2x) and refined by a 3
 same again with the stride-16 map. A feature fusion module (FFM) concatenates the stride-8 map
 with that result, 1x1 conv to 256, and adds a squeeze-excitation of itself. The FCN head (3x3
 conv, 1x1 conv to the classes) and a bilinear 8x resize give the class scores at the input's
-resolution; Hailo's network ends with an argmax over them (``ArgMax_149``), which ctxfit has no
-layer for, so it is left out. The auxiliary heads serve training only.
+resolution, and the network ends with the argmax over them, as on Hailo's chip (parser end node
+``ArgMax_149``, output shape ``1024x1920x1`` in the Model Zoo's ``cfg/networks/stdc1.yaml``).
+The auxiliary heads serve training only.
 
 >>> net = stdc(width=1.0, depth=1.0)
 >>> sum(p.numel() for p in net.parameters())
@@ -125,7 +126,7 @@ class STDC(nn.Module):
         self.resize = nn.Upsample(scale_factor=8, mode="bilinear", align_corners=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class scores ``(N, 19, H, W)`` of an image batch ``(N, 3, H, W)``."""
+        """Class indices ``(N, 1, H, W)`` of an image batch ``(N, 3, H, W)``."""
         f8 = self.stage3(self.stem(x))
         f16 = self.stage4(f8)
         f32 = self.stage5(f16)
@@ -133,7 +134,7 @@ class STDC(nn.Module):
         up32 = self.refine32(self.upsample(self.arm32(f32) + avg))
         up16 = self.refine16(self.upsample(self.arm16(f16) + up32))
         fused = self.ffm(f8, up16)
-        return self.resize(self.conv_seg(self.head(fused)))
+        return self.resize(self.conv_seg(self.head(fused))).argmax(1, keepdim=True)
 
 
 def stdc(*, width: float, depth: float) -> STDC:
