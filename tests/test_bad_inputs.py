@@ -386,6 +386,14 @@ def test_a_factory_error_names_the_factory_once(capsys):
     assert line.count("raised") == 1 and "raised RuntimeError: weights not found" in line
 
 
+def test_a_factory_that_exits_is_an_error_not_ctxfits_exit(capsys):
+    line = error_of(capsys, "profile", f"{FACTORIES}:exits", "--input-shape", "1x3x8x8")
+    assert line == (
+        f"error: factory '{FACTORIES}:exits' called sys.exit(3); make it return the model "
+        "instead of exiting"
+    )
+
+
 def test_info_lines_are_not_hard_wrapped_on_a_pipe(capsys, chain, tmp_path, monkeypatch):
     monkeypatch.delenv("COLUMNS")
     script = tmp_path / "s.alls"

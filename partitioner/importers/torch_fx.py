@@ -128,6 +128,11 @@ def load_factory(spec: str) -> Callable[..., nn.Module]:
     def build(*args: Any, **kwargs: Any) -> nn.Module:
         try:
             model = factory(*args, **kwargs)
+        except SystemExit as err:  # a script's exit() must not end ctxfit with its code
+            raise ModelImportError(
+                f"factory {spec!r} called sys.exit({err.code!r}); make it return the model "
+                "instead of exiting"
+            ) from err
         except Exception as err:
             raise ModelImportError(
                 f"factory {spec!r} raised {type(err).__name__}: {_first_line(err)}; "
@@ -155,6 +160,12 @@ def _import_file(path: Path) -> Any:
     sys.path.insert(0, str(resolved.parent))
     try:
         spec.loader.exec_module(module)
+    except SystemExit as err:  # a script's top-level exit() must not end ctxfit with its code
+        del sys.modules[module_name]
+        raise ModelImportError(
+            f"importing {str(path)!r} called sys.exit({err.code!r}); guard the script's own "
+            'run with `if __name__ == "__main__":`'
+        ) from err
     except Exception as err:
         del sys.modules[module_name]
         raise ModelImportError(

@@ -1,5 +1,7 @@
 """Model factories for CLI tests (MODEL = tests/data/factories.py:NAME)."""
 
+import sys
+
 import torch
 from torch import nn
 
@@ -27,6 +29,11 @@ def tiny(width: float = 1.0) -> nn.Module:
 
 def uses_fft() -> nn.Module:
     return FFT()
+
+
+def exits() -> nn.Module:
+    """A factory written as a script: it exits instead of returning."""
+    sys.exit(3)
 
 
 def raises() -> nn.Module:
