@@ -365,11 +365,11 @@ class _LevelLp:
         return units, sum(v.solution_value() for v in self.n)
 
 
-def proven_units(solver: pywraplp.Solver) -> int | None:
+def proven_units(solver: pywraplp.Solver, solve: Callable[[], int] | None = None) -> int | None:
     """The LP's optimum as a bound in whole time units (every ``T(B)`` is one: the value, less
     :data:`SAFETY`, rounds up), or ``None`` when the solver did not prove it (an unproven LP
-    value is no bound) or it is not positive."""
-    if solver.Solve() != pywraplp.Solver.OPTIMAL:
+    value is no bound) or it is not positive. ``solve`` runs the solve (``solver.Solve``)."""
+    if (solver.Solve if solve is None else solve)() != pywraplp.Solver.OPTIMAL:
         return None
     best = solver.Objective().Value()
     if not math.isfinite(best) or best <= 0:

@@ -127,6 +127,19 @@ is, solved as a MIP by SCIP) raised the bound on YOLOv8s / Hailo-8L / batch 8 fr
 of 1%. What is left is the packing of the layers themselves (whole layers, convex contexts),
 which only the generation of real contexts above captures.
 
+Measured (session 13, 2026-12-07; the default flow, 10 s searches, one-off script, load 1-2): on
+each of the 58 quality runs whose gap was above 1% (``benchmarks/RESULTS.md`` "Quality"), this LP
+solved to the end (up to 90 s, CLP) against the search's bound within its budget. It raises 18
+of them, the large networks where it does not finish in the search's share of the budget (3-14 s
+alone on YOLO11m/l/x, YOLOv9-C, YOLOv5l-seg, OSNet, YOLOX-L; 0.4-2.7 s on the rest): YOLO11x /
+Hailo-8 / batch 8 9.6% -> 4.2%, OSNet / Hailo-8 / batch 8 12.1% -> 3.9%, the widest 14.5% ->
+7.4%. None of the 58 comes within 1% by it (one, YOLOv5m6 / Hailo-8 / batch 8, closed on that
+run by the search itself). HiGHS's dual simplex (``HIGHS_LP``) took 17 s where CLP took 20 s on
+YOLO11x / Hailo-8 / batch 8 at load 2, GLOP 19 s, CLP's barrier 12 s and primal 65 s against its
+dual 10 s alone: no solver brings it into the budget. Column generation (above, ``benchmarks.
+gap_split``) put YOLO11x / Hailo-8 / batch 8 within 0.35% of the best partition in 206 s (the
+search's best was 0.15% from the best found in 60 s: the gap is the bound's).
+
 >>> from partitioner.problem import chain_problem
 >>> column_bound(chain_problem(lcus=(30, 40, 40, 30), limit=77)).by_count.units[:2]
 (1000, 1500)
@@ -136,6 +149,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -328,8 +342,9 @@ class _ContextLp:
         left = until - time.perf_counter()
         if left <= 0:
             return None
-        self.solver.SetTimeLimit(limit_ms(self.solver, left))
-        units = proven_units(self.solver)
+        limit = limit_ms(self.solver, left)
+        self.solver.SetTimeLimit(limit)
+        units = proven_units(self.solver, lambda: solve_passing_ctrl_c(self.solver, limit / 1000))
         if units is None:
             return None
         return units, sum(self._used(lv) for lv in range(self.problem.num_levels))
@@ -552,7 +567,7 @@ class _Master:
 
     def solve(self) -> tuple[float, list[float], float] | None:
         """``(value, covering duals, count dual)``, or ``None`` when not solved to optimality."""
-        if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
+        if solve_passing_ctrl_c(self.solver) != pywraplp.Solver.OPTIMAL:
             return None
         duals = [max(0.0, row.dual_value()) for row in self.cover]
         mu = max(0.0, self.count.dual_value())
@@ -750,6 +765,31 @@ def limit_ms(solver: pywraplp.Solver, wall_s: float) -> int:
     return max(1, int(wall_s * share * 1000))
 
 
+def solve_passing_ctrl_c(solver: pywraplp.Solver, limit_s: float | None = None) -> int:
+    """``solver.Solve()``, with a Ctrl-C that CLP took passed on to Python.
+
+    While it solves, CLP replaces the process's SIGINT handler with its own, which stops the
+    solve (an unproven ``FEASIBLE``) and keeps the signal from Python: ``ctxfit compile`` went on
+    to its full budget after a Ctrl-C there. So a CLP solve that ends ``FEASIBLE`` before
+    :data:`INTERRUPT_SHARE` of its limit (``limit_s``, CPU seconds as CLP counts them; ``None``:
+    no limit) of CPU time raises SIGINT again, and Python's handler runs: the search's, or
+    ``KeyboardInterrupt``. GLOP and HiGHS leave the handler alone (measured: a SIGINT during
+    their solve reaches Python when it returns)."""
+    started = time.process_time()
+    status = solver.Solve()
+    if (
+        status == pywraplp.Solver.FEASIBLE
+        and solver.SolverVersion().startswith("Clp")
+        and (limit_s is None or time.process_time() - started < INTERRUPT_SHARE * limit_s)
+    ):
+        signal.raise_signal(signal.SIGINT)
+    return status
+
+
+INTERRUPT_SHARE = 0.9
+"""A CLP solve stopped unproven before this share of its CPU-time limit was stopped by Ctrl-C."""
+
+
 def _lp_solver() -> pywraplp.Solver | None:
     """The first of :data:`LP_SOLVERS` this OR-Tools build has, or ``None``."""
     for name in LP_SOLVERS:
@@ -780,4 +820,5 @@ __all__ = [
     "column_bound",
     "context_cost",
     "generation_bound",
+    "solve_passing_ctrl_c",
 ]

@@ -4,15 +4,23 @@ between its layers."""
 
 from __future__ import annotations
 
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from ortools.linear_solver import pywraplp
 
 from partitioner.bounds import NO_PARTITION, count_bounds
-from partitioner.column_bound import column_bound, context_cost, generation_bound
+from partitioner.column_bound import (
+    column_bound,
+    context_cost,
+    generation_bound,
+    solve_passing_ctrl_c,
+)
 from partitioner.problem import batch_time_units, chain_problem, fits, make_partition
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -233,3 +241,35 @@ def test_clp_limit_is_the_wall_budget_at_the_cpu_share_under_load(monkeypatch):
     assert cb.cpu_share() == 1.0
     if clp is not None:
         assert cb.limit_ms(clp, 3.0) == 3000
+
+
+# -- Ctrl-C during a CLP solve ---------------------------------------------------------------------
+class _FakeLp:
+    """A solver that ends as CLP does when its own SIGINT handler took a Ctrl-C (FEASIBLE, at
+    once), or as GLOP does."""
+
+    def __init__(self, version: str, status: int) -> None:
+        self.version, self.status = version, status
+
+    def SolverVersion(self) -> str:  # noqa: N802 - pywraplp's name
+        return self.version
+
+    def Solve(self) -> int:  # noqa: N802
+        return self.status
+
+
+@pytest.mark.parametrize(
+    ("version", "status", "limit_s", "passed_on"),
+    [
+        ("Clp 1.17.10", pywraplp.Solver.FEASIBLE, 5.0, True),  # stopped long before its limit
+        ("Clp 1.17.10", pywraplp.Solver.FEASIBLE, None, True),  # no limit: only Ctrl-C stops it
+        ("Clp 1.17.10", pywraplp.Solver.FEASIBLE, 0.0, False),  # at its limit: the clock
+        ("Clp 1.17.10", pywraplp.Solver.OPTIMAL, 5.0, False),
+        ("Glop solver v9.15", pywraplp.Solver.FEASIBLE, 5.0, False),  # GLOP keeps the handler
+    ],
+)
+def test_a_ctrl_c_that_clp_took_reaches_python(monkeypatch, version, status, limit_s, passed_on):
+    raised: list[int] = []
+    monkeypatch.setattr(signal, "raise_signal", raised.append)
+    assert solve_passing_ctrl_c(_FakeLp(version, status), limit_s) == status
+    assert raised == ([signal.SIGINT] if passed_on else [])
