@@ -50,14 +50,20 @@ def load_result(path: str | Path) -> dict[str, Any]:
     """A compile result written by ``ctxfit compile --json``, checked for what compare reads.
 
     Raises:
-        UsageError: the file is missing or unreadable, not JSON, of another schema, or lacks a
-            key compare needs (the message names the file and the key).
+        UsageError: the file is missing or unreadable, not UTF-8 or not JSON, of another schema,
+            lacks a key compare needs or holds a value of the wrong type (the message names the
+            file and the key or value).
     """
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as err:
         raise UsageError(f"cannot read {name!r}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise UsageError(
+            f"{name!r} is not UTF-8 text (byte {err.start}); give a file written by "
+            "`ctxfit compile MODEL --json FILE`"
+        ) from err
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
@@ -79,6 +85,13 @@ def load_result(path: str | Path) -> dict[str, Any]:
         missing += [f"contexts[{i}].{key}" for key in CONTEXT_KEYS if key not in ctx]
     if missing:
         raise UsageError(f"{name!r} lacks {', '.join(missing[:4])}; re-run `ctxfit compile`")
+    try:  # every value compare reads, read once: a wrong type is the file's fault, named here
+        compare_dict(data, data)
+    except (ArithmeticError, AttributeError, KeyError, IndexError, TypeError, ValueError) as err:
+        raise UsageError(
+            f"{name!r} has a malformed value ({type(err).__name__}: {err}); re-run "
+            "`ctxfit compile MODEL --json FILE`"
+        ) from err
     return data
 
 

@@ -162,6 +162,17 @@ def test_load_result_names_the_problem(tmp_path):
         load_result(partial)
 
 
+def test_a_file_not_in_utf8_or_with_a_wrong_value_is_named(tmp_path):
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe{}")
+    with pytest.raises(UsageError, match=r"binary\.json' is not UTF-8 text \(byte 0\)"):
+        load_result(binary)
+    words = tmp_path / "words.json"
+    words.write_text(json.dumps({**result([["a"]]), "fps": {"1": "fast"}}))
+    with pytest.raises(UsageError, match=r"words\.json' has a malformed value \(ValueError: "):
+        load_result(words)
+
+
 def test_cli_reports_a_bad_file_as_a_user_error(tmp_path, capsys):
     good = tmp_path / "good.json"
     good.write_text(json.dumps(result([["a"]])))
