@@ -20,7 +20,7 @@ from rich.console import Console
 from cost_model.errors import CtxfitError
 from partitioner import cli_values
 from partitioner.errors import UsageError
-from partitioner.user_text import print_error, print_info
+from partitioner.user_text import print_error, print_info, print_warning
 
 PLUGIN_COMMANDS: tuple[str, ...] = (
     "partitioner.cmd_explain",
@@ -558,8 +558,12 @@ def _compile_on(
         gpu=not args.no_gpu,
     )
     compiled, settings = prepared.net, prepared.settings
+    warn = Console(stderr=True, highlight=False)
     for line in prepared.log_lines:
-        log(line)
+        if line in settings.warnings:
+            print_warning(warn, line)  # with --quiet too: the script needs the user's eye
+        else:
+            log(line)
     with LiveStatus(log_console, enabled=not args.quiet) as status:
         report = compile_network(
             compiled,

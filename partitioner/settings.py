@@ -59,13 +59,16 @@ precision_mode=a8_w4)``)."""
 
 @dataclass(frozen=True, kw_only=True)
 class CompileSettings:
-    """The merged request: search options plus the flow, network changes and log notes."""
+    """The merged request: search options plus the flow, network changes and log notes;
+    ``warnings`` are the notes about the script that the user should act on (a line ctxfit
+    ignores, a ``quantization_param`` pattern that matches no layer), printed as warnings."""
 
     options: SearchOptions
     flow: Flow
     precision: dict[str, Precision] = field(default_factory=dict)
     target_fps: float | None = None
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 def merge_settings(
@@ -111,9 +114,12 @@ def merge_settings(
             f"4-bit weights: {flow.compression_fraction:.0%} of the parameters "
             f"({len(precision)} largest layers)"
         )
+    warnings: list[str] = list(script.warnings) if script else []
     if script is not None:
         precision.update(script_precision(net, script))
-        notes += [rule.message for rule in precision_rules(net, script)]
+        rules = precision_rules(net, script)
+        notes += [rule.message for rule in rules]
+        warnings += [rule.message for rule in rules if rule.matched == 0]
         pins = script.resolve_pinned(net.topological_order())
     mode = flow.context_switch
     if script is not None:
@@ -148,6 +154,7 @@ def merge_settings(
         precision=precision,
         target_fps=flow.target_fps,
         notes=tuple(notes) + (script.warnings if script else ()),
+        warnings=tuple(warnings),
     )
 
 

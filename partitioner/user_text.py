@@ -83,6 +83,16 @@ def info_line(message: object, style: str = "") -> Text:
     return Text("[info] " + shorten(visible(message)), style=style)
 
 
+def warning_line(message: object) -> Text:
+    """``[warning] MESSAGE`` as written, as the compiler prints its warnings."""
+    return Text.assemble(("[warning]", "bold yellow"), " ", shorten(visible(message)))
+
+
+def print_warning(console: Console, message: object) -> None:
+    """Print :func:`warning_line` as one line, like :func:`print_error`."""
+    console.print(warning_line(message), soft_wrap=True)
+
+
 def print_error(console: Console, message: object) -> None:
     """Print :func:`error_line` as one line (the terminal wraps it; a pipe gets one line)."""
     console.print(error_line(message), soft_wrap=True)
@@ -99,8 +109,10 @@ __all__ = [
     "error_line",
     "info_line",
     "print_error",
+    "print_warning",
     "print_info",
     "shorten",
     "text",
     "visible",
+    "warning_line",
 ]

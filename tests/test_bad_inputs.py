@@ -402,10 +402,23 @@ def test_info_lines_are_not_hard_wrapped_on_a_pipe(capsys, chain, tmp_path, monk
     assert code == 0
     note = [line for line in err.splitlines() if "ignoring unsupported command" in line]
     assert note == [
-        f"[info] line 1: ignoring unsupported command '{'x' * 120}_param' (ctxfit does "
+        f"[warning] line 1: ignoring unsupported command '{'x' * 120}_param' (ctxfit does "
         "not model it)"
     ]
     assert json.loads(out)["num_contexts"] == 1
+
+
+def test_script_warnings_are_printed_with_quiet_too(capsys, chain, tmp_path):
+    script = tmp_path / "s.alls"
+    script.write_text("quantization_param({zzz*}, precision_mode=a16_w16)\nfoo_param(a=1)\n")
+    code, out, err = run(capsys, "compile", chain, "--script", script, "--quiet")
+    assert code == 0 and "[warning]" not in out
+    assert [line for line in err.splitlines() if line.startswith("[warning]")] == [
+        "[warning] line 1: quantization_param(zzz*) matches no layer; check the pattern "
+        "against the names `ctxfit profile MODEL` prints",
+        "[warning] line 2: ignoring unsupported command 'foo_param' (ctxfit does not model it)",
+    ]
+    assert "[info]" not in err  # --quiet keeps only what needs the user's eye
 
 
 def test_html_with_odd_layer_names_leaks_no_font_warning(capsys, tmp_path):
