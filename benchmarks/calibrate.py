@@ -52,12 +52,12 @@ import numpy as np
 
 from benchmarks.common import write_section
 from cost_model.caps import ResourceCaps, limits
-from cost_model.context import context_fit
+from cost_model.context import context_fit, raised_timing
 from cost_model.hardware import HardwareSpec, PcieLink, preset
 from cost_model.lowering import demand_matrix, tensor_rows
 from cost_model.params import HAILO8L_COMPILER_LINK_LANES
 from cost_model.ranges import HARDWARE_RANGES
-from cost_model.throughput import ContextTiming, fps_at_batch, pays_overhead
+from cost_model.throughput import ContextTiming, fps_at_batch, pays_overhead, time_in_batch_s
 from partitioner.flows import FLOW_PARAMS, FlowParams
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -411,12 +411,19 @@ def predict(plan: RowPlan, hw: HardwareSpec, params: FlowParams) -> Prediction |
         if whole.fits or plan.fixed_contexts == 1:
             return _single(arr, hw, flow)
     fewest = max(fewest, 2)
-    best = _best_split(arr, hw.deciding(), flow, fewest, most)  # at the compiler's link
-    if best is None:
+    found = _best_split(arr, hw.deciding(), flow, fewest, most)  # at the compiler's link
+    if found is None:
         return None
-    timings = [_timing(arr, hw, flow.multi_fps_caps, s, e) for s, e in best]  # on hw's link
-    if any(t is None for t in timings):
+    best, searched = found
+    raised = [_timing(arr, hw, flow.multi_fps_caps, s, e) for s, e in best]  # on hw's link
+    if any(t is None for t in raised):
         return None
+    # as compile prices it: each context raised for FPS, or kept at the split's rate where that
+    # adds less to T(B) at the batch the split was chosen for (partitioner.compile)
+    timings = [
+        min((r, k), key=lambda t: time_in_batch_s(t, OPTIMIZE_BATCH, hw))
+        for r, k in zip(raised, searched, strict=True)
+    ]
     return Prediction(
         contexts=len(timings),
         fps_b1=fps_at_batch(timings, 1, hw),
@@ -453,15 +460,17 @@ def _best_split(arr: NetArrays, hw: HardwareSpec, flow, fewest: int, most: int):
         ]
         score = fps_at_batch(timings, OPTIMIZE_BATCH, hw)
         if best is None or score > best[0]:
-            best = (score, segments)
-    return None if best is None else best[1]
+            best = (score, segments, timings)
+    return None if best is None else (best[1], best[2])
 
 
 def _timing(arr: NetArrays, hw: HardwareSpec, caps: ResourceCaps, start: int, end: int):
+    """The context's timing at its highest rate within ``caps``, no faster than its PCIe traffic
+    allows (:func:`cost_model.context.raised_timing`); None when it does not fit."""
     fit = context_fit(arr.pairs[start : end + 1], hw, caps)
     if not fit.fits:
         return None
-    return fit.timing(**_pcie(arr, hw, start, end))
+    return raised_timing(arr.pairs[start : end + 1], hw, fit, **_pcie(arr, hw, start, end))
 
 
 def _max_fps(arr: NetArrays, hw: HardwareSpec) -> list[float]:

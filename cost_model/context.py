@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cost_model.caps import (
@@ -48,7 +48,7 @@ from cost_model.resources import (
     Resources,
     format_over,
 )
-from cost_model.throughput import ContextTiming
+from cost_model.throughput import ContextTiming, pcie_time_s
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -327,6 +327,57 @@ def context_fit(
                 layers, hw, caps, f_next, fits=True, binding=binding, capping=None, margin=margin
             )
         totals = raised
+
+
+def raised_fps(timing: ContextTiming, hw: HardwareSpec) -> float:
+    """The rate a context runs at when its utilization is raised for FPS (:func:`raised_timing`):
+    its compute rate, capped at the rate its PCIe traffic allows.
+
+    >>> from cost_model.hardware import preset
+    >>> hw = preset("hailo8")   # PCIe Gen3 x4 at 90%: 3,544,615,385 bytes/s
+    >>> t = ContextTiming(compute_fps=5000.0, weight_bytes=0, config_bytes=0,
+    ...                   pcie_bytes_per_frame=3_544_615)   # 1 ms of PCIe a frame
+    >>> round(raised_fps(t, hw), 1), raised_fps(replace(t, compute_fps=500.0), hw)
+    (1000.0, 500.0)
+    """
+    pcie_s = pcie_time_s(timing, hw)
+    return timing.compute_fps if pcie_s * timing.compute_fps <= 1.0 else 1.0 / pcie_s
+
+
+def raised_timing(
+    layers: Sequence[tuple[Layer, int]], hw: HardwareSpec, fit: ContextFit, **pcie: int
+) -> ContextTiming:
+    """A fitting context's timing once its utilization is raised for FPS: at ``fit.fps``, its
+    highest rate within the caps, unless its PCIe traffic (``pcie``: :meth:`ContextFit.timing`'s
+    arguments) is slower; then at the PCIe rate ``1 / pcie time``. Past that rate more
+    subclusters add nodes, whose configuration is reloaded at every context switch, and no
+    frames: the frame time is the PCIe time either way.
+
+    >>> from cost_model.caps import SINGLE_CONTEXT_CAPS
+    >>> from cost_model.hardware import PcieLink, preset
+    >>> link = PcieLink(generation=3, lanes=4, measured_bytes_per_s=1e9)
+    >>> hw = preset("hailo8").with_params(link=link)
+    >>> from cost_model.layer import OpKind
+    >>> conv = Layer(name="conv", op=OpKind.CONV, inputs=("x",), input_shapes=((64, 56, 56),),
+    ...              output_shape=(64, 56, 56), kernel=(3, 3), params=36928, macs=115_605_504)
+    >>> fit = context_fit([(conv, 1)], hw, SINGLE_CONTEXT_CAPS)
+    >>> raised_timing([(conv, 1)], hw, fit, pcie_bytes_per_frame=0).compute_fps == fit.fps
+    True
+    >>> raised_timing([(conv, 1)], hw, fit, pcie_bytes_per_frame=1_000_000).compute_fps  # 1 ms
+    1000.0
+    """
+    timing = fit.timing(**pcie)
+    rate = raised_fps(timing, hw)
+    if rate >= timing.compute_fps:
+        return timing
+    costs = price_layers(layers, hw, rate)
+    return replace(
+        timing,
+        compute_fps=rate,
+        weight_bytes=sum(c.weight_bytes for c in costs),
+        config_bytes=sum(c.config_bytes for c in costs),
+        macs_per_frame=sum(c.macs for c in costs),
+    )
 
 
 def edge_layers(layers: Sequence[tuple[Layer, int]]) -> int:

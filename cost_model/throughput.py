@@ -187,7 +187,20 @@ def batch_time_s(contexts: Sequence[ContextTiming], batch: int, hw: HardwareSpec
     _check_batch(batch)
     if len(contexts) == 1:
         return batch * frame_time_s(contexts[0], hw)
-    return math.fsum(switch_time_s(c, hw) + batch * frame_time_s(c, hw) for c in contexts)
+    return math.fsum(time_in_batch_s(c, batch, hw) for c in contexts)
+
+
+def time_in_batch_s(ctx: ContextTiming, batch: int, hw: HardwareSpec) -> float:
+    """``S_c + B x t_c``: the seconds one context of several adds to ``T(B)``.
+
+    >>> from cost_model.hardware import PcieLink, preset
+    >>> link = PcieLink(generation=3, lanes=4, measured_bytes_per_s=1e9)
+    >>> hw = preset("hailo8").with_params(link=link, context_switch_overhead_s=0.0)
+    >>> round(time_in_batch_s(ContextTiming(compute_fps=1000.0, weight_bytes=2_000_000,
+    ...     config_bytes=0, pcie_bytes_per_frame=0), 8, hw), 6)   # 2 ms reload + 8 x 1 ms
+    0.01
+    """
+    return switch_time_s(ctx, hw) + batch * frame_time_s(ctx, hw)
 
 
 def fps_at_batch(contexts: Sequence[ContextTiming], batch: int, hw: HardwareSpec) -> float:

@@ -42,6 +42,8 @@ BINDING_WORDS: dict[str, str] = {
     "input_aligners": "IAs",
     "layer": "layer split limit",
     "pcie": "PCIe",
+    "reload": "switch reload",
+    "target": "required FPS",
 }
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cost_model.caps import ResourceCaps
-from cost_model.context import FitMargin, utilization
+from cost_model.context import FitMargin, raised_fps, utilization
 from cost_model.hardware import HardwareSpec
 from cost_model.power import PowerEstimate, context_running_power_w, partition_power
 from cost_model.resources import Resources
@@ -26,7 +26,9 @@ from cost_model.throughput import (
     fps_at_batch,
     frame_time_s,
     latency_s,
+    pcie_time_s,
     switch_time_s,
+    time_in_batch_s,
 )
 from partitioner.error_bands import ErrorBand, VerdictBand, band_for, verdict_band
 from partitioner.flows import REQUIRED_FPS_MULTI_LINE, Flow
@@ -56,7 +58,10 @@ class ContextReport:
         boundary_in_bytes, boundary_out_bytes: per frame, from / to host memory (graph inputs
             and outputs included).
         edge_layers: tensors into or out of it.
-        binding: what stops its rate rising (resource name, ``layer`` or ``pcie``).
+        binding: what stops its rate rising (resource name, ``layer`` or ``pcie``), or why it
+            runs below its highest rate: ``reload`` (one of several contexts kept at the search's
+            rate, where a higher one adds more configuration to every switch than it saves in
+            frames) or ``target`` (a single context at its required FPS).
         power_w: watts while it runs its frames, static included
             (:func:`cost_model.power.context_running_power_w`).
     """
@@ -367,6 +372,7 @@ def compile_network(
             caps = flow.multi_fps_caps
         if deciding is not hw or caps != options.multi_caps:
             report = check_partition(net, hw, caps, found.assignment, batch=found.batch)
+    report = _priced_for_fps(net, hw, caps, found, report)
     timings = report.timings
     contexts = tuple(
         _context_report(check, timing, hw, caps, multi=len(timings) > 1)
@@ -400,6 +406,44 @@ def compile_network(
         input_shapes=dict(net.inputs),
         knobs=dict(knobs or {}),
     )
+
+
+def _priced_for_fps(
+    net: Network,
+    hw: HardwareSpec,
+    caps: ResourceCaps,
+    found: SearchResult,
+    report: ValidationReport,
+) -> ValidationReport:
+    """``report`` with each context at the rate that serves FPS (utilization is raised for FPS):
+    its highest rate within ``caps`` but no faster than its PCIe traffic allows
+    (:func:`cost_model.context.raised_fps`: a rate past it adds nodes, never frames); with several
+    contexts, the search's own rate for the context instead where that adds less to ``T(B)`` at
+    the batch the search optimised (:func:`cost_model.throughput.time_in_batch_s`: a higher rate
+    has more nodes, whose configuration every switch reloads). So the answer is never slower at
+    that batch than the partition the search chose, and a single context's FPS is its frame
+    time's as before."""
+    rates = [raised_fps(t, hw) for t in report.timings]
+    if not found.single_context and found.problem is not None and found.result is not None:
+        levels = found.problem.levels_fps
+        searched = [float(levels[lv]) for lv in found.result.partition.level_of]
+        raised = _at_rates(net, hw, caps, found, rates).timings
+        kept = _at_rates(net, hw, caps, found, searched).timings
+        rates = [
+            a.compute_fps
+            if time_in_batch_s(a, found.batch, hw) <= time_in_batch_s(b, found.batch, hw)
+            else b.compute_fps
+            for a, b in zip(raised, kept, strict=True)
+        ]
+    if all(r == t.compute_fps for r, t in zip(rates, report.timings, strict=True)):
+        return report
+    return _at_rates(net, hw, caps, found, rates)
+
+
+def _at_rates(
+    net: Network, hw: HardwareSpec, caps: ResourceCaps, found: SearchResult, rates: list[float]
+) -> ValidationReport:
+    return check_partition(net, hw, caps, found.assignment, batch=found.batch, context_fps=rates)
 
 
 def _single_context_pricing(
@@ -443,7 +487,11 @@ def _context_report(
     usage = check.usage_at_claimed or check.fit.usage
     u = utilization(usage, hw)
     frame = frame_time_s(timing, hw)
-    binding = check.fit.binding if frame <= 1.0 / timing.compute_fps * (1 + 1e-9) else "pcie"
+    binding = check.fit.binding
+    if pcie_time_s(timing, hw) * timing.compute_fps >= 1.0 - 1e-9:
+        binding = "pcie"  # as slow as its compute (capped there) or slower
+    elif timing.compute_fps < check.fit.fps * (1 - 1e-9):
+        binding = "reload" if multi else "target"  # kept below its highest rate
     out_bytes = check.pcie_out_bytes_per_frame
     return ContextReport(
         index=check.index,

@@ -10,8 +10,12 @@ BINDING_LABELS: dict[str, str] = {
     "input_aligners": "input aligners (IAs)",
     "layer": "a layer's split limit",
     "pcie": "PCIe",
+    "reload": "switch reload",
+    "target": "required FPS",
 }
-"""What stops a context's rate rising, in the profiler's words."""
+"""What stops a context's rate rising, in the profiler's words; ``reload``: a context of several
+kept at the search's rate, where a higher one would add more configuration to every switch than
+it saves in frames; ``target``: a single context at its required FPS."""
 
 
 def binding_label(binding: str) -> str:

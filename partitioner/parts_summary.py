@@ -52,6 +52,8 @@ SHORT_BINDING: dict[str, str] = {
     "input_aligners": "IAs",
     "layer": "layer",
     "pcie": "PCIe",
+    "reload": "reload",
+    "target": "target",
 }
 """The binding resource in one word, for the compact tables (the profiler's column names)."""
 

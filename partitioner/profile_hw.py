@@ -12,12 +12,14 @@ from __future__ import annotations
 from rich.text import Text
 
 from cost_model.caps import SINGLE_CONTEXT_CAPS, ResourceCaps
-from cost_model.context import ContextFit, FitMargin, context_fit
-from cost_model.hardware import load_hardware
-from cost_model.resources import COMPILER_LABELS, format_over
+from cost_model.context import ContextFit, FitMargin, context_fit, raised_fps, utilization
+from cost_model.hardware import HardwareSpec, load_hardware
+from cost_model.lowering import price_layers
+from cost_model.resources import COMPILER_LABELS, Resources, format_over
 from partitioner.graph import Network
 from partitioner.layer_table import rows_from_costs
 from partitioner.user_text import visible
+from partitioner.validator import validate_partition
 
 
 def single_context_fit(
@@ -33,11 +35,19 @@ def single_context_fit(
     return context_fit(pairs, hw, caps, base_caps=base_caps)
 
 
-def verdict_text(fit: ContextFit, hw_name: str, margin: FitMargin | None = None) -> Text:
+def verdict_text(
+    fit: ContextFit,
+    hw: HardwareSpec,
+    margin: FitMargin | None = None,
+    pcie_fps: float | None = None,
+    priced: Resources | None = None,
+) -> Text:
     """One or two lines: fits in one context at F FPS (binding resource), or what is over; with
-    ``margin``, how close that verdict was (:class:`~cost_model.context.FitMargin`)."""
+    ``margin``, how close that verdict was (:class:`~cost_model.context.FitMargin`); with
+    ``pcie_fps`` (below ``fit.fps``), the context runs at that rate, its PCIe traffic's, using
+    ``priced``."""
     u = fit.utilization
-    hw_name = visible(hw_name)
+    hw_name = visible(hw.name)
     close = "" if margin is None else f"; {margin.text}"
     if fit.fits:
         binding = (
@@ -45,11 +55,16 @@ def verdict_text(fit: ContextFit, hw_name: str, margin: FitMargin | None = None)
             if fit.binding == "layer"
             else COMPILER_LABELS.get(fit.binding, fit.binding)
         )
+        rate = fit.fps
+        if pcie_fps is not None and pcie_fps < fit.fps and priced is not None:
+            binding = f"PCIe; its compute alone would run at {fit.fps:,.1f} FPS ({binding})"
+            rate = pcie_fps
+            u = utilization(priced, hw)
         return Text.assemble(
             ("Single context: fits ", "bold green"),
-            f"on {hw_name} at {fit.fps:,.1f} FPS (binding: {binding}); "
+            f"on {hw_name} at {rate:,.1f} FPS (binding: {binding}); "
             f"Control {u.control:.1%}, Compute {u.compute:.1%}, Memory {u.memory:.1%}; "
-            f"every layer in context_0, priced at {fit.fps:,.1f} FPS{close}",
+            f"every layer in context_0, priced at {rate:,.1f} FPS{close}",
         )
     return Text.assemble(
         ("Single context: does not fit ", "bold yellow"),
@@ -80,8 +95,19 @@ def price_profile(
     if fit.fits and fps_caps is not None and fps_caps != caps:
         raised = single_context_fit(net, hw_spec, fps_caps)
         fit = raised if raised.fits else fit
+    hw = load_hardware(hw_spec)
+    pcie_fps = None
     by_name = {cost.layer: cost for cost in fit.layer_costs}
     costs = [by_name[layer.name] for layer in net.layers]
+    if fit.fits:  # no faster than its PCIe traffic allows, as `ctxfit compile` prices it
+        report = validate_partition(
+            net, hw, fps_caps or caps, dict.fromkeys(net.topological_order(), 0), batch=1
+        )
+        pcie_fps = raised_fps(report.timings[0], hw) if report.valid else None
+        if pcie_fps is not None and pcie_fps < fit.fps:
+            costs = price_layers(
+                [(layer, net.fan_out(layer.name)) for layer in net.layers], hw, pcie_fps
+            )
     rows = rows_from_costs(net, costs, 0 if fit.fits else None, fps=None if fit.fits else 0.0)
     columns = {
         "SCs": [str(r.resources.subclusters) for r in rows],
@@ -89,4 +115,5 @@ def price_profile(
         "L3 cuts": [str(r.resources.l3_cuts) for r in rows],
         "precision": [r.precision for r in rows],
     }
-    return columns, verdict_text(fit, load_hardware(hw_spec).name, margin)
+    priced = sum((r.resources for r in rows), Resources.zeros())
+    return columns, verdict_text(fit, hw, margin, pcie_fps, priced)

@@ -11,8 +11,9 @@ import pytest
 
 from cost_model.caps import MULTI_CONTEXT_CAPS, SINGLE_CONTEXT_CAPS, ResourceCaps
 from cost_model.context import context_fit
-from cost_model.hardware import preset
+from cost_model.hardware import PcieLink, preset
 from cost_model.layer import Layer, OpKind, Precision
+from cost_model.throughput import pcie_time_s
 from partitioner.cli import main
 from partitioner.compile import compile_network
 from partitioner.compile_request import chip_of, prepare_compile
@@ -187,14 +188,36 @@ def test_single_context_is_priced_at_the_raised_caps():
     net = conv_chain(20)
     settings = merge_settings(net, None, flow_params=RAISED, timeout_s=2)
     lines: list[str] = []
-    report = compile_network(net, HW, settings.options, flow=settings.flow, log=lines.append)
+    fast = HW.with_params(  # PCIe never binds: compute at the raised caps sets the rate
+        link=PcieLink(generation=3, lanes=4, measured_bytes_per_s=1e12),
+        pcie_row_overhead_s=0.0,
+        pcie_out_row_overhead_s=0.0,
+    )
+    report = compile_network(net, fast, settings.options, flow=settings.flow, log=lines.append)
     assert report.single_context
     pairs = [(layer, net.fan_out(layer.name)) for layer in net.layers]
-    at_75 = context_fit(pairs, HW, SINGLE_CONTEXT_CAPS)
-    at_100 = context_fit(pairs, HW, ResourceCaps.uniform(1.0))
+    at_75 = context_fit(pairs, fast, SINGLE_CONTEXT_CAPS)
+    at_100 = context_fit(pairs, fast, ResourceCaps.uniform(1.0))
     assert at_100.fps > at_75.fps  # else this test proves nothing
     assert report.contexts[0].fps == pytest.approx(at_100.fps)
     assert "Model fits in single context, but tries to increase utilization" in lines
+
+
+def test_a_context_is_not_raised_past_its_pcie_rate():
+    # on Gen3 x4 this chain's 150,528-byte input takes longer than its compute at the raised
+    # caps: the context runs at the PCIe rate, with the SCs that rate needs, at the same FPS
+    net = conv_chain(20)
+    settings = merge_settings(net, None, flow_params=RAISED, timeout_s=2)
+    report = compile_network(net, HW, settings.options, flow=settings.flow)
+    pairs = [(layer, net.fan_out(layer.name)) for layer in net.layers]
+    at_100 = context_fit(pairs, HW, ResourceCaps.uniform(1.0))
+    (timing,) = report.timings
+    pcie_fps = 1 / pcie_time_s(timing, HW)
+    assert pcie_fps < at_100.fps / 2  # else this test proves nothing
+    assert report.contexts[0].fps == pytest.approx(pcie_fps)
+    assert report.fps[8] == pytest.approx(pcie_fps)
+    assert report.contexts[0].binding == "pcie"
+    assert report.contexts[0].usage.subclusters < at_100.usage.subclusters
 
 
 def test_required_fps_allocates_one_context_for_that_rate():
