@@ -314,7 +314,10 @@ def summary_table(report: Any) -> Table:
     s = report.search
     bound = "-" if s.bound_s is None else f"{s.bound_s * 1e3:.3f} ms"
     gap = gap_text(s.gap)
-    scope = "" if s.bound_contexts in (None, 1) else f" (over <= {s.bound_contexts} contexts)"
+    pinned = f", {s.pinned_layers} layers pinned" if s.pinned_layers else ""
+    scope = (
+        "" if s.bound_contexts in (None, 1) else f" (over <= {s.bound_contexts} contexts{pinned})"
+    )
     scope = " (over any number of contexts)" if s.bound_all_contexts else scope
     deciding = report.hardware.deciding()
     at = "" if deciding is report.hardware else f" at the compiler's {deciding.link.label}"

@@ -628,6 +628,7 @@ def _iterate(
         history=tuple(history),
         stop_reason=reason,
         contexts_tried=tuple(sorted(set(tried))),
+        pinned_layers=len(options.pins),
     )
 
 

@@ -224,6 +224,8 @@ class SearchResult:
         stop_reason: what ended the search (:class:`StopReason`).
         contexts_tried: every K the search has a verdict on (solved, or ruled out by the
             total demand), ascending; ``(1,)`` for a single context.
+        pinned_layers: layers the script pinned to a context (``context_N = context([...])``):
+            the search, and so ``OPTIMAL``, covers only the partitions that keep them there.
     """
 
     single_context: bool
@@ -243,6 +245,7 @@ class SearchResult:
     bound_all_contexts: bool = False
     stop_reason: StopReason = StopReason.SINGLE_CONTEXT
     contexts_tried: tuple[int, ...] = (1,)
+    pinned_layers: int = 0
 
     @property
     def num_contexts(self) -> int:
@@ -265,12 +268,17 @@ class SearchResult:
             return "no bound covers the answer's context count"
         if self.bound_contexts == 1:
             return "one context"
-        return f"partitions into at most {self.bound_contexts} contexts"
+        pinned = f" with the {self.pinned_layers} pinned layers" if self.pinned_layers else ""
+        return f"partitions into at most {self.bound_contexts} contexts{pinned}"
 
     @property
     def stop_text(self) -> str:
-        """How the search ended: ``stopped by wall clock; K tried 2..10``."""
-        return f"stopped by {self.stop_reason.value}; K tried {k_ranges(self.contexts_tried)}"
+        """How the search ended: ``stopped by wall clock; K tried 2..10`` (and ``; 95 layers
+        pinned`` when the script pinned some)."""
+        pinned = f"; {self.pinned_layers} layers pinned" if self.pinned_layers else ""
+        return (
+            f"stopped by {self.stop_reason.value}; K tried {k_ranges(self.contexts_tried)}{pinned}"
+        )
 
     @property
     def status_text(self) -> str:

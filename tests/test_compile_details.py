@@ -317,3 +317,22 @@ def test_the_answer_is_never_slower_than_the_partition_the_search_chose(batch):
     assert sum(time_in_batch_s(t, batch, hw) for t in report.timings) == pytest.approx(
         batch / report.fps[batch]
     )
+
+
+def test_a_search_with_pinned_layers_says_its_proof_covers_only_them():
+    from partitioner.report import summary_table
+
+    net = conv_chain(120)
+    pins = {"conv0": 0, "conv119": 1}
+    report = compile_network(net, HW, SearchOptions(timeout_s=2, pins=pins))
+    s = report.search
+    assert s.pinned_layers == 2 and s.status_text.endswith("; 2 layers pinned)")
+    assert s.bound_all_contexts or s.bound_scope.endswith(" with the 2 pinned layers")
+    from rich.console import Console
+
+    console = Console(width=300, record=True)
+    console.print(summary_table(report))
+    solver = next(line for line in console.export_text().splitlines() if "solver" in line)
+    assert "layers pinned" in solver
+    unpinned = compile_network(net, HW, SearchOptions(timeout_s=2)).search
+    assert unpinned.pinned_layers == 0 and "pinned" not in unpinned.status_text
