@@ -251,6 +251,11 @@ remove one of them
                 'To achieve optimal performance, set the compiler_optimization_level to "max" '
                 "by adding performance_param(compiler_optimization_level=max) to the model "
                 "script. Note that this may increase compilation time."
+                + (
+                    " (Without the caps this script sets: the two do not combine.)"
+                    if explicit
+                    else ""
+                )
             )
     single_fps = _raise(single, params.raised_caps, explicit)
     base = None

@@ -48,6 +48,13 @@ def flow_of(text: str = "", **flags):
 
 
 # -- resolve_flow --------------------------------------------------------------------------------
+def test_performance_with_caps_is_ignored_and_the_advice_says_why():
+    f = flow_of("resources_param(max_control_utilization=0.9)", performance=True)
+    assert f.level == "1" and f.log_lines[0].startswith("--performance ignored: the caps are set")
+    assert f.log_lines[1].endswith("(Without the caps this script sets: the two do not combine.)")
+    assert not flow_of().log_lines[0].endswith("do not combine.)")
+
+
 def test_default_flow_decides_at_75_and_60_and_raises_the_single_context():
     f = flow_of(params=RAISED)
     assert (f.name, f.level) == ("default", "1")
