@@ -19,7 +19,7 @@ from cost_model.caps import ResourceCaps
 from cost_model.context import FitMargin, raised_fps, utilization
 from cost_model.hardware import HardwareSpec
 from cost_model.power import PowerEstimate, context_running_power_w, partition_power
-from cost_model.resources import Resources
+from cost_model.resources import COMPILER_LABELS, Resources
 from cost_model.throughput import (
     ContextTiming,
     energy_per_frame_j,
@@ -464,7 +464,11 @@ def _single_context_pricing(
         return caps, report
     top = report.contexts[0].fit
     if flow.target_fps > top.fps:
-        where = top.capping_layer or top.binding
+        where = (
+            repr(top.capping_layer)
+            if top.capping_layer
+            else f"every layer ({COMPILER_LABELS.get(top.binding, top.binding)} at the cap)"
+        )
         log(
             f"Failed to reach required FPS on the following layers: {where} "
             f"({top.fps:,.1f} < {flow.target_fps:g} FPS); answering the highest rate"

@@ -243,6 +243,19 @@ def test_required_fps_allocates_one_context_for_that_rate():
     assert fastest.fps[8] > 200 and required_note(fastest) == ""
 
 
+def test_a_required_fps_out_of_reach_names_what_stops_it():
+    # 40 convs of 64 channels at 64x64 reach 1,033 FPS at the raised caps, their SCs binding
+    net = conv_chain(40, channels=64, hw=64)
+    settings = merge_settings(net, parse_model_script("performance_param(fps=5000)"), timeout_s=2)
+    lines: list[str] = []
+    report = compile_network(net, HW, settings.options, flow=settings.flow, log=lines.append)
+    failed = next(line for line in lines if line.startswith("Failed to reach required FPS"))
+    assert failed.startswith(
+        "Failed to reach required FPS on the following layers: every layer (SCs at the cap) ("
+    )
+    assert report.fps[8] < 5000
+
+
 def test_required_fps_is_ignored_in_the_multi_context_flow_with_the_warning():
     net = conv_chain(20)
     script = parse_model_script("performance_param(fps=50)\ncontext_switch_param(mode=enabled)")
