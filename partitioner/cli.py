@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
 
@@ -144,9 +144,21 @@ def add_onnx_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one error line: ``error: ctxfit compile: argument --timeout: ...`` and
+    where the flags are listed, exit code 2 (argparse prints its whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        print_error(
+            Console(stderr=True, highlight=False),
+            f"{self.prog}: {message} (`{self.prog} --help` lists the arguments)",
+        )
+        raise SystemExit(EXIT_USER_ERROR)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ctxfit",
         description="Predict how Hailo's Dataflow Compiler splits a network into contexts on "
         "Hailo-8 / Hailo-8L, and the FPS it reaches.",

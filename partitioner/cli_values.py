@@ -83,8 +83,28 @@ def whole_number(accepted: NumberRange) -> Callable[[str], int]:
     return parse
 
 
+def _cap(text: str) -> float:
+    """A cap as a fraction (``0.8``) or a percentage (``80%``), as a model script writes it.
+
+    >>> _cap("80%"), _cap("1.2")
+    (0.8, 1.2)
+    """
+    if not text.strip().endswith("%"):
+        return number(CAP)(text)
+    value = parse_number(text.strip()[:-1])
+    if value is None:
+        raise argparse.ArgumentTypeError(
+            f"{_show(text)} is not a number; write a fraction like 0.8 or a percentage like 80%"
+        )
+    problem = CAP.problem(value / 100.0)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{_show(text)} is {value / 100.0:g}, which {problem}")
+    return value / 100.0
+
+
+_cap.__name__ = "number"
 timeout_seconds = number(TIMEOUT_S)
-utilization_cap = number(CAP)
+utilization_cap = _cap
 frame_rate = number(FPS)
 multiplier = number(KNOB)
 batch_size = whole_number(BATCH)

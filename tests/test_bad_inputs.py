@@ -328,6 +328,8 @@ def test_a_quantization_glob_that_matches_nothing_is_reported():
         (["--iteration-timeout", "inf"], "--iteration-timeout: 'inf' must be a finite number"),
         (["--max-utilization", "0.01"], "--max-utilization: '0.01' must be a finite number from"),
         (["--max-utilization", "1.6"], "--max-utilization: '1.6' must be a finite number from 0.0"),
+        (["--max-utilization", "160%"], "--max-utilization: '160%' is 1.6, which must be a finite"),
+        (["--max-utilization", "x%"], "--max-utilization: 'x%' is not a number; write a fraction"),
         (["--batch", "٣"], "--batch: '٣' is not a whole number; write ASCII digits"),
         (["--workers", "1_0"], "--workers: '1_0' is not a whole number; write ASCII digits"),
         (["--width", "nan"], "--width: 'nan' must be a finite number > 0 and <= 100"),
@@ -336,9 +338,9 @@ def test_a_quantization_glob_that_matches_nothing_is_reported():
 def test_bad_numbers_on_the_command_line_say_what_is_accepted(capsys, chain, argv, message):
     code, _, err = run(capsys, "compile", chain, *argv)
     assert code == 2
-    assert err.splitlines()[-1] == f"ctxfit compile: error: argument {message}" or (
-        message in err.splitlines()[-1]
-    ), err
+    (line,) = err.splitlines()  # one line, no usage dump
+    assert line.startswith(f"error: ctxfit compile: argument {message}"), err
+    assert line.endswith("(`ctxfit compile --help` lists the arguments)")
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "0"])
@@ -351,6 +353,14 @@ def test_explain_target_fps_must_be_a_positive_finite_rate(capsys, chain, value)
 def test_caps_above_one_are_accepted_up_to_one_and_a_half(capsys, chain):
     code, out, _ = run(capsys, "compile", chain, "--max-utilization", "1.5")
     assert code == 0 and "1 context" in out
+
+
+def test_a_cap_as_a_percentage_is_the_same_cap(capsys, chain, tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert run(capsys, "compile", chain, "--max-utilization", "80%", "--json", a)[0] == 0
+    assert run(capsys, "compile", chain, "--max-utilization", "0.8", "--json", b)[0] == 0
+    caps_a, caps_b = (json.loads(p.read_text())["caps"] for p in (a, b))
+    assert caps_a == caps_b and caps_a["control"] == pytest.approx(0.8)
 
 
 # -- D17 and --input-shape hints -------------------------------------------------------------------
