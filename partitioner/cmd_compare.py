@@ -73,6 +73,11 @@ def load_result(path: str | Path) -> dict[str, Any]:
             f"{name!r} is not JSON ({err.msg} at line {err.lineno}); give a file written by "
             "`ctxfit compile MODEL --json FILE`"
         ) from err
+    if isinstance(data, list):
+        raise UsageError(
+            f"{name!r} holds {len(data)} compile results (several --hw parts); compare takes one "
+            "per file: write each with `ctxfit compile MODEL --hw PART --json FILE`"
+        )
     if not isinstance(data, dict) or "contexts" not in data or "schema" not in data:
         raise UsageError(
             f"{name!r} is not a compile result (no 'schema'/'contexts'); give a file written by "

@@ -167,6 +167,10 @@ def test_a_file_not_in_utf8_or_with_a_wrong_value_is_named(tmp_path):
     binary.write_bytes(b"\xff\xfe{}")
     with pytest.raises(UsageError, match=r"binary\.json' is not UTF-8 text \(byte 0\)"):
         load_result(binary)
+    parts = tmp_path / "parts.json"
+    parts.write_text(json.dumps([result([["a"]]), result([["a"]])]))
+    with pytest.raises(UsageError, match=r"holds 2 compile results \(several --hw parts\)"):
+        load_result(parts)
     words = tmp_path / "words.json"
     words.write_text(json.dumps({**result([["a"]]), "fps": {"1": "fast"}}))
     with pytest.raises(UsageError, match=r"words\.json' has a malformed value \(ValueError: "):
