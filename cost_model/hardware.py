@@ -254,6 +254,12 @@ def _check_values(values: Mapping[str, Any], where: str) -> None:
                 f"{where}: extra_nodes_by_op gives {op!r} {extra!r} nodes; "
                 f"use {OPTIONAL_COUNT.describe()}"
             )
+    static, typical = values.get("static_power_w"), values.get("typical_power_w")
+    if static is not None and typical is not None and static > typical:
+        raise HardwareSpecError(
+            f"{where}: static_power_w = {static!r} is above typical_power_w = {typical!r}; the "
+            "static power is the part of the typical power drawn at any rate, so at most it"
+        )
     clusters = values.get("clusters")
     ids = list(values.get("cluster_ids") or ())
     if clusters is None or not ids:

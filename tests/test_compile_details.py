@@ -83,6 +83,10 @@ def test_power_parameters_from_a_hardware_file():
     assert (part.static_power_w, part.typical_power_w) == (0.5, 2.0)
     with pytest.raises(HardwareSpecError, match="static_power_w = -1"):
         hardware_from_dict({"base": "hailo8", "static_power_w": -1})
+    with pytest.raises(HardwareSpecError, match=r"static_power_w = 5.0 is above typical_power_w"):
+        hardware_from_dict({"base": "hailo8", "static_power_w": 5.0, "typical_power_w": 2.0})
+    with pytest.raises(HardwareSpecError, match=r"above typical_power_w = 2.5"):  # the base's
+        hardware_from_dict({"base": "hailo8", "static_power_w": 3.0})
 
 
 def test_compile_reports_power_as_static_plus_dynamic(multi):
