@@ -497,12 +497,24 @@ def check_emittable(layer_names: Iterable[str]) -> None:
     ...
     partitioner.errors.ModelScriptError: layer name 'new\\nline' cannot be written to a model
     script (--emit-script); a name must be non-empty and on one line
+    >>> check_emittable(["esc\\x1b[0m"])
+    Traceback (most recent call last):
+    ...
+    partitioner.errors.ModelScriptError: layer name 'esc\\x1b[0m' cannot be written to a model
+    script (--emit-script): it holds a control character, or bytes that are not UTF-8 in the
+    model file, which the compiler would not match; rename the node in the model
     """
     for name in layer_names:
         if not isinstance(name, str) or not name or "\n" in name or "\r" in name:
             raise ModelScriptError(
                 f"layer name {name!r} cannot be written to a model script (--emit-script); "
                 "a name must be non-empty and on one line"
+            )
+        if "\ufffd" in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+            raise ModelScriptError(
+                f"layer name {name!r} cannot be written to a model script (--emit-script): it "
+                "holds a control character, or bytes that are not UTF-8 in the model file, "
+                "which the compiler would not match; rename the node in the model"
             )
 
 

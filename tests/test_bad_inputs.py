@@ -244,12 +244,21 @@ def test_odd_output_targets_are_refused_before_the_compile(
     assert "[info]" not in out  # nothing was compiled
 
 
-def test_a_layer_name_no_script_can_hold_fails_before_the_compile(capsys, tmp_path):
-    path = named_net(tmp_path / "n.json", "conv0", "new\nline")
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("new\nline", "; a name must be non-empty and on one line"),
+        ("esc\x1b[0m", ": it holds a control character"),  # a terminal escape in a node name
+        ("bad\ufffdbytes", ": it holds a control character, or bytes that are not UTF-8"),
+    ],
+)
+def test_a_layer_name_no_script_can_hold_fails_before_the_compile(capsys, tmp_path, name, why):
+    path = named_net(tmp_path / "n.json", "conv0", name)
     code, out, err = run(capsys, "compile", path, "--emit-script", tmp_path / "p.alls")
     assert code == 2
-    assert err.startswith("error: layer name 'new\\nline' cannot be written to a model script")
-    assert "[info]" not in out
+    assert err.startswith(f"error: layer name {name!r} cannot be written to a model script")
+    assert why in err
+    assert "[info]" not in out and not (tmp_path / "p.alls").exists()
 
 
 # -- D10/D15/D23 and numbers in model scripts ------------------------------------------------------
