@@ -134,9 +134,10 @@ of them, the large networks where it does not finish in the search's share of th
 alone on YOLO11m/l/x, YOLOv9-C, YOLOv5l-seg, OSNet, YOLOX-L; 0.4-2.7 s on the rest): YOLO11x /
 Hailo-8 / batch 8 9.6% -> 4.2%, OSNet / Hailo-8 / batch 8 12.1% -> 3.9%, the widest 14.5% ->
 7.4%. None of the 58 comes within 1% by it (one, YOLOv5m6 / Hailo-8 / batch 8, closed on that
-run by the search itself). HiGHS's dual simplex (``HIGHS_LP``) took 17 s where CLP took 20 s on
-YOLO11x / Hailo-8 / batch 8 at load 2, GLOP 19 s, CLP's barrier 12 s and primal 65 s against its
-dual 10 s alone: no solver brings it into the budget. Column generation (above, ``benchmarks.
+run by the search itself). On YOLO11x / Hailo-8 / batch 8 (load 1-2: another search ran beside
+it) CLP's dual simplex took 10 s, its barrier 12 s and its primal 65 s; in a second run at load
+2 HiGHS's dual simplex (``HIGHS_LP``) took 17 s, CLP 20 s and GLOP 19 s: no solver brings it
+into the budget. Column generation (above, ``benchmarks.
 gap_split``) put YOLO11x / Hailo-8 / batch 8 within 0.35% of the best partition in 206 s (the
 search's best was 0.15% from the best found in 60 s: the gap is the bound's).
 
