@@ -197,17 +197,22 @@ def binding_table(result: Explanation) -> Table:
     from partitioner.report import fmt_bytes
 
     def amount(units: int, unit: str) -> str:
+        if unit == "config bytes":
+            return fmt_bytes(units)
         return f"{fmt_bytes(units)}/frame" if unit == "bytes/frame" else str(units)
 
     for c in result.contexts:
         if c.limit is not None:
             used = f"{c.used}/{c.limit} {c.unit}"
         else:
-            used = f"{amount(c.used, c.unit)}" + ("" if c.unit == "bytes/frame" else f" {c.unit}")
+            bytes_unit = c.unit in ("bytes/frame", "config bytes")
+            used = f"{amount(c.used, c.unit)}" + ("" if bytes_unit else f" {c.unit}")
         if c.binding == "layer":
             binding = "layer split limit"
         elif c.binding == "pcie":
             binding = "PCIe"
+        elif c.binding == "reload":
+            binding = "switch reload"
         else:
             binding = c.unit
         users = ", ".join(f"{s.layer} ({amount(s.units, c.unit)})" for s in c.top_layers)

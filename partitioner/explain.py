@@ -148,10 +148,13 @@ class ContextBinding:
     Attributes:
         index: context number.
         layers: how many layers it holds.
-        binding: a resource name, ``layer`` (a layer at its split limit) or ``pcie``.
-        unit: what ``used``, ``limit`` and the layer amounts count (``LCUs``, ``bytes/frame``).
+        binding: a resource name, ``layer`` (a layer at its split limit), ``pcie`` or
+            ``reload`` (kept at the search's rate: a higher one reloads more configuration at
+            every switch than it saves in frames).
+        unit: what ``used``, ``limit`` and the layer amounts count (``LCUs``, ``bytes/frame``,
+            ``config bytes``).
         used, limit: the context's amount of the binding resource and its cap limit (``limit``
-            is ``None`` for ``layer`` and ``pcie``).
+            is ``None`` for ``layer``, ``pcie`` and ``reload``).
         top_layers: the largest users, largest first.
     """
 
@@ -489,6 +492,22 @@ def context_bindings(
                     used=getattr(ctx.usage, ctx.binding),  # compile's context table
                     limit=getattr(ctx.limits, ctx.binding),
                     top_layers=_top(costs, ctx.binding, top),
+                )
+            )
+        elif ctx.binding == "reload":
+            configs = sorted(
+                (LayerShare(layer=c.layer, units=c.config_bytes) for c in costs),
+                key=lambda s: (-s.units, s.layer),
+            )  # at its highest rate: what a raise would reload
+            out.append(
+                ContextBinding(
+                    index=ctx.index,
+                    layers=len(ctx.layers),
+                    binding="reload",
+                    unit="config bytes",
+                    used=ctx.config_bytes,
+                    limit=None,
+                    top_layers=tuple(configs[:top]),
                 )
             )
         elif ctx.binding == "layer":

@@ -340,3 +340,22 @@ def test_a_search_with_pinned_layers_says_its_proof_covers_only_them():
     assert "layers pinned" in solver
     unpinned = compile_network(net, HW, SearchOptions(timeout_s=2)).search
     assert unpinned.pinned_layers == 0 and "pinned" not in unpinned.status_text
+
+
+def test_a_context_kept_at_the_search_rate_says_so_in_compile_and_explain():
+    """At batch 1 on Hailo-8L this chain's first contexts keep the search's rate (a raise would
+    reload more configuration than it saves): binding ``reload``, and explain names the
+    configuration and its largest layers instead of a resource they are under."""
+    from partitioner.explain import context_bindings
+    from partitioner.settings import merge_settings
+
+    net, hw = conv_chain(120, hw=56), preset("hailo8l")
+    settings = merge_settings(net, None, timeout_s=2, optimize_for_batch=1)
+    report = compile_network(net, hw, settings.options, flow=settings.flow)
+    pairs = list(zip(report.contexts, report.validation.contexts, strict=True))
+    kept = [(c, v) for c, v in pairs if c.binding == "reload"]
+    assert kept and all(c.fps < v.fit.fps for c, v in kept)  # below its highest rate
+    for c, b in zip(report.contexts, context_bindings(net, report), strict=True):
+        if c.binding == "reload":
+            assert (b.unit, b.used, b.limit) == ("config bytes", c.config_bytes, None)
+            assert b.top_layers[0].units == max(u.units for u in b.top_layers)
