@@ -131,7 +131,7 @@ Measured (session 13, 2026-12-07; the default flow, 10 s searches, one-off scrip
 each of the 58 quality runs whose gap was above 1% (``benchmarks/RESULTS.md`` "Quality"), this LP
 solved to the end (up to 90 s, CLP) against the search's bound within its budget. It raises 18
 of them, the large networks where it does not finish in the search's share of the budget (3-14 s
-alone on YOLO11m/l/x, YOLOv9-C, YOLOv5l-seg, OSNet, YOLOX-L; 0.4-2.7 s on the rest): YOLO11x /
+on YOLO11m/l/x, YOLOv9-C, YOLOv5l-seg, OSNet, YOLOX-L; 0.4-2.7 s on the rest): YOLO11x /
 Hailo-8 / batch 8 9.6% -> 4.2%, OSNet / Hailo-8 / batch 8 12.1% -> 3.9%, the widest 14.5% ->
 7.4%. None of the 58 comes within 1% by it (one, YOLOv5m6 / Hailo-8 / batch 8, closed on that
 run by the search itself). On YOLO11x / Hailo-8 / batch 8 (load 1-2: another search ran beside
