@@ -196,6 +196,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if record["status"] != "ok":
             knobs = ", ".join(f"{k} {record[k]}" for k in plan.swept)
             console.print(text(f"  failed: {record['hardware']} {knobs}: {record['error']}"))
+    if result.records and all(r["status"] != "ok" for r in result.records):
+        from partitioner.cli import EXIT_USER_ERROR
+
+        return EXIT_USER_ERROR  # no point has an answer: as `ctxfit compile` fails, exit 2
     return 0
 
 
@@ -310,10 +314,13 @@ def write_outputs(out: Path, plan: SweepPlan, run: SweepRun) -> list[Path]:
 
 def _render(figure: Figure, fmt: str) -> bytes:
     import io
+    import warnings
 
     buffer = io.BytesIO()
     metadata = {"Date": None} if fmt == "svg" else {"Software": None}
-    figure.savefig(buffer, format=fmt, dpi=110, metadata=metadata)
+    with warnings.catch_warnings():  # an empty map's layout note is matplotlib's, not the user's
+        warnings.filterwarnings("ignore", message="constrained_layout not applied")
+        figure.savefig(buffer, format=fmt, dpi=110, metadata=metadata)
     return buffer.getvalue()
 
 

@@ -450,7 +450,9 @@ def _request(task: SweepTask) -> Any:
 def run_task(task: SweepTask) -> tuple[dict[str, Any], ...]:
     """Build the point's network once and compile it on each part: one record per part, in
     ``task.hardware`` order. A ctxfit error (the model cannot be built at this point, no
-    partition within the timeout) becomes a record with ``status`` ``"failed"``.
+    partition within the timeout) becomes a record with ``status`` ``"failed"``; a search that
+    Ctrl-C cut short raises ``KeyboardInterrupt`` (its best so far is no point's answer, and
+    is never cached).
 
     Each part compiles as ``ctxfit compile MODEL --compiler-defaults --workers 1`` does: the
     compiler's default flow (its caps and its implicit 4-bit share, as a compile with a GPU),
@@ -490,6 +492,8 @@ def run_task(task: SweepTask) -> tuple[dict[str, Any], ...]:
         except CtxfitError as err:
             records.append(_failed(task, hw, err))
             continue
+        if report.search.interrupted:  # Ctrl-C cut this search short: not a point's answer
+            raise KeyboardInterrupt
         records.append(
             {
                 **_base_record(task, hw),

@@ -8,6 +8,7 @@ one context allows, at width 1 they fit, so the one-context boundary runs betwee
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import shutil
@@ -214,6 +215,28 @@ def test_an_interrupted_sweep_keeps_what_finished(local, tmp_path):
     resumed = run_sweep(plan, cache, jobs=1)
     assert (resumed.computed, resumed.cached) == (1, 3)
     assert results(resumed) == results(run)
+
+
+def test_a_search_that_ctrl_c_cut_short_is_not_cached_as_the_points_answer(
+    local, tmp_path, monkeypatch
+):
+    """Inline, the search takes the Ctrl-C (its best so far, ``interrupted``): the sweep stops
+    there and caches nothing of that point (it had gone on, storing the cut-short answer)."""
+    import partitioner.compile
+
+    plan, _, root = local
+    real = partitioner.compile.compile_network
+
+    def cut_short(*args, **kwargs):
+        report = real(*args, **kwargs)
+        search = dataclasses.replace(report.search, interrupted=True)
+        return dataclasses.replace(report, search=search)
+
+    monkeypatch.setattr(partitioner.compile, "compile_network", cut_short)
+    cache = SweepCache(tmp_path / "cache")
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(plan, cache, jobs=1)
+    assert len(cache) == 0
 
 
 def test_tasks_are_picklable_and_a_process_pool_gives_the_same_record(local):
