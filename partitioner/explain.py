@@ -1226,7 +1226,13 @@ def _search_caps(
             binding = fps_report.contexts[0].binding if fps_report is not None else fit.binding
             if binding not in RESOURCE_NAMES:
                 what = "PCIe" if binding == "pcie" else f"layer {fit.capping_layer!r}"
-                return Unreachable(kind="caps", reason=f"FPS is bound by {what}, not by a cap")
+                if not changed:
+                    return Unreachable(kind="caps", reason=f"FPS is bound by {what}, not by a cap")
+                reached = "" if fps_report is None else f": {min(fps_report.fps.values()):,.1f} FPS"
+                return Unreachable(  # the caps raised so far stop buying FPS at this point
+                    kind="caps",
+                    reason=f"even {caps_line(changed)}{reached}, then {what} binds, not a cap",
+                )
             resources = [binding]
             current = settings.flow.single_fps_caps
         raised = False

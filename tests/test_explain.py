@@ -442,3 +442,19 @@ def test_a_network_over_75_percent_on_nodes_and_memory_is_explained_by_the_rule(
     (caps,) = [s for s in result.suggestions if s.kind == "caps"]
     assert caps.apply == "resources_param(max_control_utilization=1.15)"
     assert caps.num_contexts == 1
+
+
+def test_caps_raised_until_pcie_binds_say_how_far_they_got(tmp_path, capsys):
+    """A one-context chain on Hailo-8 whose compute binds at the flow's caps (2,297 FPS) and
+    whose PCIe allows 2,655: the compute cap raised to 0.9 reaches the PCIe rate, short of the
+    goal (1.25 x 2,297). The reason says so, not that PCIe binds instead of a cap."""
+    from tests.nets import conv_chain
+
+    path = tmp_path / "chain.json"
+    conv_chain(22, channels=24, hw=160).save(path)
+    assert main(["explain", str(path), "--hw", "hailo8", "--json", "-", "--quiet"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    (caps,) = [u for u in found["unreachable"] if u["kind"] == "caps"]
+    assert caps["reason"] == (
+        "even resources_param(max_compute_utilization=0.9): 2,655.0 FPS, then PCIe binds, not a cap"
+    )
