@@ -407,7 +407,16 @@ class YoloSpace:
         if not fields:
             return ""
         args = ", ".join(f"{k}={v!r}" for k, v in fields.items())
-        return f"{self.function}({self.fixed['scale']!r}, edits=YoloEdits({args}))"
+        from partitioner.zoo import check_knobs
+
+        r = self.request
+        _, knobs = check_knobs(
+            self.entry.name, width=r.width, depth=r.depth, resolution=r.resolution
+        )  # the call builds the network at these knobs, as explain did: a runnable factory body
+        return (
+            f"{self.function}({self.fixed['scale']!r}, width={knobs['width']:g}, "
+            f"depth={knobs['depth']:g}, edits=YoloEdits({args}))"
+        )
 
     def edits(self, atoms: Sequence[Atom]) -> Any:
         """The :class:`~partitioner.zoo.yolo.YoloEdits` of ``atoms``."""

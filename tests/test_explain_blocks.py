@@ -133,13 +133,15 @@ def test_yolov8n_on_hailo8l_gets_a_verified_block_change():
     assert blocks and all(s.num_contexts == 1 for s in blocks)
     best = blocks[0]
     assert best.macs_kept >= 0.9 and not best.approximate
-    assert best.apply.startswith("yolov8('n', edits=YoloEdits(")
+    assert best.apply.startswith("yolov8('n', width=1, depth=1, edits=YoloEdits(")
     # the fewest changes (tests/test_explain_rows.py): the P5 scale dropped, control cap 1.2
     assert best.value == 2 and best.change.count(";") == 1
     # verified independently: rebuild the edited network, append the printed script lines to
     # the Model Zoo script and compile it as ctxfit compile does
-    call, *lines = best.apply.split("; ")  # yolov8('n', edits=YoloEdits(...)); script lines
+    call, *lines = best.apply.split("; ")  # yolov8('n', width=1, depth=1, edits=...); script lines
     edits = eval(call[call.index("YoloEdits") : -1], {"YoloEdits": YoloEdits})
+    module = eval(call, {"yolov8": yolov8, "YoloEdits": YoloEdits})  # runs as printed
+    assert sum(p.numel() for p in module.parameters()) > 0
     net = v8n(edits)
     assert len(net) == best.layers and net.total_macs == best.macs
     zoo = zoo_script("yolov8n", "hailo8l")
