@@ -102,8 +102,27 @@ class PcieLink:
 
     @property
     def label(self) -> str:
-        """``"PCIe Gen3 x4"``."""
-        return f"PCIe Gen{self.generation} x{self.lanes}"
+        """``"PCIe Gen3 x4"``; with a measured rate, that rate too (two links of one generation
+        and width can differ).
+
+        >>> PcieLink(generation=3, lanes=4, measured_bytes_per_s=2e6).label
+        'PCIe Gen3 x4 at 2 MB/s (measured)'
+        """
+        base = f"PCIe Gen{self.generation} x{self.lanes}"
+        if self.measured_bytes_per_s is None:
+            return base
+        return f"{base} at {rate_text(self.measured_bytes_per_s)} (measured)"
+
+
+def rate_text(bytes_per_s: float) -> str:
+    """A link rate with three significant digits, in GB/s or MB/s.
+
+    >>> rate_text(3.5446e9), rate_text(2e6), rate_text(4.5e8)
+    ('3.54 GB/s', '2 MB/s', '450 MB/s')
+    """
+    if bytes_per_s >= 1e9:
+        return f"{bytes_per_s / 1e9:.3g} GB/s"
+    return f"{bytes_per_s / 1e6:.3g} MB/s"
 
 
 @dataclass(frozen=True, kw_only=True)

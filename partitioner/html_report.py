@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cost_model.hardware import rate_text
 from cost_model.lowering import price_layers
 from cost_model.resources import COMPILER_LABELS, Resources
 from partitioner.clusters import HEADERS, cluster_cells
@@ -517,7 +518,7 @@ def render_html(report: Any, net: Network) -> str:
     subtitle = (
         f"ctxfit compile report: {report.num_contexts} context"
         f"{'' if report.num_contexts == 1 else 's'}, optimised for batch {report.search.batch}; "
-        f"{hw.link.label}, {hw.link.bytes_per_s / 1e9:.2f} GB/s"
+        f"{hw.link.label}, {rate_text(hw.link.bytes_per_s)}"
     )
     bodies = {
         "summary": _summary_html(report),

@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.table import Table
 
+from cost_model.hardware import rate_text
 from partitioner.graph import Network
 from partitioner.html_labels import binding_label
 from partitioner.search_types import gap_text
@@ -296,7 +297,7 @@ def summary_table(report: Any) -> Table:
     link = report.hardware.link
     table.add_row(
         "PCIe",
-        f"{link.bytes_per_s / 1e9:.2f} GB/s; reload {fmt_bytes(report.reload_bytes_per_batch)} "
+        f"{rate_text(link.bytes_per_s)}; reload {fmt_bytes(report.reload_bytes_per_batch)} "
         f"per batch; inter-context {fmt_bytes(report.inter_context_bytes_per_frame)} per frame",
     )
     table.add_row(

@@ -307,3 +307,19 @@ def test_bad_fusion_keys_are_named(tmp_path, text, pattern):
     path.write_text(text)
     with pytest.raises(HardwareSpecError, match=pattern):
         load_hardware(str(path))
+
+
+def test_a_measured_link_is_labelled_with_its_rate(tmp_path, capsys):
+    """A part whose link is given by its measured rate: the label and the PCIe line say that
+    rate (they said the base's "PCIe Gen3 x4" and "0.00 GB/s")."""
+    from partitioner.cli import main
+    from tests.nets import conv_chain
+
+    part = tmp_path / "slow.toml"
+    part.write_text('base = "hailo8"\nname = "slow"\n[link]\nbytes_per_s = 2e6\n')
+    model = tmp_path / "chain.json"
+    conv_chain(3).save(model)
+    assert main(["compile", str(model), "--hw", str(part), "--timeout", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "FPS priced on the host link (PCIe Gen3 x4 at 2 MB/s (measured))" in out
+    assert "2 MB/s; reload" in " ".join(out.split())
