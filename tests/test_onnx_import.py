@@ -737,6 +737,10 @@ def test_argmax_over_another_axis_names_the_node_and_the_axis(tmp_path):
         r"tensor; ctxfit prices the argmax over the channels",
     ):
         load(tmp_path, model)
+    # priced anyway with --allow-unknown, and said so, as for an op with no rule at all
+    result = load(tmp_path, model, allow_unknown=True)
+    assert [layer.op for layer in result.network] == [OpKind.CONV, OpKind.ADD]
+    assert result.warnings[-1].startswith("priced 1 ArgMax node (first 'y') as generic")
 
 
 # -- unsupported ops -------------------------------------------------------------------------------

@@ -170,7 +170,9 @@ def read_onnx(
     if unknown and not allow_unknown:
         raise UnsupportedOperatorError(_unsupported_message(unknown))
     warnings += tuple(_unknown_warning(op, labels) for op, labels in unknown.items())
-    network = _Mapper(graph, selection, allow_unknown=allow_unknown).run()
+    mapper = _Mapper(graph, selection, allow_unknown=allow_unknown)
+    network = mapper.run()
+    warnings += tuple(_unknown_warning(op, labels) for op, labels in mapper.generic.items())
     check_network(network)
     return OnnxImport(network=network, postprocess=cut, warnings=warnings)
 
@@ -240,6 +242,7 @@ class _Mapper:
         self.env: dict[str, Operand] = {}
         self.norms: dict[int, NormMatch] = match_norms(graph, set(selection.nodes))
         self.absorbed = {i for m in self.norms.values() for i in m.members[:-1]}
+        self.generic: dict[str, list[str]] = {}  # known ops whose use has no cost rule
 
     def run(self) -> Network:
         for name, shape in self.selection.inputs.items():
@@ -336,6 +339,7 @@ class _Mapper:
             return result if isinstance(result, list) else [result]
         except Unsupported as err:
             if self.allow_unknown:
+                self.generic.setdefault(node.op_type, []).append(call.label)
                 return generic_layer(call)
             reason = f": {err}" if str(err) else ""
             raise UnsupportedOperatorError(
