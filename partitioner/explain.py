@@ -918,6 +918,18 @@ def explain(
         report, error = _result(pending)
     suggestions, unreachable, goal_fps, met = found
     unreachable = [n for n in notes if n.kind in kinds] + unreachable
+    if not met and not explorer.stop.is_set():  # a kind asked for that gave nothing: say why
+        said = {s.kind for s in suggestions} | {u.kind for u in unreachable}
+        unreachable += [
+            Unreachable(
+                kind=k,
+                reason=f"this model has no {k} knob"
+                if k in ("width", "depth", "resolution")
+                else "no change of this kind applies to this model",
+            )
+            for k in kinds
+            if k not in said
+        ]
     goal = "one context" if goal_fps is None else f"one context at >= {goal_fps:,.1f} FPS"
     ordered = order_suggestions(suggestions)
     return Explanation(
@@ -1365,7 +1377,10 @@ def _verified_cut(explorer: _Explorer, net: Network, keep: int) -> tuple[Network
             if set(imported.topological_order()) == set(cut.topological_order()):
                 return imported, f"--end-nodes {','.join(nodes)}"
             explorer.log(f"--end-nodes {','.join(nodes)} imports other layers; cut kept")
-    return cut, f"end nodes (Hailo's --end-node-names): {' '.join(ends)}"
+    return cut, (
+        f"end the graph after {' '.join(ends)} (ctxfit's layer names: export the model to ONNX "
+        "and pass the nodes these end at as --end-nodes, Hailo's --end-node-names)"
+    )
 
 
 def _search_blocks(

@@ -458,3 +458,19 @@ def test_caps_raised_until_pcie_binds_say_how_far_they_got(tmp_path, capsys):
     assert caps["reason"] == (
         "even resources_param(max_compute_utilization=0.9): 2,655.0 FPS, then PCIe binds, not a cap"
     )
+
+
+def test_a_kind_asked_for_that_does_not_apply_says_so_and_a_cut_says_how(tmp_path, capsys):
+    """A saved graph has no width, depth or resolution knob: ``--only depth`` says so instead
+    of nothing; a cut of a model that is not an ONNX file names ctxfit's layers and how to get
+    the nodes for ``--end-nodes`` (they only apply to ONNX files)."""
+    from tests.nets import conv_chain
+
+    graph = tmp_path / "chain75.json"
+    conv_chain(75).save(graph)
+    args = ["explain", str(graph), "--hw", "hailo8l", "--json", "-", "--quiet", "--timeout", "1"]
+    assert main([*args, "--only", "depth", "cut"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"kind": "depth", "reason": "this model has no depth knob"} in data["unreachable"]
+    (cut,) = [s for s in data["suggestions"] if s["kind"] == "cut"]
+    assert cut["apply"].startswith("end the graph after conv70 (ctxfit's layer names: export")
