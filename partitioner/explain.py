@@ -482,48 +482,20 @@ def context_bindings(
     out = []
     for ctx, check in zip(report.contexts, report.validation.contexts, strict=True):
         costs = check.fit.layer_costs
+        limit: int | None = None
         if ctx.binding in RESOURCE_NAMES:
-            out.append(
-                ContextBinding(
-                    index=ctx.index,
-                    layers=len(ctx.layers),
-                    binding=ctx.binding,
-                    unit=COMPILER_LABELS[ctx.binding],
-                    used=getattr(ctx.usage, ctx.binding),  # compile's context table
-                    limit=getattr(ctx.limits, ctx.binding),
-                    top_layers=_top(costs, ctx.binding, top),
-                )
-            )
-        elif ctx.binding == "reload":
-            configs = sorted(
-                (LayerShare(layer=c.layer, units=c.config_bytes) for c in costs),
-                key=lambda s: (-s.units, s.layer),
-            )  # at its highest rate: what a raise would reload
-            out.append(
-                ContextBinding(
-                    index=ctx.index,
-                    layers=len(ctx.layers),
-                    binding="reload",
-                    unit="config bytes",
-                    used=ctx.config_bytes,
-                    limit=None,
-                    top_layers=tuple(configs[:top]),
-                )
-            )
+            unit, used = COMPILER_LABELS[ctx.binding], getattr(ctx.usage, ctx.binding)
+            limit = getattr(ctx.limits, ctx.binding)  # compile's context table
+            tops = _top(costs, ctx.binding, top)
+        elif ctx.binding == "reload":  # at its highest rate: what a raise would reload
+            unit, used = "config bytes", ctx.config_bytes
+            shares = [LayerShare(layer=c.layer, units=c.config_bytes) for c in costs]
+            tops = tuple(sorted(shares, key=lambda s: (-s.units, s.layer))[:top])
         elif ctx.binding == "layer":
             name = check.fit.capping_layer or ""
             scs = {c.layer: c.resources.subclusters for c in costs}
-            out.append(
-                ContextBinding(
-                    index=ctx.index,
-                    layers=len(ctx.layers),
-                    binding="layer",
-                    unit="SCs",
-                    used=ctx.usage.subclusters,
-                    limit=None,
-                    top_layers=(LayerShare(layer=name, units=scs.get(name, 0)),),
-                )
-            )
+            unit, used = "SCs", ctx.usage.subclusters
+            tops = (LayerShare(layer=name, units=scs.get(name, 0)),)
         else:
             inside = set(ctx.layers)
             leaving = [
@@ -531,18 +503,19 @@ def context_bindings(
                 for n in ctx.layers
                 if n in net.outputs or any(s not in inside for s in net.successors(n))
             ]
-            leaving.sort(key=lambda s: (-s.units, s.layer))
-            out.append(
-                ContextBinding(
-                    index=ctx.index,
-                    layers=len(ctx.layers),
-                    binding=ctx.binding,
-                    unit="bytes/frame",
-                    used=ctx.boundary_in_bytes + ctx.boundary_out_bytes,
-                    limit=None,
-                    top_layers=tuple(leaving[:top]),
-                )
+            unit, used = "bytes/frame", ctx.boundary_in_bytes + ctx.boundary_out_bytes
+            tops = tuple(sorted(leaving, key=lambda s: (-s.units, s.layer))[:top])
+        out.append(
+            ContextBinding(
+                index=ctx.index,
+                layers=len(ctx.layers),
+                binding=ctx.binding,
+                unit=unit,
+                used=used,
+                limit=limit,
+                top_layers=tops,
             )
+        )
     return tuple(out)
 
 
