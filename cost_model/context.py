@@ -131,8 +131,21 @@ class FitMargin:
         of one raised class's."""
         rule = " of the single-context caps (nodes or L3 may pass them, not both)"
         return (
-            f"lowest demand {self.label}{rule if self.base else ''} ({self.share:.0%} of the limit)"
+            f"lowest demand {self.label}{rule if self.base else ''} "
+            f"({share_text(self.share)} of the limit)"
         )
+
+
+def share_text(share: float) -> str:
+    """A share of a limit in whole percent, but never rounded onto or across 100%: a context
+    that fits at 99.7% must not read as 100% (at the limit) or one over it as 100%.
+
+    >>> share_text(0.93), share_text(0.9968), share_text(1.0), share_text(1.004), share_text(1.14)
+    ('93%', '99.7%', '100%', '100.4%', '114%')
+    """
+    if share != 1.0 and round(100 * share) == 100:
+        return f"{share:.1%}"
+    return f"{share:.0%}"
 
 
 def fit_margin(

@@ -25,7 +25,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from cost_model.context import FitMargin
+from cost_model.context import FitMargin, share_text
 from partitioner.errors import UsageError
 from partitioner.search_types import gap_text
 from partitioner.user_text import text
@@ -381,7 +381,7 @@ def one_context_share(result: Mapping[str, Any]) -> str | None:
         margin = FitMargin.from_dict(data)
     except (KeyError, TypeError, ValueError):
         return None
-    return f"{margin.share:.0%} ({margin.label})"
+    return f"{share_text(margin.share)} ({margin.label})"
 
 
 _EXTRA_ROWS: tuple[tuple[str, Any, Any, bool], ...] = (

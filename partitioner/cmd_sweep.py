@@ -211,6 +211,7 @@ def results_table(plan: SweepPlan, run: SweepRun, *, max_rows: int = MAX_TABLE_R
     """One compact row per (point, part): the part, each knob's value, contexts, FPS at each
     batch, binding resource, the lowest demand's share of the one-context limit (how close the
     verdict was: under 100% fits), solver status and gap; fits 80 columns."""
+    from cost_model.context import share_text
     from partitioner.parts_summary import SHORT_BINDING, add_number_column, compact_table
     from partitioner.sweep import KNOBS, knob_value
 
@@ -245,7 +246,7 @@ def results_table(plan: SweepPlan, run: SweepRun, *, max_rows: int = MAX_TABLE_R
             str(r["num_contexts"]) if ok else "-",
             *(f"{r['fps'][str(b)]:,.1f}" if ok else "-" for b in plan.batches),
             SHORT_BINDING.get(r["binding"], r["binding"]) or "-",
-            f"{r['one_context']['share']:.0%}" if ok and r.get("one_context") else "-",
+            share_text(r["one_context"]["share"]) if ok and r.get("one_context") else "-",
             r.get("solver_status", "") if ok else "failed",
             gap_text(gap),
         )

@@ -1105,7 +1105,7 @@ def _search_knob(explorer: _Explorer, knob: Knob, base: Network) -> Suggestion |
     flag = f"--{knob.name} {fmt_value(value)}"
     note = ""
     if knob.name == "depth":
-        note = f"{len(net)} layers instead of {len(base)}"
+        note = _layers_note(len(net), len(base))
     return _suggestion(
         explorer,
         knob.name,
@@ -1293,6 +1293,16 @@ def _full_caps_note(explorer: _Explorer, net: Network) -> str:
         return ""
     fps = min(check.report.fps.values())
     return f"with every cap at 100% ({caps_line(every)}): {fps:,.1f} FPS in one context"
+
+
+def _layers_note(now: int, before: int) -> str:
+    """``77 layers instead of 95``; ``the same 121 layers`` when a change keeps the count (4-bit
+    weights, a narrower block).
+
+    >>> _layers_note(77, 95), _layers_note(121, 121)
+    ('77 layers instead of 95', 'the same 121 layers')
+    """
+    return f"{now} layers instead of {before}" if now != before else f"the same {now} layers"
 
 
 def _fps_short(report: CompileReport | None, goal: float | None) -> str:
@@ -1524,7 +1534,7 @@ def _search_blocks(
                 check,
                 change=label,
                 apply=how,
-                note=f"{len(ev.net)} layers instead of {len(net)}"
+                note=_layers_note(len(ev.net), len(net))
                 + (PLAIN_NOTE if any(a.kind == "plain" for a in ev.atoms) else "")
                 + ("; applied to the layer graph: an approximation" if space.approximate else ""),
                 approximate=space.approximate,

@@ -314,3 +314,18 @@ def test_cli_errors_exit_2(tmp_path, capsys):
     assert f"cannot reach the Dask scheduler at dask://127.0.0.1:{port}" in err[2]
     assert "is not dask://HOST:PORT" in err[3]
     assert not (tmp_path / "o").exists()  # nothing was written
+
+
+def test_the_results_table_never_rounds_a_fitting_share_onto_the_limit(local):
+    """A point that fits at 99.68% of its one-context limit reads 99.7%, not the 100% that
+    means at the limit (the table says: under 100% fits)."""
+    from rich.console import Console
+
+    from partitioner.cmd_sweep import results_table
+
+    plan, run, _ = local
+    first = {**run.records[0], "one_context": {**run.records[0]["one_context"], "share": 0.9968}}
+    edited = dataclasses.replace(run, records=(first, *run.records[1:]))
+    console = Console(width=200, record=True)
+    console.print(results_table(plan, edited))
+    assert "99.7%" in console.export_text()
