@@ -29,6 +29,7 @@ solver's ``solver_status`` and ``gap``; and
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -464,12 +465,15 @@ def run_task(task: SweepTask) -> tuple[dict[str, Any], ...]:
     from partitioner.models import load_network
     from partitioner.parts_summary import headline_binding
 
+    knobs: dict[str, Any] = {}
     try:
         request = _request(task)
+        with contextlib.suppress(CtxfitError):  # the knobs not swept, even if the build fails
+            knobs = model_knobs(request)
         net = load_network(request)
         knobs = model_knobs(request)
     except CtxfitError as err:
-        return tuple(_failed(task, hw, err) for hw in task.hardware)
+        return tuple(_failed(task, hw, err, knobs) for hw in task.hardware)
     shapes = [list(shape) for shape in input_shapes(net)]
     records = []
     for hw in task.hardware:
@@ -490,7 +494,7 @@ def run_task(task: SweepTask) -> tuple[dict[str, Any], ...]:
                 prepared.net, hw, settings.options, batches=task.batches, flow=settings.flow
             )
         except CtxfitError as err:
-            records.append(_failed(task, hw, err))
+            records.append(_failed(task, hw, err, knobs))
             continue
         if report.search.interrupted:  # Ctrl-C cut this search short: not a point's answer
             raise KeyboardInterrupt
@@ -528,7 +532,9 @@ def _base_record(task: SweepTask, hw: HardwareSpec) -> dict[str, Any]:
     }
 
 
-def _failed(task: SweepTask, hw: HardwareSpec, err: Exception) -> dict[str, Any]:
+def _failed(
+    task: SweepTask, hw: HardwareSpec, err: Exception, knobs: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         **_base_record(task, hw),
         "status": "failed",
@@ -539,7 +545,7 @@ def _failed(task: SweepTask, hw: HardwareSpec, err: Exception) -> dict[str, Any]
         "one_context": None,
         "solver_status": "",
         "gap": None,
-        "knobs": {},
+        "knobs": knobs or {},
         "input_shapes": [],
         "error": str(err),
         "seconds": 0.0,

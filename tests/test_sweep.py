@@ -329,3 +329,20 @@ def test_the_results_table_never_rounds_a_fitting_share_onto_the_limit(local):
     console = Console(width=200, record=True)
     console.print(results_table(plan, edited))
     assert "99.7%" in console.export_text()
+
+
+def test_a_failed_point_keeps_the_knobs_it_did_not_sweep(monkeypatch):
+    """A point whose compile fails still records the effective value of the knobs not swept
+    (the README's promise; its depth was empty while the points that compiled had 1)."""
+    import partitioner.compile
+    from partitioner.errors import InfeasiblePartitionError
+    from partitioner.sweep import knob_value, run_task
+
+    def fails(*args, **kwargs):
+        raise InfeasiblePartitionError("no partition")
+
+    monkeypatch.setattr(partitioner.compile, "compile_network", fails)
+    plan = resnet_plan(widths=(1.0,), resolutions=(64,))
+    (record,) = run_task(plan.task(plan.points()[0], plan.hardware))
+    assert record["status"] == "failed" and record["depth"] is None
+    assert knob_value(record, "depth") == 1.0 and knob_value(record, "resolution") == 64
