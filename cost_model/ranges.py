@@ -42,6 +42,18 @@ def parse_number(text: str) -> float | None:
     return float(text)
 
 
+def parse_fraction(text: str) -> float | None:
+    """A share as a model script writes it, ``0.8`` or ``80%``, as a fraction; ``None`` when the
+    number is not one :func:`parse_number` takes.
+
+    >>> parse_fraction("80%"), parse_fraction("1.2"), parse_fraction("x%")
+    (0.8, 1.2, None)
+    """
+    percent = text.endswith("%")
+    number = parse_number(text[:-1] if percent else text)
+    return None if number is None else number / 100.0 if percent else number
+
+
 def parse_integer(text: str) -> int | None:
     """``text`` as an int when it is a plain ASCII whole number (``8``, ``-1``), else ``None``."""
     if len(text) > MAX_DIGITS or not _INTEGER.fullmatch(text):

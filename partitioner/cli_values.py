@@ -35,6 +35,7 @@ from cost_model.ranges import (
     TIMEOUT_S,
     WORKERS,
     NumberRange,
+    parse_fraction,
     parse_integer,
     parse_number,
 )
@@ -91,15 +92,15 @@ def _cap(text: str) -> float:
     """
     if not text.strip().endswith("%"):
         return number(CAP)(text)
-    value = parse_number(text.strip()[:-1])
+    value = parse_fraction(text.strip())
     if value is None:
         raise argparse.ArgumentTypeError(
             f"{_show(text)} is not a number; write a fraction like 0.8 or a percentage like 80%"
         )
-    problem = CAP.problem(value / 100.0)
+    problem = CAP.problem(value)
     if problem is not None:
-        raise argparse.ArgumentTypeError(f"{_show(text)} is {value / 100.0:g}, which {problem}")
-    return value / 100.0
+        raise argparse.ArgumentTypeError(f"{_show(text)} is {value:g}, which {problem}")
+    return value
 
 
 _cap.__name__ = "number"

@@ -423,27 +423,28 @@ def _priced_for_fps(
     has more nodes, whose configuration every switch reloads). So the answer is never slower at
     that batch than the partition the search chose, and a single context's FPS is its frame
     time's as before."""
+    priced = {tuple(t.compute_fps for t in report.timings): report}
+
+    def at(rates: list[float]) -> ValidationReport:  # each set of rates validated once
+        key = tuple(rates)
+        if key not in priced:
+            priced[key] = check_partition(
+                net, hw, caps, found.assignment, batch=found.batch, context_fps=rates
+            )
+        return priced[key]
+
     rates = [raised_fps(t, hw) for t in report.timings]
     if not found.single_context and found.problem is not None and found.result is not None:
         levels = found.problem.levels_fps
         searched = [float(levels[lv]) for lv in found.result.partition.level_of]
-        raised = _at_rates(net, hw, caps, found, rates).timings
-        kept = _at_rates(net, hw, caps, found, searched).timings
+        pairs = zip(at(rates).timings, at(searched).timings, strict=True)
         rates = [
             a.compute_fps
             if time_in_batch_s(a, found.batch, hw) <= time_in_batch_s(b, found.batch, hw)
             else b.compute_fps
-            for a, b in zip(raised, kept, strict=True)
+            for a, b in pairs
         ]
-    if all(r == t.compute_fps for r, t in zip(rates, report.timings, strict=True)):
-        return report
-    return _at_rates(net, hw, caps, found, rates)
-
-
-def _at_rates(
-    net: Network, hw: HardwareSpec, caps: ResourceCaps, found: SearchResult, rates: list[float]
-) -> ValidationReport:
-    return check_partition(net, hw, caps, found.assignment, batch=found.batch, context_fps=rates)
+    return at(rates)
 
 
 def _single_context_pricing(

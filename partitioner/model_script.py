@@ -62,7 +62,15 @@ from pathlib import Path
 from typing import Literal
 
 from cost_model.layer import Precision
-from cost_model.ranges import CAP, FPS, MAX_DIGITS, TIMEOUT_S, parse_integer, parse_number
+from cost_model.ranges import (
+    CAP,
+    FPS,
+    MAX_DIGITS,
+    TIMEOUT_S,
+    parse_fraction,
+    parse_integer,
+    parse_number,
+)
 from partitioner.errors import ModelScriptError
 
 ContextSwitchMode = Literal["allowed", "enabled", "disabled"]
@@ -785,11 +793,10 @@ def _fraction(stmt: _Statement, key: str, value: _Value) -> float:
     """A cap: ``0.8`` or ``80%`` (ASCII digits), as a fraction; range is checked by the caller."""
     fix = "write a fraction like 0.8 or a percentage like 80%"
     text = _word(stmt, key, value, fix)
-    number_text, percent = text[:-1] if text.endswith("%") else text, text.endswith("%")
-    number = parse_number(number_text)
+    number = parse_fraction(text)
     if number is None:
         raise _fail(stmt.where, f"{stmt.name}: {key}={_short(text)} is not a number", fix)
-    return number / 100.0 if percent else number
+    return number
 
 
 def _short(text: str) -> str:

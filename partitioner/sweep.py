@@ -471,7 +471,6 @@ def run_task(task: SweepTask) -> tuple[dict[str, Any], ...]:
         with contextlib.suppress(CtxfitError):  # the knobs not swept, even if the build fails
             knobs = model_knobs(request)
         net = load_network(request)
-        knobs = model_knobs(request)
     except CtxfitError as err:
         return tuple(_failed(task, hw, err, knobs) for hw in task.hardware)
     shapes = [list(shape) for shape in input_shapes(net)]

@@ -1452,9 +1452,10 @@ def _argmax(c: _Call) -> TensorRef:
     src = c.ref()
     if c.arg(1, "dim") is None:
         raise _Unsupported("an argmax over the flattened tensor")
-    if len(src.shape) != 3 or set(c.frame_dims(c.arg(1, "dim"))) != {0}:
+    dims = set(c.frame_dims(c.arg(1, "dim")))
+    if len(src.shape) != 3 or dims != {0}:
         raise _Unsupported(
-            f"an argmax over per-frame dims {sorted(set(c.frame_dims(c.arg(1, 'dim'))))} of a "
+            f"an argmax over per-frame dims {sorted(dims)} of a "
             f"{src.shape} tensor; ctxfit prices the argmax over the channels of a (C, H, W) "
             "feature map, as Hailo's chip runs it"
         )
